@@ -1,0 +1,24 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "fluxs",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "fluxs", targets: ["fluxs"]),
+    ],
+    targets: [
+        // System libraries (pkg-config). Each is imported by exactly one wrapper module.
+        .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+
+        .target(name: "FluxsYAML", dependencies: ["CYAML"]),
+        .target(name: "FluxsKube", dependencies: ["FluxsYAML", "CCurl"]),
+        .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube"]),
+
+        .testTarget(name: "FluxsYAMLTests", dependencies: ["FluxsYAML"]),
+        .testTarget(name: "FluxsKubeTests", dependencies: ["FluxsKube", "FluxsYAML"]),
+        .testTarget(name: "fluxsTests", dependencies: ["FluxsYAML"]),
+    ]
+)

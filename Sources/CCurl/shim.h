@@ -1,0 +1,20 @@
+// The one C shim of fluxs: typed wrappers for libcurl's variadic functions,
+// which Swift cannot call. One wrapper per argument type.
+#include <curl/curl.h>
+
+static inline CURLcode fluxs_curl_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode fluxs_curl_setopt_string(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode fluxs_curl_setopt_pointer(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode fluxs_curl_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode fluxs_curl_setopt_off(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode fluxs_curl_setopt_blob(CURL *h, CURLoption o, struct curl_blob *v) { return curl_easy_setopt(h, o, v); }
+
+typedef size_t (*fluxs_curl_data_cb)(char *ptr, size_t size, size_t nmemb, void *userdata);
+static inline CURLcode fluxs_curl_setopt_datacb(CURL *h, CURLoption o, fluxs_curl_data_cb cb) { return curl_easy_setopt(h, o, cb); }
+
+typedef int (*fluxs_curl_xferinfo_cb)(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+static inline CURLcode fluxs_curl_setopt_xferinfocb(CURL *h, CURLoption o, fluxs_curl_xferinfo_cb cb) { return curl_easy_setopt(h, o, cb); }
+
+static inline CURLcode fluxs_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
+static inline CURLcode fluxs_curl_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
+static inline CURLcode fluxs_curl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }

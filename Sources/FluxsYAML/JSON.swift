@@ -1,0 +1,341 @@
+/// JSON for the same value tree (the Kubernetes API speaks JSON).
+/// Decoding keeps key order; encoding follows Go's encoding/json output.
+public enum JSON {
+    public struct Options: Sendable {
+        /// Indent unit; empty for compact output.
+        public var indent: String = ""
+        /// Escape <, > and & as Go's json.Marshal does.
+        public var escapeHTML: Bool = true
+        public init(indent: String = "", escapeHTML: Bool = true) {
+            self.indent = indent
+            self.escapeHTML = escapeHTML
+        }
+    }
+
+    public static func decode(_ text: String, file: String? = nil) throws -> Node {
+        try decode(bytes: Array(text.utf8), file: file)
+    }
+
+    public static func decode(bytes: [UInt8], file: String? = nil) throws -> Node {
+        try bytes.withUnsafeBufferPointer { buf in
+            var p = JSONParser(buf: buf, file: file)
+            p.skipSpace()
+            let v = try p.value(depth: 0)
+            p.skipSpace()
+            if p.i != buf.count { throw p.error("invalid character after top-level value") }
+            return v
+        }
+    }
+
+    public static func encode(_ node: Node, options: Options = Options()) throws -> String {
+        var w = JSONWriter(options: options)
+        try w.write(node, level: 0)
+        return String(decoding: w.out, as: UTF8.self)
+    }
+
+    public static func encodeBytes(_ node: Node, options: Options = Options()) throws -> [UInt8] {
+        var w = JSONWriter(options: options)
+        try w.write(node, level: 0)
+        return w.out
+    }
+
+    /// A JSON string literal for s.
+    public static func quote(_ s: String, escapeHTML: Bool = true) -> String {
+        var w = JSONWriter(options: Options(escapeHTML: escapeHTML))
+        w.string(s)
+        return String(decoding: w.out, as: UTF8.self)
+    }
+}
+
+extension Node {
+    public func jsonString(indent: String = "") throws -> String {
+        try JSON.encode(self, options: JSON.Options(indent: indent))
+    }
+}
+
+struct JSONParser {
+    let buf: UnsafeBufferPointer<UInt8>
+    let file: String?
+    var i = 0
+
+    init(buf: UnsafeBufferPointer<UInt8>, file: String?) {
+        self.buf = buf
+        self.file = file
+    }
+
+    func error(_ msg: String) -> YAMLError {
+        var line = 1, col = 1
+        var k = 0
+        while k < i && k < buf.count {
+            if buf[k] == 10 { line += 1; col = 1 } else { col += 1 }
+            k += 1
+        }
+        return YAMLError(file: file, line: line, column: col, message: msg)
+    }
+
+    mutating func skipSpace() {
+        while i < buf.count {
+            let c = buf[i]
+            if c == 32 || c == 9 || c == 10 || c == 13 { i += 1 } else { break }
+        }
+    }
+
+    mutating func value(depth: Int) throws -> Node {
+        guard depth < 10_000 else { throw error("exceeded max depth") }
+        guard i < buf.count else { throw error("unexpected end of JSON input") }
+        switch buf[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            var m = Mapping()
+            skipSpace()
+            if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return .mapping(m) }
+            while true {
+                skipSpace()
+                guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw error("looking for beginning of object key string") }
+                let k = try string()
+                skipSpace()
+                guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw error("after object key") }
+                i += 1
+                skipSpace()
+                m[k] = try value(depth: depth + 1)
+                skipSpace()
+                guard i < buf.count else { throw error("unexpected end of JSON input") }
+                if buf[i] == UInt8(ascii: ",") { i += 1; continue }
+                if buf[i] == UInt8(ascii: "}") { i += 1; return .mapping(m) }
+                throw error("after object key:value pair")
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            var a: [Node] = []
+            skipSpace()
+            if i < buf.count && buf[i] == UInt8(ascii: "]") { i += 1; return .sequence(a) }
+            while true {
+                skipSpace()
+                a.append(try value(depth: depth + 1))
+                skipSpace()
+                guard i < buf.count else { throw error("unexpected end of JSON input") }
+                if buf[i] == UInt8(ascii: ",") { i += 1; continue }
+                if buf[i] == UInt8(ascii: "]") { i += 1; return .sequence(a) }
+                throw error("after array element")
+            }
+        case UInt8(ascii: "\""):
+            return .scalar(Scalar(try string(), tag: .string, style: .doubleQuoted))
+        case UInt8(ascii: "t"):
+            try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null"); return .null
+        default:
+            return try number()
+        }
+    }
+
+    mutating func literal(_ s: StaticString) throws {
+        let n = s.utf8CodeUnitCount
+        guard i + n <= buf.count else { throw error("unexpected end of JSON input") }
+        for k in 0..<n where buf[i + k] != s.utf8Start[k] { throw error("invalid literal") }
+        i += n
+    }
+
+    mutating func number() throws -> Node {
+        let start = i
+        var isFloat = false
+        if i < buf.count && buf[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < buf.count, Resolver.isDigit(buf[i]) else { throw error("invalid character looking for beginning of value") }
+        if buf[i] == UInt8(ascii: "0") { i += 1 } else { while i < buf.count && Resolver.isDigit(buf[i]) { i += 1 } }
+        if i < buf.count && buf[i] == UInt8(ascii: ".") {
+            isFloat = true
+            i += 1
+            guard i < buf.count, Resolver.isDigit(buf[i]) else { throw error("invalid number") }
+            while i < buf.count && Resolver.isDigit(buf[i]) { i += 1 }
+        }
+        if i < buf.count && (buf[i] == UInt8(ascii: "e") || buf[i] == UInt8(ascii: "E")) {
+            isFloat = true
+            i += 1
+            if i < buf.count && (buf[i] == UInt8(ascii: "+") || buf[i] == UInt8(ascii: "-")) { i += 1 }
+            guard i < buf.count, Resolver.isDigit(buf[i]) else { throw error("invalid number") }
+            while i < buf.count && Resolver.isDigit(buf[i]) { i += 1 }
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)
+        if !isFloat && Resolver.parseGoInt(text) == nil && Resolver.parseGoUInt(text) == nil { isFloat = true }
+        return .scalar(Scalar(text, tag: isFloat ? .float : .int))
+    }
+
+    mutating func hex4() throws -> UInt32 {
+        guard i + 4 <= buf.count else { throw error("invalid \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = buf[i]
+            let d: UInt32
+            switch c {
+            case 48...57: d = UInt32(c - 48)
+            case 65...70: d = UInt32(c - 55)
+            case 97...102: d = UInt32(c - 87)
+            default: throw error("invalid \\u escape")
+            }
+            v = v * 16 + d
+            i += 1
+        }
+        return v
+    }
+
+    mutating func string() throws -> String {
+        i += 1  // opening quote
+        let start = i
+        // fast path: no escapes
+        while i < buf.count {
+            let c = buf[i]
+            if c == UInt8(ascii: "\"") {
+                let s = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)
+                i += 1
+                return s
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            i += 1
+        }
+        var out = Array(buf[start..<i])
+        while i < buf.count {
+            let c = buf[i]
+            if c == UInt8(ascii: "\"") { i += 1; return String(decoding: out, as: UTF8.self) }
+            if c < 0x20 { throw error("invalid character in string literal") }
+            if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
+            i += 1
+            guard i < buf.count else { break }
+            let e = buf[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var cp = try hex4()
+                if cp >= 0xD800 && cp < 0xDC00 {
+                    if i + 6 <= buf.count && buf[i] == UInt8(ascii: "\\") && buf[i + 1] == UInt8(ascii: "u") {
+                        let save = i
+                        i += 2
+                        let lo = try hex4()
+                        if lo >= 0xDC00 && lo < 0xE000 {
+                            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+                        } else { i = save; cp = 0xFFFD }
+                    } else { cp = 0xFFFD }
+                } else if cp >= 0xDC00 && cp < 0xE000 { cp = 0xFFFD }
+                out.append(contentsOf: Array(String(Character(Unicode.Scalar(cp) ?? "\u{FFFD}")).utf8))
+            default: throw error("invalid escape in string literal")
+            }
+        }
+        throw error("unexpected end of JSON input")
+    }
+}
+
+struct JSONWriter {
+    let options: JSONOptionsView
+    var out: [UInt8] = []
+
+    init(options: JSON.Options) {
+        self.options = JSONOptionsView(indent: Array(options.indent.utf8), escapeHTML: options.escapeHTML)
+        out.reserveCapacity(256)
+    }
+
+    struct JSONOptionsView { let indent: [UInt8]; let escapeHTML: Bool }
+
+    mutating func newline(_ level: Int) {
+        guard !options.indent.isEmpty else { return }
+        out.append(10)
+        for _ in 0..<level { out.append(contentsOf: options.indent) }
+    }
+
+    mutating func write(_ node: Node, level: Int) throws {
+        switch node {
+        case .scalar(let s):
+            switch s.tag {
+            case .null: out.append(contentsOf: "null".utf8)
+            case .bool: out.append(contentsOf: (s.boolValue ? "true" : "false").utf8)
+            case .int:
+                let t = KubeYAMLStyle.normalizedInt(s.value)
+                out.append(contentsOf: t.utf8)
+            case .float:
+                guard let d = Resolver.parseFloat(s.value), d.isFinite else {
+                    throw YAMLError(message: "json: unsupported value: \(s.value)")
+                }
+                out.append(contentsOf: Resolver.goJSONFloat(d).utf8)
+            case .timestamp: string(Resolver.timestampRFC3339(s.value))
+            case .string, .binary: string(s.value)
+            }
+        case .sequence(let a):
+            if a.isEmpty { out.append(contentsOf: "[]".utf8); return }
+            out.append(UInt8(ascii: "["))
+            for (k, v) in a.enumerated() {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                newline(level + 1)
+                try write(v, level: level + 1)
+            }
+            newline(level)
+            out.append(UInt8(ascii: "]"))
+        case .mapping(let m):
+            if m.isEmpty { out.append(contentsOf: "{}".utf8); return }
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for (k, v) in m.entries {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                newline(level + 1)
+                string(k)
+                out.append(UInt8(ascii: ":"))
+                if !options.indent.isEmpty { out.append(32) }
+                try write(v, level: level + 1)
+            }
+            newline(level)
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    mutating func string(_ s: String) {
+        out.append(UInt8(ascii: "\""))
+        var utf8 = s.utf8.makeIterator()
+        var pending: [UInt8] = []
+        while let c = utf8.next() {
+            switch c {
+            case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"):
+                if options.escapeHTML { unicodeEscape(UInt32(c)) } else { out.append(c) }
+            case 0xE2:
+                // U+2028 and U+2029 are escaped by Go (E2 80 A8 / E2 80 A9)
+                pending = [c]
+                if let b1 = utf8.next() {
+                    pending.append(b1)
+                    if let b2 = utf8.next() {
+                        pending.append(b2)
+                        if b1 == 0x80 && (b2 == 0xA8 || b2 == 0xA9) {
+                            unicodeEscape(b2 == 0xA8 ? 0x2028 : 0x2029)
+                            continue
+                        }
+                    }
+                }
+                out.append(contentsOf: pending)
+            default:
+                if c < 0x20 { unicodeEscape(UInt32(c)) } else { out.append(c) }
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    mutating func unicodeEscape(_ v: UInt32) {
+        out.append(contentsOf: [0x5C, UInt8(ascii: "u")])
+        out.append(JSONWriter.hex[Int((v >> 12) & 0xF)])
+        out.append(JSONWriter.hex[Int((v >> 8) & 0xF)])
+        out.append(JSONWriter.hex[Int((v >> 4) & 0xF)])
+        out.append(JSONWriter.hex[Int(v & 0xF)])
+    }
+}

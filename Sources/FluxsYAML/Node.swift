@@ -1,0 +1,220 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The value tree shared by the YAML and JSON layers: an ordered mapping,
+/// sequences and typed scalars that remember how they were written.
+
+public enum ScalarTag: UInt8, Sendable {
+    case string, int, float, bool, null, timestamp, binary
+}
+
+public enum ScalarStyle: UInt8, Sendable {
+    case plain, singleQuoted, doubleQuoted, literal, folded
+}
+
+/// A scalar keeps its text (unescaped), its resolved type and its source style.
+public struct Scalar: Sendable {
+    public var value: String
+    public var tag: ScalarTag
+    public var style: ScalarStyle
+
+    public init(_ value: String, tag: ScalarTag = .string, style: ScalarStyle = .plain) {
+        self.value = value
+        self.tag = tag
+        self.style = style
+    }
+
+    /// True when the source wrote the scalar in quotes.
+    public var isQuoted: Bool { style == .singleQuoted || style == .doubleQuoted }
+}
+
+extension Scalar: Equatable {
+    /// Two scalars are equal when they mean the same value, whatever their style.
+    public static func == (a: Scalar, b: Scalar) -> Bool {
+        if a.tag != b.tag {
+            // An int and a float holding the same number are equal (JSON has one number type).
+            if let x = a.numberValue, let y = b.numberValue { return x == y }
+            return false
+        }
+        switch a.tag {
+        case .int, .float:
+            if let x = a.numberValue, let y = b.numberValue { return x == y }
+            return a.value == b.value
+        case .bool:
+            return a.boolValue == b.boolValue
+        case .null:
+            return true
+        default:
+            return a.value == b.value
+        }
+    }
+
+    var numberValue: Double? {
+        switch tag {
+        case .int: return Resolver.parseGoInt(value).map { Double($0) } ?? Resolver.parseGoUInt(value).map { Double($0) }
+        case .float: return Resolver.parseFloat(value)
+        default: return nil
+        }
+    }
+
+    var boolValue: Bool { ["true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "y", "Y"].contains(value) }
+}
+
+extension Scalar: Hashable {
+    public func hash(into h: inout Hasher) {
+        h.combine(tag == .float ? ScalarTag.int : tag)
+        if tag != .int && tag != .float { h.combine(value) }
+    }
+}
+
+/// An insertion-ordered string-keyed mapping.
+public struct Mapping: Sendable, Equatable, Hashable {
+    public private(set) var keys: [String] = []
+    private var storage: [String: Node] = [:]
+
+    public init() {}
+
+    public init(_ pairs: [(String, Node)]) {
+        for (k, v) in pairs { self[k] = v }
+    }
+
+    public var count: Int { keys.count }
+    public var isEmpty: Bool { keys.isEmpty }
+
+    public subscript(key: String) -> Node? {
+        get { storage[key] }
+        set {
+            if let v = newValue {
+                if storage.updateValue(v, forKey: key) == nil { keys.append(key) }
+            } else if storage.removeValue(forKey: key) != nil {
+                keys.removeAll { $0 == key }
+            }
+        }
+    }
+
+    public func contains(_ key: String) -> Bool { storage[key] != nil }
+
+    /// Pairs in insertion order.
+    public var entries: [(key: String, value: Node)] { keys.map { ($0, storage[$0]!) } }
+
+    public var values: [Node] { keys.map { storage[$0]! } }
+
+    /// Rename or reorder: replace the key list by a permutation of itself.
+    public mutating func reorder(_ newKeys: [String]) {
+        precondition(Set(newKeys) == Set(keys) && newKeys.count == keys.count, "reorder needs a permutation")
+        keys = newKeys
+    }
+
+    public mutating func sortKeys(by less: (String, String) -> Bool) { keys.sort(by: less) }
+
+    public static func == (a: Mapping, b: Mapping) -> Bool {
+        a.storage == b.storage
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(keys.count)
+        for k in keys.sorted() { h.combine(k); h.combine(storage[k]!) }
+    }
+}
+
+public indirect enum Node: Sendable, Equatable, Hashable {
+    case scalar(Scalar)
+    case sequence([Node])
+    case mapping(Mapping)
+
+    // MARK: constructors
+    public static let null = Node.scalar(Scalar("null", tag: .null))
+    public static func string(_ s: String) -> Node { .scalar(Scalar(s, tag: .string)) }
+    public static func int(_ i: Int) -> Node { .scalar(Scalar(String(i), tag: .int)) }
+    public static func float(_ d: Double) -> Node { .scalar(Scalar(Resolver.goFormatFloat(d), tag: .float)) }
+    public static func bool(_ b: Bool) -> Node { .scalar(Scalar(b ? "true" : "false", tag: .bool)) }
+    public static func map(_ pairs: [(String, Node)]) -> Node { .mapping(Mapping(pairs)) }
+    public static var emptyMap: Node { .mapping(Mapping()) }
+
+    // MARK: accessors
+    public var isNull: Bool { if case .scalar(let s) = self, s.tag == .null { return true }; return false }
+
+    public var scalarValue: Scalar? { if case .scalar(let s) = self { return s }; return nil }
+
+    /// The value of a string scalar (nil for other scalars and collections).
+    public var string: String? {
+        if case .scalar(let s) = self, s.tag == .string || s.tag == .timestamp || s.tag == .binary { return s.value }
+        return nil
+    }
+
+    /// The text of any non-null scalar, as a string (numbers and booleans included).
+    public var text: String? {
+        if case .scalar(let s) = self, s.tag != .null { return s.value }
+        return nil
+    }
+
+    public var int: Int? {
+        guard case .scalar(let s) = self else { return nil }
+        switch s.tag {
+        case .int: return Resolver.parseGoInt(s.value).flatMap { Int(exactly: $0) }
+        case .float: return Resolver.parseFloat(s.value).flatMap { Int(exactly: $0) }
+        default: return nil
+        }
+    }
+
+    public var double: Double? {
+        guard case .scalar(let s) = self, s.tag == .int || s.tag == .float else { return nil }
+        return s.numberValue
+    }
+
+    public var bool: Bool? {
+        if case .scalar(let s) = self, s.tag == .bool { return s.boolValue }
+        return nil
+    }
+
+    public var array: [Node]? { if case .sequence(let a) = self { return a }; return nil }
+    public var map: Mapping? { if case .mapping(let m) = self { return m }; return nil }
+
+    public subscript(key: String) -> Node? {
+        get { map?[key] }
+        set {
+            guard case .mapping(var m) = self else { return }
+            m[key] = newValue
+            self = .mapping(m)
+        }
+    }
+
+    public subscript(index: Int) -> Node? {
+        guard case .sequence(let a) = self, index >= 0, index < a.count else { return nil }
+        return a[index]
+    }
+
+    /// Follows a path of mapping keys; nil when any step is missing.
+    public func value(at path: [String]) -> Node? {
+        var cur: Node? = self
+        for p in path { cur = cur?[p] }
+        return cur
+    }
+
+    /// Sets a value at a path of mapping keys, creating mappings on the way.
+    public mutating func set(_ path: [String], _ value: Node?) {
+        guard let first = path.first else { if let v = value { self = v }; return }
+        guard case .mapping(var m) = self else { return }
+        if path.count == 1 {
+            m[first] = value
+        } else {
+            var child = m[first] ?? .emptyMap
+            if child.map == nil { child = .emptyMap }
+            child.set(Array(path.dropFirst()), value)
+            m[first] = child
+        }
+        self = .mapping(m)
+    }
+}
+
+extension Node: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+{
+    public init(stringLiteral v: String) { self = .string(v) }
+    public init(integerLiteral v: Int) { self = .int(v) }
+    public init(booleanLiteral v: Bool) { self = .bool(v) }
+    public init(arrayLiteral elements: Node...) { self = .sequence(elements) }
+    public init(dictionaryLiteral elements: (String, Node)...) { self = .mapping(Mapping(elements)) }
+    public init(nilLiteral: ()) { self = .null }
+}

@@ -1,0 +1,248 @@
+internal import CYAML
+
+/// A YAML or JSON syntax error, with the position libyaml reports (1-based).
+public struct YAMLError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var file: String?
+    public var line: Int
+    public var column: Int
+    public var message: String
+
+    public init(file: String? = nil, line: Int = 0, column: Int = 0, message: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.message = message
+    }
+
+    public var description: String {
+        var where_ = file ?? "<input>"
+        if line > 0 { where_ += ":\(line):\(column)" }
+        return "\(where_): \(message)"
+    }
+}
+
+/// Owns one libyaml parser and the bytes it reads; freed in deinit.
+final class LibYAMLParser {
+    private let parser: UnsafeMutablePointer<yaml_parser_t>
+    private let input: UnsafeMutableBufferPointer<UInt8>
+    let file: String?
+
+    init(_ bytes: [UInt8], file: String?) throws {
+        self.file = file
+        parser = .allocate(capacity: 1)
+        input = .allocate(capacity: max(bytes.count, 1))
+        _ = input.initialize(from: bytes)
+        guard yaml_parser_initialize(parser) == 1 else {
+            parser.deallocate()
+            input.deallocate()
+            throw YAMLError(file: file, message: "cannot initialise the YAML parser")
+        }
+        yaml_parser_set_input_string(parser, input.baseAddress, bytes.count)
+        yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
+    }
+
+    deinit {
+        yaml_parser_delete(parser)
+        parser.deallocate()
+        input.deallocate()
+    }
+
+    /// The next event, copied into a Swift value so no C memory escapes.
+    func next() throws -> Event {
+        var ev = yaml_event_t()
+        guard yaml_parser_parse(parser, &ev) == 1 else { throw error() }
+        defer { yaml_event_delete(&ev) }
+        let line = Int(ev.start_mark.line) + 1, col = Int(ev.start_mark.column) + 1
+        switch ev.type {
+        case YAML_STREAM_START_EVENT: return Event(kind: .streamStart, line: line, column: col)
+        case YAML_STREAM_END_EVENT: return Event(kind: .streamEnd, line: line, column: col)
+        case YAML_DOCUMENT_START_EVENT: return Event(kind: .documentStart, line: line, column: col)
+        case YAML_DOCUMENT_END_EVENT: return Event(kind: .documentEnd, line: line, column: col)
+        case YAML_ALIAS_EVENT:
+            return Event(kind: .alias, anchor: cString(ev.data.alias.anchor), line: line, column: col)
+        case YAML_SCALAR_EVENT:
+            let s = ev.data.scalar
+            let value = s.value.map { String(decoding: UnsafeBufferPointer(start: $0, count: s.length), as: UTF8.self) } ?? ""
+            let style: ScalarStyle
+            switch s.style {
+            case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
+            case YAML_DOUBLE_QUOTED_SCALAR_STYLE: style = .doubleQuoted
+            case YAML_LITERAL_SCALAR_STYLE: style = .literal
+            case YAML_FOLDED_SCALAR_STYLE: style = .folded
+            default: style = .plain
+            }
+            return Event(kind: .scalar, anchor: cString(s.anchor), tag: cString(s.tag), value: value, style: style,
+                         line: line, column: col)
+        case YAML_SEQUENCE_START_EVENT:
+            let s = ev.data.sequence_start
+            return Event(kind: .sequenceStart, anchor: cString(s.anchor), tag: cString(s.tag), line: line, column: col)
+        case YAML_SEQUENCE_END_EVENT: return Event(kind: .sequenceEnd, line: line, column: col)
+        case YAML_MAPPING_START_EVENT:
+            let s = ev.data.mapping_start
+            return Event(kind: .mappingStart, anchor: cString(s.anchor), tag: cString(s.tag), line: line, column: col)
+        case YAML_MAPPING_END_EVENT: return Event(kind: .mappingEnd, line: line, column: col)
+        default:
+            return Event(kind: .streamEnd, line: line, column: col)
+        }
+    }
+
+    private func cString(_ p: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+        guard let p else { return nil }
+        return String(cString: UnsafePointer(p))
+    }
+
+    private func error() -> YAMLError {
+        let p = parser.pointee
+        var msg = p.problem.map { String(cString: $0) } ?? "invalid YAML"
+        if let ctx = p.context.map({ String(cString: $0) }) {
+            msg += " (\(ctx) at line \(p.context_mark.line + 1) column \(p.context_mark.column + 1))"
+        }
+        return YAMLError(file: file, line: Int(p.problem_mark.line) + 1, column: Int(p.problem_mark.column) + 1, message: msg)
+    }
+}
+
+struct Event {
+    enum Kind { case streamStart, streamEnd, documentStart, documentEnd, alias, scalar, sequenceStart, sequenceEnd, mappingStart, mappingEnd }
+    var kind: Kind
+    var anchor: String? = nil
+    var tag: String? = nil
+    var value: String = ""
+    var style: ScalarStyle = .plain
+    var line: Int
+    var column: Int
+}
+
+/// Builds value trees from libyaml events: anchors and aliases resolved,
+/// merge keys applied, scalars typed as yaml.v3 (kustomize's reader) types them.
+struct TreeBuilder {
+    let parser: LibYAMLParser
+    var anchors: [String: Node] = [:]
+    var file: String? { parser.file }
+
+    mutating func documents() throws -> [Node] {
+        var docs: [Node] = []
+        var ev = try parser.next()
+        guard ev.kind == .streamStart else { throw YAMLError(file: file, message: "expected a YAML stream") }
+        while true {
+            ev = try parser.next()
+            if ev.kind == .streamEnd { break }
+            guard ev.kind == .documentStart else { throw YAMLError(file: file, line: ev.line, column: ev.column, message: "expected a document") }
+            anchors = [:]
+            let first = try parser.next()
+            if first.kind == .documentEnd {
+                docs.append(.null)
+                continue
+            }
+            docs.append(try node(first))
+            let end = try parser.next()
+            guard end.kind == .documentEnd else { throw YAMLError(file: file, line: end.line, column: end.column, message: "expected the end of the document") }
+        }
+        return docs
+    }
+
+    mutating func node(_ ev: Event) throws -> Node {
+        let result: Node
+        switch ev.kind {
+        case .alias:
+            guard let a = ev.anchor, let n = anchors[a] else {
+                throw YAMLError(file: file, line: ev.line, column: ev.column, message: "unknown anchor '\(ev.anchor ?? "")' referenced")
+            }
+            return n
+        case .scalar:
+            result = .scalar(try scalar(ev))
+        case .sequenceStart:
+            var items: [Node] = []
+            while true {
+                let e = try parser.next()
+                if e.kind == .sequenceEnd { break }
+                items.append(try node(e))
+            }
+            result = .sequence(items)
+        case .mappingStart:
+            var m = Mapping()
+            var lines: [String: Int] = [:]
+            var merges: [Node] = []
+            while true {
+                let ke = try parser.next()
+                if ke.kind == .mappingEnd { break }
+                let keyNode = try node(ke)
+                let ve = try parser.next()
+                let value = try node(ve)
+                if ke.kind == .scalar, ke.style == .plain, ke.tag == nil, ke.value == "<<" {
+                    merges.append(value)
+                    continue
+                }
+                let key: String
+                switch keyNode {
+                case .scalar(let s): key = s.tag == .null && ke.style == .plain && s.value.isEmpty ? "" : (s.tag == .null ? "null" : s.value)
+                default:
+                    throw YAMLError(file: file, line: ke.line, column: ke.column, message: "complex mapping keys are not supported")
+                }
+                if let prev = lines[key] {
+                    throw YAMLError(file: file, line: ke.line, column: ke.column,
+                                    message: "mapping key \"\(key)\" already defined at line \(prev)")
+                }
+                lines[key] = ke.line
+                m[key] = value
+            }
+            for merge in merges {
+                let sources: [Node] = merge.array ?? [merge]
+                for src in sources {
+                    guard let sm = src.map else {
+                        throw YAMLError(file: file, line: ev.line, column: ev.column, message: "map merge requires map or sequence of maps as the value")
+                    }
+                    for (k, v) in sm.entries where !m.contains(k) { m[k] = v }
+                }
+            }
+            result = .mapping(m)
+        default:
+            throw YAMLError(file: file, line: ev.line, column: ev.column, message: "unexpected YAML event")
+        }
+        if let a = ev.anchor { anchors[a] = result }
+        return result
+    }
+
+    func scalar(_ ev: Event) throws -> Scalar {
+        if let tag = ev.tag, tag != "!" {
+            switch tag {
+            case "tag:yaml.org,2002:str": return Scalar(ev.value, tag: .string, style: ev.style)
+            case "tag:yaml.org,2002:int":
+                return Scalar(ev.value, tag: Resolver.resolve(plain: ev.value) == .int ? .int : .string, style: ev.style)
+            case "tag:yaml.org,2002:float": return Scalar(ev.value, tag: .float, style: ev.style)
+            case "tag:yaml.org,2002:bool": return Scalar(ev.value, tag: .bool, style: ev.style)
+            case "tag:yaml.org,2002:null": return Scalar("null", tag: .null, style: ev.style)
+            case "tag:yaml.org,2002:timestamp": return Scalar(ev.value, tag: .timestamp, style: ev.style)
+            case "tag:yaml.org,2002:binary": return Scalar(ev.value, tag: .binary, style: ev.style)
+            default: return Scalar(ev.value, tag: .string, style: ev.style)
+            }
+        }
+        if ev.style != .plain || ev.tag == "!" { return Scalar(ev.value, tag: .string, style: ev.style) }
+        return Scalar(ev.value, tag: Resolver.resolve(plain: ev.value), style: .plain)
+    }
+}
+
+public enum YAML {
+    /// Every document of a stream, empty documents as null.
+    public static func parseAll(_ text: String, file: String? = nil) throws -> [Node] {
+        try parseAll(bytes: Array(text.utf8), file: file)
+    }
+
+    public static func parseAll(bytes: [UInt8], file: String? = nil) throws -> [Node] {
+        var builder = TreeBuilder(parser: try LibYAMLParser(bytes, file: file))
+        return try builder.documents()
+    }
+
+    /// The non-empty documents of a stream.
+    public static func parseDocuments(_ text: String, file: String? = nil) throws -> [Node] {
+        try parseAll(text, file: file).filter { !$0.isNull }
+    }
+
+    /// A single document; null for an empty input. More than one document is an error.
+    public static func parse(_ text: String, file: String? = nil) throws -> Node {
+        let docs = try parseAll(text, file: file)
+        if docs.count > 1 {
+            throw YAMLError(file: file, message: "expected a single YAML document, found \(docs.count)")
+        }
+        return docs.first ?? .null
+    }
+}

@@ -1,0 +1,591 @@
+"""HTTP(S) front of the simulator: discovery, OpenAPI v3 stubs for kubectl's
+field-validation check, resource routing, authentication, authorisation,
+server-side printing, watch streams and the /__sim control endpoints."""
+
+import collections
+import hashlib
+import json
+import socket
+import ssl
+import struct
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import proto
+import registry
+import selector
+import tables
+from api import ApiError
+
+VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.2", "gitCommit": "a57b6f7709f6c2722b92f07b8b4c48210a51fc40",
+           "gitTreeState": "clean", "buildDate": "2025-06-17T18:32:07Z", "goVersion": "go1.24.4", "compiler": "gc",
+           "platform": "linux/amd64"}
+
+READ_VERBS = {"get", "list", "watch"}
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, addr, api, users, tls=None):
+        self.api = api
+        self.users = users  # token -> (username, groups, readonly)
+        self.tls = tls
+        self.log = collections.deque(maxlen=2000)
+        self.log_lock = threading.Lock()
+        super().__init__(addr, Handler)
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kubesim"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    # -- plumbing ------------------------------------------------------------------
+    def setup(self):
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.do_handshake()
+            except (ssl.SSLError, OSError):
+                self.close_connection = True
+                raise
+
+    def handle(self):
+        try:
+            super().handle()
+        except (ConnectionError, ssl.SSLError, socket.timeout, OSError):
+            pass
+
+    def send_json(self, code, obj, headers=None):
+        body = json.dumps(obj, separators=(",", ":")).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache, private")
+        for k, v in (headers or {}).items():
+            if isinstance(v, list):
+                for x in v:
+                    self.send_header(k, x)
+            else:
+                self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.record(code)
+
+    def record(self, code):
+        with self.server.log_lock:
+            self.server.log.append({"method": self.command, "path": self.path, "code": code,
+                                    "userAgent": self.headers.get("User-Agent", ""), "time": time.time()})
+
+    def send_error_status(self, e):
+        h = dict(e.headers)
+        self.send_json(e.code, e.status(), h)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            return self.rfile.read(n)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                line = self.rfile.readline().strip()
+                size = int(line.split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                out += self.rfile.read(size)
+                self.rfile.readline()
+            return out
+        return b""
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_HEAD(self):
+        self.dispatch("GET")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def do_PATCH(self):
+        self.dispatch("PATCH")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    # -- auth ------------------------------------------------------------------------
+    def authenticate(self):
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            u = self.server.users.get(auth[7:].strip())
+            if u:
+                return u
+            return None
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                cert = self.connection.getpeercert()
+            except (ValueError, ssl.SSLError):
+                cert = None
+            if cert:
+                cn = None
+                for rdn in cert.get("subject", ()):
+                    for k, v in rdn:
+                        if k == "commonName":
+                            cn = v
+                for tok, u in self.server.users.items():
+                    if u[0] == cn:
+                        return u
+        return None
+
+    # -- dispatch ---------------------------------------------------------------------
+    def dispatch(self, method):
+        url = urllib.parse.urlsplit(self.path)
+        params = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+        path = url.path.rstrip("/") or "/"
+        api = self.server.api
+        try:
+            raw = self.body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
+            ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
+            if raw and ctype == "application/vnd.kubernetes.protobuf":
+                try:
+                    raw = json.dumps(proto.decode(raw)).encode()
+                except proto.ProtoError as e:
+                    raise ApiError(415, "UnsupportedMediaType", str(e), {})
+            elif raw and ctype == "application/cbor":
+                raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml", {})
+            fault = api.take_fault(method, path)
+            if fault:
+                if fault["delay"]:
+                    time.sleep(fault["delay"])
+                if fault["action"] == "drop":
+                    self.drop()
+                    return
+                if fault["status"]:
+                    code = fault["status"]
+                    reason = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
+                              504: "Timeout"}.get(code, "InternalError")
+                    msg = {429: "Too many requests, please try again later.",
+                           503: "the server is currently unable to handle the request"}.get(code, "an error on the server (\"\") has prevented the request from succeeding")
+                    headers = {}
+                    details = {}
+                    if fault.get("retryAfter") is not None:
+                        headers["Retry-After"] = str(fault["retryAfter"])
+                        details["retryAfterSeconds"] = int(fault["retryAfter"])
+                    raise ApiError(code, reason, msg, details, headers)
+            if path in ("/healthz", "/readyz", "/livez"):
+                body = b"ok"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if path == "/version":
+                self.send_json(200, VERSION)
+                return
+            user = self.authenticate()
+            if user is None:
+                raise ApiError(401, "Unauthorized", "Unauthorized")
+            if path.startswith("/__sim"):
+                self.control(method, path, raw, user)
+                return
+            if path.startswith("/openapi/v3"):
+                self.openapi(path)
+                return
+            if path.startswith("/openapi/v2"):
+                raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+            if path == "/api":
+                self.send_json(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                    {"clientCIDR": "0.0.0.0/0", "serverAddress": "%s:%d" % self.server.server_address[:2]}]})
+                return
+            if path == "/apis":
+                self.send_json(200, self.group_list())
+                return
+            parts = path.strip("/").split("/")
+            if parts[0] == "api" and len(parts) >= 2:
+                group, version, rest = "", parts[1], parts[2:]
+            elif parts[0] == "apis" and len(parts) >= 2:
+                group = parts[1]
+                if len(parts) == 2:
+                    self.send_json(200, self.group(group))
+                    return
+                version, rest = parts[2], parts[3:]
+            else:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+            if (group, version) not in {(g, v) for g, vs in api.groups().items() for v in vs}:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+            if not rest:
+                self.send_json(200, self.resource_list(group, version))
+                return
+            self.resource(method, group, version, rest, params, raw, user)
+        except ApiError as e:
+            self.send_error_status(e)
+        except (ConnectionError, BrokenPipeError, ssl.SSLError):
+            self.close_connection = True
+        except Exception as e:  # a bug in the simulator: answer like the apiserver does
+            import traceback
+            traceback.print_exc()
+            try:
+                self.send_error_status(ApiError(500, "InternalError", "Internal error occurred: %s" % e))
+            except Exception:
+                self.close_connection = True
+
+    def drop(self):
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.close_connection = True
+        try:
+            self.connection.close()
+        except OSError:
+            pass
+        self.record(0)
+
+    # -- discovery -------------------------------------------------------------------------
+    def group(self, g):
+        gv = self.server.api.groups()
+        if g not in gv:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        versions = [{"groupVersion": "%s/%s" % (g, v), "version": v} for v in gv[g]]
+        return {"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": versions,
+                "preferredVersion": self.preferred(g, gv[g])}
+
+    def preferred(self, g, versions):
+        api = self.server.api
+        for rt in api.types.values():
+            if rt.group == g and not rt.builtin and rt.storage_version in versions:
+                return {"groupVersion": "%s/%s" % (g, rt.storage_version), "version": rt.storage_version}
+        v = sorted(versions, key=version_priority)[0]
+        return {"groupVersion": "%s/%s" % (g, v), "version": v}
+
+    def group_list(self):
+        gv = self.server.api.groups()
+        names = [g for g in registry.GROUP_ORDER if g in gv] + sorted(g for g in gv if g and g not in registry.GROUP_ORDER)
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            {"name": g, "versions": [{"groupVersion": "%s/%s" % (g, v), "version": v} for v in sorted(gv[g], key=version_priority)],
+             "preferredVersion": self.preferred(g, gv[g])} for g in names]}
+
+    def resource_list(self, group, version):
+        out = []
+        for rt in sorted(self.server.api.resources(group, version), key=lambda r: r.plural):
+            e = {"name": rt.plural, "singularName": rt.singular if not rt.builtin else "", "namespaced": rt.namespaced,
+                 "kind": rt.kind, "verbs": rt.verbs}
+            if rt.short:
+                e["shortNames"] = rt.short
+            if rt.categories:
+                e["categories"] = rt.categories
+            e["storageVersionHash"] = hashlib.sha256(rt.group_resource.encode()).hexdigest()[:11]
+            out.append(e)
+            if rt.status:
+                out.append({"name": rt.plural + "/status", "singularName": "", "namespaced": rt.namespaced,
+                             "kind": rt.kind, "verbs": ["get", "patch", "update"]})
+            if rt.scale:
+                out.append({"name": rt.plural + "/scale", "singularName": "", "namespaced": rt.namespaced,
+                             "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
+        gv = version if not group else "%s/%s" % (group, version)
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}
+
+    def openapi(self, path):
+        api = self.server.api
+        gvs = sorted((g, v) for g, vs in api.groups().items() for v in vs)
+
+        def key(g, v):
+            return "api/v1" if not g else "apis/%s/%s" % (g, v)
+
+        docs = {}
+        for g, v in gvs:
+            paths = {}
+            for rt in api.resources(g, v):
+                base = "/api/v1" if not g else "/apis/%s/%s" % (g, v)
+                p = base + ("/namespaces/{namespace}" if rt.namespaced else "") + "/%s/{name}" % rt.plural
+                params = [{"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+                          for n in ("dryRun", "fieldManager", "fieldValidation", "force")]
+                paths[p] = {"patch": {"x-kubernetes-group-version-kind": {"group": g, "version": v, "kind": rt.kind},
+                                      "x-kubernetes-action": "patch", "parameters": params,
+                                      "responses": {"200": {"description": "OK"}}}}
+            docs[key(g, v)] = {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": VERSION["gitVersion"]},
+                               "paths": paths, "components": {"schemas": {}}}
+        rel = path[len("/openapi/v3"):].strip("/")
+        if not rel:
+            root = {"paths": {}}
+            for k, d in docs.items():
+                h = hashlib.sha512(json.dumps(d, sort_keys=True).encode()).hexdigest()[:32].upper()
+                root["paths"][k] = {"serverRelativeURL": "/openapi/v3/%s?hash=%s" % (k, h)}
+            self.send_json(200, root)
+            return
+        if rel not in docs:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        self.send_json(200, docs[rel])
+
+    # -- control -----------------------------------------------------------------------------
+    def control(self, method, path, raw, user):
+        api = self.server.api
+        if user[2]:
+            raise ApiError(403, "Forbidden", "control endpoints need the admin user")
+        body = json.loads(raw or b"{}") if raw else {}
+        if path == "/__sim/faults":
+            if method == "DELETE":
+                with api.fault_lock:
+                    api.faults.clear()
+            elif method == "POST":
+                api.add_fault(body)
+            self.send_json(200, {"faults": len(api.faults)})
+            return
+        if path == "/__sim/workloads" and method == "POST":
+            av = body.get("apiVersion", "apps/v1")
+            g, _, v = av.rpartition("/")
+            rt = next((t for t in api.types.values() if t.group == g and t.version == v and t.kind == body.get("kind")), None)
+            if rt is None:
+                raise ApiError(404, "NotFound", "unknown kind %s" % body.get("kind"))
+            o = api.set_workload_state(rt, body.get("namespace", ""), body.get("name", ""), body.get("state", "ready"))
+            self.send_json(200, o)
+            return
+        if path == "/__sim/config" and method == "POST":
+            if "autoReady" in body:
+                api.auto_ready = bool(body["autoReady"])
+                if api.auto_ready:
+                    for t in list(api.types.values()):
+                        if t.builtin and t.kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+                            for o in api.store.list(t.group, t.plural):
+                                api.set_workload_state(t, o["metadata"].get("namespace", ""), o["metadata"]["name"], "ready")
+            self.send_json(200, {"autoReady": api.auto_ready})
+            return
+        if path == "/__sim/requests":
+            with self.server.log_lock:
+                entries = list(self.server.log)
+            if method == "DELETE":
+                with self.server.log_lock:
+                    self.server.log.clear()
+                entries = []
+            self.send_json(200, {"requests": entries})
+            return
+        raise ApiError(404, "NotFound", "no such control endpoint")
+
+    # -- resources ------------------------------------------------------------------------------
+    def resource(self, method, group, version, rest, params, raw, user):
+        api = self.server.api
+        watch = params.get("watch") in ("1", "true")
+        if rest and rest[0] == "watch":
+            watch = True
+            rest = rest[1:]
+        ns = None
+        names = {rt.plural: rt for rt in api.resources(group, version)}
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] in names and names[rest[2]].namespaced:
+            ns = rest[1]
+            rest = rest[2:]
+        plural = rest[0]
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else ""
+        rt = names.get(plural)
+        if rt is None or len(rest) > 3:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        if sub and not ((sub == "status" and rt.status) or (sub == "finalize" and rt.kind == "Namespace") or (sub == "scale" and rt.scale)):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        if rt.namespaced and ns is None and name is not None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        verb = {"GET": "get" if name else ("watch" if watch else "list"), "POST": "create", "PUT": "update",
+                "PATCH": "patch", "DELETE": "delete" if name else "deletecollection"}[method]
+        if verb not in rt.verbs and not (verb in ("get", "patch", "update") and sub):
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
+        self.authorize(user, verb, rt, ns, name, sub)
+        manager = params.get("fieldManager") or self.headers.get("User-Agent", "").split("/")[0] or "unknown"
+        accept = self.headers.get("Accept", "")
+        table = "as=Table" in accept
+        table_version = "meta.k8s.io/v1beta1" if "v=v1beta1" in accept and "v=v1;" not in accept else "meta.k8s.io/v1"
+        warnings = []
+        if verb == "get":
+            o = api.get_obj(rt, ns, name)
+            if o is None:
+                raise api.not_found(rt, name)
+            if sub == "scale":
+                o = scale_of(rt, o)
+            if table and not sub:
+                self.send_json(200, tables.table_for(rt, [o], o["metadata"].get("resourceVersion", ""), table_version,
+                                                     params.get("includeObject", "Metadata")))
+            else:
+                self.send_json(200, o)
+            return
+        if verb == "list":
+            items, meta = api.list(rt, ns, params)
+            if table:
+                t = tables.table_for(rt, items, meta["resourceVersion"], table_version, params.get("includeObject", "Metadata"))
+                t["metadata"].update({k: v for k, v in meta.items() if k != "resourceVersion"})
+                self.send_json(200, t)
+                return
+            if rt.builtin:
+                for it in items:
+                    it.pop("apiVersion", None)
+                    it.pop("kind", None)
+            self.send_json(200, {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": items})
+            return
+        if verb == "watch":
+            self.watch(rt, ns, params, table, table_version)
+            return
+        body = None
+        if verb in ("create", "update"):
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                try:
+                    import yaml
+                    body = yaml.safe_load(raw)
+                except Exception:
+                    raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
+        if verb == "create":
+            if name is not None:
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
+            o, warnings = api.create(rt, ns, body, params, user, manager)
+            self.send_json(201, o, self.warning_headers(warnings))
+            return
+        if verb == "update":
+            if sub == "finalize":
+                sub = ""
+            o, warnings = api.update(rt, ns, name, body, params, user, manager, sub)
+            self.send_json(200, o, self.warning_headers(warnings))
+            return
+        if verb == "patch":
+            ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
+            existed = api.get_obj(rt, ns, name) is not None
+            o, warnings = api.patch(rt, ns, name, ctype, raw, params, user, manager, sub)
+            self.send_json(201 if not existed and ctype == "application/apply-patch+yaml" else 200, o, self.warning_headers(warnings))
+            return
+        if verb == "delete":
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                body = {}
+            o = api.delete(rt, ns, name, params, body, user)
+            self.send_json(200, o)
+            return
+        if verb == "deletecollection":
+            items, _ = api.list(rt, ns, params)
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                body = {}
+            deleted = []
+            for it in items:
+                try:
+                    deleted.append(api.delete(rt, it["metadata"].get("namespace"), it["metadata"]["name"], params, body, user))
+                except ApiError:
+                    pass
+            self.send_json(200, {"kind": rt.list_kind, "apiVersion": rt.api_version,
+                                 "metadata": {"resourceVersion": str(api.store.rv)}, "items": deleted})
+            return
+
+    def warning_headers(self, warnings):
+        if not warnings:
+            return None
+        return {"Warning": ['299 - "%s"' % w.replace('"', '\\"') for w in warnings]}
+
+    def authorize(self, user, verb, rt, ns, name, sub):
+        if not user[2] or verb in READ_VERBS:
+            return
+        res = rt.plural + ("/" + sub if sub else "")
+        scope = 'in the namespace "%s"' % ns if rt.namespaced and ns else "at the cluster scope"
+        obj = '%s "%s"' % (rt.group_resource, name) if name else rt.group_resource
+        raise ApiError(403, "Forbidden", '%s is forbidden: User "%s" cannot %s resource "%s" in API group "%s" %s'
+                       % (obj, user[0], verb, res, rt.group, scope),
+                       {"name": name or "", "group": rt.group, "kind": rt.plural} if rt.group else {"name": name or "", "kind": rt.plural})
+
+    def watch(self, rt, ns, params, table, table_version):
+        api = self.server.api
+        store = api.store
+        try:
+            lsel = selector.parse_label_selector(params.get("labelSelector"))
+            fsel = selector.parse_field_selector(params.get("fieldSelector"), rt.kind)
+        except selector.SelectorError as e:
+            raise ApiError(400, "BadRequest", str(e))
+        timeout = float(params.get("timeoutSeconds") or 1800)
+        rv = params.get("resourceVersion") or ""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        self.record(200)
+
+        def matches(o):
+            return selector.label_match(lsel, (o.get("metadata") or {}).get("labels")) and selector.field_match(fsel, o)
+
+        def send(evtype, o):
+            o = api.to_version(rt, o)
+            if table and evtype != "ERROR":
+                o = tables.table_for(rt, [o], o["metadata"].get("resourceVersion", ""), table_version,
+                                     params.get("includeObject", "Metadata"))
+            data = json.dumps({"type": evtype, "object": o}, separators=(",", ":")).encode() + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        try:
+            with store.lock:
+                last = store.rv
+                if rv in ("", "0"):
+                    initial = [o for o in store.list(rt.group, rt.plural, ns if rt.namespaced else None) if matches(o)]
+                else:
+                    last = int(rv)
+                    initial = []
+                    if last < store.oldest_rv() - 1 and store.events and store.events.maxlen == len(store.events):
+                        gone = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                "message": "too old resource version: %d (%d)" % (last, store.oldest_rv()),
+                                "reason": "Expired", "code": 410}
+                        send("ERROR", gone)
+                        initial = None
+            if initial is None:
+                self.wfile.write(b"0\r\n\r\n")
+                return
+            for o in initial:
+                send("ADDED", o)
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                with store.cond:
+                    evs = store.events_since(last, rt.group, rt.plural, ns if rt.namespaced else None)
+                    if not evs:
+                        store.cond.wait(min(1.0, max(0.05, deadline - time.time())))
+                        evs = store.events_since(last, rt.group, rt.plural, ns if rt.namespaced else None)
+                for ev in evs:
+                    last = ev[0]
+                    if matches(ev[4]):
+                        send(ev[1], ev[4])
+            self.wfile.write(b"0\r\n\r\n")
+        except (ConnectionError, BrokenPipeError, ssl.SSLError, OSError):
+            self.close_connection = True
+
+
+def scale_of(rt, o):
+    spec = o.get("spec") or {}
+    sel = (spec.get("selector") or {}).get("matchLabels") or {}
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: o["metadata"][k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in o["metadata"]},
+            "spec": {"replicas": spec.get("replicas", 0)},
+            "status": {"replicas": (o.get("status") or {}).get("replicas", 0),
+                       "selector": ",".join("%s=%s" % kv for kv in sorted(sel.items()))}}
+
+
+def version_priority(v):
+    import re
+    m = re.match(r"^v(\d+)(?:(alpha|beta)(\d+))?$", v)
+    if not m:
+        return (3, v)
+    major = int(m.group(1))
+    if not m.group(2):
+        return (0, -major, 0)
+    return (1 if m.group(2) == "beta" else 2, -major, -int(m.group(3)))

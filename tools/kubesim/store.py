@@ -1,0 +1,116 @@
+"""Object storage with one resourceVersion counter, an event log for watches,
+and optional persistence to a data directory."""
+
+import collections
+import copy
+import json
+import os
+import threading
+import time
+
+
+class Store:
+    def __init__(self, data_dir=None, history=20000):
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.rv = 100
+        self.objects = {}  # (group, plural, ns, name) -> obj
+        self.events = collections.deque(maxlen=history)  # (rv, type, (group, plural), ns, obj)
+        self.data_dir = data_dir
+        self.dirty = False
+        self.ip_counter = 10
+        if data_dir:
+            self._load()
+            t = threading.Thread(target=self._flusher, daemon=True)
+            t.start()
+
+    # -- persistence --------------------------------------------------------
+    def _path(self):
+        return os.path.join(self.data_dir, "store.json")
+
+    def _load(self):
+        os.makedirs(self.data_dir, exist_ok=True)
+        try:
+            with open(self._path()) as f:
+                d = json.load(f)
+        except (OSError, ValueError):
+            return
+        self.rv = d.get("rv", 100)
+        self.ip_counter = d.get("ip_counter", 10)
+        for o in d.get("objects", []):
+            self.objects[tuple(o["key"])] = o["obj"]
+
+    def _flusher(self):
+        while True:
+            time.sleep(0.3)
+            self.flush()
+
+    def flush(self):
+        if not self.data_dir:
+            return
+        with self.lock:
+            if not self.dirty:
+                return
+            d = {"rv": self.rv, "ip_counter": self.ip_counter,
+                 "objects": [{"key": list(k), "obj": v} for k, v in self.objects.items()]}
+            self.dirty = False
+        tmp = self._path() + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(d, f)
+        os.replace(tmp, self._path())
+
+    # -- objects -------------------------------------------------------------
+    def next_rv(self):
+        self.rv += 1
+        return self.rv
+
+    def allocate_ip(self):
+        with self.lock:
+            self.ip_counter += 1
+            n = self.ip_counter
+            return "10.96.%d.%d" % (n // 250, n % 250 + 1)
+
+    def get(self, group, plural, ns, name):
+        with self.lock:
+            o = self.objects.get((group, plural, ns or "", name))
+            return copy.deepcopy(o) if o is not None else None
+
+    def list(self, group, plural, ns=None):
+        with self.lock:
+            out = [copy.deepcopy(v) for (g, p, n, _), v in self.objects.items()
+                   if g == group and p == plural and (ns is None or n == ns)]
+        out.sort(key=lambda o: ((o["metadata"].get("namespace") or ""), o["metadata"]["name"]))
+        return out
+
+    def put(self, group, plural, obj, event_type):
+        """Store obj with a new resourceVersion and log a watch event; returns the stored copy."""
+        with self.lock:
+            rv = self.next_rv()
+            obj["metadata"]["resourceVersion"] = str(rv)
+            key = (group, plural, obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
+            self.objects[key] = copy.deepcopy(obj)
+            self.events.append((rv, event_type, (group, plural), key[2], copy.deepcopy(obj)))
+            self.dirty = True
+            self.cond.notify_all()
+            return copy.deepcopy(obj)
+
+    def remove(self, group, plural, ns, name):
+        with self.lock:
+            key = (group, plural, ns or "", name)
+            obj = self.objects.pop(key, None)
+            if obj is None:
+                return None
+            rv = self.next_rv()
+            obj["metadata"]["resourceVersion"] = str(rv)
+            self.events.append((rv, "DELETED", (group, plural), key[2], copy.deepcopy(obj)))
+            self.dirty = True
+            self.cond.notify_all()
+            return obj
+
+    def oldest_rv(self):
+        with self.lock:
+            return self.events[0][0] if self.events else self.rv
+
+    def events_since(self, rv, group, plural, ns):
+        with self.lock:
+            return [e for e in self.events if e[0] > rv and e[2] == (group, plural) and (ns is None or e[3] == ns)]
