@@ -15,7 +15,8 @@ let package = Package(
 
         .target(name: "FluxsYAML", dependencies: ["CYAML"]),
         .target(name: "FluxsKube", dependencies: ["FluxsYAML", "CCurl"]),
-        .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube"]),
+        .target(name: "FluxsAPI", dependencies: ["FluxsYAML", "FluxsKube"]),
+        .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI"]),
 
         .testTarget(name: "FluxsYAMLTests", dependencies: ["FluxsYAML"]),
         .testTarget(name: "FluxsKubeTests", dependencies: ["FluxsKube", "FluxsYAML"]),

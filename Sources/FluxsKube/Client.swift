@@ -1,0 +1,460 @@
+import FluxsYAML
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A resource type as discovery describes it.
+public struct ResourceRef: Sendable, Hashable {
+    public var group: String
+    public var version: String
+    public var resource: String
+    public var kind: String
+    public var namespaced: Bool
+
+    public init(group: String, version: String, resource: String, kind: String, namespaced: Bool) {
+        self.group = group
+        self.version = version
+        self.resource = resource
+        self.kind = kind
+        self.namespaced = namespaced
+    }
+
+    public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+    /// "plural.group" as Kubernetes names a group resource in messages.
+    public var groupResource: String { group.isEmpty ? resource : "\(resource).\(group)" }
+}
+
+public enum PatchType: String, Sendable {
+    case merge = "application/merge-patch+json"
+    case json = "application/json-patch+json"
+    case strategic = "application/strategic-merge-patch+json"
+    case apply = "application/apply-patch+yaml"
+}
+
+public enum Propagation: String, Sendable {
+    case background = "Background", foreground = "Foreground", orphan = "Orphan"
+}
+
+public struct WatchEvent: Sendable {
+    public var type: String
+    public var object: Node
+}
+
+public struct ListResult: Sendable {
+    public var items: [Node]
+    public var resourceVersion: String
+}
+
+/// A client for one API server: authentication (tokens, client certificates,
+/// exec plugins), discovery cached for the invocation, every REST verb,
+/// retries with backoff on 429/5xx and dropped connections, all bounded by a deadline.
+public final class KubeClient {
+    public let config: RESTConfig
+    public let userAgent: String
+    let http: HTTPClient
+    let exec: ExecPluginRunner
+    /// Monotonic time after which calls fail.
+    public let deadline: Double
+    let timeout: Double
+    let log: ((String) -> Void)?
+    var credential: ExecCredential?
+    var discovery: [String: [ResourceRef]] = [:]
+    var missingGroupVersions: Set<String> = []
+
+    public init(config: RESTConfig, timeout: Double, userAgent: String = "fluxs", exec: ExecPluginRunner,
+                log: ((String) -> Void)? = nil) throws {
+        self.config = config
+        self.timeout = timeout
+        self.deadline = monotonicSeconds() + timeout
+        self.userAgent = userAgent
+        self.exec = exec
+        self.log = log
+        self.http = try HTTPClient()
+    }
+
+    public var remaining: Double { deadline - monotonicSeconds() }
+
+    // MARK: low level
+
+    func authHeaders(refresh: Bool = false) throws -> ([(String, String)], TLSSettings) {
+        var headers: [(String, String)] = []
+        var tls = config.tls
+        switch config.auth {
+        case .none: break
+        case .token(let t): headers.append(("Authorization", "Bearer " + t))
+        case .tokenFile(let f):
+            let t: String
+            do { t = try Files.readText(f).trimmingWhitespace() } catch {
+                throw KubeError(kind: .config, message: "cannot read the token file \(f): \(error)")
+            }
+            headers.append(("Authorization", "Bearer " + t))
+        case .basic(let u, let p):
+            headers.append(("Authorization", "Basic " + Base64.encode(u + ":" + p)))
+        case .exec(let x):
+            if refresh {
+                credential = nil
+                exec.forget(x, server: config.server)
+            }
+            if credential == nil || !(credential!.isValid(at: Clock.now())) {
+                do { credential = try exec.run(x, cluster: config, user: config.userName ?? "") } catch {
+                    throw KubeError(kind: .config, message: "\(error)")
+                }
+            }
+            if let t = credential?.token { headers.append(("Authorization", "Bearer " + t)) }
+            if let c = credential?.clientCertificateData, let k = credential?.clientKeyData {
+                tls.clientCertData = Array(c.utf8)
+                tls.clientKeyData = Array(k.utf8)
+            }
+        }
+        if let u = config.impersonateUser { headers.append(("Impersonate-User", u)) }
+        if let u = config.impersonateUID { headers.append(("Impersonate-Uid", u)) }
+        for g in config.impersonateGroups { headers.append(("Impersonate-Group", g)) }
+        return (headers, tls)
+    }
+
+    /// One API call with authentication, retries and error decoding. Returns 2xx responses only.
+    public func call(_ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
+                     contentType: String? = nil, accept: String = "application/json") throws -> HTTPResponse {
+        let url = config.server + path + encodeQuery(query)
+        var attempt = 0
+        var refreshed = false
+        var backoff = 0.2
+        while true {
+            attempt += 1
+            let left = remaining
+            if left <= 0 {
+                throw KubeError(kind: .timeout, message: "timed out after \(formatSeconds(timeout)) talking to the Kubernetes API at \(config.server) (--timeout)")
+            }
+            var (headers, tls) = try authHeaders()
+            headers.append(("Accept", accept))
+            headers.append(("User-Agent", userAgent))
+            if let ct = contentType { headers.append(("Content-Type", ct)) }
+            let req = HTTPRequest(method: method, url: url, headers: headers, body: body, timeout: left)
+            let start = monotonicSeconds()
+            let resp: HTTPResponse
+            do {
+                resp = try http.perform(req, tls: tls)
+            } catch let t as TransportError {
+                log?("\(method) \(url) failed after \(ms(start)): \(t.detail)")
+                if t.kind == .timeout || remaining <= 0 {
+                    throw KubeError(kind: .timeout, message: "timed out after \(formatSeconds(timeout)) talking to the Kubernetes API at \(config.server) (--timeout)")
+                }
+                let safe = t.kind == .refused || method != "POST"
+                if t.isRetryable && safe && attempt < 8 && remaining > backoff {
+                    sleepSeconds(backoff)
+                    backoff = min(backoff * 2, 5)
+                    continue
+                }
+                throw unreachable(t)
+            }
+            log?("\(method) \(url) \(resp.status) in \(ms(start))")
+            if (200..<300).contains(resp.status) { return resp }
+            var err = KubeError.from(response: resp, method: method, url: url)
+            if resp.status == 401, case .exec = config.auth, !refreshed {
+                refreshed = true
+                _ = try authHeaders(refresh: true)
+                continue
+            }
+            let retryable: Bool
+            switch resp.status {
+            case 429, 503: retryable = true
+            case 502, 504: retryable = method != "POST"
+            case 500: retryable = method != "POST" && err.reason == "InternalError"
+            default: retryable = false
+            }
+            if retryable && attempt < 10 {
+                let wait = err.retryAfter ?? backoff
+                if wait < remaining {
+                    log?("retrying in \(formatSeconds(wait)) (\(resp.status) \(err.reason))")
+                    sleepSeconds(wait)
+                    backoff = min(backoff * 2, 5)
+                    continue
+                }
+            }
+            if err.kind == .unauthorized {
+                err.message = "the Kubernetes API at \(config.server) rejected the credentials\(config.userName.map { " of user \"\($0)\"" } ?? "") (401 Unauthorized): check the token, client certificate or exec plugin in \(config.source)"
+            }
+            throw err
+        }
+    }
+
+    func unreachable(_ t: TransportError) -> KubeError {
+        let what: String
+        switch t.kind {
+        case .refused: what = "connection refused"
+        case .unresolved: what = "cannot resolve the host name"
+        case .tls: what = "TLS handshake failed (\(t.detail))"
+        case .reset: what = "the connection was dropped (\(t.detail))"
+        default: what = t.detail
+        }
+        return KubeError(kind: .unreachable, message: "cannot reach the Kubernetes API at \(config.server): \(what); check --kubeconfig, --context or that the cluster is running")
+    }
+
+    func ms(_ start: Double) -> String { "\(Int((monotonicSeconds() - start) * 1000))ms" }
+
+    // MARK: paths
+
+    public func path(_ r: ResourceRef, namespace: String?, name: String? = nil, subresource: String? = nil) -> String {
+        var p = r.group.isEmpty ? "/api/\(r.version)" : "/apis/\(r.group)/\(r.version)"
+        if r.namespaced, let ns = namespace, !ns.isEmpty { p += "/namespaces/" + pathEscape(ns) }
+        p += "/" + r.resource
+        if let n = name { p += "/" + pathEscape(n) }
+        if let s = subresource, !s.isEmpty { p += "/" + s }
+        return p
+    }
+
+    // MARK: discovery
+
+    /// The resources of one group/version; nil when the server does not serve it.
+    public func resources(apiVersion: String) throws -> [ResourceRef]? {
+        if let c = discovery[apiVersion] { return c }
+        if missingGroupVersions.contains(apiVersion) { return nil }
+        let parts = apiVersion.split(separator: "/", maxSplits: 1).map(String.init)
+        let group = parts.count == 2 ? parts[0] : ""
+        let version = parts.count == 2 ? parts[1] : parts[0]
+        let p = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
+        let resp: HTTPResponse
+        do { resp = try call("GET", p) } catch let e as KubeError where e.kind == .notFound {
+            missingGroupVersions.insert(apiVersion)
+            return nil
+        }
+        let doc: Node
+        do { doc = try JSON.decode(bytes: resp.body) } catch {
+            throw KubeError(kind: .decode, message: "invalid discovery document from \(config.server)\(p): \(error)")
+        }
+        var out: [ResourceRef] = []
+        for r in doc["resources"]?.array ?? [] {
+            guard let name = r["name"]?.string, !name.contains("/"), let kind = r["kind"]?.string else { continue }
+            out.append(ResourceRef(group: group, version: version, resource: name, kind: kind, namespaced: r["namespaced"]?.bool ?? false))
+        }
+        discovery[apiVersion] = out
+        return out
+    }
+
+    /// Resolves apiVersion + kind to a resource; a clear error when the server lacks it.
+    public func resource(apiVersion: String, kind: String) throws -> ResourceRef {
+        guard let list = try resources(apiVersion: apiVersion) else {
+            throw KubeError(kind: .notFound, code: 404, reason: "NotFound",
+                            message: "the server has no API \(apiVersion) (no resource type \"\(kind)\"): is its CustomResourceDefinition installed?")
+        }
+        guard let r = list.first(where: { $0.kind == kind }) else {
+            throw KubeError(kind: .notFound, code: 404, reason: "NotFound",
+                            message: "the server doesn't have a resource type \"\(kind)\" in \(apiVersion)")
+        }
+        return r
+    }
+
+    public func resource(for object: Node) throws -> ResourceRef {
+        guard let av = object["apiVersion"]?.string, let k = object["kind"]?.string else {
+            throw KubeError(kind: .badRequest, message: "object \(describe(object)) has no apiVersion or kind")
+        }
+        return try resource(apiVersion: av, kind: k)
+    }
+
+    /// API groups the server serves (name and versions).
+    public func serverGroups() throws -> [(name: String, versions: [String])] {
+        var out: [(String, [String])] = [("", ["v1"])]
+        let doc = try JSON.decode(bytes: try call("GET", "/apis").body)
+        for g in doc["groups"]?.array ?? [] {
+            out.append((g["name"]?.string ?? "", (g["versions"]?.array ?? []).compactMap { $0["version"]?.string }))
+        }
+        return out
+    }
+
+    public func serverVersion() throws -> Node {
+        try JSON.decode(bytes: try call("GET", "/version").body)
+    }
+
+    // MARK: verbs
+
+    func decode(_ resp: HTTPResponse) throws -> Node {
+        do { return try JSON.decode(bytes: resp.body) } catch {
+            throw KubeError(kind: .decode, message: "invalid JSON from the Kubernetes API at \(config.server): \(error)")
+        }
+    }
+
+    public func get(_ r: ResourceRef, namespace: String?, name: String, subresource: String? = nil) throws -> Node {
+        try decode(try call("GET", path(r, namespace: namespace, name: name, subresource: subresource)))
+    }
+
+    /// Like get, nil when the object does not exist.
+    public func getIfExists(_ r: ResourceRef, namespace: String?, name: String) throws -> Node? {
+        do { return try get(r, namespace: namespace, name: name) } catch let e as KubeError where e.kind == .notFound && e.name != nil {
+            return nil
+        }
+    }
+
+    /// Lists objects (namespace nil: all namespaces), following continue tokens.
+    public func list(_ r: ResourceRef, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil,
+                     limit: Int = 500) throws -> ListResult {
+        var items: [Node] = []
+        var cont: String? = nil
+        var rv = ""
+        repeat {
+            var q: [(String, String)] = []
+            if let l = labelSelector, !l.isEmpty { q.append(("labelSelector", l)) }
+            if let f = fieldSelector, !f.isEmpty { q.append(("fieldSelector", f)) }
+            if limit > 0 { q.append(("limit", String(limit))) }
+            if let c = cont { q.append(("continue", c)) }
+            let doc = try decode(try call("GET", path(r, namespace: namespace), query: q))
+            let listKind = doc["kind"]?.string ?? (r.kind + "List")
+            let itemKind = listKind.hasSuffix("List") ? String(listKind.dropLast(4)) : r.kind
+            let av = doc["apiVersion"]?.string ?? r.apiVersion
+            for var it in doc["items"]?.array ?? [] {
+                if it["apiVersion"] == nil { it["apiVersion"] = .string(av) }
+                if it["kind"] == nil { it["kind"] = .string(itemKind) }
+                items.append(it)
+            }
+            rv = doc["metadata"]?["resourceVersion"]?.string ?? rv
+            cont = doc["metadata"]?["continue"]?.string
+            if cont?.isEmpty == true { cont = nil }
+        } while cont != nil
+        return ListResult(items: items, resourceVersion: rv)
+    }
+
+    func writeQuery(dryRun: Bool, fieldManager: String?, force: Bool? = nil, fieldValidation: String? = nil) -> [(String, String)] {
+        var q: [(String, String)] = []
+        if dryRun { q.append(("dryRun", "All")) }
+        if let f = fieldManager { q.append(("fieldManager", f)) }
+        if let f = force { q.append(("force", f ? "true" : "false")) }
+        if let v = fieldValidation { q.append(("fieldValidation", v)) }
+        return q
+    }
+
+    public func create(_ r: ResourceRef, namespace: String?, object: Node, fieldManager: String? = nil, dryRun: Bool = false) throws -> Node {
+        let body = try JSON.encodeBytes(object)
+        return try decode(try call("POST", path(r, namespace: namespace), query: writeQuery(dryRun: dryRun, fieldManager: fieldManager),
+                                   body: body, contentType: "application/json"))
+    }
+
+    public func update(_ r: ResourceRef, namespace: String?, object: Node, subresource: String? = nil, fieldManager: String? = nil,
+                       dryRun: Bool = false) throws -> Node {
+        guard let name = object["metadata"]?["name"]?.string else {
+            throw KubeError(kind: .badRequest, message: "cannot update an object without metadata.name")
+        }
+        let body = try JSON.encodeBytes(object)
+        return try decode(try call("PUT", path(r, namespace: namespace, name: name, subresource: subresource),
+                                   query: writeQuery(dryRun: dryRun, fieldManager: fieldManager), body: body, contentType: "application/json"))
+    }
+
+    public func patch(_ r: ResourceRef, namespace: String?, name: String, type: PatchType, patch: Node, subresource: String? = nil,
+                      fieldManager: String? = nil, force: Bool? = nil, dryRun: Bool = false) throws -> Node {
+        let body = try JSON.encodeBytes(patch)
+        return try decode(try call("PATCH", path(r, namespace: namespace, name: name, subresource: subresource),
+                                   query: writeQuery(dryRun: dryRun, fieldManager: fieldManager, force: force),
+                                   body: body, contentType: type.rawValue))
+    }
+
+    /// Server-side apply of a whole object (it must carry apiVersion, kind and metadata.name).
+    public func apply(_ object: Node, fieldManager: String, force: Bool = true, dryRun: Bool = false, subresource: String? = nil) throws -> Node {
+        let r = try resource(for: object)
+        guard let name = object["metadata"]?["name"]?.string else {
+            throw KubeError(kind: .badRequest, message: "cannot apply \(r.kind) without metadata.name")
+        }
+        let ns = r.namespaced ? object["metadata"]?["namespace"]?.string : nil
+        if r.namespaced && (ns ?? "").isEmpty {
+            throw KubeError(kind: .badRequest, message: "cannot apply \(r.kind)/\(name): metadata.namespace is required for a namespaced kind")
+        }
+        return try patch(r, namespace: ns, name: name, type: .apply, patch: object, subresource: subresource,
+                         fieldManager: fieldManager, force: force, dryRun: dryRun)
+    }
+
+    public func delete(_ r: ResourceRef, namespace: String?, name: String, propagation: Propagation = .background,
+                       dryRun: Bool = false) throws -> Node? {
+        var opts: [(String, Node)] = [("kind", "DeleteOptions"), ("apiVersion", "v1"), ("propagationPolicy", .string(propagation.rawValue))]
+        if dryRun { opts.append(("dryRun", ["All"])) }
+        let resp = try call("DELETE", path(r, namespace: namespace, name: name), query: dryRun ? [("dryRun", "All")] : [],
+                            body: try JSON.encodeBytes(.map(opts)), contentType: "application/json")
+        return try? JSON.decode(bytes: resp.body)
+    }
+
+    /// Streams watch events until the handler returns false, the server ends the watch, or the deadline passes.
+    public func watch(_ r: ResourceRef, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil,
+                      resourceVersion: String? = nil, handler: (WatchEvent) throws -> Bool) throws {
+        var q: [(String, String)] = [("watch", "1"), ("allowWatchBookmarks", "true")]
+        if let l = labelSelector, !l.isEmpty { q.append(("labelSelector", l)) }
+        if let f = fieldSelector, !f.isEmpty { q.append(("fieldSelector", f)) }
+        if let rv = resourceVersion { q.append(("resourceVersion", rv)) }
+        q.append(("timeoutSeconds", String(max(1, Int(remaining)))))
+        let url = config.server + path(r, namespace: namespace) + encodeQuery(q)
+        var (headers, tls) = try authHeaders()
+        headers.append(("Accept", "application/json"))
+        headers.append(("User-Agent", userAgent))
+        var pending: [UInt8] = []
+        var failure: Error? = nil
+        let stream = try HTTPClient()
+        let resp: HTTPResponse
+        do {
+            resp = try withoutActuallyEscaping(handler) { handler in try stream.perform(HTTPRequest(method: "GET", url: url, headers: headers, timeout: max(0.001, remaining)), tls: tls) { chunk in
+                pending.append(contentsOf: chunk)
+                while let nl = pending.firstIndex(of: 10) {
+                    let line = Array(pending[..<nl])
+                    pending.removeSubrange(...nl)
+                    if line.isEmpty { continue }
+                    do {
+                        let doc = try JSON.decode(bytes: line)
+                        let ev = WatchEvent(type: doc["type"]?.string ?? "", object: doc["object"] ?? .null)
+                        if ev.type == "ERROR" {
+                            failure = KubeError(kind: .expired, code: ev.object["code"]?.int ?? 0, reason: ev.object["reason"]?.string ?? "",
+                                                message: ev.object["message"]?.string ?? "watch failed")
+                            return false
+                        }
+                        if ev.type == "BOOKMARK" { continue }
+                        if try !handler(ev) { return false }
+                    } catch {
+                        failure = error
+                        return false
+                    }
+                }
+                return true
+            } }
+        } catch let t as TransportError {
+            if t.kind == .timeout { return }
+            throw unreachable(t)
+        }
+        if let f = failure { throw f }
+        if !(200..<300).contains(resp.status) { throw KubeError.from(response: resp, method: "GET", url: url) }
+    }
+}
+
+func encodeQuery(_ q: [(String, String)]) -> String {
+    guard !q.isEmpty else { return "" }
+    return "?" + q.map { "\(queryEscape($0.0))=\(queryEscape($0.1))" }.joined(separator: "&")
+}
+
+func queryEscape(_ s: String) -> String {
+    var out = ""
+    for b in s.utf8 {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+            out.unicodeScalars.append(UnicodeScalar(b))
+        default:
+            out += "%" + String(b, radix: 16, uppercase: true).leftPad(2)
+        }
+    }
+    return out
+}
+
+func pathEscape(_ s: String) -> String { queryEscape(s).replacingAll("%3A", with: ":") }
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}
+
+public func sleepSeconds(_ s: Double) {
+    guard s > 0 else { return }
+    var ts = timespec(tv_sec: Int(s), tv_nsec: Int((s - Double(Int(s))) * 1e9))
+    var rem = timespec()
+    while nanosleep(&ts, &rem) != 0 && errno == EINTR { ts = rem }
+}
+
+/// Go's time.Duration formatting for whole and fractional seconds (5m0s, 1m30s, 2s, 500ms).
+public func formatSeconds(_ s: Double) -> String { GoDuration.format(s) }
+
+public func describe(_ object: Node) -> String {
+    let kind = object["kind"]?.string ?? "object"
+    let name = object["metadata"]?["name"]?.string ?? "<unnamed>"
+    if let ns = object["metadata"]?["namespace"]?.string, !ns.isEmpty { return "\(kind)/\(ns)/\(name)" }
+    return "\(kind)/\(name)"
+}

@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small file-system helpers on POSIX calls (no Foundation on the start-up path).
+public enum Files {
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var path: String
+        public var errno: Int32
+        public var op: String
+        public var description: String { "\(op) \(path): \(String(cString: strerror(errno)).lowercased())" }
+        public var isNotFound: Bool { errno == ENOENT }
+    }
+
+    public static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(path: path, errno: errno, op: "open") }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var st = stat()
+        if fstat(fd, &st) == 0, st.st_size > 0 { out.reserveCapacity(Int(st.st_size)) }
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 65536) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Failure(path: path, errno: errno, op: "read")
+            }
+            if n == 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return out
+    }
+
+    public static func readText(_ path: String) throws -> String {
+        String(decoding: try read(path), as: UTF8.self)
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// mkdir -p with the given mode for the directories it creates.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws {
+        if path.isEmpty || isDirectory(path) { return }
+        let parent = dirname(path)
+        if parent != path { try makeDirectories(parent, mode: mode) }
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw Failure(path: path, errno: errno, op: "mkdir") }
+    }
+
+    /// Writes atomically: a temporary file in the same directory, fsync, rename.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
+        let dir = dirname(path)
+        try makeDirectories(dir)
+        let tmp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw Failure(path: tmp, errno: errno, op: "create") }
+        var ok = true
+        bytes.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 { if errno == EINTR { continue }; ok = false; break }
+                off += n
+            }
+        }
+        let e = errno
+        fchmod(fd, mode)
+        if ok { fsync(fd) }
+        close(fd)
+        guard ok else { unlink(tmp); throw Failure(path: path, errno: e, op: "write") }
+        guard rename(tmp, path) == 0 else {
+            let e2 = errno
+            unlink(tmp)
+            throw Failure(path: path, errno: e2, op: "rename")
+        }
+    }
+
+    public static func remove(_ path: String) { unlink(path) }
+
+    public static func dirname(_ path: String) -> String {
+        guard let i = path.lastIndex(of: "/") else { return "." }
+        if i == path.startIndex { return "/" }
+        return String(path[..<i])
+    }
+
+    public static func join(_ a: String, _ b: String) -> String {
+        if b.hasPrefix("/") || a.isEmpty { return b }
+        return a.hasSuffix("/") ? a + b : a + "/" + b
+    }
+
+    public static func homeDirectory() -> String {
+        if let h = getenv("HOME") { return String(cString: h) }
+        if let pw = getpwuid(getuid()), let d = pw.pointee.pw_dir { return String(cString: d) }
+        return "/"
+    }
+
+    public static func currentDirectory() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buf, 4096) != nil else { return "." }
+        return String(cString: buf)
+    }
+
+    /// An absolute, lexically cleaned path.
+    public static func absolute(_ path: String, relativeTo base: String? = nil) -> String {
+        let full = path.hasPrefix("/") ? path : join(base ?? currentDirectory(), path)
+        var parts: [Substring] = []
+        for p in full.split(separator: "/") {
+            if p == "." || p.isEmpty { continue }
+            if p == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(p)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    public static func env(_ name: String) -> String? {
+        guard let v = getenv(name) else { return nil }
+        return String(cString: v)
+    }
+}

@@ -1,0 +1,222 @@
+internal import CCurl
+
+/// One HTTP request.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]?
+    /// Seconds the whole transfer may take (0: no limit).
+    public var timeout: Double
+
+    public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: Double = 0) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    /// Header names lower-cased; repeated headers joined with ", " except Warning which keeps each value.
+    public var headers: [String: String]
+    public var warnings: [String]
+    public var body: [UInt8]
+
+    public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// TLS settings for one server.
+public struct TLSSettings: Sendable, Equatable {
+    public var caData: [UInt8]?
+    public var clientCertData: [UInt8]?
+    public var clientKeyData: [UInt8]?
+    public var insecure: Bool = false
+    public var serverName: String?
+
+    public init(caData: [UInt8]? = nil, clientCertData: [UInt8]? = nil, clientKeyData: [UInt8]? = nil,
+                insecure: Bool = false, serverName: String? = nil) {
+        self.caData = caData
+        self.clientCertData = clientCertData
+        self.clientKeyData = clientKeyData
+        self.insecure = insecure
+        self.serverName = serverName
+    }
+}
+
+/// A transport-level failure (no HTTP status): refused, unresolvable, timed out, TLS, reset.
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case refused, unresolved, timeout, tls, reset, aborted, other }
+    public var kind: Kind
+    public var url: String
+    public var detail: String
+
+    public var description: String { detail }
+
+    /// True when the server may not have seen the request at all, or dropped it mid-way.
+    public var isRetryable: Bool { kind == .refused || kind == .reset }
+}
+
+private let curlGlobalInit: Bool = {
+    curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+}()
+
+/// Owns one libcurl easy handle. Reusing it for several requests reuses the
+/// connection to the same server. Not thread-safe: one request at a time.
+public final class HTTPClient: @unchecked Sendable {
+    private let handle: UnsafeMutableRawPointer
+    private var errorBuffer: UnsafeMutablePointer<CChar>
+
+    public init() throws {
+        _ = curlGlobalInit
+        guard let h = curl_easy_init() else {
+            throw TransportError(kind: .other, url: "", detail: "cannot initialise libcurl")
+        }
+        handle = h
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        errorBuffer.deallocate()
+    }
+
+    /// Collects the response; `onData`, when given, receives the body as it arrives
+    /// instead (return false to stop the transfer).
+    final class Context {
+        var status = 0
+        var headers: [String: String] = [:]
+        var warnings: [String] = []
+        var body: [UInt8] = []
+        var onData: (([UInt8]) -> Bool)?
+        var stopped = false
+    }
+
+    public func perform(_ req: HTTPRequest, tls: TLSSettings, onData: (([UInt8]) -> Bool)? = nil) throws -> HTTPResponse {
+        curl_easy_reset(handle)
+        let ctx = Context()
+        ctx.onData = onData
+        var slist: UnsafeMutablePointer<curl_slist>? = nil
+        defer { if let s = slist { curl_slist_free_all(s) } }
+        errorBuffer[0] = 0
+
+        func set(_ o: CURLoption, _ v: Int) throws { try check(fluxs_curl_setopt_long(handle, o, v)) }
+        func set(_ o: CURLoption, _ s: String) throws { try check(s.withCString { fluxs_curl_setopt_string(handle, o, $0) }) }
+        func blob(_ o: CURLoption, _ data: [UInt8]) throws {
+            var copy = data
+            try copy.withUnsafeMutableBytes { raw in
+                var b = curl_blob(data: raw.baseAddress, len: raw.count, flags: UInt32(CURL_BLOB_COPY))
+                try check(fluxs_curl_setopt_blob(handle, o, &b))
+            }
+        }
+
+        try check(fluxs_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
+        try set(CURLOPT_URL, req.url)
+        try set(CURLOPT_NOSIGNAL, 1)
+        try set(CURLOPT_TCP_KEEPALIVE, 1)
+        try set(CURLOPT_CONNECTTIMEOUT_MS, 10_000)
+        if req.timeout > 0 {
+            try set(CURLOPT_TIMEOUT_MS, max(1, Int(req.timeout * 1000)))
+            try set(CURLOPT_CONNECTTIMEOUT_MS, max(1, min(10_000, Int(req.timeout * 1000))))
+        }
+        try set(CURLOPT_ACCEPT_ENCODING, "")
+        if tls.insecure {
+            try set(CURLOPT_SSL_VERIFYPEER, 0)
+            try set(CURLOPT_SSL_VERIFYHOST, 0)
+        } else if let ca = tls.caData {
+            try blob(CURLOPT_CAINFO_BLOB, ca)
+        }
+        if let c = tls.clientCertData { try blob(CURLOPT_SSLCERT_BLOB, c) }
+        if let k = tls.clientKeyData { try blob(CURLOPT_SSLKEY_BLOB, k) }
+
+        switch req.method {
+        case "GET": try set(CURLOPT_HTTPGET, 1)
+        case "HEAD": try set(CURLOPT_NOBODY, 1)
+        default: try set(CURLOPT_CUSTOMREQUEST, req.method)
+        }
+        if let body = req.body {
+            try set(CURLOPT_POSTFIELDSIZE, body.count)
+            try body.withUnsafeBytes { raw in
+                try check(fluxs_curl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)))
+            }
+        }
+        var hasExpect = false
+        for (k, v) in req.headers {
+            slist = curl_slist_append(slist, "\(k): \(v)")
+            if k.lowercased() == "expect" { hasExpect = true }
+        }
+        if !hasExpect { slist = curl_slist_append(slist, "Expect:") }
+        try check(fluxs_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, slist))
+
+        let ud = Unmanaged.passUnretained(ctx).toOpaque()
+        try check(fluxs_curl_setopt_datacb(handle, CURLOPT_WRITEFUNCTION) { ptr, size, n, user in
+            let count = size * n
+            guard let user, let ptr else { return count }
+            let c = Unmanaged<HTTPClient.Context>.fromOpaque(user).takeUnretainedValue()
+            let bytes = UnsafeRawBufferPointer(start: ptr, count: count)
+            if let f = c.onData, c.status < 300 {
+                if !f(Array(bytes)) { c.stopped = true; return 0 }
+            } else {
+                c.body.append(contentsOf: bytes)
+            }
+            return count
+        })
+        try check(fluxs_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, ud))
+        try check(fluxs_curl_setopt_datacb(handle, CURLOPT_HEADERFUNCTION) { ptr, size, n, user in
+            let count = size * n
+            guard let user, let ptr else { return count }
+            let c = Unmanaged<HTTPClient.Context>.fromOpaque(user).takeUnretainedValue()
+            let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: count), as: UTF8.self)
+            if line.hasPrefix("HTTP/") {
+                let parts = line.split(separator: " ")
+                if parts.count > 1, let s = Int(parts[1]) { c.status = s }
+                c.headers = [:]
+                c.warnings = []
+            } else if let colon = line.firstIndex(of: ":") {
+                let k = line[..<colon].lowercased()
+                var v = Substring(line[line.index(after: colon)...])
+                while let f = v.first, f == " " || f == "\t" { v.removeFirst() }
+                while let l = v.last, l == "\r" || l == "\n" || l == " " { v.removeLast() }
+                if k == "warning" { c.warnings.append(String(v)) }
+                if let old = c.headers[k] { c.headers[k] = old + ", " + v } else { c.headers[k] = String(v) }
+            }
+            return count
+        })
+        try check(fluxs_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, ud))
+
+        let rc = withExtendedLifetime(ctx) { curl_easy_perform(handle) }
+        if rc != CURLE_OK {
+            if ctx.stopped { return HTTPResponse(status: ctx.status, headers: ctx.headers, warnings: ctx.warnings, body: ctx.body) }
+            throw transportError(rc, url: req.url)
+        }
+        var code = 0
+        _ = fluxs_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
+        return HTTPResponse(status: code != 0 ? code : ctx.status, headers: ctx.headers, warnings: ctx.warnings, body: ctx.body)
+    }
+
+    private func check(_ rc: CURLcode) throws {
+        if rc != CURLE_OK { throw transportError(rc, url: "") }
+    }
+
+    private func transportError(_ rc: CURLcode, url: String) -> TransportError {
+        let detail = String(cString: errorBuffer)
+        let base = String(cString: curl_easy_strerror(rc))
+        let msg = detail.isEmpty ? base : detail
+        let kind: TransportError.Kind
+        switch rc {
+        case CURLE_COULDNT_CONNECT: kind = .refused
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: kind = .unresolved
+        case CURLE_OPERATION_TIMEDOUT: kind = .timeout
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
+             CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS:
+            kind = .tls
+        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE: kind = .reset
+        case CURLE_WRITE_ERROR, CURLE_ABORTED_BY_CALLBACK: kind = .aborted
+        default: kind = .other
+        }
+        return TransportError(kind: kind, url: url, detail: msg)
+    }
+}
