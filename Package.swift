@@ -18,8 +18,9 @@ let package = Package(
         .target(name: "FluxsAPI", dependencies: ["FluxsYAML", "FluxsKube"]),
         .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI"]),
 
-        .testTarget(name: "FluxsYAMLTests", dependencies: ["FluxsYAML"]),
-        .testTarget(name: "FluxsKubeTests", dependencies: ["FluxsKube", "FluxsYAML"]),
-        .testTarget(name: "fluxsTests", dependencies: ["FluxsYAML"]),
+        .target(name: "FluxsTestSupport", path: "Tests/FluxsTestSupport"),
+        .testTarget(name: "FluxsYAMLTests", dependencies: ["FluxsYAML", "FluxsTestSupport"]),
+        .testTarget(name: "FluxsKubeTests", dependencies: ["FluxsKube", "FluxsYAML", "FluxsTestSupport"]),
+        .testTarget(name: "fluxsTests", dependencies: ["FluxsYAML", "FluxsTestSupport", "fluxs"]),
     ]
 )

@@ -140,7 +140,9 @@ public final class KubeClient {
                     throw KubeError(kind: .timeout, message: "timed out after \(formatSeconds(timeout)) talking to the Kubernetes API at \(config.server) (--timeout)")
                 }
                 let safe = t.kind == .refused || method != "POST"
-                if t.isRetryable && safe && attempt < 8 && remaining > backoff {
+                // a refused connection is retried briefly (a restarting server); a dropped one longer
+                let limit = t.kind == .refused ? 3 : 8
+                if t.isRetryable && safe && attempt < limit && remaining > backoff {
                     sleepSeconds(backoff)
                     backoff = min(backoff * 2, 5)
                     continue

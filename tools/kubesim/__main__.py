@@ -37,7 +37,7 @@ def load_tokens(state):
         return t
 
 
-def write_kubeconfig(state, https_port, tokens, ca, client_crt, client_key):
+def write_kubeconfig(state, https_port, tokens, ca, client_crt, client_key, aws_iam):
     server = "https://127.0.0.1:%d" % https_port
     text = """apiVersion: v1
 kind: Config
@@ -57,7 +57,7 @@ users:
   user:
     client-certificate: %(crt)s
     client-key: %(key)s
-contexts:
+%(eks_user)scontexts:
 - name: kubesim
   context:
     cluster: kubesim
@@ -70,8 +70,9 @@ contexts:
   context:
     cluster: kubesim
     user: admin-cert
-current-context: kubesim
-""" % {"server": server, "ca": ca, "admin": tokens["admin"], "viewer": tokens["viewer"], "crt": client_crt, "key": client_key}
+%(eks_ctx)scurrent-context: kubesim
+""" % {"server": server, "ca": ca, "admin": tokens["admin"], "viewer": tokens["viewer"], "crt": client_crt, "key": client_key,
+       "eks_user": eks_user(aws_iam), "eks_ctx": eks_ctx(aws_iam)}
     path = os.path.join(state, "kubeconfig")
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -79,6 +80,31 @@ current-context: kubesim
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
     return path
+
+
+def eks_user(aws_iam):
+    """A user as `aws eks update-kubeconfig` writes it, with the test credentials in env."""
+    if not aws_iam:
+        return ""
+    key, secret, cluster = aws_iam[0]
+    return """- name: eks
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: aws
+      args: [--region, us-east-1, eks, get-token, --cluster-name, %s, --output, json]
+      env:
+      - {name: AWS_ACCESS_KEY_ID, value: %s}
+      - {name: AWS_SECRET_ACCESS_KEY, value: %s}
+      - {name: AWS_DEFAULT_REGION, value: us-east-1}
+      interactiveMode: Never
+""" % (cluster, key, secret)
+
+
+def eks_ctx(aws_iam):
+    if not aws_iam:
+        return ""
+    return "- name: kubesim-eks\n  context:\n    cluster: kubesim\n    user: eks\n"
 
 
 def main():
@@ -89,6 +115,8 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--http-port", type=int, default=None, help="also serve plain HTTP (0 = any free port)")
     ap.add_argument("--auto-ready", action="store_true", help="workloads become ready as soon as they are written")
+    ap.add_argument("--aws-iam", action="append", default=[], metavar="KEYID:SECRET:CLUSTER",
+                    help="accept `aws eks get-token` tokens signed with these credentials for this cluster name")
     args = ap.parse_args()
 
     state = os.path.abspath(args.state_dir)
@@ -108,14 +136,15 @@ def main():
     ctx.load_cert_chain(srv_crt, srv_key)
     ctx.load_verify_locations(ca)
     ctx.verify_mode = ssl.CERT_OPTIONAL
-    https = Server((args.host, args.port), api, users, tls=ctx)
+    aws_iam = [tuple(a.split(":", 2)) for a in args.aws_iam]
+    https = Server((args.host, args.port), api, users, tls=ctx, aws_iam=aws_iam)
     servers = [https]
     http_port = None
     if args.http_port is not None:
-        http = Server((args.host, args.http_port), api, users)
+        http = Server((args.host, args.http_port), api, users, aws_iam=aws_iam)
         servers.append(http)
         http_port = http.server_address[1]
-    kubeconfig = write_kubeconfig(state, https.server_address[1], tokens, ca, cli_crt, cli_key)
+    kubeconfig = write_kubeconfig(state, https.server_address[1], tokens, ca, cli_crt, cli_key, aws_iam)
     info = {"pid": os.getpid(), "https": "https://127.0.0.1:%d" % https.server_address[1],
             "http": "http://127.0.0.1:%d" % http_port if http_port else None, "kubeconfig": kubeconfig, "ca": ca,
             "adminToken": tokens["admin"], "viewerToken": tokens["viewer"], "clientCert": cli_crt, "clientKey": cli_key}

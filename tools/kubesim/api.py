@@ -68,6 +68,11 @@ class API:
             self.types[(rt.group, rt.version, rt.plural)] = rt
         for crd in store.list("apiextensions.k8s.io", "customresourcedefinitions"):
             self.register_crd(crd)
+        if not store.objects:
+            # what a new cluster has
+            for ns in ("default", "kube-node-lease", "kube-public", "kube-system"):
+                self.create(self.types[("", "v1", "namespaces")], None, {"apiVersion": "v1", "kind": "Namespace",
+                                                                         "metadata": {"name": ns}}, {}, None, "kube-apiserver")
 
     # -- type registry -------------------------------------------------------
     def groups(self):

@@ -13,6 +13,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import awsiam
 import proto
 import registry
 import selector
@@ -31,9 +32,10 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr, api, users, tls=None):
+    def __init__(self, addr, api, users, tls=None, aws_iam=None):
         self.api = api
         self.users = users  # token -> (username, groups, readonly)
+        self.aws_iam = aws_iam or []  # (access key, secret, cluster name)
         self.tls = tls
         self.log = collections.deque(maxlen=2000)
         self.log_lock = threading.Lock()
@@ -134,9 +136,16 @@ class Handler(BaseHTTPRequestHandler):
     def authenticate(self):
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
-            u = self.server.users.get(auth[7:].strip())
+            tok = auth[7:].strip()
+            u = self.server.users.get(tok)
             if u:
                 return u
+            if tok.startswith(awsiam.PREFIX):
+                for key, secret, cluster in self.server.aws_iam:
+                    try:
+                        return (awsiam.verify(tok, key, secret, cluster), ["system:masters"], False)
+                    except ValueError:
+                        continue
             return None
         if isinstance(self.connection, ssl.SSLSocket):
             try:

@@ -8,7 +8,8 @@ enum Help {
         if case .planned(let why) = cmd.availability { intro += "\n\nNot available in this fluxs build yet: \(why)" }
         if !intro.isEmpty { s += intro + "\n\n" }
         s += "Usage:"
-        let runnable = cmd.handler != nil
+        var runnable = cmd.handler != nil
+        if case .planned = cmd.availability { runnable = true }
         if runnable { s += "\n  " + useLine(cmd, cmdPath) }
         let visibleSubs = cmd.subcommands.filter { !$0.hidden }
         if !visibleSubs.isEmpty { s += "\n  \(cmdPath) [command]" }

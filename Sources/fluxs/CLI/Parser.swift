@@ -161,7 +161,7 @@ enum ArgParser {
             args.append(a)
         }
         let cmd = path.last!
-        if !help && !args.isEmpty && !cmd.subcommands.isEmpty && cmd.handler == nil {
+        if !help && !args.isEmpty && !cmd.subcommands.isEmpty && (cmd.handler == nil || path.count == 1) {
             let word = args[0]
             throw err("unknown command \"\(word)\" for \"\(cmdPath)\"" + suggestCommand(word, cmd))
         }

@@ -1,0 +1,275 @@
+import Foundation
+import FluxsTestSupport
+import FluxsYAML
+import XCTest
+@testable import FluxsKube
+
+/// Every REST verb against the API simulator of the test environment.
+final class ClientTests: XCTestCase {
+    var client: KubeClient!
+    var ns = ""
+    let cm = ResourceRef(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true)
+    let nsRef = ResourceRef(group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false)
+
+    func makeClient(context: String = "kubesim", timeout: Double = 30, log: ((String) -> Void)? = nil,
+                    tweak: (inout RESTConfig) -> Void = { _ in }) throws -> KubeClient {
+        let e = try TestEnv.require("FLUXS_TEST_KUBECONFIG")
+        var o = ConnectionOverrides()
+        o.kubeconfig = e["FLUXS_TEST_KUBECONFIG"]
+        o.context = context
+        var cfg = try KubeConfigLoader(environment: [:], home: "/nonexistent").load(o)
+        tweak(&cfg)
+        return try KubeClient(config: cfg, timeout: timeout, exec: ExecPluginRunner(cacheDir: nil, environment: [:]), log: log)
+    }
+
+    override func setUpWithError() throws {
+        client = try makeClient()
+        ns = "kt-\(UUID().uuidString.prefix(6).lowercased())"
+        _ = try client.create(nsRef, namespace: nil, object: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(ns)]])
+    }
+
+    override func tearDownWithError() throws {
+        if let c = client { _ = try? c.delete(nsRef, namespace: nil, name: ns) }
+        _ = try? client?.call("DELETE", "/__sim/faults")
+    }
+
+    func configMap(_ name: String, _ data: [(String, Node)] = [("k", "v")], labels: [(String, Node)] = []) -> Node {
+        .map([("apiVersion", "v1"), ("kind", "ConfigMap"),
+              ("metadata", .map([("name", .string(name)), ("namespace", .string(ns)), ("labels", .map(labels))])),
+              ("data", .map(data))])
+    }
+
+    func fault(_ spec: Node) throws {
+        _ = try client.call("POST", "/__sim/faults", body: try JSON.encodeBytes(spec), contentType: "application/json")
+    }
+
+    func testCreateGetListWithSelectorsAndPaging() throws {
+        for i in 0..<5 {
+            _ = try client.create(cm, namespace: ns, object: configMap("c\(i)", labels: [("tier", i % 2 == 0 ? "even" : "odd")]))
+        }
+        let got = try client.get(cm, namespace: ns, name: "c1")
+        XCTAssertEqual(got["data"]?["k"]?.string, "v")
+        let even = try client.list(cm, namespace: ns, labelSelector: "tier in (even)", limit: 1)
+        XCTAssertEqual(even.items.compactMap { $0["metadata"]?["name"]?.string }, ["c0", "c2", "c4"])
+        XCTAssertEqual(even.items.first?["kind"]?.string, "ConfigMap", "list items get their kind back")
+        let one = try client.list(cm, namespace: ns, fieldSelector: "metadata.name=c3")
+        XCTAssertEqual(one.items.count, 1)
+        XCTAssertThrowsError(try client.list(cm, namespace: ns, labelSelector: "tier in (")) { e in
+            XCTAssertEqual((e as? KubeError)?.kind, .badRequest)
+        }
+    }
+
+    func testAlreadyExistsNotFoundAndConflict() throws {
+        _ = try client.create(cm, namespace: ns, object: configMap("a"))
+        XCTAssertThrowsError(try client.create(cm, namespace: ns, object: configMap("a"))) { e in
+            let k = e as! KubeError
+            XCTAssertEqual(k.kind, .alreadyExists)
+            XCTAssertEqual(k.message, "configmaps \"a\" already exists")
+        }
+        XCTAssertThrowsError(try client.get(cm, namespace: ns, name: "nope")) { e in
+            XCTAssertEqual((e as! KubeError).message, "configmaps \"nope\" not found")
+        }
+        XCTAssertNil(try client.getIfExists(cm, namespace: ns, name: "nope"))
+        var obj = try client.get(cm, namespace: ns, name: "a")
+        obj["data"] = ["k": "v2"]
+        _ = try client.update(cm, namespace: ns, object: obj)
+        XCTAssertThrowsError(try client.update(cm, namespace: ns, object: obj)) { e in
+            let k = e as! KubeError
+            XCTAssertEqual(k.kind, .conflict)
+            XCTAssertEqual(k.code, 409)
+            XCTAssertTrue(k.message.contains("the object has been modified"), k.message)
+        }
+    }
+
+    func testPatchTypes() throws {
+        _ = try client.create(cm, namespace: ns, object: configMap("p"))
+        var o = try client.patch(cm, namespace: ns, name: "p", type: .merge, patch: ["data": ["m": "1"]])
+        XCTAssertEqual(o["data"]?["m"]?.string, "1")
+        o = try client.patch(cm, namespace: ns, name: "p", type: .json,
+                             patch: [["op": "remove", "path": "/data/m"], ["op": "add", "path": "/data/j", "value": "2"]])
+        XCTAssertNil(o["data"]?["m"])
+        XCTAssertEqual(o["data"]?["j"]?.string, "2")
+        let deploy = try client.resource(apiVersion: "apps/v1", kind: "Deployment")
+        XCTAssertEqual(deploy.resource, "deployments")
+        _ = try client.create(deploy, namespace: ns, object: try YAML.parse("""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              containers:
+              - {name: web, image: "nginx:1.25", ports: [{containerPort: 80}]}
+              - {name: side, image: "busybox:1"}
+        """))
+        o = try client.patch(deploy, namespace: ns, name: "web", type: .strategic,
+                             patch: ["spec": ["template": ["spec": ["containers": [["name": "web", "image": "nginx:1.26"]]]]]])
+        let containers = o["spec"]?["template"]?["spec"]?["containers"]?.array ?? []
+        XCTAssertEqual(containers.count, 2, "strategic merge keeps the other container")
+        XCTAssertEqual(containers[0]["image"]?.string, "nginx:1.26")
+        XCTAssertEqual(o["metadata"]?["generation"]?.int, 2)
+    }
+
+    func testServerSideApplyConflictAndForce() throws {
+        var obj = configMap("s", [("a", "1")])
+        _ = try client.apply(obj, fieldManager: "alpha", force: false)
+        obj["data"] = ["a": "2"]
+        XCTAssertThrowsError(try client.apply(obj, fieldManager: "beta", force: false)) { e in
+            let k = e as! KubeError
+            XCTAssertEqual(k.kind, .conflict)
+            XCTAssertEqual(k.message, "Apply failed with 1 conflict: conflict with \"alpha\": .data.a")
+            XCTAssertEqual(k.causes.first?.field, ".data.a")
+        }
+        let forced = try client.apply(obj, fieldManager: "beta", force: true)
+        XCTAssertEqual(forced["data"]?["a"]?.string, "2")
+        let managers = forced["metadata"]?["managedFields"]?.array?.compactMap { $0["manager"]?.string } ?? []
+        XCTAssertTrue(managers.contains("beta"))
+        // dry-run changes nothing
+        obj["data"] = ["a": "3"]
+        let dry = try client.apply(obj, fieldManager: "beta", dryRun: true)
+        XCTAssertEqual(dry["data"]?["a"]?.string, "3")
+        XCTAssertEqual(try client.get(cm, namespace: ns, name: "s")["data"]?["a"]?.string, "2")
+    }
+
+    func testStatusSubresourceAndDelete() throws {
+        let deploy = try client.resource(apiVersion: "apps/v1", kind: "Deployment")
+        let d: Node = try YAML.parse("""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: st, namespace: \(ns)}
+        spec:
+          selector: {matchLabels: {app: st}}
+          template:
+            metadata: {labels: {app: st}}
+            spec: {containers: [{name: c, image: "nginx:1"}]}
+        """)
+        var live = try client.apply(d, fieldManager: "fluxs-test")
+        live["status"] = ["observedGeneration": 1, "replicas": 1]
+        let updated = try client.update(deploy, namespace: ns, object: live, subresource: "status", fieldManager: "fluxs-test")
+        XCTAssertEqual(updated["status"]?["replicas"]?.int, 1)
+        XCTAssertEqual(updated["metadata"]?["generation"]?.int, 1)
+        _ = try client.delete(deploy, namespace: ns, name: "st", propagation: .foreground)
+        XCTAssertNil(try client.getIfExists(deploy, namespace: ns, name: "st"))
+        XCTAssertThrowsError(try client.delete(deploy, namespace: ns, name: "st")) { e in
+            XCTAssertEqual((e as! KubeError).kind, .notFound)
+        }
+    }
+
+    func testDryRunCreate() throws {
+        _ = try client.create(cm, namespace: ns, object: configMap("dry"), dryRun: true)
+        XCTAssertNil(try client.getIfExists(cm, namespace: ns, name: "dry"))
+    }
+
+    func testWatchStreamsEvents() throws {
+        final class Job: @unchecked Sendable {
+            let writer: KubeClient, ref: ResourceRef, ns: String, obj: Node
+            init(_ w: KubeClient, _ r: ResourceRef, _ n: String, _ o: Node) { writer = w; ref = r; ns = n; obj = o }
+            func run() {
+                Thread.sleep(forTimeInterval: 0.3)
+                _ = try? writer.create(ref, namespace: ns, object: obj)
+                _ = try? writer.patch(ref, namespace: ns, name: "w", type: .merge, patch: ["data": ["k": "2"]])
+            }
+        }
+        let job = Job(try makeClient(), cm, ns, configMap("w"))
+        let start = try client.list(cm, namespace: ns)
+        Thread.detachNewThread { job.run() }
+        var seen: [String] = []
+        try client.watch(cm, namespace: ns, resourceVersion: start.resourceVersion) { ev in
+            seen.append("\(ev.type) \(ev.object["metadata"]?["name"]?.string ?? "")")
+            return seen.count < 2
+        }
+        XCTAssertEqual(seen, ["ADDED w", "MODIFIED w"])
+    }
+
+    func testRetriesAfter429HonouringRetryAfter() throws {
+        try fault(["verb": "GET", "path": .string("/namespaces/\(ns)/configmaps$"), "status": 429, "retryAfter": 1, "count": 1])
+        var lines: [String] = []
+        let c = try makeClient(log: { lines.append($0) })
+        let t0 = Date()
+        _ = try c.list(cm, namespace: ns)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(t0), 0.9)
+        XCTAssertTrue(lines.contains { $0.contains("429") }, "\(lines)")
+    }
+
+    func testRetriesADroppedConnection() throws {
+        try fault(["verb": "GET", "path": .string("/namespaces/\(ns)/configmaps$"), "action": "drop", "count": 2])
+        let items = try client.list(cm, namespace: ns).items
+        XCTAssertEqual(items.count, 0)
+    }
+
+    func testNoRetryOfANonIdempotentCreateAfterAServerError() throws {
+        try fault(["verb": "POST", "path": .string("/namespaces/\(ns)/configmaps$"), "status": 500, "count": 1])
+        XCTAssertThrowsError(try client.create(cm, namespace: ns, object: configMap("x"))) { e in
+            XCTAssertEqual((e as! KubeError).kind, .serverError)
+        }
+    }
+
+    func testTooManyRequestsGivesUpAtTheDeadline() throws {
+        try fault(["verb": "GET", "path": .string("/namespaces/\(ns)/configmaps$"), "status": 429, "retryAfter": 30, "count": 5])
+        let c = try makeClient(timeout: 2)
+        XCTAssertThrowsError(try c.list(cm, namespace: ns)) { e in
+            XCTAssertEqual((e as! KubeError).kind, .tooManyRequests)
+        }
+    }
+
+    func testUnreachableServerNamesIt() throws {
+        let c = try makeClient(timeout: 5, tweak: { $0.server = "https://127.0.0.1:1" })
+        XCTAssertThrowsError(try c.list(cm, namespace: "default")) { e in
+            let k = e as! KubeError
+            XCTAssertEqual(k.kind, .unreachable)
+            XCTAssertTrue(k.message.contains("https://127.0.0.1:1"), k.message)
+            XCTAssertTrue(k.message.contains("connection refused"), k.message)
+        }
+    }
+
+    func testBadTokenIsUnauthorizedAndNeverPrinted() throws {
+        var lines: [String] = []
+        let c = try makeClient(log: { lines.append($0) }, tweak: { $0.auth = .token("very-secret-wrong-token") })
+        XCTAssertThrowsError(try c.list(cm, namespace: "default")) { e in
+            let k = e as! KubeError
+            XCTAssertEqual(k.kind, .unauthorized)
+            XCTAssertTrue(k.message.contains("401"), k.message)
+            XCTAssertFalse(k.message.contains("very-secret"))
+        }
+        XCTAssertFalse(lines.joined().contains("very-secret"))
+    }
+
+    func testViewerIsForbiddenToWrite() throws {
+        let viewer = try makeClient(context: "kubesim-viewer")
+        XCTAssertNoThrow(try viewer.list(cm, namespace: ns))
+        XCTAssertThrowsError(try viewer.create(cm, namespace: ns, object: configMap("v"))) { e in
+            let k = e as! KubeError
+            XCTAssertEqual(k.kind, .forbidden)
+            XCTAssertTrue(k.message.contains("cannot create resource \"configmaps\""), k.message)
+        }
+    }
+
+    func testClientCertificateAndWrongCA() throws {
+        let certClient = try makeClient(context: "kubesim-cert")
+        XCTAssertNoThrow(try certClient.list(cm, namespace: ns))
+        // a CA that did not sign the simulator's certificate
+        let d = try TestEnv.tempDir("ca")
+        defer { try? FileManager.default.removeItem(at: d) }
+        let r = try TestEnv.run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                            "-keyout", d.appendingPathComponent("k").path, "-out", d.appendingPathComponent("c").path,
+                                            "-days", "1", "-subj", "/CN=unrelated"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let ca = try Data(contentsOf: d.appendingPathComponent("c"))
+        let wrongCA = try makeClient(timeout: 5, tweak: { $0.tls.caData = Array(ca) })
+        XCTAssertThrowsError(try wrongCA.list(cm, namespace: ns)) { e in
+            XCTAssertEqual((e as! KubeError).kind, .unreachable)
+            XCTAssertTrue("\(e)".contains("TLS"), "\(e)")
+        }
+    }
+
+    func testDiscoveryOfAMissingGroupExplainsIt() throws {
+        XCTAssertThrowsError(try client.resource(apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization")) { e in
+            XCTAssertTrue("\(e)".contains("CustomResourceDefinition"), "\(e)")
+        }
+        XCTAssertThrowsError(try client.resource(apiVersion: "v1", kind: "Nothing")) { e in
+            XCTAssertTrue("\(e)".contains("doesn't have a resource type \"Nothing\""), "\(e)")
+        }
+    }
+}
