@@ -10,6 +10,7 @@ environment (KUBECONFIG and FLUXS_TEST_KUBE_* set):
 import json
 import os
 import ssl
+import sys
 import subprocess
 import threading
 import time
@@ -205,3 +206,36 @@ spec:
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PersistenceTest(unittest.TestCase):
+    def start(self, state, data):
+        info = os.path.join(state, "info.json")
+        if os.path.exists(info):
+            os.remove(info)
+        p = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                              "--state-dir", state, "--data-dir", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if os.path.exists(info):
+                break
+            time.sleep(0.05)
+        return p
+
+    def test_data_dir_survives_a_restart(self):
+        import shutil
+        import tempfile
+        d = tempfile.mkdtemp()
+        try:
+            state, data = os.path.join(d, "state"), os.path.join(d, "data")
+            p = self.start(state, data)
+            cfg = os.path.join(state, "kubeconfig")
+            kubectl("--kubeconfig", cfg, "create", "configmap", "kept", "-n", "default", "--from-literal=a=b")
+            p.terminate()
+            p.wait(10)
+            p = self.start(state, data)
+            out = kubectl("--kubeconfig", cfg, "get", "configmap", "kept", "-n", "default", "-o", "jsonpath={.data.a}").stdout
+            self.assertEqual(out, "b")
+            p.terminate()
+            p.wait(10)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
