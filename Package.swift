@@ -16,11 +16,13 @@ let package = Package(
         .target(name: "FluxsYAML", dependencies: ["CYAML"]),
         .target(name: "FluxsKube", dependencies: ["FluxsYAML", "CCurl"]),
         .target(name: "FluxsAPI", dependencies: ["FluxsYAML", "FluxsKube"]),
-        .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI"]),
+        .target(name: "FluxsCore", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI"]),
+        .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsCore"]),
 
         .target(name: "FluxsTestSupport", path: "Tests/FluxsTestSupport"),
         .testTarget(name: "FluxsYAMLTests", dependencies: ["FluxsYAML", "FluxsTestSupport"]),
         .testTarget(name: "FluxsKubeTests", dependencies: ["FluxsKube", "FluxsYAML", "FluxsTestSupport"]),
+        .testTarget(name: "FluxsAPITests", dependencies: ["FluxsAPI", "FluxsYAML", "FluxsTestSupport"]),
         .testTarget(name: "fluxsTests", dependencies: ["FluxsYAML", "FluxsTestSupport", "fluxs"]),
     ]
 )

@@ -23,6 +23,8 @@ function __fluxs_sub
             echo 'get'
         case '|help'
             echo 'help'
+        case '|install'
+            echo 'install'
         case '|reconcile'
             echo 'reconcile'
         case '|resume'
@@ -41,42 +43,224 @@ function __fluxs_sub
             echo 'completion fish'
         case 'completion|zsh'
             echo 'completion zsh'
+        case 'get|alert-providers' 'get|alert-provider'
+            echo 'get alert-providers'
+        case 'get|alerts' 'get|alert'
+            echo 'get alerts'
+        case 'get|all'
+            echo 'get all'
+        case 'get|helmreleases' 'get|hr' 'get|helmrelease'
+            echo 'get helmreleases'
+        case 'get|images' 'get|image'
+            echo 'get images'
+        case 'get|kustomizations' 'get|ks' 'get|kustomization'
+            echo 'get kustomizations'
+        case 'get|receivers' 'get|receiver'
+            echo 'get receivers'
+        case 'get|sources' 'get|source'
+            echo 'get sources'
+        case 'get sources|all'
+            echo 'get sources all'
+        case 'get sources|bucket'
+            echo 'get sources bucket'
+        case 'get sources|chart'
+            echo 'get sources chart'
+        case 'get sources|external'
+            echo 'get sources external'
+        case 'get sources|git'
+            echo 'get sources git'
+        case 'get sources|helm'
+            echo 'get sources helm'
+        case 'get sources|oci'
+            echo 'get sources oci'
+        case 'get images|all'
+            echo 'get images all'
+        case 'get images|policy'
+            echo 'get images policy'
+        case 'get images|repository'
+            echo 'get images repository'
+        case 'get images|update'
+            echo 'get images update'
+        case 'suspend|alert'
+            echo 'suspend alert'
+        case 'suspend|alert-provider'
+            echo 'suspend alert-provider'
+        case 'suspend|helmrelease' 'suspend|hr'
+            echo 'suspend helmrelease'
+        case 'suspend|image'
+            echo 'suspend image'
+        case 'suspend|kustomization' 'suspend|ks'
+            echo 'suspend kustomization'
+        case 'suspend|receiver'
+            echo 'suspend receiver'
+        case 'suspend|source'
+            echo 'suspend source'
+        case 'suspend image|policy'
+            echo 'suspend image policy'
+        case 'suspend image|repository'
+            echo 'suspend image repository'
+        case 'suspend image|update'
+            echo 'suspend image update'
+        case 'suspend source|bucket'
+            echo 'suspend source bucket'
+        case 'suspend source|chart'
+            echo 'suspend source chart'
+        case 'suspend source|git'
+            echo 'suspend source git'
+        case 'suspend source|helm'
+            echo 'suspend source helm'
+        case 'suspend source|oci'
+            echo 'suspend source oci'
+        case 'resume|alert'
+            echo 'resume alert'
+        case 'resume|alert-provider'
+            echo 'resume alert-provider'
+        case 'resume|helmrelease' 'resume|hr'
+            echo 'resume helmrelease'
+        case 'resume|image'
+            echo 'resume image'
+        case 'resume|kustomization' 'resume|ks'
+            echo 'resume kustomization'
+        case 'resume|receiver'
+            echo 'resume receiver'
+        case 'resume|source'
+            echo 'resume source'
+        case 'resume image|policy'
+            echo 'resume image policy'
+        case 'resume image|repository'
+            echo 'resume image repository'
+        case 'resume image|update'
+            echo 'resume image update'
+        case 'resume source|bucket'
+            echo 'resume source bucket'
+        case 'resume source|chart'
+            echo 'resume source chart'
+        case 'resume source|git'
+            echo 'resume source git'
+        case 'resume source|helm'
+            echo 'resume source helm'
+        case 'resume source|oci'
+            echo 'resume source oci'
+        case 'export|alert'
+            echo 'export alert'
+        case 'export|alert-provider'
+            echo 'export alert-provider'
+        case 'export|helmrelease' 'export|hr'
+            echo 'export helmrelease'
+        case 'export|image'
+            echo 'export image'
+        case 'export|kustomization' 'export|ks'
+            echo 'export kustomization'
+        case 'export|receiver'
+            echo 'export receiver'
+        case 'export|source'
+            echo 'export source'
+        case 'export image|policy'
+            echo 'export image policy'
+        case 'export image|repository'
+            echo 'export image repository'
+        case 'export image|update'
+            echo 'export image update'
+        case 'export source|bucket'
+            echo 'export source bucket'
+        case 'export source|chart'
+            echo 'export source chart'
+        case 'export source|external'
+            echo 'export source external'
+        case 'export source|git'
+            echo 'export source git'
+        case 'export source|helm'
+            echo 'export source helm'
+        case 'export source|oci'
+            echo 'export source oci'
+        case 'delete|alert'
+            echo 'delete alert'
+        case 'delete|alert-provider'
+            echo 'delete alert-provider'
+        case 'delete|helmrelease' 'delete|hr'
+            echo 'delete helmrelease'
+        case 'delete|image'
+            echo 'delete image'
+        case 'delete|kustomization' 'delete|ks'
+            echo 'delete kustomization'
+        case 'delete|receiver'
+            echo 'delete receiver'
+        case 'delete|source'
+            echo 'delete source'
+        case 'delete image|policy'
+            echo 'delete image policy'
+        case 'delete image|repository'
+            echo 'delete image repository'
+        case 'delete image|update'
+            echo 'delete image update'
+        case 'delete source|bucket'
+            echo 'delete source bucket'
+        case 'delete source|chart'
+            echo 'delete source chart'
+        case 'delete source|git'
+            echo 'delete source git'
+        case 'delete source|helm'
+            echo 'delete source helm'
+        case 'delete source|oci'
+            echo 'delete source oci'
         case 'create|image'
             echo 'create image'
         case 'create|secret'
             echo 'create secret'
         case 'create|source'
             echo 'create source'
-        case 'delete|image'
-            echo 'delete image'
-        case 'delete|source'
-            echo 'delete source'
-        case 'export|image'
-            echo 'export image'
-        case 'export|source'
-            echo 'export source'
-        case 'get|images' 'get|image'
-            echo 'get images'
-        case 'get|sources' 'get|source'
-            echo 'get sources'
         case 'reconcile|image'
             echo 'reconcile image'
         case 'reconcile|source'
             echo 'reconcile source'
-        case 'resume|image'
-            echo 'resume image'
-        case 'resume|source'
-            echo 'resume source'
-        case 'suspend|image'
-            echo 'suspend image'
-        case 'suspend|source'
-            echo 'suspend source'
     end
 end
 
 function __fluxs_value_flag
     switch "$argv[1]|$argv[2]"
         case 'version|--output' 'version|-o'
+            return 0
+        case 'get|--status-selector' 'get|--label-selector' 'get|-l' 'get|--output' 'get|-o'
+            return 0
+        case 'get kustomizations|--status-selector' 'get kustomizations|--label-selector' 'get kustomizations|-l' 'get kustomizations|--output' 'get kustomizations|-o'
+            return 0
+        case 'get helmreleases|--status-selector' 'get helmreleases|--label-selector' 'get helmreleases|-l' 'get helmreleases|--output' 'get helmreleases|-o'
+            return 0
+        case 'get receivers|--status-selector' 'get receivers|--label-selector' 'get receivers|-l' 'get receivers|--output' 'get receivers|-o'
+            return 0
+        case 'get alerts|--status-selector' 'get alerts|--label-selector' 'get alerts|-l' 'get alerts|--output' 'get alerts|-o'
+            return 0
+        case 'get alert-providers|--status-selector' 'get alert-providers|--label-selector' 'get alert-providers|-l' 'get alert-providers|--output' 'get alert-providers|-o'
+            return 0
+        case 'get all|--status-selector' 'get all|--label-selector' 'get all|-l' 'get all|--output' 'get all|-o'
+            return 0
+        case 'get sources|--status-selector' 'get sources|--label-selector' 'get sources|-l' 'get sources|--output' 'get sources|-o'
+            return 0
+        case 'get sources all|--status-selector' 'get sources all|--label-selector' 'get sources all|-l' 'get sources all|--output' 'get sources all|-o'
+            return 0
+        case 'get sources git|--status-selector' 'get sources git|--label-selector' 'get sources git|-l' 'get sources git|--output' 'get sources git|-o'
+            return 0
+        case 'get sources oci|--status-selector' 'get sources oci|--label-selector' 'get sources oci|-l' 'get sources oci|--output' 'get sources oci|-o'
+            return 0
+        case 'get sources helm|--status-selector' 'get sources helm|--label-selector' 'get sources helm|-l' 'get sources helm|--output' 'get sources helm|-o'
+            return 0
+        case 'get sources chart|--status-selector' 'get sources chart|--label-selector' 'get sources chart|-l' 'get sources chart|--output' 'get sources chart|-o'
+            return 0
+        case 'get sources bucket|--status-selector' 'get sources bucket|--label-selector' 'get sources bucket|-l' 'get sources bucket|--output' 'get sources bucket|-o'
+            return 0
+        case 'get sources external|--status-selector' 'get sources external|--label-selector' 'get sources external|-l' 'get sources external|--output' 'get sources external|-o'
+            return 0
+        case 'get images|--status-selector' 'get images|--label-selector' 'get images|-l' 'get images|--output' 'get images|-o'
+            return 0
+        case 'get images all|--status-selector' 'get images all|--label-selector' 'get images all|-l' 'get images all|--output' 'get images all|-o'
+            return 0
+        case 'get images repository|--status-selector' 'get images repository|--label-selector' 'get images repository|-l' 'get images repository|--output' 'get images repository|-o'
+            return 0
+        case 'get images policy|--status-selector' 'get images policy|--label-selector' 'get images policy|-l' 'get images policy|--output' 'get images policy|-o'
+            return 0
+        case 'get images update|--status-selector' 'get images update|--label-selector' 'get images update|-l' 'get images update|--output' 'get images update|-o'
+            return 0
+        case 'install|--version' 'install|-v' 'install|--components' 'install|--components-extra' 'install|--registry' 'install|--registry-creds' 'install|--image-pull-secret' 'install|--log-level' 'install|--cluster-domain' 'install|--toleration-keys'
             return 0
     end
     switch "$argv[2]"
@@ -123,6 +307,69 @@ function __fluxs_candidates
             case 'version|--output' 'version|-o'
                 printf '%s\n' 'json' 'yaml'
                 return
+            case 'get|--output' 'get|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get kustomizations|--output' 'get kustomizations|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get helmreleases|--output' 'get helmreleases|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get receivers|--output' 'get receivers|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get alerts|--output' 'get alerts|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get alert-providers|--output' 'get alert-providers|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get all|--output' 'get all|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get sources|--output' 'get sources|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get sources all|--output' 'get sources all|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get sources git|--output' 'get sources git|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get sources oci|--output' 'get sources oci|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get sources helm|--output' 'get sources helm|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get sources chart|--output' 'get sources chart|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get sources bucket|--output' 'get sources bucket|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get sources external|--output' 'get sources external|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get images|--output' 'get images|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get images all|--output' 'get images all|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get images repository|--output' 'get images repository|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get images policy|--output' 'get images policy|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'get images update|--output' 'get images update|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
+            case 'install|--log-level'
+                printf '%s\n' 'debug' 'info' 'error'
+                return
         end
         switch "$prev"
             case '--namespace' '-n'
@@ -148,7 +395,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--version\tversion for fluxs' '--help\thelp for fluxs' '-h\thelp for fluxs'
             else
-                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'suspend\tSuspend resources' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger a Flux resource' 'version\tPrint the client and server-side components version information.'
+                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'suspend\tSuspend resources' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger a Flux resource' 'version\tPrint the client and server-side components version information.'
             end
         case 'version'
             if string match -q -- '-*' "$cur"
@@ -175,6 +422,514 @@ function __fluxs_candidates
         case 'help'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for help' '-h\thelp for help'
+            end
+        case 'get'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for get' '-h\thelp for get'
+            else
+                printf '%b\n' 'alert-providers\tGet Provider statuses' 'alerts\tGet Alert statuses' 'all\tGet all resources and statuses' 'helmreleases\tGet HelmRelease statuses' 'images\tGet image automation object status' 'kustomizations\tGet Kustomization statuses' 'receivers\tGet Receiver statuses' 'sources\tGet source statuses'
+            end
+        case 'get kustomizations'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--show-source\tshow the source reference of each Kustomization' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for kustomizations' '-h\thelp for kustomizations'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get helmreleases'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--show-source\tshow the source reference of each HelmRelease' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for helmreleases' '-h\thelp for helmreleases'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get receivers'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for receivers' '-h\thelp for receivers'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get alerts'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for alerts' '-h\thelp for alerts'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get alert-providers'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for alert-providers' '-h\thelp for alert-providers'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get all'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for all' '-h\thelp for all'
+            end
+        case 'get sources'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for sources' '-h\thelp for sources'
+            else
+                printf '%b\n' 'all\tGet all source statuses' 'bucket\tGet Bucket source statuses' 'chart\tGet HelmChart statuses' 'external\tGet ExternalArtifact statuses' 'git\tGet GitRepository source statuses' 'helm\tGet HelmRepository source statuses' 'oci\tGet OCIRepository status'
+            end
+        case 'get sources all'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for all' '-h\thelp for all'
+            end
+        case 'get sources git'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for git' '-h\thelp for git'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get sources oci'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for oci' '-h\thelp for oci'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get sources helm'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for helm' '-h\thelp for helm'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get sources chart'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for chart' '-h\thelp for chart'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get sources bucket'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for bucket' '-h\thelp for bucket'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get sources external'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for external' '-h\thelp for external'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get images'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for images' '-h\thelp for images'
+            else
+                printf '%b\n' 'all\tGet all image statuses' 'policy\tGet ImagePolicy status' 'repository\tGet ImageRepository status' 'update\tGet ImageUpdateAutomation status'
+            end
+        case 'get images all'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for all' '-h\thelp for all'
+            end
+        case 'get images repository'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for repository' '-h\thelp for repository'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get images policy'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for policy' '-h\thelp for policy'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'get images update'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for update' '-h\thelp for update'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'install'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--export\twrite the install manifests to stdout and exit' '--version\ttoolkit version, e.g. v2.9.4 (only the version fluxs embeds)' '-v\ttoolkit version, e.g. v2.9.4 (only the version fluxs embeds)' '--components\tlist of components, accepts comma-separated values' '--components-extra\tlist of components in addition to those supplied or defaulted, accepts values such as \'image-reflector-controller,image-automation-controller,source-watcher\'' '--registry\tcontainer registry where the toolkit images are published' '--registry-creds\tcontainer registry credentials in the format \'user:password\', requires --image-pull-secret to be set' '--image-pull-secret\tKubernetes secret name used for pulling the toolkit images from a private registry' '--watch-all-namespaces\twatch for custom resources in all namespaces, if set to false it will only watch the namespace where the toolkit is installed' '--log-level\tlog level, available options are: (debug, info, error)' '--network-policy\tsetup Kubernetes network policies to deny ingress access to the toolkit controllers from other namespaces' '--cluster-domain\tinternal cluster domain' '--toleration-keys\tlist of toleration keys used to schedule the components pods onto nodes with matching taints' '--force\toverride existing Flux installation if it\'s managed by a different tool such as Helm' '--help\thelp for install' '-h\thelp for install'
+            end
+        case 'suspend'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for suspend' '-h\thelp for suspend'
+            else
+                printf '%b\n' 'alert\tSuspend reconciliation of Alert' 'alert-provider\tSuspend reconciliation of Provider' 'helmrelease\tSuspend reconciliation of HelmRelease' 'image\tSuspend image automation objects' 'kustomization\tSuspend reconciliation of Kustomization' 'receiver\tSuspend reconciliation of Receiver' 'source\tSuspend sources'
+            end
+        case 'suspend alert'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for alert' '-h\thelp for alert'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'suspend alert-provider'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for alert-provider' '-h\thelp for alert-provider'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'suspend helmrelease'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for helmrelease' '-h\thelp for helmrelease'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'suspend kustomization'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for kustomization' '-h\thelp for kustomization'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'suspend receiver'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for receiver' '-h\thelp for receiver'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'suspend image'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for image' '-h\thelp for image'
+            else
+                printf '%b\n' 'policy\tSuspend reconciliation of ImagePolicy' 'repository\tSuspend reconciliation of ImageRepository' 'update\tSuspend reconciliation of ImageUpdateAutomation'
+            end
+        case 'suspend image policy'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for policy' '-h\thelp for policy'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'suspend image repository'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for repository' '-h\thelp for repository'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'suspend image update'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for update' '-h\thelp for update'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'suspend source'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for source' '-h\thelp for source'
+            else
+                printf '%b\n' 'bucket\tSuspend reconciliation of Bucket' 'chart\tSuspend reconciliation of HelmChart' 'git\tSuspend reconciliation of GitRepository' 'helm\tSuspend reconciliation of HelmRepository' 'oci\tSuspend reconciliation of OCIRepository'
+            end
+        case 'suspend source bucket'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for bucket' '-h\thelp for bucket'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'suspend source chart'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for chart' '-h\thelp for chart'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'suspend source git'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for git' '-h\thelp for git'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'suspend source helm'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for helm' '-h\thelp for helm'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'suspend source oci'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tsuspend all resources in that namespace' '--help\thelp for oci' '-h\thelp for oci'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for resume' '-h\thelp for resume'
+            else
+                printf '%b\n' 'alert\tResume a suspended Alert' 'alert-provider\tResume a suspended Provider' 'helmrelease\tResume a suspended HelmRelease' 'image\tResume image automation objects' 'kustomization\tResume a suspended Kustomization' 'receiver\tResume a suspended Receiver' 'source\tResume sources'
+            end
+        case 'resume alert'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for alert' '-h\thelp for alert'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume alert-provider'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for alert-provider' '-h\thelp for alert-provider'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume helmrelease'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for helmrelease' '-h\thelp for helmrelease'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume kustomization'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for kustomization' '-h\thelp for kustomization'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume receiver'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for receiver' '-h\thelp for receiver'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume image'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for image' '-h\thelp for image'
+            else
+                printf '%b\n' 'policy\tResume a suspended ImagePolicy' 'repository\tResume a suspended ImageRepository' 'update\tResume a suspended ImageUpdateAutomation'
+            end
+        case 'resume image policy'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for policy' '-h\thelp for policy'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume image repository'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for repository' '-h\thelp for repository'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume image update'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for update' '-h\thelp for update'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume source'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for source' '-h\thelp for source'
+            else
+                printf '%b\n' 'bucket\tResume a suspended Bucket' 'chart\tResume a suspended HelmChart' 'git\tResume a suspended GitRepository' 'helm\tResume a suspended HelmRepository' 'oci\tResume a suspended OCIRepository'
+            end
+        case 'resume source bucket'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for bucket' '-h\thelp for bucket'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume source chart'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for chart' '-h\thelp for chart'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume source git'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for git' '-h\thelp for git'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume source helm'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for helm' '-h\thelp for helm'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'resume source oci'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tresume all resources in that namespace' '--wait\twaits for one resource to reconcile before moving to the next one' '--help\thelp for oci' '-h\thelp for oci'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tselect all resources' '--help\thelp for export' '-h\thelp for export'
+            else
+                printf '%b\n' 'alert\tExport Alert resources in YAML format' 'alert-provider\tExport Provider resources in YAML format' 'helmrelease\tExport HelmRelease resources in YAML format' 'image\tExport image automation objects' 'kustomization\tExport Kustomization resources in YAML format' 'receiver\tExport Receiver resources in YAML format' 'source\tExport sources'
+            end
+        case 'export alert'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tselect all resources' '--help\thelp for alert' '-h\thelp for alert'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export alert-provider'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tselect all resources' '--help\thelp for alert-provider' '-h\thelp for alert-provider'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export helmrelease'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tselect all resources' '--help\thelp for helmrelease' '-h\thelp for helmrelease'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export kustomization'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tselect all resources' '--help\thelp for kustomization' '-h\thelp for kustomization'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export receiver'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tselect all resources' '--help\thelp for receiver' '-h\thelp for receiver'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export image'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tselect all resources' '--help\thelp for image' '-h\thelp for image'
+            else
+                printf '%b\n' 'policy\tExport ImagePolicy resources in YAML format' 'repository\tExport ImageRepository resources in YAML format' 'update\tExport ImageUpdateAutomation resources in YAML format'
+            end
+        case 'export image policy'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tselect all resources' '--help\thelp for policy' '-h\thelp for policy'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export image repository'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tselect all resources' '--help\thelp for repository' '-h\thelp for repository'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export image update'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tselect all resources' '--help\thelp for update' '-h\thelp for update'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export source'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all\tselect all resources' '--help\thelp for source' '-h\thelp for source'
+            else
+                printf '%b\n' 'bucket\tExport Bucket resources in YAML format' 'chart\tExport HelmChart resources in YAML format' 'external\tExport ExternalArtifact resources in YAML format' 'git\tExport GitRepository resources in YAML format' 'helm\tExport HelmRepository resources in YAML format' 'oci\tExport OCIRepository resources in YAML format'
+            end
+        case 'export source bucket'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--with-credentials\tinclude credential secrets' '--all\tselect all resources' '--help\thelp for bucket' '-h\thelp for bucket'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export source chart'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--with-credentials\tinclude credential secrets' '--all\tselect all resources' '--help\thelp for chart' '-h\thelp for chart'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export source external'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--with-credentials\tinclude credential secrets' '--all\tselect all resources' '--help\thelp for external' '-h\thelp for external'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export source git'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--with-credentials\tinclude credential secrets' '--all\tselect all resources' '--help\thelp for git' '-h\thelp for git'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export source helm'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--with-credentials\tinclude credential secrets' '--all\tselect all resources' '--help\thelp for helm' '-h\thelp for helm'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'export source oci'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--with-credentials\tinclude credential secrets' '--all\tselect all resources' '--help\thelp for oci' '-h\thelp for oci'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for delete' '-h\thelp for delete'
+            else
+                printf '%b\n' 'alert\tDelete a Alert resource' 'alert-provider\tDelete a Provider resource' 'helmrelease\tDelete a HelmRelease resource' 'image\tDelete image automation objects' 'kustomization\tDelete a Kustomization resource' 'receiver\tDelete a Receiver resource' 'source\tDelete sources'
+            end
+        case 'delete alert'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for alert' '-h\thelp for alert'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete alert-provider'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for alert-provider' '-h\thelp for alert-provider'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete helmrelease'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for helmrelease' '-h\thelp for helmrelease'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete kustomization'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for kustomization' '-h\thelp for kustomization'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete receiver'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for receiver' '-h\thelp for receiver'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete image'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for image' '-h\thelp for image'
+            else
+                printf '%b\n' 'policy\tDelete a ImagePolicy resource' 'repository\tDelete a ImageRepository resource' 'update\tDelete a ImageUpdateAutomation resource'
+            end
+        case 'delete image policy'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for policy' '-h\thelp for policy'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete image repository'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for repository' '-h\thelp for repository'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete image update'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for update' '-h\thelp for update'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete source'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for source' '-h\thelp for source'
+            else
+                printf '%b\n' 'bucket\tDelete a Bucket resource' 'chart\tDelete a HelmChart resource' 'git\tDelete a GitRepository resource' 'helm\tDelete a HelmRepository resource' 'oci\tDelete a OCIRepository resource'
+            end
+        case 'delete source bucket'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for bucket' '-h\thelp for bucket'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete source chart'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for chart' '-h\thelp for chart'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete source git'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for git' '-h\thelp for git'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete source helm'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for helm' '-h\thelp for helm'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'delete source oci'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--silent\tdelete resource without asking for confirmation' '-s\tdelete resource without asking for confirmation' '--help\thelp for oci' '-h\thelp for oci'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'bootstrap'
             if string match -q -- '-*' "$cur"
@@ -206,51 +961,9 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for debug' '-h\thelp for debug'
             end
-        case 'delete'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for delete' '-h\thelp for delete'
-            else
-                printf '%b\n' 'image\tDelete image automation objects' 'source\tDelete sources'
-            end
-        case 'delete image'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for image' '-h\thelp for image'
-            end
-        case 'delete source'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for source' '-h\thelp for source'
-            end
         case 'diff'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for diff' '-h\thelp for diff'
-            end
-        case 'export'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for export' '-h\thelp for export'
-            else
-                printf '%b\n' 'image\tExport image automation objects' 'source\tExport sources'
-            end
-        case 'export image'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for image' '-h\thelp for image'
-            end
-        case 'export source'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for source' '-h\thelp for source'
-            end
-        case 'get'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for get' '-h\thelp for get'
-            else
-                printf '%b\n' 'images\tGet image automation object status' 'sources\tGet source statuses'
-            end
-        case 'get images'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for images' '-h\thelp for images'
-            end
-        case 'get sources'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for sources' '-h\thelp for sources'
             end
         case 'reconcile'
             if string match -q -- '-*' "$cur"
@@ -263,34 +976,6 @@ function __fluxs_candidates
                 printf '%b\n' '--help\thelp for image' '-h\thelp for image'
             end
         case 'reconcile source'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for source' '-h\thelp for source'
-            end
-        case 'resume'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for resume' '-h\thelp for resume'
-            else
-                printf '%b\n' 'image\tResume image automation objects' 'source\tResume sources'
-            end
-        case 'resume image'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for image' '-h\thelp for image'
-            end
-        case 'resume source'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for source' '-h\thelp for source'
-            end
-        case 'suspend'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for suspend' '-h\thelp for suspend'
-            else
-                printf '%b\n' 'image\tSuspend image automation objects' 'source\tSuspend sources'
-            end
-        case 'suspend image'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for image' '-h\thelp for image'
-            end
-        case 'suspend source'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for source' '-h\thelp for source'
             end

@@ -25,30 +25,26 @@ final class Output {
 
     func flush() {
         guard !stdoutBuffer.isEmpty else { return }
-        stdoutBuffer.withUnsafeBytes { raw in
+        Output.writeAll(1, stdoutBuffer)
+        stdoutBuffer.removeAll(keepingCapacity: true)
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
-                let n = Glibc.write(1, raw.baseAddress! + off, raw.count - off)
+                let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
                 if n <= 0 { if errno == EINTR { continue }; break }
                 off += n
             }
         }
-        stdoutBuffer.removeAll(keepingCapacity: true)
     }
 
     // MARK: stderr
 
     func stderr(_ s: String) {
         flush()
-        let bytes = Array((s + "\n").utf8)
-        bytes.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = Glibc.write(2, raw.baseAddress! + off, raw.count - off)
-                if n <= 0 { if errno == EINTR { continue }; break }
-                off += n
-            }
-        }
+        Output.writeAll(2, Array((s + "\n").utf8))
     }
 
     private func line(_ symbol: String, _ code: String, _ msg: String) {

@@ -57,11 +57,18 @@ enum RootCommand {
             inv.out.print(Help.render(inv.parsed.path), terminator: "")
             return 0
         }
-        root.subcommands = [
+        let built = [
             VersionCommand.make(),
             CompletionCommand.make(),
             HelpCommand.make(),
-        ] + PlannedCommands.all()
+            GetCommand.make(),
+            InstallCommand.make(),
+            ObjectCommands.suspend(),
+            ObjectCommands.resume(),
+            ObjectCommands.export(),
+            ObjectCommands.delete(),
+        ]
+        root.subcommands = built + PlannedCommands.all().filter { p in !built.contains { $0.name == p.name } }
         return root
     }
 }
