@@ -265,7 +265,7 @@ final class ClientTests: XCTestCase {
     }
 
     func testDiscoveryOfAMissingGroupExplainsIt() throws {
-        XCTAssertThrowsError(try client.resource(apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization")) { e in
+        XCTAssertThrowsError(try client.resource(apiVersion: "widgets.example.fluxs.io/v1", kind: "Widget")) { e in
             XCTAssertTrue("\(e)".contains("CustomResourceDefinition"), "\(e)")
         }
         XCTAssertThrowsError(try client.resource(apiVersion: "v1", kind: "Nothing")) { e in
