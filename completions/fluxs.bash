@@ -104,9 +104,18 @@ __fluxs_sub() {
         "delete source|git") __fluxs_next='delete source git' ;;
         "delete source|helm") __fluxs_next='delete source helm' ;;
         "delete source|oci") __fluxs_next='delete source oci' ;;
+        "create|alert") __fluxs_next='create alert' ;;
+        "create|alert-provider") __fluxs_next='create alert-provider' ;;
         "create|image") __fluxs_next='create image' ;;
+        "create|kustomization"|"create|ks") __fluxs_next='create kustomization' ;;
+        "create|receiver") __fluxs_next='create receiver' ;;
         "create|secret") __fluxs_next='create secret' ;;
         "create|source") __fluxs_next='create source' ;;
+        "create source|git") __fluxs_next='create source git' ;;
+        "create secret|git") __fluxs_next='create secret git' ;;
+        "create image|policy") __fluxs_next='create image policy' ;;
+        "create image|repository") __fluxs_next='create image repository' ;;
+        "create image|update") __fluxs_next='create image update' ;;
         "reconcile|image") __fluxs_next='reconcile image' ;;
         "reconcile|source") __fluxs_next='reconcile source' ;;
     esac
@@ -136,6 +145,19 @@ __fluxs_value_flag() {
         "get images policy|--status-selector"|"get images policy|--label-selector"|"get images policy|-l"|"get images policy|--output"|"get images policy|-o") return 0 ;;
         "get images update|--status-selector"|"get images update|--label-selector"|"get images update|-l"|"get images update|--output"|"get images update|-o") return 0 ;;
         "install|--version"|"install|-v"|"install|--components"|"install|--components-extra"|"install|--registry"|"install|--registry-creds"|"install|--image-pull-secret"|"install|--log-level"|"install|--cluster-domain"|"install|--toleration-keys") return 0 ;;
+        "create|--interval"|"create|--label") return 0 ;;
+        "create source|--fetch-timeout"|"create source|--interval"|"create source|--label") return 0 ;;
+        "create source git|--url"|"create source git|--branch"|"create source git|--tag"|"create source git|--tag-semver"|"create source git|--ref-name"|"create source git|--commit"|"create source git|--username"|"create source git|-u"|"create source git|--password"|"create source git|-p"|"create source git|--ssh-key-algorithm"|"create source git|--ssh-rsa-bits"|"create source git|--ssh-ecdsa-curve"|"create source git|--secret-ref"|"create source git|--proxy-secret-ref"|"create source git|--provider"|"create source git|--ca-file"|"create source git|--private-key-file"|"create source git|--ignore-paths"|"create source git|--sparse-checkout-paths"|"create source git|--fetch-timeout"|"create source git|--interval"|"create source git|--label") return 0 ;;
+        "create kustomization|--source"|"create kustomization|--path"|"create kustomization|--health-check"|"create kustomization|--health-check-timeout"|"create kustomization|--depends-on"|"create kustomization|--service-account"|"create kustomization|--decryption-provider"|"create kustomization|--decryption-secret"|"create kustomization|--target-namespace"|"create kustomization|--kubeconfig-secret-ref"|"create kustomization|--retry-interval"|"create kustomization|--interval"|"create kustomization|--label") return 0 ;;
+        "create secret|--interval"|"create secret|--label") return 0 ;;
+        "create secret git|--url"|"create secret git|--username"|"create secret git|-u"|"create secret git|--password"|"create secret git|-p"|"create secret git|--bearer-token"|"create secret git|--ssh-key-algorithm"|"create secret git|--ssh-rsa-bits"|"create secret git|--ssh-ecdsa-curve"|"create secret git|--ca-crt-file"|"create secret git|--private-key-file"|"create secret git|--interval"|"create secret git|--label") return 0 ;;
+        "create image|--interval"|"create image|--label") return 0 ;;
+        "create image repository|--image"|"create image repository|--secret-ref"|"create image repository|--cert-ref"|"create image repository|--scan-timeout"|"create image repository|--interval"|"create image repository|--label") return 0 ;;
+        "create image policy|--image-ref"|"create image policy|--select-semver"|"create image policy|--select-alpha"|"create image policy|--select-numeric"|"create image policy|--filter-regex"|"create image policy|--filter-extract"|"create image policy|--reflect-digest"|"create image policy|--interval"|"create image policy|--label") return 0 ;;
+        "create image update|--git-repo-ref"|"create image update|--git-repo-namespace"|"create image update|--git-repo-path"|"create image update|--checkout-branch"|"create image update|--push-branch"|"create image update|--commit-template"|"create image update|--author-name"|"create image update|--author-email"|"create image update|--signing-key-secret"|"create image update|--signing-key-type"|"create image update|--interval"|"create image update|--label") return 0 ;;
+        "create alert-provider|--type"|"create alert-provider|--channel"|"create alert-provider|--username"|"create alert-provider|--address"|"create alert-provider|--secret-ref"|"create alert-provider|--interval"|"create alert-provider|--label") return 0 ;;
+        "create alert|--provider-ref"|"create alert|--event-severity"|"create alert|--event-source"|"create alert|--interval"|"create alert|--label") return 0 ;;
+        "create receiver|--type"|"create receiver|--secret-ref"|"create receiver|--event"|"create receiver|--resource"|"create receiver|--interval"|"create receiver|--label") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -240,12 +262,21 @@ __fluxs_words() {
         'delete source git') __fluxs_subs=''; __fluxs_flags='--silent -s --help -h'; __fluxs_args=names ;;
         'delete source helm') __fluxs_subs=''; __fluxs_flags='--silent -s --help -h'; __fluxs_args=names ;;
         'delete source oci') __fluxs_subs=''; __fluxs_flags='--silent -s --help -h'; __fluxs_args=names ;;
+        'create') __fluxs_subs='alert alert-provider image kustomization receiver secret source'; __fluxs_flags='--interval --export --label --help -h'; __fluxs_args=subs ;;
+        'create source') __fluxs_subs='git'; __fluxs_flags='--fetch-timeout --interval --export --label --help -h'; __fluxs_args=subs ;;
+        'create source git') __fluxs_subs=''; __fluxs_flags='--url --branch --tag --tag-semver --ref-name --commit --username -u --password -p --ssh-key-algorithm --ssh-rsa-bits --ssh-ecdsa-curve --secret-ref --proxy-secret-ref --provider --ca-file --private-key-file --recurse-submodules --silent -s --ignore-paths --sparse-checkout-paths --fetch-timeout --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create kustomization') __fluxs_subs=''; __fluxs_flags='--source --path --prune --wait --health-check --health-check-timeout --depends-on --service-account --decryption-provider --decryption-secret --target-namespace --kubeconfig-secret-ref --retry-interval --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create secret') __fluxs_subs='git'; __fluxs_flags='--interval --export --label --help -h'; __fluxs_args=subs ;;
+        'create secret git') __fluxs_subs=''; __fluxs_flags='--url --username -u --password -p --bearer-token --ssh-key-algorithm --ssh-rsa-bits --ssh-ecdsa-curve --ca-crt-file --private-key-file --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create image') __fluxs_subs='policy repository update'; __fluxs_flags='--interval --export --label --help -h'; __fluxs_args=subs ;;
+        'create image repository') __fluxs_subs=''; __fluxs_flags='--image --secret-ref --cert-ref --scan-timeout --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create image policy') __fluxs_subs=''; __fluxs_flags='--image-ref --select-semver --select-alpha --select-numeric --filter-regex --filter-extract --reflect-digest --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create image update') __fluxs_subs=''; __fluxs_flags='--git-repo-ref --git-repo-namespace --git-repo-path --checkout-branch --push-branch --commit-template --author-name --author-email --signing-key-secret --signing-key-type --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create alert-provider') __fluxs_subs=''; __fluxs_flags='--type --channel --username --address --secret-ref --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create alert') __fluxs_subs=''; __fluxs_flags='--provider-ref --event-severity --event-source --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create receiver') __fluxs_subs=''; __fluxs_flags='--type --secret-ref --event --resource --interval --export --label --help -h'; __fluxs_args=none ;;
         'bootstrap') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'build') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'create') __fluxs_subs='image secret source'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
-        'create image') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'create secret') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'create source') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'debug') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'diff') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'reconcile') __fluxs_subs='image source'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
@@ -281,6 +312,14 @@ __fluxs_flag_values() {
         "get images policy|--output"|"get images policy|-o") COMPREPLY=($(compgen -W 'table json yaml wide' -- "$cur")) ;;
         "get images update|--output"|"get images update|-o") COMPREPLY=($(compgen -W 'table json yaml wide' -- "$cur")) ;;
         "install|--log-level") COMPREPLY=($(compgen -W 'debug info error' -- "$cur")) ;;
+        "create source git|--ssh-key-algorithm") COMPREPLY=($(compgen -W 'rsa ecdsa ed25519' -- "$cur")) ;;
+        "create source git|--ssh-ecdsa-curve") COMPREPLY=($(compgen -W 'p256 p384 p521' -- "$cur")) ;;
+        "create source git|--ca-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create source git|--private-key-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create secret git|--ssh-key-algorithm") COMPREPLY=($(compgen -W 'rsa ecdsa ed25519' -- "$cur")) ;;
+        "create secret git|--ssh-ecdsa-curve") COMPREPLY=($(compgen -W 'p256 p384 p521' -- "$cur")) ;;
+        "create secret git|--ca-crt-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create secret git|--private-key-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
         *)
             case "$2" in
                 --namespace|-n) __fluxs_dynamic ;;

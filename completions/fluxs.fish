@@ -203,12 +203,30 @@ function __fluxs_sub
             echo 'delete source helm'
         case 'delete source|oci'
             echo 'delete source oci'
+        case 'create|alert'
+            echo 'create alert'
+        case 'create|alert-provider'
+            echo 'create alert-provider'
         case 'create|image'
             echo 'create image'
+        case 'create|kustomization' 'create|ks'
+            echo 'create kustomization'
+        case 'create|receiver'
+            echo 'create receiver'
         case 'create|secret'
             echo 'create secret'
         case 'create|source'
             echo 'create source'
+        case 'create source|git'
+            echo 'create source git'
+        case 'create secret|git'
+            echo 'create secret git'
+        case 'create image|policy'
+            echo 'create image policy'
+        case 'create image|repository'
+            echo 'create image repository'
+        case 'create image|update'
+            echo 'create image update'
         case 'reconcile|image'
             echo 'reconcile image'
         case 'reconcile|source'
@@ -261,6 +279,32 @@ function __fluxs_value_flag
         case 'get images update|--status-selector' 'get images update|--label-selector' 'get images update|-l' 'get images update|--output' 'get images update|-o'
             return 0
         case 'install|--version' 'install|-v' 'install|--components' 'install|--components-extra' 'install|--registry' 'install|--registry-creds' 'install|--image-pull-secret' 'install|--log-level' 'install|--cluster-domain' 'install|--toleration-keys'
+            return 0
+        case 'create|--interval' 'create|--label'
+            return 0
+        case 'create source|--fetch-timeout' 'create source|--interval' 'create source|--label'
+            return 0
+        case 'create source git|--url' 'create source git|--branch' 'create source git|--tag' 'create source git|--tag-semver' 'create source git|--ref-name' 'create source git|--commit' 'create source git|--username' 'create source git|-u' 'create source git|--password' 'create source git|-p' 'create source git|--ssh-key-algorithm' 'create source git|--ssh-rsa-bits' 'create source git|--ssh-ecdsa-curve' 'create source git|--secret-ref' 'create source git|--proxy-secret-ref' 'create source git|--provider' 'create source git|--ca-file' 'create source git|--private-key-file' 'create source git|--ignore-paths' 'create source git|--sparse-checkout-paths' 'create source git|--fetch-timeout' 'create source git|--interval' 'create source git|--label'
+            return 0
+        case 'create kustomization|--source' 'create kustomization|--path' 'create kustomization|--health-check' 'create kustomization|--health-check-timeout' 'create kustomization|--depends-on' 'create kustomization|--service-account' 'create kustomization|--decryption-provider' 'create kustomization|--decryption-secret' 'create kustomization|--target-namespace' 'create kustomization|--kubeconfig-secret-ref' 'create kustomization|--retry-interval' 'create kustomization|--interval' 'create kustomization|--label'
+            return 0
+        case 'create secret|--interval' 'create secret|--label'
+            return 0
+        case 'create secret git|--url' 'create secret git|--username' 'create secret git|-u' 'create secret git|--password' 'create secret git|-p' 'create secret git|--bearer-token' 'create secret git|--ssh-key-algorithm' 'create secret git|--ssh-rsa-bits' 'create secret git|--ssh-ecdsa-curve' 'create secret git|--ca-crt-file' 'create secret git|--private-key-file' 'create secret git|--interval' 'create secret git|--label'
+            return 0
+        case 'create image|--interval' 'create image|--label'
+            return 0
+        case 'create image repository|--image' 'create image repository|--secret-ref' 'create image repository|--cert-ref' 'create image repository|--scan-timeout' 'create image repository|--interval' 'create image repository|--label'
+            return 0
+        case 'create image policy|--image-ref' 'create image policy|--select-semver' 'create image policy|--select-alpha' 'create image policy|--select-numeric' 'create image policy|--filter-regex' 'create image policy|--filter-extract' 'create image policy|--reflect-digest' 'create image policy|--interval' 'create image policy|--label'
+            return 0
+        case 'create image update|--git-repo-ref' 'create image update|--git-repo-namespace' 'create image update|--git-repo-path' 'create image update|--checkout-branch' 'create image update|--push-branch' 'create image update|--commit-template' 'create image update|--author-name' 'create image update|--author-email' 'create image update|--signing-key-secret' 'create image update|--signing-key-type' 'create image update|--interval' 'create image update|--label'
+            return 0
+        case 'create alert-provider|--type' 'create alert-provider|--channel' 'create alert-provider|--username' 'create alert-provider|--address' 'create alert-provider|--secret-ref' 'create alert-provider|--interval' 'create alert-provider|--label'
+            return 0
+        case 'create alert|--provider-ref' 'create alert|--event-severity' 'create alert|--event-source' 'create alert|--interval' 'create alert|--label'
+            return 0
+        case 'create receiver|--type' 'create receiver|--secret-ref' 'create receiver|--event' 'create receiver|--resource' 'create receiver|--interval' 'create receiver|--label'
             return 0
     end
     switch "$argv[2]"
@@ -369,6 +413,30 @@ function __fluxs_candidates
                 return
             case 'install|--log-level'
                 printf '%s\n' 'debug' 'info' 'error'
+                return
+            case 'create source git|--ssh-key-algorithm'
+                printf '%s\n' 'rsa' 'ecdsa' 'ed25519'
+                return
+            case 'create source git|--ssh-ecdsa-curve'
+                printf '%s\n' 'p256' 'p384' 'p521'
+                return
+            case 'create source git|--ca-file'
+                __fish_complete_path "$cur"
+                return
+            case 'create source git|--private-key-file'
+                __fish_complete_path "$cur"
+                return
+            case 'create secret git|--ssh-key-algorithm'
+                printf '%s\n' 'rsa' 'ecdsa' 'ed25519'
+                return
+            case 'create secret git|--ssh-ecdsa-curve'
+                printf '%s\n' 'p256' 'p384' 'p521'
+                return
+            case 'create secret git|--ca-crt-file'
+                __fish_complete_path "$cur"
+                return
+            case 'create secret git|--private-key-file'
+                __fish_complete_path "$cur"
                 return
         end
         switch "$prev"
@@ -931,6 +999,66 @@ function __fluxs_candidates
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
+        case 'create'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for create' '-h\thelp for create'
+            else
+                printf '%b\n' 'alert\tCreate or update a Alert resource' 'alert-provider\tCreate or update a Provider resource' 'image\tCreate or update resources dealing with image automation' 'kustomization\tCreate or update a Kustomization resource' 'receiver\tCreate or update a Receiver resource' 'secret\tCreate or update Kubernetes secrets' 'source\tCreate or update sources'
+            end
+        case 'create source'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for source' '-h\thelp for source'
+            else
+                printf '%b\n' 'git\tCreate or update a GitRepository source'
+            end
+        case 'create source git'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--url\tgit address, e.g. ssh://git@host/org/repository' '--branch\tgit branch' '--tag\tgit tag' '--tag-semver\tgit tag semver range' '--ref-name\tgit reference name' '--commit\tgit commit' '--username\tbasic authentication username' '-u\tbasic authentication username' '--password\tbasic authentication password' '-p\tbasic authentication password' '--ssh-key-algorithm\tSSH public key algorithm (rsa, ecdsa, ed25519)' '--ssh-rsa-bits\tSSH RSA public key bit size (multiplies of 8, min 1024)' '--ssh-ecdsa-curve\tSSH ECDSA public key curve (p256, p384, p521)' '--secret-ref\tthe name of an existing secret containing SSH or basic credentials or github app authentication' '--proxy-secret-ref\tthe name of an existing secret containing the proxy address and credentials' '--provider\tthe Git provider name (generic, github, aws, azure)' '--ca-file\tpath to TLS CA file used for validating self-signed certificates' '--private-key-file\tpath to a passwordless private key file used for authenticating to the Git SSH server' '--recurse-submodules\twhen enabled, configures the GitRepository source to initialize and include Git submodules in the artifact it produces' '--silent\tassumes the deploy key is already setup, skips confirmation' '-s\tassumes the deploy key is already setup, skips confirmation' '--ignore-paths\tset paths to ignore in git resource (can specify multiple paths with commas: path1,path2)' '--sparse-checkout-paths\tset paths to sparse checkout in git resource (can specify multiple paths with commas: path1,path2)' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for git' '-h\thelp for git'
+            end
+        case 'create kustomization'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--source\tsource that contains the Kubernetes manifests in the format \'[<kind>/]<name>.<namespace>\', where kind must be one of: (OCIRepository, GitRepository, Bucket), if kind is not specified it defaults to GitRepository' '--path\tpath to the directory containing a kustomization.yaml file' '--prune\tenable garbage collection' '--wait\tenable health checking of all the applied resources' '--health-check\tworkload to be included in the health assessment, in the format \'<kind>/<name>.<namespace>\'' '--health-check-timeout\ttimeout of health checking operations' '--depends-on\tKustomization that must be ready before this Kustomization can be applied, supported formats \'<name>\' and \'<namespace>/<name>\', also accepts comma-separated values' '--service-account\tthe name of the service account to impersonate when reconciling this Kustomization' '--decryption-provider\tdecryption provider, available options are: (sops)' '--decryption-secret\tset the Kubernetes secret name that contains the OpenPGP private keys used for sops decryption' '--target-namespace\toverrides the namespace of all Kustomization objects reconciled by this Kustomization' '--kubeconfig-secret-ref\tthe name of the Kubernetes Secret that contains a key with the kubeconfig file for connecting to a remote cluster' '--retry-interval\tthe interval at which to retry a previously failed reconciliation' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for kustomization' '-h\thelp for kustomization'
+            end
+        case 'create secret'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for secret' '-h\thelp for secret'
+            else
+                printf '%b\n' 'git\tCreate or update a Kubernetes secret for Git authentication'
+            end
+        case 'create secret git'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--url\tgit address, e.g. ssh://git@host/org/repository' '--username\tbasic authentication username' '-u\tbasic authentication username' '--password\tbasic authentication password' '-p\tbasic authentication password' '--bearer-token\tbearer authentication token' '--ssh-key-algorithm\tSSH public key algorithm (rsa, ecdsa, ed25519)' '--ssh-rsa-bits\tSSH RSA public key bit size (multiplies of 8, min 1024)' '--ssh-ecdsa-curve\tSSH ECDSA public key curve (p256, p384, p521)' '--ca-crt-file\tpath to TLS CA certificate file used for validating self-signed certificates' '--private-key-file\tpath to a passwordless private key file used for authenticating to the Git SSH server' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for git' '-h\thelp for git'
+            end
+        case 'create image'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for image' '-h\thelp for image'
+            else
+                printf '%b\n' 'policy\tCreate or update an ImagePolicy object' 'repository\tCreate or update an ImageRepository object' 'update\tCreate or update an ImageUpdateAutomation object'
+            end
+        case 'create image repository'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--image\tthe image repository to scan; e.g., library/alpine' '--secret-ref\tthe name of a docker-registry secret to use for credentials' '--cert-ref\tthe name of a secret to use for TLS certificates' '--scan-timeout\ta timeout for scanning; this defaults to the interval if not set' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for repository' '-h\thelp for repository'
+            end
+        case 'create image policy'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--image-ref\tthe name of an image repository object' '--select-semver\ta semver range to apply to tags; e.g., \'1.x\'' '--select-alpha\tuse alphabetical sorting to select image; either "asc" meaning select the last, or "desc" meaning select the first' '--select-numeric\tuse numeric sorting to select image; either "asc" meaning select the last, or "desc" meaning select the first' '--filter-regex\tregular expression pattern used to filter the image tags' '--filter-extract\treplacement pattern (using capture groups from --filter-regex) to use for sorting' '--reflect-digest\tthe digest reflection policy to use when observing latest image tags (one of \'Never\', \'IfNotPresent\', \'Always\')' '--interval\tthe interval at which to check for new image digests when the policy is set to \'Always\'' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for policy' '-h\thelp for policy'
+            end
+        case 'create image update'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--git-repo-ref\tthe name of a GitRepository resource with details of the upstream Git repository' '--git-repo-namespace\tthe namespace of the GitRepository resource, defaults to the ImageUpdateAutomation namespace' '--git-repo-path\tpath to the directory containing the manifests to be updated, defaults to the repository root' '--checkout-branch\tthe branch to checkout' '--push-branch\tthe branch to push commits to, defaults to the checkout branch if not specified' '--commit-template\ta template for commit messages' '--author-name\tthe name to use for commit author' '--author-email\tthe email to use for commit author' '--signing-key-secret\tthe name of a Secret containing a key for signing commits' '--signing-key-type\tthe type of the signing key (gpg or ssh), defaults to gpg' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for update' '-h\thelp for update'
+            end
+        case 'create alert-provider'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--type\ttype of provider' '--channel\tchannel to send messages to in the case of a chat provider' '--username\tbot username used by the provider' '--address\tpath to either the git repository, chat provider or webhook' '--secret-ref\tname of secret containing authentication token' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for alert-provider' '-h\thelp for alert-provider'
+            end
+        case 'create alert'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--provider-ref\treference to provider' '--event-severity\tseverity of events to send alerts for' '--event-source\tsources that should generate alerts (<kind>/<name>), also accepts comma-separated values' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for alert' '-h\thelp for alert'
+            end
+        case 'create receiver'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--type\ttype of receiver' '--secret-ref\tname of secret containing authentication token' '--event\talso accepts comma-separated values' '--resource\talso accepts comma-separated values' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for receiver' '-h\thelp for receiver'
+            end
         case 'bootstrap'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for bootstrap' '-h\thelp for bootstrap'
@@ -938,24 +1066,6 @@ function __fluxs_candidates
         case 'build'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for build' '-h\thelp for build'
-            end
-        case 'create'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for create' '-h\thelp for create'
-            else
-                printf '%b\n' 'image\tCreate or update resources dealing with image automation' 'secret\tCreate or update Kubernetes secrets' 'source\tCreate or update sources'
-            end
-        case 'create image'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for image' '-h\thelp for image'
-            end
-        case 'create secret'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for secret' '-h\thelp for secret'
-            end
-        case 'create source'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for source' '-h\thelp for source'
             end
         case 'debug'
             if string match -q -- '-*' "$cur"

@@ -67,6 +67,7 @@ enum RootCommand {
             ObjectCommands.resume(),
             ObjectCommands.export(),
             ObjectCommands.delete(),
+            CreateCommand.make(),
         ]
         root.subcommands = built + PlannedCommands.all().filter { p in !built.contains { $0.name == p.name } }
         return root
