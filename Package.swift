@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "FluxsTestSupport", path: "Tests/FluxsTestSupport"),
         .testTarget(name: "FluxsYAMLTests", dependencies: ["FluxsYAML", "FluxsTestSupport"]),
         .testTarget(name: "FluxsKubeTests", dependencies: ["FluxsKube", "FluxsYAML", "FluxsTestSupport"]),
-        .testTarget(name: "FluxsAPITests", dependencies: ["FluxsAPI", "FluxsYAML", "FluxsTestSupport"]),
+        .testTarget(name: "FluxsAPITests", dependencies: ["FluxsAPI", "FluxsYAML", "FluxsKube", "FluxsTestSupport"]),
         .testTarget(name: "fluxsTests", dependencies: ["FluxsYAML", "FluxsTestSupport", "fluxs"]),
     ]
 )

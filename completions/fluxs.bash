@@ -11,6 +11,7 @@ __fluxs_sub() {
         "|debug") __fluxs_next='debug' ;;
         "|delete") __fluxs_next='delete' ;;
         "|diff") __fluxs_next='diff' ;;
+        "|events") __fluxs_next='events' ;;
         "|export") __fluxs_next='export' ;;
         "|get") __fluxs_next='get' ;;
         "|help") __fluxs_next='help' ;;
@@ -116,6 +117,7 @@ __fluxs_sub() {
         "create image|policy") __fluxs_next='create image policy' ;;
         "create image|repository") __fluxs_next='create image repository' ;;
         "create image|update") __fluxs_next='create image update' ;;
+        "tree|kustomization"|"tree|ks") __fluxs_next='tree kustomization' ;;
         "reconcile|image") __fluxs_next='reconcile image' ;;
         "reconcile|source") __fluxs_next='reconcile source' ;;
     esac
@@ -158,6 +160,8 @@ __fluxs_value_flag() {
         "create alert-provider|--type"|"create alert-provider|--channel"|"create alert-provider|--username"|"create alert-provider|--address"|"create alert-provider|--secret-ref"|"create alert-provider|--interval"|"create alert-provider|--label") return 0 ;;
         "create alert|--provider-ref"|"create alert|--event-severity"|"create alert|--event-source"|"create alert|--interval"|"create alert|--label") return 0 ;;
         "create receiver|--type"|"create receiver|--secret-ref"|"create receiver|--event"|"create receiver|--resource"|"create receiver|--interval"|"create receiver|--label") return 0 ;;
+        "events|--for"|"events|--types") return 0 ;;
+        "tree kustomization|--output"|"tree kustomization|-o") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -169,7 +173,7 @@ __fluxs_globals='--timeout --verbose --ns-follows-kube-context --namespace -n --
 
 __fluxs_words() {
     case "$1" in
-        '') __fluxs_subs='bootstrap build completion create debug delete diff export get help install reconcile resume suspend tree trigger version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
+        '') __fluxs_subs='bootstrap build completion create debug delete diff events export get help install reconcile resume suspend tree trigger version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
         'version') __fluxs_subs=''; __fluxs_flags='--client --output -o --help -h'; __fluxs_args=none ;;
         'completion') __fluxs_subs='bash fish zsh'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'completion bash') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
@@ -275,6 +279,9 @@ __fluxs_words() {
         'create alert-provider') __fluxs_subs=''; __fluxs_flags='--type --channel --username --address --secret-ref --interval --export --label --help -h'; __fluxs_args=none ;;
         'create alert') __fluxs_subs=''; __fluxs_flags='--provider-ref --event-severity --event-source --interval --export --label --help -h'; __fluxs_args=none ;;
         'create receiver') __fluxs_subs=''; __fluxs_flags='--type --secret-ref --event --resource --interval --export --label --help -h'; __fluxs_args=none ;;
+        'events') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --watch -w --for --types --help -h'; __fluxs_args=none ;;
+        'tree') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'tree kustomization') __fluxs_subs=''; __fluxs_flags='--compact --output -o --help -h'; __fluxs_args=names ;;
         'bootstrap') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'build') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'debug') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
@@ -282,7 +289,6 @@ __fluxs_words() {
         'reconcile') __fluxs_subs='image source'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'reconcile image') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'reconcile source') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'tree') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'trigger') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
     esac
     __fluxs_flags="$__fluxs_flags $__fluxs_globals"
@@ -320,6 +326,7 @@ __fluxs_flag_values() {
         "create secret git|--ssh-ecdsa-curve") COMPREPLY=($(compgen -W 'p256 p384 p521' -- "$cur")) ;;
         "create secret git|--ca-crt-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "create secret git|--private-key-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "tree kustomization|--output"|"tree kustomization|-o") COMPREPLY=($(compgen -W 'json yaml' -- "$cur")) ;;
         *)
             case "$2" in
                 --namespace|-n) __fluxs_dynamic ;;

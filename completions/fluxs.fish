@@ -17,6 +17,8 @@ function __fluxs_sub
             echo 'delete'
         case '|diff'
             echo 'diff'
+        case '|events'
+            echo 'events'
         case '|export'
             echo 'export'
         case '|get'
@@ -227,6 +229,8 @@ function __fluxs_sub
             echo 'create image repository'
         case 'create image|update'
             echo 'create image update'
+        case 'tree|kustomization' 'tree|ks'
+            echo 'tree kustomization'
         case 'reconcile|image'
             echo 'reconcile image'
         case 'reconcile|source'
@@ -305,6 +309,10 @@ function __fluxs_value_flag
         case 'create alert|--provider-ref' 'create alert|--event-severity' 'create alert|--event-source' 'create alert|--interval' 'create alert|--label'
             return 0
         case 'create receiver|--type' 'create receiver|--secret-ref' 'create receiver|--event' 'create receiver|--resource' 'create receiver|--interval' 'create receiver|--label'
+            return 0
+        case 'events|--for' 'events|--types'
+            return 0
+        case 'tree kustomization|--output' 'tree kustomization|-o'
             return 0
     end
     switch "$argv[2]"
@@ -438,6 +446,9 @@ function __fluxs_candidates
             case 'create secret git|--private-key-file'
                 __fish_complete_path "$cur"
                 return
+            case 'tree kustomization|--output' 'tree kustomization|-o'
+                printf '%s\n' 'json' 'yaml'
+                return
         end
         switch "$prev"
             case '--namespace' '-n'
@@ -463,7 +474,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--version\tversion for fluxs' '--help\thelp for fluxs' '-h\thelp for fluxs'
             else
-                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'suspend\tSuspend resources' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger a Flux resource' 'version\tPrint the client and server-side components version information.'
+                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'suspend\tSuspend resources' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger a Flux resource' 'version\tPrint the client and server-side components version information.'
             end
         case 'version'
             if string match -q -- '-*' "$cur"
@@ -1059,6 +1070,22 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--type\ttype of receiver' '--secret-ref\tname of secret containing authentication token' '--event\talso accepts comma-separated values' '--resource\talso accepts comma-separated values' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for receiver' '-h\thelp for receiver'
             end
+        case 'events'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tdisplay events from Flux resources across all namespaces' '-A\tdisplay events from Flux resources across all namespaces' '--watch\tindicate if the events should be streamed' '-w\tindicate if the events should be streamed' '--for\tget events for a particular object' '--types\tfilter events for certain types (valid types are: Normal, Warning)' '--help\thelp for events' '-h\thelp for events'
+            end
+        case 'tree'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for tree' '-h\thelp for tree'
+            else
+                printf '%b\n' 'kustomization\tPrint the resources reconciled by a Kustomization'
+            end
+        case 'tree kustomization'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--compact\tlist Flux resources only.' '--output\tthe format in which the tree should be printed. can be \'json\' or \'yaml\'' '-o\tthe format in which the tree should be printed. can be \'json\' or \'yaml\'' '--help\thelp for kustomization' '-h\thelp for kustomization'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
         case 'bootstrap'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for bootstrap' '-h\thelp for bootstrap'
@@ -1088,10 +1115,6 @@ function __fluxs_candidates
         case 'reconcile source'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for source' '-h\thelp for source'
-            end
-        case 'tree'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for tree' '-h\thelp for tree'
             end
         case 'trigger'
             if string match -q -- '-*' "$cur"

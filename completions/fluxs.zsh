@@ -12,6 +12,7 @@ __fluxs_sub() {
         "|debug") REPLY='debug' ;;
         "|delete") REPLY='delete' ;;
         "|diff") REPLY='diff' ;;
+        "|events") REPLY='events' ;;
         "|export") REPLY='export' ;;
         "|get") REPLY='get' ;;
         "|help") REPLY='help' ;;
@@ -117,6 +118,7 @@ __fluxs_sub() {
         "create image|policy") REPLY='create image policy' ;;
         "create image|repository") REPLY='create image repository' ;;
         "create image|update") REPLY='create image update' ;;
+        "tree|kustomization"|"tree|ks") REPLY='tree kustomization' ;;
         "reconcile|image") REPLY='reconcile image' ;;
         "reconcile|source") REPLY='reconcile source' ;;
     esac
@@ -159,6 +161,8 @@ __fluxs_value_flag() {
         "create alert-provider|--type"|"create alert-provider|--channel"|"create alert-provider|--username"|"create alert-provider|--address"|"create alert-provider|--secret-ref"|"create alert-provider|--interval"|"create alert-provider|--label") return 0 ;;
         "create alert|--provider-ref"|"create alert|--event-severity"|"create alert|--event-source"|"create alert|--interval"|"create alert|--label") return 0 ;;
         "create receiver|--type"|"create receiver|--secret-ref"|"create receiver|--event"|"create receiver|--resource"|"create receiver|--interval"|"create receiver|--label") return 0 ;;
+        "events|--for"|"events|--types") return 0 ;;
+        "tree kustomization|--output"|"tree kustomization|-o") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -172,7 +176,7 @@ __fluxs_candidates() {
     local -a subs flags
     local args=none
     case "$1" in
-        '') subs=('bootstrap:Deploy Flux on a cluster the GitOps way.' 'build:Build a flux resource' 'completion:Generates completion scripts for various shells' 'create:Create or update sources and resources' 'debug:Debug a flux resource' 'delete:Delete sources and resources' 'diff:Diff a flux resource' 'export:Export resources in YAML format' 'get:Get the resources and their status' 'help:Help about any command' 'install:Install or upgrade Flux' 'reconcile:Reconcile sources and resources' 'resume:Resume suspended resources' 'suspend:Suspend resources' 'tree:Print the resources reconciled by Flux' 'trigger:Trigger a Flux resource' 'version:Print the client and server-side components version information.'); flags=('--version:version for fluxs' '--help:help for fluxs' '-h:help for fluxs'); args=subs ;;
+        '') subs=('bootstrap:Deploy Flux on a cluster the GitOps way.' 'build:Build a flux resource' 'completion:Generates completion scripts for various shells' 'create:Create or update sources and resources' 'debug:Debug a flux resource' 'delete:Delete sources and resources' 'diff:Diff a flux resource' 'events:Display Kubernetes events for Flux resources' 'export:Export resources in YAML format' 'get:Get the resources and their status' 'help:Help about any command' 'install:Install or upgrade Flux' 'reconcile:Reconcile sources and resources' 'resume:Resume suspended resources' 'suspend:Suspend resources' 'tree:Print the resources reconciled by Flux' 'trigger:Trigger a Flux resource' 'version:Print the client and server-side components version information.'); flags=('--version:version for fluxs' '--help:help for fluxs' '-h:help for fluxs'); args=subs ;;
         'version') subs=(); flags=('--client:print only client version' '--output:the format in which the information should be printed. can be '\''json'\'' or '\''yaml'\''' '-o:the format in which the information should be printed. can be '\''json'\'' or '\''yaml'\''' '--help:help for version' '-h:help for version'); args=none ;;
         'completion') subs=('bash:Generates bash completion scripts' 'fish:Generates fish completion scripts' 'zsh:Generates zsh completion scripts'); flags=('--help:help for completion' '-h:help for completion'); args=subs ;;
         'completion bash') subs=(); flags=('--help:help for bash' '-h:help for bash'); args=none ;;
@@ -278,6 +282,9 @@ __fluxs_candidates() {
         'create alert-provider') subs=(); flags=('--type:type of provider' '--channel:channel to send messages to in the case of a chat provider' '--username:bot username used by the provider' '--address:path to either the git repository, chat provider or webhook' '--secret-ref:name of secret containing authentication token' '--interval:source sync interval' '--export:export in YAML format to stdout' '--label:set labels on the resource (can specify multiple labels with commas\: label1=value1,label2=value2)' '--help:help for alert-provider' '-h:help for alert-provider'); args=none ;;
         'create alert') subs=(); flags=('--provider-ref:reference to provider' '--event-severity:severity of events to send alerts for' '--event-source:sources that should generate alerts (<kind>/<name>), also accepts comma-separated values' '--interval:source sync interval' '--export:export in YAML format to stdout' '--label:set labels on the resource (can specify multiple labels with commas\: label1=value1,label2=value2)' '--help:help for alert' '-h:help for alert'); args=none ;;
         'create receiver') subs=(); flags=('--type:type of receiver' '--secret-ref:name of secret containing authentication token' '--event:also accepts comma-separated values' '--resource:also accepts comma-separated values' '--interval:source sync interval' '--export:export in YAML format to stdout' '--label:set labels on the resource (can specify multiple labels with commas\: label1=value1,label2=value2)' '--help:help for receiver' '-h:help for receiver'); args=none ;;
+        'events') subs=(); flags=('--all-namespaces:display events from Flux resources across all namespaces' '-A:display events from Flux resources across all namespaces' '--watch:indicate if the events should be streamed' '-w:indicate if the events should be streamed' '--for:get events for a particular object' '--types:filter events for certain types (valid types are\: Normal, Warning)' '--help:help for events' '-h:help for events'); args=none ;;
+        'tree') subs=('kustomization:Print the resources reconciled by a Kustomization'); flags=('--help:help for tree' '-h:help for tree'); args=subs ;;
+        'tree kustomization') subs=(); flags=('--compact:list Flux resources only.' '--output:the format in which the tree should be printed. can be '\''json'\'' or '\''yaml'\''' '-o:the format in which the tree should be printed. can be '\''json'\'' or '\''yaml'\''' '--help:help for kustomization' '-h:help for kustomization'); args=names ;;
         'bootstrap') subs=(); flags=('--help:help for bootstrap' '-h:help for bootstrap'); args=none ;;
         'build') subs=(); flags=('--help:help for build' '-h:help for build'); args=none ;;
         'debug') subs=(); flags=('--help:help for debug' '-h:help for debug'); args=none ;;
@@ -285,7 +292,6 @@ __fluxs_candidates() {
         'reconcile') subs=('image:Reconcile image automation objects' 'source:Reconcile sources'); flags=('--help:help for reconcile' '-h:help for reconcile'); args=subs ;;
         'reconcile image') subs=(); flags=('--help:help for image' '-h:help for image'); args=none ;;
         'reconcile source') subs=(); flags=('--help:help for source' '-h:help for source'); args=none ;;
-        'tree') subs=(); flags=('--help:help for tree' '-h:help for tree'); args=none ;;
         'trigger') subs=(); flags=('--help:help for trigger' '-h:help for trigger'); args=none ;;
     esac
     flags+=($__fluxs_globals)
@@ -471,6 +477,9 @@ __fluxs_flag_values() {
         "create receiver|--resource") _message 'value' ;;
         "create receiver|--interval") _message 'value' ;;
         "create receiver|--label") _message 'value' ;;
+        "events|--for") _message 'value' ;;
+        "events|--types") _message 'value' ;;
+        "tree kustomization|--output"|"tree kustomization|-o") compadd -- 'json' 'yaml' ;;
         *)
             case "$2" in
                 --timeout) _message 'value' ;;

@@ -17,7 +17,7 @@ public struct HelmChartRef: APIObject {
 public struct ValuesReference: APIObject {
     @Field("Kind of the values source.", required: true, enum: ["Secret", "ConfigMap"]) public var kind: String = ""
     @Field("Name of the values source.", required: true) public var name: String = ""
-    @Field("Key in the source holding the values.", default: "values.yaml") public var valuesKey: String = ""
+    @Field("Key in the source holding the values; values.yaml when empty.") public var valuesKey: String = ""
     @Field("Path in the values where the data are placed.") public var targetPath: String = ""
     @Field("Do not fail when the source is missing.") public var optional: Bool = false
     @Field("Use the data as a literal string value.") public var literal: Bool = false

@@ -185,7 +185,7 @@ public struct GitSpec: APIObject {
 
 public struct UpdateStrategy: APIObject {
     @Field("Path in the repository to update; defaults to its root.") public var path: String = ""
-    @Field("How images are updated: Setters (# {\"$imagepolicy\": ...} markers).", required: true, default: "Setters", enum: ["Setters"])
+    @Field("How images are updated: Setters (# {\"$imagepolicy\": ...} markers).", default: "Setters", enum: ["Setters"])
     public var strategy: String = "Setters"
     public init() {}
 }

@@ -31,6 +31,7 @@ public struct PrinterColumn: Sendable {
 
 extension FluxObject {
     public static var shortNames: [String] { [] }
+    public static var specSchema: Schema { Spec.apiSchema }
 
     /// The object as the API (and `--export`) writes it.
     public func node() throws -> Node { try APICoding.node(self) }

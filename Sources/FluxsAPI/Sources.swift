@@ -117,6 +117,14 @@ public struct OCIRepositoryVerification: APIObject {
     public init() {}
 }
 
+/// HelmChart's verification has no trusted root (upstream v1).
+public struct HelmChartVerification: APIObject {
+    @Field("Signature verification tool.", required: true, default: "cosign", enum: ["cosign", "notation"]) public var provider: String = "cosign"
+    @Field("Secret with the trusted public keys or certificates.") public var secretRef: LocalObjectReference? = nil
+    @Field("Keyless identities to accept.") public var matchOIDCIdentity: [OIDCIdentityMatch] = []
+    public init() {}
+}
+
 public struct OCIRepositorySpec: APIObject {
     @Field("OCI repository address, oci://<host>/<path>.", required: true, pattern: "^oci://.*$") public var url: String = ""
     @Field("The OCI reference to pull.") public var ref: OCIRepositoryRef? = nil
@@ -295,7 +303,7 @@ public struct HelmChartSpec: APIObject {
     @Field("Values files to merge into the chart's values.yaml.") public var valuesFiles: [String] = []
     @Field("Do not fail on missing values files.") public var ignoreMissingValuesFiles: Bool = false
     @Field("Stop reconciling the object.") public var suspend: Bool = false
-    @Field("Verification of the chart's signature (OCI charts).") public var verify: OCIRepositoryVerification? = nil
+    @Field("Verification of the chart's signature (OCI charts).") public var verify: HelmChartVerification? = nil
     public init() {}
     public static func refine(_ s: inout Schema) {
         s.validations = [("!has(self.verify) || self.sourceRef.kind == 'HelmRepository'", "spec.verify is only supported when spec.sourceRef.kind is 'HelmRepository'")]

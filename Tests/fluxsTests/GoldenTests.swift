@@ -116,4 +116,65 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(try fluxs(["export", "kustomization"]).stderr, "✗ name is required\n")
         XCTAssertEqual(try fluxs(["export", "kustomization", "--all"]).stdout, try golden("export/ks.yaml"))
     }
+
+    func testTree() throws {
+        try load("tree/kustomizations.yaml")
+        XCTAssertEqual(try fluxs(["tree", "kustomization", "flux-system"]).stdout, try golden("tree/tree.golden"))
+        XCTAssertEqual(try fluxs(["tree", "ks", "flux-system", "--compact"]).stdout, try golden("tree/tree-compact.golden"))
+        XCTAssertEqual(try fluxs(["tree", "ks", "empty"]).stdout, try golden("tree/tree-empty.golden"))
+        let json = try fluxs(["tree", "ks", "flux-system", "-o", "json"])
+        let obj = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(((obj["resource"] as! [String: Any])["GroupKind"] as! [String: String])["Kind"], "Kustomization")
+        XCTAssertEqual((obj["resources"] as! [Any]).count, 7)
+        XCTAssertEqual(try fluxs(["tree", "ks"]).stderr, "✗ kustomization name is required\n")
+    }
+
+    func testEvents() throws {
+        let events = """
+        apiVersion: v1
+        kind: Event
+        metadata: {name: ev1, namespace: \(ns)}
+        involvedObject: {kind: Kustomization, name: podinfo, namespace: \(ns), apiVersion: kustomize.toolkit.fluxcd.io/v1}
+        reason: ReconciliationSucceeded
+        message: "Reconciliation finished in 1s, next run in 5m0s"
+        type: Normal
+        count: 1
+        firstTimestamp: "2020-01-01T00:00:00Z"
+        lastTimestamp: "2020-01-01T00:00:00Z"
+        ---
+        apiVersion: v1
+        kind: Event
+        metadata: {name: ev2, namespace: \(ns)}
+        involvedObject: {kind: GitRepository, name: podinfo, namespace: \(ns)}
+        reason: GitOperationFailed
+        message: "failed to checkout"
+        type: Warning
+        count: 3
+        firstTimestamp: "2020-01-02T00:00:00Z"
+        lastTimestamp: "2020-01-03T00:00:00Z"
+        ---
+        apiVersion: v1
+        kind: Event
+        metadata: {name: ev3, namespace: \(ns)}
+        involvedObject: {kind: Pod, name: web}
+        reason: Pulled
+        message: "not a Flux object"
+        type: Normal
+        lastTimestamp: "2020-01-04T00:00:00Z"
+        """
+        XCTAssertEqual(try TestEnv.run("kubectl", ["create", "namespace", ns]).status, 0)
+        let r = try TestEnv.run("kubectl", ["apply", "--server-side", "-f", "-"], stdin: events)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let all = try fluxs(["events"])
+        let lines = all.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3, all.stdout)
+        XCTAssertTrue(lines[0].hasPrefix("LAST SEEN"), lines[0])
+        XCTAssertTrue(lines[1].contains("\tNormal \tReconciliationSucceeded\tKustomization/podinfo\tReconciliation finished"), lines[1])
+        XCTAssertTrue(lines[2].contains(" (x3 over "), lines[2])
+        XCTAssertFalse(all.stdout.contains("Pod/web"))
+        XCTAssertEqual(try fluxs(["events", "--types", "Warning"]).stdout.split(separator: "\n").count, 2)
+        XCTAssertEqual(try fluxs(["events", "--for", "GitRepository/podinfo"]).stdout.split(separator: "\n").count, 2)
+        XCTAssertEqual(try fluxs(["events", "--for", "Thing/x"]).stderr, "✗ 'Thing' is not a recognized Flux kind\n")
+        XCTAssertEqual(try fluxs(["events", "--types", "Bad"]).stderr, "✗ type 'Bad' not supported. Supported types are Normal, Warning\n")
+    }
 }

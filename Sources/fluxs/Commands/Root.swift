@@ -68,6 +68,8 @@ enum RootCommand {
             ObjectCommands.export(),
             ObjectCommands.delete(),
             CreateCommand.make(),
+            EventsCommand.make(),
+            TreeCommand.make(),
         ]
         root.subcommands = built + PlannedCommands.all().filter { p in !built.contains { $0.name == p.name } }
         return root
