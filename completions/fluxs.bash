@@ -118,8 +118,19 @@ __fluxs_sub() {
         "create image|repository") __fluxs_next='create image repository' ;;
         "create image|update") __fluxs_next='create image update' ;;
         "tree|kustomization"|"tree|ks") __fluxs_next='tree kustomization' ;;
+        "reconcile|helmrelease"|"reconcile|hr") __fluxs_next='reconcile helmrelease' ;;
         "reconcile|image") __fluxs_next='reconcile image' ;;
+        "reconcile|kustomization"|"reconcile|ks") __fluxs_next='reconcile kustomization' ;;
+        "reconcile|receiver") __fluxs_next='reconcile receiver' ;;
         "reconcile|source") __fluxs_next='reconcile source' ;;
+        "reconcile image|policy") __fluxs_next='reconcile image policy' ;;
+        "reconcile image|repository") __fluxs_next='reconcile image repository' ;;
+        "reconcile image|update") __fluxs_next='reconcile image update' ;;
+        "reconcile source|bucket") __fluxs_next='reconcile source bucket' ;;
+        "reconcile source|chart") __fluxs_next='reconcile source chart' ;;
+        "reconcile source|git") __fluxs_next='reconcile source git' ;;
+        "reconcile source|helm") __fluxs_next='reconcile source helm' ;;
+        "reconcile source|oci") __fluxs_next='reconcile source oci' ;;
     esac
 }
 
@@ -162,6 +173,20 @@ __fluxs_value_flag() {
         "create receiver|--type"|"create receiver|--secret-ref"|"create receiver|--event"|"create receiver|--resource"|"create receiver|--interval"|"create receiver|--label") return 0 ;;
         "events|--for"|"events|--types") return 0 ;;
         "tree kustomization|--output"|"tree kustomization|-o") return 0 ;;
+        "reconcile|--storage-path") return 0 ;;
+        "reconcile helmrelease|--storage-path") return 0 ;;
+        "reconcile kustomization|--storage-path") return 0 ;;
+        "reconcile receiver|--storage-path") return 0 ;;
+        "reconcile image|--storage-path") return 0 ;;
+        "reconcile image policy|--storage-path") return 0 ;;
+        "reconcile image repository|--storage-path") return 0 ;;
+        "reconcile image update|--storage-path") return 0 ;;
+        "reconcile source|--storage-path") return 0 ;;
+        "reconcile source bucket|--storage-path") return 0 ;;
+        "reconcile source chart|--storage-path") return 0 ;;
+        "reconcile source git|--storage-path") return 0 ;;
+        "reconcile source helm|--storage-path") return 0 ;;
+        "reconcile source oci|--storage-path") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -282,13 +307,24 @@ __fluxs_words() {
         'events') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --watch -w --for --types --help -h'; __fluxs_args=none ;;
         'tree') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'tree kustomization') __fluxs_subs=''; __fluxs_flags='--compact --output -o --help -h'; __fluxs_args=names ;;
+        'reconcile') __fluxs_subs='helmrelease image kustomization receiver source'; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=subs ;;
+        'reconcile helmrelease') __fluxs_subs=''; __fluxs_flags='--with-source --force --reset --local --storage-path --help -h'; __fluxs_args=names ;;
+        'reconcile kustomization') __fluxs_subs=''; __fluxs_flags='--with-source --local --storage-path --help -h'; __fluxs_args=names ;;
+        'reconcile receiver') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
+        'reconcile image') __fluxs_subs='policy repository update'; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=subs ;;
+        'reconcile image policy') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
+        'reconcile image repository') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
+        'reconcile image update') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
+        'reconcile source') __fluxs_subs='bucket chart git helm oci'; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=subs ;;
+        'reconcile source bucket') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
+        'reconcile source chart') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
+        'reconcile source git') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
+        'reconcile source helm') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
+        'reconcile source oci') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
         'bootstrap') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'build') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'debug') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'diff') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'reconcile') __fluxs_subs='image source'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
-        'reconcile image') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'reconcile source') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'trigger') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
     esac
     __fluxs_flags="$__fluxs_flags $__fluxs_globals"

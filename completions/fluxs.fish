@@ -231,10 +231,32 @@ function __fluxs_sub
             echo 'create image update'
         case 'tree|kustomization' 'tree|ks'
             echo 'tree kustomization'
+        case 'reconcile|helmrelease' 'reconcile|hr'
+            echo 'reconcile helmrelease'
         case 'reconcile|image'
             echo 'reconcile image'
+        case 'reconcile|kustomization' 'reconcile|ks'
+            echo 'reconcile kustomization'
+        case 'reconcile|receiver'
+            echo 'reconcile receiver'
         case 'reconcile|source'
             echo 'reconcile source'
+        case 'reconcile image|policy'
+            echo 'reconcile image policy'
+        case 'reconcile image|repository'
+            echo 'reconcile image repository'
+        case 'reconcile image|update'
+            echo 'reconcile image update'
+        case 'reconcile source|bucket'
+            echo 'reconcile source bucket'
+        case 'reconcile source|chart'
+            echo 'reconcile source chart'
+        case 'reconcile source|git'
+            echo 'reconcile source git'
+        case 'reconcile source|helm'
+            echo 'reconcile source helm'
+        case 'reconcile source|oci'
+            echo 'reconcile source oci'
     end
 end
 
@@ -313,6 +335,34 @@ function __fluxs_value_flag
         case 'events|--for' 'events|--types'
             return 0
         case 'tree kustomization|--output' 'tree kustomization|-o'
+            return 0
+        case 'reconcile|--storage-path'
+            return 0
+        case 'reconcile helmrelease|--storage-path'
+            return 0
+        case 'reconcile kustomization|--storage-path'
+            return 0
+        case 'reconcile receiver|--storage-path'
+            return 0
+        case 'reconcile image|--storage-path'
+            return 0
+        case 'reconcile image policy|--storage-path'
+            return 0
+        case 'reconcile image repository|--storage-path'
+            return 0
+        case 'reconcile image update|--storage-path'
+            return 0
+        case 'reconcile source|--storage-path'
+            return 0
+        case 'reconcile source bucket|--storage-path'
+            return 0
+        case 'reconcile source chart|--storage-path'
+            return 0
+        case 'reconcile source git|--storage-path'
+            return 0
+        case 'reconcile source helm|--storage-path'
+            return 0
+        case 'reconcile source oci|--storage-path'
             return 0
     end
     switch "$argv[2]"
@@ -1086,6 +1136,90 @@ function __fluxs_candidates
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
+        case 'reconcile'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for reconcile' '-h\thelp for reconcile'
+            else
+                printf '%b\n' 'helmrelease\tReconcile a HelmRelease resource' 'image\tReconcile image automation objects' 'kustomization\tReconcile a Kustomization resource' 'receiver\tReconcile a Receiver resource' 'source\tReconcile sources'
+            end
+        case 'reconcile helmrelease'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--with-source\treconcile HelmRelease source' '--force\tforce a one-off install or upgrade of the HelmRelease resource' '--reset\treset the retry counter for a failed HelmRelease resource' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for helmrelease' '-h\thelp for helmrelease'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'reconcile kustomization'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--with-source\treconcile Kustomization source' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for kustomization' '-h\thelp for kustomization'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'reconcile receiver'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for receiver' '-h\thelp for receiver'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'reconcile image'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for image' '-h\thelp for image'
+            else
+                printf '%b\n' 'policy\tReconcile a ImagePolicy resource' 'repository\tReconcile a ImageRepository resource' 'update\tReconcile a ImageUpdateAutomation resource'
+            end
+        case 'reconcile image policy'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for policy' '-h\thelp for policy'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'reconcile image repository'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for repository' '-h\thelp for repository'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'reconcile image update'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for update' '-h\thelp for update'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'reconcile source'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for source' '-h\thelp for source'
+            else
+                printf '%b\n' 'bucket\tReconcile a Bucket resource' 'chart\tReconcile a HelmChart resource' 'git\tReconcile a GitRepository resource' 'helm\tReconcile a HelmRepository resource' 'oci\tReconcile a OCIRepository resource'
+            end
+        case 'reconcile source bucket'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for bucket' '-h\thelp for bucket'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'reconcile source chart'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for chart' '-h\thelp for chart'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'reconcile source git'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for git' '-h\thelp for git'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'reconcile source helm'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for helm' '-h\thelp for helm'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'reconcile source oci'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for oci' '-h\thelp for oci'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
         case 'bootstrap'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for bootstrap' '-h\thelp for bootstrap'
@@ -1101,20 +1235,6 @@ function __fluxs_candidates
         case 'diff'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for diff' '-h\thelp for diff'
-            end
-        case 'reconcile'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for reconcile' '-h\thelp for reconcile'
-            else
-                printf '%b\n' 'image\tReconcile image automation objects' 'source\tReconcile sources'
-            end
-        case 'reconcile image'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for image' '-h\thelp for image'
-            end
-        case 'reconcile source'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for source' '-h\thelp for source'
             end
         case 'trigger'
             if string match -q -- '-*' "$cur"

@@ -119,8 +119,19 @@ __fluxs_sub() {
         "create image|repository") REPLY='create image repository' ;;
         "create image|update") REPLY='create image update' ;;
         "tree|kustomization"|"tree|ks") REPLY='tree kustomization' ;;
+        "reconcile|helmrelease"|"reconcile|hr") REPLY='reconcile helmrelease' ;;
         "reconcile|image") REPLY='reconcile image' ;;
+        "reconcile|kustomization"|"reconcile|ks") REPLY='reconcile kustomization' ;;
+        "reconcile|receiver") REPLY='reconcile receiver' ;;
         "reconcile|source") REPLY='reconcile source' ;;
+        "reconcile image|policy") REPLY='reconcile image policy' ;;
+        "reconcile image|repository") REPLY='reconcile image repository' ;;
+        "reconcile image|update") REPLY='reconcile image update' ;;
+        "reconcile source|bucket") REPLY='reconcile source bucket' ;;
+        "reconcile source|chart") REPLY='reconcile source chart' ;;
+        "reconcile source|git") REPLY='reconcile source git' ;;
+        "reconcile source|helm") REPLY='reconcile source helm' ;;
+        "reconcile source|oci") REPLY='reconcile source oci' ;;
     esac
 }
 
@@ -163,6 +174,20 @@ __fluxs_value_flag() {
         "create receiver|--type"|"create receiver|--secret-ref"|"create receiver|--event"|"create receiver|--resource"|"create receiver|--interval"|"create receiver|--label") return 0 ;;
         "events|--for"|"events|--types") return 0 ;;
         "tree kustomization|--output"|"tree kustomization|-o") return 0 ;;
+        "reconcile|--storage-path") return 0 ;;
+        "reconcile helmrelease|--storage-path") return 0 ;;
+        "reconcile kustomization|--storage-path") return 0 ;;
+        "reconcile receiver|--storage-path") return 0 ;;
+        "reconcile image|--storage-path") return 0 ;;
+        "reconcile image policy|--storage-path") return 0 ;;
+        "reconcile image repository|--storage-path") return 0 ;;
+        "reconcile image update|--storage-path") return 0 ;;
+        "reconcile source|--storage-path") return 0 ;;
+        "reconcile source bucket|--storage-path") return 0 ;;
+        "reconcile source chart|--storage-path") return 0 ;;
+        "reconcile source git|--storage-path") return 0 ;;
+        "reconcile source helm|--storage-path") return 0 ;;
+        "reconcile source oci|--storage-path") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -285,13 +310,24 @@ __fluxs_candidates() {
         'events') subs=(); flags=('--all-namespaces:display events from Flux resources across all namespaces' '-A:display events from Flux resources across all namespaces' '--watch:indicate if the events should be streamed' '-w:indicate if the events should be streamed' '--for:get events for a particular object' '--types:filter events for certain types (valid types are\: Normal, Warning)' '--help:help for events' '-h:help for events'); args=none ;;
         'tree') subs=('kustomization:Print the resources reconciled by a Kustomization'); flags=('--help:help for tree' '-h:help for tree'); args=subs ;;
         'tree kustomization') subs=(); flags=('--compact:list Flux resources only.' '--output:the format in which the tree should be printed. can be '\''json'\'' or '\''yaml'\''' '-o:the format in which the tree should be printed. can be '\''json'\'' or '\''yaml'\''' '--help:help for kustomization' '-h:help for kustomization'); args=names ;;
+        'reconcile') subs=('helmrelease:Reconcile a HelmRelease resource' 'image:Reconcile image automation objects' 'kustomization:Reconcile a Kustomization resource' 'receiver:Reconcile a Receiver resource' 'source:Reconcile sources'); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for reconcile' '-h:help for reconcile'); args=subs ;;
+        'reconcile helmrelease') subs=(); flags=('--with-source:reconcile HelmRelease source' '--force:force a one-off install or upgrade of the HelmRelease resource' '--reset:reset the retry counter for a failed HelmRelease resource' '--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for helmrelease' '-h:help for helmrelease'); args=names ;;
+        'reconcile kustomization') subs=(); flags=('--with-source:reconcile Kustomization source' '--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for kustomization' '-h:help for kustomization'); args=names ;;
+        'reconcile receiver') subs=(); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for receiver' '-h:help for receiver'); args=names ;;
+        'reconcile image') subs=('policy:Reconcile a ImagePolicy resource' 'repository:Reconcile a ImageRepository resource' 'update:Reconcile a ImageUpdateAutomation resource'); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for image' '-h:help for image'); args=subs ;;
+        'reconcile image policy') subs=(); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for policy' '-h:help for policy'); args=names ;;
+        'reconcile image repository') subs=(); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for repository' '-h:help for repository'); args=names ;;
+        'reconcile image update') subs=(); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for update' '-h:help for update'); args=names ;;
+        'reconcile source') subs=('bucket:Reconcile a Bucket resource' 'chart:Reconcile a HelmChart resource' 'git:Reconcile a GitRepository resource' 'helm:Reconcile a HelmRepository resource' 'oci:Reconcile a OCIRepository resource'); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for source' '-h:help for source'); args=subs ;;
+        'reconcile source bucket') subs=(); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for bucket' '-h:help for bucket'); args=names ;;
+        'reconcile source chart') subs=(); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for chart' '-h:help for chart'); args=names ;;
+        'reconcile source git') subs=(); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for git' '-h:help for git'); args=names ;;
+        'reconcile source helm') subs=(); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for helm' '-h:help for helm'); args=names ;;
+        'reconcile source oci') subs=(); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for oci' '-h:help for oci'); args=names ;;
         'bootstrap') subs=(); flags=('--help:help for bootstrap' '-h:help for bootstrap'); args=none ;;
         'build') subs=(); flags=('--help:help for build' '-h:help for build'); args=none ;;
         'debug') subs=(); flags=('--help:help for debug' '-h:help for debug'); args=none ;;
         'diff') subs=(); flags=('--help:help for diff' '-h:help for diff'); args=none ;;
-        'reconcile') subs=('image:Reconcile image automation objects' 'source:Reconcile sources'); flags=('--help:help for reconcile' '-h:help for reconcile'); args=subs ;;
-        'reconcile image') subs=(); flags=('--help:help for image' '-h:help for image'); args=none ;;
-        'reconcile source') subs=(); flags=('--help:help for source' '-h:help for source'); args=none ;;
         'trigger') subs=(); flags=('--help:help for trigger' '-h:help for trigger'); args=none ;;
     esac
     flags+=($__fluxs_globals)
@@ -480,6 +516,20 @@ __fluxs_flag_values() {
         "events|--for") _message 'value' ;;
         "events|--types") _message 'value' ;;
         "tree kustomization|--output"|"tree kustomization|-o") compadd -- 'json' 'yaml' ;;
+        "reconcile|--storage-path") _message 'value' ;;
+        "reconcile helmrelease|--storage-path") _message 'value' ;;
+        "reconcile kustomization|--storage-path") _message 'value' ;;
+        "reconcile receiver|--storage-path") _message 'value' ;;
+        "reconcile image|--storage-path") _message 'value' ;;
+        "reconcile image policy|--storage-path") _message 'value' ;;
+        "reconcile image repository|--storage-path") _message 'value' ;;
+        "reconcile image update|--storage-path") _message 'value' ;;
+        "reconcile source|--storage-path") _message 'value' ;;
+        "reconcile source bucket|--storage-path") _message 'value' ;;
+        "reconcile source chart|--storage-path") _message 'value' ;;
+        "reconcile source git|--storage-path") _message 'value' ;;
+        "reconcile source helm|--storage-path") _message 'value' ;;
+        "reconcile source oci|--storage-path") _message 'value' ;;
         *)
             case "$2" in
                 --timeout) _message 'value' ;;

@@ -220,3 +220,15 @@ public final class HTTPClient: @unchecked Sendable {
         return TransportError(kind: kind, url: url, detail: msg)
     }
 }
+
+/// A plain GET of a URL (artifact downloads), with the system CAs.
+public enum HTTPDownload {
+    public static func get(_ url: String, timeout: Double = 300) throws -> [UInt8] {
+        let client = try HTTPClient()
+        let r = try client.perform(HTTPRequest(method: "GET", url: url, timeout: timeout), tls: TLSSettings())
+        guard (200..<300).contains(r.status) else {
+            throw TransportError(kind: .other, url: url, detail: "GET \(url): HTTP status \(r.status)")
+        }
+        return r.body
+    }
+}

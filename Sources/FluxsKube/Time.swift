@@ -20,6 +20,14 @@ public enum Clock {
             "T" + pad2(Int(tmv.tm_hour)) + ":" + pad2(Int(tmv.tm_min)) + ":" + pad2(Int(tmv.tm_sec)) + "Z"
     }
 
+    /// "2006-01-02T15:04:05.000000Z" in UTC, as metav1.MicroTime serialises.
+    public static func rfc3339Micro(_ t: Double = now()) -> String {
+        let whole = t.rounded(.down)
+        var micros = String(Int(((t - whole) * 1e6).rounded(.down)))
+        micros = String(repeating: "0", count: max(0, 6 - micros.count)) + micros
+        return String(rfc3339(whole).dropLast()) + "." + micros + "Z"
+    }
+
     /// RFC 3339 with nanoseconds in the local time zone, trailing zeros of the fraction
     /// dropped (Go's time.RFC3339Nano), as flux writes reconcile.fluxcd.io/requestedAt.
     public static func rfc3339NanoLocal(_ t: Double = now()) -> String {

@@ -160,14 +160,16 @@ final class CreateClusterTests: XCTestCase {
     }
 
     func testCreateSourceGitWithCredentialsAndUpdate() throws {
-        let r = try TestEnv.fluxs(["create", "source", "git", "app", "--url=https://example.com/app.git", "--branch=main", "-n", ns,
+        // Nothing listens on port 1: the objects are created, the reconciliation in this process fails.
+        let r = try TestEnv.fluxs(["create", "source", "git", "app", "--url=https://127.0.0.1:1/app.git", "--branch=main", "-n", ns,
                                    "--username=u", "--password=secret-pw"])
-        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.hasSuffix("✗ failed to checkout and determine revision: unable to clone 'https://127.0.0.1:1/app.git': failed to connect to 127.0.0.1: Connection refused\n"), r.stderr)
         XCTAssertTrue(r.stderr.hasPrefix("✚ generating GitRepository source\n► applying secret with repository credentials\n✔ authentication configured\n► applying GitRepository source\n✔ GitRepository source created\n◎ waiting for GitRepository source reconciliation\n"), r.stderr)
         XCTAssertFalse(r.stderr.contains("secret-pw") || r.stdout.contains("secret-pw"))
         let secret = try TestEnv.run("kubectl", ["get", "secret", "app", "-n", ns, "-o", "jsonpath={.data.password}"])
         XCTAssertEqual(secret.stdout, Data("secret-pw".utf8).base64EncodedString())
-        let again = try TestEnv.fluxs(["create", "source", "git", "app", "--url=https://example.com/app.git", "--tag=v1", "-n", ns, "--secret-ref=app"])
+        let again = try TestEnv.fluxs(["create", "source", "git", "app", "--url=https://127.0.0.1:1/app.git", "--tag=v1", "-n", ns, "--secret-ref=app"])
         XCTAssertTrue(again.stderr.contains("✔ GitRepository source updated"), again.stderr)
         let live = try TestEnv.run("kubectl", ["get", "gitrepository", "app", "-n", ns, "-o", "jsonpath={.spec.ref}"])
         XCTAssertEqual(live.stdout, #"{"tag":"v1"}"#, "server-side apply drops the branch fluxs no longer sets")

@@ -2,6 +2,8 @@
 # CGI front of `git http-backend` for the test environment: checks the
 # credentials the URL prefix asks for (none, basic or bearer), then hands the
 # request to git. Anonymous repositories accept pushes too.
+# Each request is logged (method and path) before anything else, so tests can count round trips.
+[ -n "${FLUXS_GIT_REQUEST_LOG:-}" ] && printf '%s %s\n' "$REQUEST_METHOD" "$REQUEST_URI" >> "$FLUXS_GIT_REQUEST_LOG"
 deny() {
     printf 'Status: 401 Unauthorized\r\nWWW-Authenticate: %s realm="fluxs-test"\r\nContent-Type: text/plain\r\n\r\nauthentication required\n' "$1"
     exit 0

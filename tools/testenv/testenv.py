@@ -166,8 +166,9 @@ class Env:
             blocks.append('''$HTTP["url"] =~ "^%s/" {
     cgi.assign = ("" => "")
     setenv.add-environment = ("GIT_PROJECT_ROOT" => "%s", "GIT_HTTP_EXPORT_ALL" => "1", "FLUXS_GIT_AUTH" => "%s",
-                              "FLUXS_GIT_USER" => "%s", "FLUXS_GIT_PASSWORD" => "%s", "FLUXS_GIT_TOKEN" => "%s")
-}''' % (prefix, root, mode, user, password, token))
+                              "FLUXS_GIT_USER" => "%s", "FLUXS_GIT_PASSWORD" => "%s", "FLUXS_GIT_TOKEN" => "%s",
+                              "FLUXS_GIT_REQUEST_LOG" => "%s")
+}''' % (prefix, root, mode, user, password, token, os.path.join(d, "requests.log")))
         conf = '''server.modules = ("mod_alias", "mod_setenv", "mod_cgi", "mod_openssl")
 server.document-root = "%(www)s"
 server.bind = "127.0.0.1"
@@ -191,6 +192,7 @@ $SERVER["socket"] == "127.0.0.1:%(https)d" {
         self.vars.update({
             "FLUXS_TEST_GIT_HTTP": "http://127.0.0.1:%d" % http, "FLUXS_TEST_GIT_HTTPS": "https://localhost:%d" % https,
             "FLUXS_TEST_GIT_USER": user, "FLUXS_TEST_GIT_PASSWORD": password, "FLUXS_TEST_GIT_TOKEN": token,
+            "FLUXS_TEST_GIT_REQUEST_LOG": os.path.join(d, "requests.log"),
         })
 
     def ssh(self):

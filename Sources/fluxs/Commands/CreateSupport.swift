@@ -99,11 +99,16 @@ enum CreateSupport {
         let name = object["metadata"]?["name"]?.string ?? ""
         let ns = object["metadata"]?["namespace"]?.string ?? ""
         if a.isStatic(object) { return .ready(try kube.get(a.resource, namespace: ns, name: name)) }
-        let component = Controllers.component(for: a.kind)
-        let fluxNS = inv.env["FLUX_SYSTEM_NAMESPACE"].flatMap { isDNSLabel($0) ? $0 : nil } ?? "flux-system"
-        guard Controllers.running(kube, component: component, namespace: fluxNS) else {
+        switch Reconciliation.mode(inv, a, kube: kube) {
+        case .unavailable(let component, let fluxNS):
             inv.out.warning("\(a.kind.kind) \(name) was not reconciled: fluxs cannot reconcile \(a.kind.kind) objects on demand yet, and no \(component) runs in the \(fluxNS) namespace")
             return .notReconciled
+        case .local(let r):
+            let done = try Reconciliation.runLocal(inv, r, try kube.get(a.resource, namespace: ns, name: name))
+            if let message = Reconciliation.failure(done) { throw CLIError(message) }
+            return .ready(done)
+        case .controller:
+            break
         }
         let live: Node = try ObjectCommands.poll(kube) { () throws -> Node? in
             let o = try kube.get(a.resource, namespace: ns, name: name)

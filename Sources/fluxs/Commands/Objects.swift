@@ -137,10 +137,9 @@ enum ObjectCommands {
     /// reconcile these kinds on demand yet; when the Flux controller runs in the
     /// cluster it waits for it, as flux does; otherwise it says so plainly.
     static func waitReconciled(_ inv: Invocation, _ a: KindAdapter, _ kube: KubeClient, _ objects: [Node], explicitWait: Bool) throws -> Int {
-        let component = Controllers.component(for: a.kind)
-        let fluxNS = inv.env["FLUX_SYSTEM_NAMESPACE"].flatMap { isDNSLabel($0) ? $0 : nil } ?? "flux-system"
         let isStatic = objects.allSatisfy { a.isStatic($0) }
-        if !isStatic && !Controllers.running(kube, component: component, namespace: fluxNS) {
+        let mode = Reconciliation.mode(inv, a, kube: kube)
+        if !isStatic, case .unavailable(let component, let fluxNS) = mode {
             for o in objects {
                 let n = o["metadata"]?["name"]?.string ?? ""
                 inv.out.warning("\(a.kind.kind) \(n) resumed but not reconciled: fluxs cannot reconcile \(a.kind.kind) objects on demand yet, and no \(component) runs in the \(fluxNS) namespace")
@@ -153,6 +152,13 @@ enum ObjectCommands {
             let n = o["metadata"]?["name"]?.string ?? ""
             let ns = o["metadata"]?["namespace"]?.string ?? ""
             do {
+                if !a.isStatic(o), case .local(let r) = mode {
+                    let done = try Reconciliation.runLocal(inv, r, try kube.get(a.resource, namespace: ns, name: n))
+                    if let message = Reconciliation.failure(done) { throw CLIError(message) }
+                    inv.out.success("\(a.kind.kind) \(n) reconciliation completed")
+                    inv.out.success(a.success(done))
+                    continue
+                }
                 let done: Node = try poll(kube) { () throws -> Node? in
                     let live = try kube.get(a.resource, namespace: ns, name: n)
                     switch KStatus.readiness(live, isStatic: a.isStatic(live)) {

@@ -70,6 +70,7 @@ enum RootCommand {
             CreateCommand.make(),
             EventsCommand.make(),
             TreeCommand.make(),
+            ReconcileCommand.make(),
         ]
         root.subcommands = built + PlannedCommands.all().filter { p in !built.contains { $0.name == p.name } }
         return root

@@ -1,0 +1,151 @@
+import FluxsAPI
+import FluxsKube
+import FluxsYAML
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a reconciler needs from the command that runs it.
+public struct ReconcileEnv {
+    public var kube: KubeClient
+    public var storage: Storage
+    /// Detail lines for --verbose (never secrets).
+    public var log: (String) -> Void
+    /// Progress of long steps (a terminal shows it; scripts do not get it).
+    public var progress: (String) -> Void
+
+    public init(kube: KubeClient, storage: Storage, log: @escaping (String) -> Void = { _ in }, progress: @escaping (String) -> Void = { _ in }) {
+        self.kube = kube; self.storage = storage; self.log = log; self.progress = progress
+    }
+}
+
+/// A Flux kind fluxs reconciles in its own process, writing the status its controller would write.
+public protocol OnDemandReconciler {
+    /// Reconciles the object; returns it as it is after the status was written.
+    func reconcile(_ object: Node, env: ReconcileEnv) throws -> Node
+}
+
+public enum OnDemand {
+    /// The in-process reconciler of a kind, if fluxs has one.
+    public static func reconciler(for kind: FluxKind) -> OnDemandReconciler? {
+        switch kind.kind {
+        case FluxKinds.gitRepository.kind: return GitRepositoryReconciler()
+        default: return nil
+        }
+    }
+}
+
+/// The annotation `flux reconcile` sets, and the status field that records it was handled.
+public enum ReconcileRequest {
+    public static let annotation = "reconcile.fluxcd.io/requestedAt"
+    public static func value(_ o: Node) -> String? { o["metadata"]?["annotations"]?[annotation]?.string }
+}
+
+/// Runs blocking work (libgit2 has no timeouts) on its own thread and stops waiting at the deadline.
+/// On timeout the thread is left to finish on its own; its result is dropped.
+public enum Blocking {
+    public struct DeadlineExceeded: Error, CustomStringConvertible {
+        public var description: String { "context deadline exceeded" }
+    }
+
+    /// One piece of work and the signal that it finished.
+    final class Job: @unchecked Sendable {
+        var mutex = pthread_mutex_t()
+        var cond = pthread_cond_t()
+        var done = false
+        let work: () -> Void
+        init(_ work: @escaping () -> Void) {
+            self.work = work
+            pthread_mutex_init(&mutex, nil)
+            var attr = pthread_condattr_t()
+            pthread_condattr_init(&attr)
+            pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+            pthread_cond_init(&cond, &attr)
+            pthread_condattr_destroy(&attr)
+        }
+        deinit {
+            pthread_cond_destroy(&cond)
+            pthread_mutex_destroy(&mutex)
+        }
+        func finish() {
+            pthread_mutex_lock(&mutex)
+            done = true
+            pthread_cond_signal(&cond)
+            pthread_mutex_unlock(&mutex)
+        }
+        /// Waits until done or `seconds` pass; true when done.
+        func wait(_ seconds: Double) -> Bool {
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            let end = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9 + max(0, seconds)
+            var deadline = timespec(tv_sec: Int(end), tv_nsec: Int((end - Double(Int(end))) * 1e9))
+            pthread_mutex_lock(&mutex)
+            while !done {
+                if pthread_cond_timedwait(&cond, &mutex, &deadline) == ETIMEDOUT { break }
+            }
+            let d = done
+            pthread_mutex_unlock(&mutex)
+            return d
+        }
+    }
+
+    final class Box<T>: @unchecked Sendable { var result: Result<T, Error>? }
+
+    public static func run<T>(seconds: Double, _ body: @escaping () throws -> T) throws -> T {
+        let box = Box<T>()
+        let job = Job { box.result = Result { try body() } }
+        let ctx = Unmanaged.passRetained(job).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let j = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+            j.work()
+            j.finish()
+            return nil
+        }, ctx)
+        guard rc == 0 else {
+            Unmanaged<Job>.fromOpaque(ctx).release()
+            return try body()
+        }
+        pthread_detach(thread)
+        guard job.wait(seconds), let r = box.result else { throw DeadlineExceeded() }
+        return try r.get()
+    }
+}
+
+/// Kubernetes Events as the Flux controllers record them (core/v1, with the revision annotation).
+public struct EventRecorder {
+    let kube: KubeClient
+    let component: String
+
+    public init(kube: KubeClient, component: String) {
+        self.kube = kube
+        self.component = component
+    }
+
+    static let events = ResourceRef(group: "", version: "v1", resource: "events", kind: "Event", namespaced: true)
+
+    /// Records an event; failures to record are not errors of the reconciliation.
+    public func record(_ object: Node, type: String, reason: String, message: String, annotations: [String: String] = [:]) {
+        let meta = object["metadata"] ?? .map([])
+        let ns = meta["namespace"]?.string ?? "default"
+        let name = meta["name"]?.string ?? ""
+        let now = Clock.rfc3339()
+        let micro = Clock.rfc3339Micro()
+        var anns: [(String, Node)] = []
+        for (k, v) in annotations.sorted(by: { $0.key < $1.key }) { anns.append((k, .string(v))) }
+        let suffix = String(UInt64(Clock.now() * 1e9), radix: 16)
+        let event: Node = .map([
+            ("apiVersion", "v1"), ("kind", "Event"),
+            ("metadata", .map([("name", .string("\(name).\(suffix)")), ("namespace", .string(ns)), ("annotations", .map(anns))])),
+            ("involvedObject", .map([
+                ("apiVersion", object["apiVersion"] ?? ""), ("kind", object["kind"] ?? ""), ("name", .string(name)),
+                ("namespace", .string(ns)), ("uid", meta["uid"] ?? ""), ("resourceVersion", meta["resourceVersion"] ?? ""),
+            ])),
+            ("type", .string(type)), ("reason", .string(reason)), ("message", .string(message)),
+            ("source", .map([("component", .string(component))])),
+            ("firstTimestamp", .string(now)), ("lastTimestamp", .string(now)), ("eventTime", .string(micro)), ("count", 1),
+            ("reportingComponent", .string(component)), ("reportingInstance", .string("fluxs")), ("action", .string(reason)),
+        ])
+        _ = try? kube.create(Self.events, namespace: ns, object: event)
+    }
+}

@@ -1,0 +1,161 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import FluxsAPI
+import FluxsCore
+import FluxsKube
+import FluxsYAML
+
+/// Who reconciles an object: the Flux controller in the cluster, fluxs in this process, or nobody yet.
+enum Reconciliation {
+    enum Mode {
+        case controller
+        case local(OnDemandReconciler)
+        case unavailable(component: String, namespace: String)
+    }
+
+    static func fluxNamespace(_ inv: Invocation) -> String {
+        inv.env["FLUX_SYSTEM_NAMESPACE"].flatMap { isDNSLabel($0) ? $0 : nil } ?? "flux-system"
+    }
+
+    /// The controller wins when it runs (fluxs then behaves as flux), unless --local asks for this process.
+    static func mode(_ inv: Invocation, _ a: KindAdapter, kube: KubeClient) -> Mode {
+        let component = Controllers.component(for: a.kind)
+        let ns = fluxNamespace(inv)
+        let forceLocal = inv.flags.bool("local")
+        let local = OnDemand.reconciler(for: a.kind)
+        if let local, forceLocal { return .local(local) }
+        if Controllers.running(kube, component: component, namespace: ns) { return .controller }
+        if let local { return .local(local) }
+        return .unavailable(component: component, namespace: ns)
+    }
+
+    /// --storage-path, else $FLUXS_STORAGE_PATH, else <cache dir>/storage.
+    static func storage(_ inv: Invocation) -> Storage {
+        let flag = inv.flags.string("storage-path")
+        if !flag.isEmpty { return Storage(root: flag) }
+        if let e = inv.env["FLUXS_STORAGE_PATH"], !e.isEmpty { return Storage(root: e) }
+        return Storage(root: inv.cacheDir + "/storage")
+    }
+
+    /// Runs the in-process reconciler and returns the object as it left it.
+    static func runLocal(_ inv: Invocation, _ r: OnDemandReconciler, _ object: Node) throws -> Node {
+        let kube = try inv.kube()
+        let env = ReconcileEnv(kube: kube, storage: storage(inv),
+                               log: { line in if inv.verbose { inv.out.stderr(line) } },
+                               progress: { _ in })
+        return try r.reconcile(object, env: env)
+    }
+
+    /// The Ready verdict of an object a local reconciler just wrote: nil when ready, else the message.
+    static func failure(_ o: Node) -> String? {
+        guard let ready = Obj.condition(o, "Ready") else { return "status can't be determined" }
+        if ready["status"]?.string == "True" { return nil }
+        return ready["message"]?.string ?? ""
+    }
+}
+
+/// `fluxs reconcile <kind> NAME`: flux's annotate-and-wait when the controller runs; otherwise the
+/// reconciliation happens here, in this process.
+enum ReconcileCommand {
+    static func make() -> Command {
+        var c = Command(name: "reconcile", summary: "Reconcile sources and resources",
+                        long: "The reconcile sub-commands trigger a reconciliation of sources and resources.")
+        c.persistentFlags = [
+            .bool("local", nil, "reconcile in this process even when the Flux controller runs in the cluster (fluxs)"),
+            .string("storage-path", nil, "where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)"),
+        ]
+        c.subcommands = ObjectCommands.tree(
+            verb: "reconcile", summary: { "Reconcile a \($0.kind.kind) resource" },
+            flags: { n in
+                switch n.adapter.kind {
+                case FluxKinds.kustomization: return [.bool("with-source", nil, "reconcile Kustomization source")]
+                case FluxKinds.helmRelease: return [.bool("with-source", nil, "reconcile HelmRelease source"),
+                                                    .bool("force", nil, "force a one-off install or upgrade of the HelmRelease resource"),
+                                                    .bool("reset", nil, "reset the retry counter for a failed HelmRelease resource")]
+                default: return []
+                }
+            },
+            include: { n in !["alert", "alert-provider"].contains(n.path[0]) && n.path != ["source", "external"] },
+            example: { "  # Trigger a reconciliation of an existing \($0.adapter.kind.kind)\n  fluxs reconcile \($0.path.joined(separator: " ")) podinfo" },
+            handler: run)
+        return c
+    }
+
+    static func run(_ inv: Invocation, _ a: KindAdapter) throws -> Int32 {
+        guard let name = inv.args.first else { throw CLIError("\(a.kind.kind) name is required") }
+        let ns = try inv.namespace()
+        let kube = try inv.kube()
+        if inv.flags.bool("with-source") {
+            try reconcileSource(inv, a, kube, name: name, ns: ns)
+        }
+        try reconcile(inv, a, kube, name: name, ns: ns)
+        return 0
+    }
+
+    /// `--with-source`: the source of a Kustomization or HelmRelease first.
+    static func reconcileSource(_ inv: Invocation, _ a: KindAdapter, _ kube: KubeClient, name: String, ns: String) throws {
+        let o = try kube.get(a.resource, namespace: ns, name: name)
+        let src = a.kind == FluxKinds.helmRelease ? o["spec"]?["chart"]?["spec"]?["sourceRef"] : o["spec"]?["sourceRef"]
+        let kind = src?["kind"]?.string ?? ""
+        let srcNS = src?["namespace"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? ns
+        let srcName = src?["name"]?.string ?? ""
+        let allowed = a.kind == FluxKinds.helmRelease ? ["OCIRepository", "GitRepository", "Bucket", "HelmRepository"]
+                                                      : ["OCIRepository", "GitRepository", "Bucket"]
+        guard allowed.contains(kind), let sa = Adapters.all.first(where: { $0.kind.kind == kind }) else {
+            throw CLIError("cannot reconcile source of kind \(kind)")
+        }
+        try reconcile(inv, sa, kube, name: srcName, ns: srcNS)
+    }
+
+    static func reconcile(_ inv: Invocation, _ a: KindAdapter, _ kube: KubeClient, name: String, ns: String) throws {
+        guard try GetCommand.ensureCRD(kube, a) else { throw GetCommand.missingCRD(a) }
+        let object = try kube.get(a.resource, namespace: ns, name: name)
+        if a.isStatic(object) {
+            inv.out.success("reconciliation not supported by the object")
+            return
+        }
+        if object["spec"]?["suspend"]?.bool == true { throw CLIError("resource is suspended") }
+        let mode = Reconciliation.mode(inv, a, kube: kube)
+        if case .unavailable(let component, let fluxNS) = mode {
+            throw CLIError("cannot reconcile \(a.kind.kind) \(ns)/\(name): fluxs cannot reconcile \(a.kind.kind) objects on demand yet, and no \(component) runs in the \(fluxNS) namespace")
+        }
+        let lastHandled = object["status"]?["lastHandledReconcileAt"]?.string ?? ""
+
+        inv.out.action("annotating \(a.kind.kind) \(name) in \(ns) namespace")
+        let stamp = Clock.rfc3339NanoLocal()
+        var annotations: [(String, Node)] = [(ReconcileRequest.annotation, .string(stamp))]
+        if a.kind == FluxKinds.helmRelease {
+            if inv.flags.bool("force") { annotations.append(("reconcile.fluxcd.io/forceAt", .string(stamp))) }
+            if inv.flags.bool("reset") { annotations.append(("reconcile.fluxcd.io/resetAt", .string(stamp))) }
+        }
+        let annotated = try kube.patch(a.resource, namespace: ns, name: name, type: .merge,
+                                       patch: ["metadata": ["annotations": .map(annotations)]])
+        inv.out.success("\(a.kind.kind) annotated")
+        inv.out.waiting("waiting for \(a.kind.kind) reconciliation")
+
+        let done: Node
+        switch mode {
+        case .local(let r):
+            done = try Reconciliation.runLocal(inv, r, annotated)
+        default:
+            done = try ObjectCommands.poll(kube) { () throws -> Node? in
+                let o = try kube.get(a.resource, namespace: ns, name: name)
+                let handled = o["status"]?["lastHandledReconcileAt"]?.string ?? ""
+                guard handled != lastHandled else { return nil }
+                switch KStatus.of(o) {
+                case .current: return o
+                case .inProgress: return nil
+                case .failed(let m): throw CLIError(m)
+                case .terminating: throw CLIError("object is being deleted")
+                }
+            }
+        }
+        if let message = Reconciliation.failure(done) {
+            if message == "status can't be determined" { throw CLIError(message) }
+            let quoted = a.kind == FluxKinds.kustomization || a.kind == FluxKinds.helmRelease ? message : "'\(message)'"
+            throw CLIError("\(a.kind.kind) reconciliation failed: \(quoted)")
+        }
+        inv.out.success(a.success(done))
+    }
+}

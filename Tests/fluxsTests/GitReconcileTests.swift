@@ -1,0 +1,288 @@
+import Foundation
+import FluxsTestSupport
+import XCTest
+
+/// `fluxs reconcile source git` (and create, which reconciles) against the real git servers of the test environment.
+final class GitReconcileTests: XCTestCase {
+    var ns = ""
+    var storage: URL!
+    var e: [String: String] = [:]
+
+    override func setUpWithError() throws {
+        e = try TestEnv.require("FLUXS_TEST_KUBECONFIG", "FLUXS_TEST_GIT_ROOT", "FLUXS_TEST_GIT_HTTP", "FLUXS_TEST_GIT_HTTPS",
+                                "FLUXS_TEST_GIT_USER", "FLUXS_TEST_GIT_PASSWORD", "FLUXS_TEST_GIT_TOKEN", "FLUXS_TEST_GIT_REQUEST_LOG",
+                                "FLUXS_TEST_SSH_URL", "FLUXS_TEST_SSH_KEY_ECDSA", "FLUXS_TEST_SSH_KEY_ED25519", "FLUXS_TEST_SSH_KNOWN_HOSTS",
+                                "FLUXS_TEST_CA")
+        ns = "gr-\(UUID().uuidString.prefix(6).lowercased())"
+        storage = try TestEnv.tempDir("fluxs-storage")
+        XCTAssertEqual(try TestEnv.fluxs(["install"]).status, 0)
+        XCTAssertEqual(try TestEnv.run("kubectl", ["create", "namespace", ns]).status, 0)
+    }
+
+    override func tearDownWithError() throws {
+        if let storage { try? FileManager.default.removeItem(at: storage) }
+    }
+
+    // MARK: helpers
+
+    /// A bare repository on the git servers and a work tree that pushes to it.
+    struct Repo {
+        var name: String
+        var work: URL
+        var bare: String
+    }
+
+    @discardableResult
+    func git(_ repo: Repo, _ args: String...) throws -> String {
+        let r = try TestEnv.run("git", ["-C", repo.work.path, "-c", "user.name=t", "-c", "user.email=t@example.com"] + args)
+        XCTAssertEqual(r.status, 0, "git \(args): \(r.stderr)")
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func makeRepo(_ files: [String: String]) throws -> Repo {
+        let name = "r-\(UUID().uuidString.prefix(8).lowercased())"
+        let bare = e["FLUXS_TEST_GIT_ROOT"]! + "/\(name).git"
+        XCTAssertEqual(try TestEnv.run("git", ["init", "-q", "--bare", "-b", "main", bare]).status, 0)
+        let work = try TestEnv.tempDir("fluxs-work")
+        let repo = Repo(name: name, work: work, bare: bare)
+        try git(repo, "init", "-q", "-b", "main")
+        try commit(repo, files, "initial")
+        return repo
+    }
+
+    func commit(_ repo: Repo, _ files: [String: String], _ message: String) throws {
+        for (path, text) in files { try TestEnv.write(text, to: repo.work.appendingPathComponent(path)) }
+        try git(repo, "add", "-A")
+        try git(repo, "commit", "-q", "-m", message)
+        try git(repo, "push", "-q", "--force", "--tags", repo.bare, "main")
+    }
+
+    func fluxs(_ args: [String]) throws -> TestEnv.Run {
+        try TestEnv.fluxs(args + ["-n", ns], env: ["FLUXS_STORAGE_PATH": storage.path])
+    }
+
+    func jsonpath(_ name: String, _ path: String) throws -> String {
+        try TestEnv.run("kubectl", ["get", "gitrepository", name, "-n", ns, "-o", "jsonpath={\(path)}"]).stdout
+    }
+
+    func condition(_ name: String, _ type: String) throws -> (status: String, reason: String, message: String) {
+        let s = try jsonpath(name, ".status.conditions[?(@.type==\"\(type)\")].status")
+        let r = try jsonpath(name, ".status.conditions[?(@.type==\"\(type)\")].reason")
+        let m = try jsonpath(name, ".status.conditions[?(@.type==\"\(type)\")].message")
+        return (s, r, m)
+    }
+
+    func artifactFiles(_ name: String) throws -> [String] {
+        let path = try jsonpath(name, ".status.artifact.path")
+        let t = try TestEnv.run("tar", ["-tzf", storage.appendingPathComponent(path).path])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        return t.stdout.split(separator: "\n").map(String.init)
+    }
+
+    var http: String { e["FLUXS_TEST_GIT_HTTP"]! }
+
+    // MARK: tests
+
+    func testBranchTagSemverNameAndCommit() throws {
+        let repo = try makeRepo(["apps/cm.yaml": "kind: ConfigMap\n"])
+        let first = try git(repo, "rev-parse", "HEAD")
+        try git(repo, "tag", "-a", "v1.0.0", "-m", "release 1")
+        try commit(repo, ["apps/cm.yaml": "kind: ConfigMap\nv: 2\n"], "second")
+        let second = try git(repo, "rev-parse", "HEAD")
+        try git(repo, "tag", "v1.1.0")
+        try git(repo, "tag", "v2.0.0-rc.1")
+        try git(repo, "push", "-q", "--tags", repo.bare)
+        let url = "--url=\(http)/git/\(repo.name).git"
+        let cases: [([String], String)] = [
+            (["--branch=main"], "main@sha1:\(second)"),
+            (["--tag=v1.0.0"], "v1.0.0@sha1:\(first)"),
+            (["--tag-semver=>=1.0.0"], "v1.1.0@sha1:\(second)"),
+            (["--tag-semver=~1.0"], "v1.0.0@sha1:\(first)"),
+            (["--tag-semver=>=2.0.0-0"], "v2.0.0-rc.1@sha1:\(second)"),
+            (["--ref-name=refs/heads/main"], "refs/heads/main@sha1:\(second)"),
+            (["--commit=\(first)"], "sha1:\(first)"),
+            (["--branch=main", "--commit=\(first)"], "main@sha1:\(first)"),
+        ]
+        for (i, (flags, revision)) in cases.enumerated() {
+            let r = try fluxs(["create", "source", "git", "s\(i)", url, "--interval=1m"] + flags)
+            XCTAssertEqual(r.status, 0, "\(flags): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasSuffix("✔ GitRepository source reconciliation completed\n✔ fetched revision: \(revision)\n"), "\(flags): \(r.stderr)")
+            XCTAssertEqual(try jsonpath("s\(i)", ".status.artifact.revision"), revision)
+            XCTAssertEqual(try condition("s\(i)", "Ready").reason, "Succeeded")
+            XCTAssertEqual(try condition("s\(i)", "ArtifactInStorage").message, "stored artifact for revision '\(revision)'")
+        }
+        let rec = try fluxs(["reconcile", "source", "git", "s0"])
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        XCTAssertEqual(rec.stderr, "► annotating GitRepository s0 in \(ns) namespace\n✔ GitRepository annotated\n◎ waiting for GitRepository reconciliation\n✔ fetched revision main@sha1:\(second)\n")
+        let handled = try jsonpath("s0", ".status.lastHandledReconcileAt")
+        XCTAssertEqual(handled, try TestEnv.run("kubectl", ["get", "gitrepository", "s0", "-n", ns, "-o", "jsonpath={.metadata.annotations.reconcile\\.fluxcd\\.io/requestedAt}"]).stdout)
+        let get = try fluxs(["get", "sources", "git", "s0"])
+        XCTAssertEqual(get.stdout, "NAME\tREVISION          \tSUSPENDED\tREADY\tMESSAGE                                           \ns0  \tmain@sha1:\(second.prefix(8))\tFalse    \tTrue \tstored artifact for revision 'main@sha1:\(second.prefix(8))'\t\n")
+        // A commit that is not on the branch.
+        try git(repo, "checkout", "-q", "-b", "side")
+        try commit(repo, ["side.txt": "x\n"], "side")
+        try git(repo, "push", "-q", repo.bare, "side")
+        let off = try git(repo, "rev-parse", "HEAD")
+        let bad = try fluxs(["create", "source", "git", "off", url, "--branch=main", "--commit=\(off)", "--interval=1m"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("unable to resolve commit object for '\(off)'"), bad.stderr)
+    }
+
+    func testIgnoreRulesAndArtifactLayout() throws {
+        let repo = try makeRepo(["deploy/app.yaml": "a: 1\n", "deploy/logo.png": "png", ".github/workflows/ci.yml": "x\n",
+                                 "docs/readme.md": "# x\n", "run.sh": "#!/bin/sh\n", ".sops.yaml": "x\n"])
+        let url = "--url=\(http)/git/\(repo.name).git"
+        XCTAssertEqual(try fluxs(["create", "source", "git", "defaults", url, "--branch=main", "--interval=1m"]).status, 0)
+        XCTAssertEqual(try artifactFiles("defaults"), [".", "deploy", "deploy/app.yaml", "docs", "docs/readme.md", "run.sh"])
+        let path = try jsonpath("defaults", ".status.artifact.path")
+        XCTAssertTrue(path.hasPrefix("gitrepository/\(ns)/defaults/") && path.hasSuffix(".tar.gz"), path)
+        let listing = try TestEnv.run("tar", ["-tzvf", storage.appendingPathComponent(path).path]).stdout
+        XCTAssertTrue(listing.contains("-rw------- 0/0") && listing.contains("drwxr-x--- 0/0"), listing)
+        var mode = stat()
+        XCTAssertEqual(stat(storage.appendingPathComponent(path).path, &mode), 0)
+        XCTAssertEqual(mode.st_mode & 0o777, 0o600)
+        let digest = try jsonpath("defaults", ".status.artifact.digest")
+        let sha = try TestEnv.run("sha256sum", [storage.appendingPathComponent(path).path]).stdout.prefix(64)
+        XCTAssertEqual(digest, "sha256:\(sha)")
+        // spec.ignore replaces the default exclusions (VCS files stay out).
+        XCTAssertEqual(try fluxs(["create", "source", "git", "custom", url, "--branch=main", "--interval=1m", "--ignore-paths=docs/,*.sh"]).status, 0)
+        XCTAssertEqual(try artifactFiles("custom"), [".", ".github", ".github/workflows", ".github/workflows/ci.yml", ".sops.yaml", "deploy",
+                                                     "deploy/app.yaml", "deploy/logo.png"])
+        // .sourceignore files, scoped to their folder, with negation.
+        try commit(repo, [".sourceignore": "*.md\n", "deploy/.sourceignore": "*.yaml\n!keep.yaml\n", "deploy/keep.yaml": "k: 1\n"], "ignore")
+        XCTAssertEqual(try fluxs(["reconcile", "source", "git", "defaults"]).status, 0)
+        XCTAssertEqual(try artifactFiles("defaults"), [".", ".github", ".github/workflows", ".github/workflows/ci.yml", ".sops.yaml",
+                                                       ".sourceignore", "deploy", "deploy/.sourceignore", "deploy/keep.yaml", "deploy/logo.png",
+                                                       "docs", "run.sh"])
+        // The same tree gives the same artifact digest on another machine (another storage).
+        let other = try TestEnv.tempDir("fluxs-storage2")
+        defer { try? FileManager.default.removeItem(at: other) }
+        let before = try jsonpath("defaults", ".status.artifact.digest")
+        XCTAssertEqual(try TestEnv.fluxs(["reconcile", "source", "git", "defaults", "-n", ns], env: ["FLUXS_STORAGE_PATH": other.path]).status, 0)
+        XCTAssertEqual(try jsonpath("defaults", ".status.artifact.digest"), before)
+    }
+
+    func testNoOpReconcileIsOneRoundTripAndForcePushIsFollowed() throws {
+        let repo = try makeRepo(["a.yaml": "a: 1\n"])
+        let url = "--url=\(http)/git/\(repo.name).git"
+        XCTAssertEqual(try fluxs(["create", "source", "git", "noop", url, "--branch=main", "--interval=1m"]).status, 0)
+        func requests() throws -> [String] {
+            try String(contentsOfFile: e["FLUXS_TEST_GIT_REQUEST_LOG"]!, encoding: .utf8).split(separator: "\n")
+                .map(String.init).filter { $0.contains("/\(repo.name).git/") }
+        }
+        let afterFirst = try requests()
+        XCTAssertEqual(afterFirst.count, 2, "\(afterFirst)")   // GET info/refs, POST git-upload-pack
+        let again = try fluxs(["reconcile", "source", "git", "noop", "--verbose"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("no changes since last reconciliation"), again.stderr)
+        XCTAssertEqual(Array(try requests().dropFirst(afterFirst.count)), ["GET /git/\(repo.name).git/info/refs?service=git-upload-pack"])
+        // A rewritten branch (force push) is followed.
+        try git(repo, "commit", "-q", "--amend", "-m", "rewritten")
+        try git(repo, "push", "-q", "--force", repo.bare, "main")
+        let head = try git(repo, "rev-parse", "HEAD")
+        let forced = try fluxs(["reconcile", "source", "git", "noop"])
+        XCTAssertTrue(forced.stderr.hasSuffix("✔ fetched revision main@sha1:\(head)\n"), forced.stderr)
+        // Older artifacts of the object are removed.
+        let dir = storage.appendingPathComponent("gitrepository/\(ns)/noop")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["\(head).tar.gz"])
+    }
+
+    func testDeletedTagAndUnreachableServerLeaveFailedStatus() throws {
+        let repo = try makeRepo(["a.yaml": "a: 1\n"])
+        try git(repo, "tag", "v1")
+        try git(repo, "push", "-q", "--tags", repo.bare)
+        let url = "\(http)/git/\(repo.name).git"
+        XCTAssertEqual(try fluxs(["create", "source", "git", "tagged", "--url=\(url)", "--tag=v1", "--interval=1m"]).status, 0)
+        let good = try jsonpath("tagged", ".status.artifact.revision")
+        XCTAssertEqual(try TestEnv.run("git", ["--git-dir", repo.bare, "tag", "-d", "v1"]).status, 0)
+        let r = try fluxs(["reconcile", "source", "git", "tagged"])
+        XCTAssertEqual(r.status, 1)
+        let msg = "failed to checkout and determine revision: unable to clone '\(url)': couldn't find remote ref \"refs/tags/v1\""
+        XCTAssertTrue(r.stderr.hasSuffix("✗ GitRepository reconciliation failed: '\(msg)'\n"), r.stderr)
+        let ready = try condition("tagged", "Ready")
+        XCTAssertEqual(ready.status, "False"); XCTAssertEqual(ready.reason, "GitOperationFailed"); XCTAssertEqual(ready.message, msg)
+        XCTAssertEqual(try condition("tagged", "FetchFailed").status, "True")
+        XCTAssertEqual(try condition("tagged", "Reconciling").reason, "ProgressingWithRetry")
+        XCTAssertEqual(try jsonpath("tagged", ".status.artifact.revision"), good, "the last good artifact stays")
+        // Nothing listens on port 1.
+        let down = try fluxs(["create", "source", "git", "down", "--url=http://127.0.0.1:1/x.git", "--branch=main", "--interval=1m"])
+        XCTAssertEqual(down.status, 1)
+        XCTAssertTrue(down.stderr.contains("unable to clone 'http://127.0.0.1:1/x.git'"), down.stderr)
+        XCTAssertEqual(try condition("down", "Ready").reason, "GitOperationFailed")
+        // Suspended objects are not reconciled.
+        XCTAssertEqual(try fluxs(["suspend", "source", "git", "tagged"]).status, 0)
+        let s = try fluxs(["reconcile", "source", "git", "tagged"])
+        XCTAssertEqual(s.status, 1)
+        XCTAssertEqual(s.stderr, "✗ resource is suspended\n")
+    }
+
+    func testTimeoutOnLargeRepository() throws {
+        var big = [UInt8](repeating: 0, count: 24 << 20)
+        for i in big.indices { big[i] = UInt8(truncatingIfNeeded: (i &* 2654435761) >> 13) }
+        let repo = try makeRepo(["small.txt": "x\n"])
+        try Data(big).write(to: repo.work.appendingPathComponent("big.bin"))
+        try commit(repo, [:], "big")
+        let r = try fluxs(["create", "source", "git", "big", "--url=\(http)/git/\(repo.name).git", "--branch=main", "--interval=1m", "--fetch-timeout=20ms"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("context deadline exceeded"), r.stderr)
+        XCTAssertEqual(try condition("big", "FetchFailed").status, "True")
+    }
+
+    func testHTTPAuthAndTLS() throws {
+        let repo = try makeRepo(["a.yaml": "a: 1\n"])
+        let user = e["FLUXS_TEST_GIT_USER"]!, pass = e["FLUXS_TEST_GIT_PASSWORD"]!, token = e["FLUXS_TEST_GIT_TOKEN"]!
+        let basic = try fluxs(["create", "source", "git", "basic", "--url=\(http)/basic/\(repo.name).git", "--branch=main", "--interval=1m",
+                               "--username=\(user)", "--password=\(pass)"])
+        XCTAssertEqual(basic.status, 0, basic.stderr)
+        let wrong = try fluxs(["create", "source", "git", "wrong", "--url=\(http)/basic/\(repo.name).git", "--branch=main", "--interval=1m",
+                               "--username=\(user)", "--password=not-\(pass)"])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.stderr.contains("authentication") && wrong.stderr.contains("Secret '\(ns)/wrong'"), wrong.stderr)
+        XCTAssertFalse(wrong.stderr.contains(pass) || wrong.stdout.contains(pass))
+        // Bearer token from a Secret.
+        XCTAssertEqual(try TestEnv.run("kubectl", ["create", "secret", "generic", "tok", "-n", ns, "--from-literal=bearerToken=\(token)"]).status, 0)
+        let bearer = try fluxs(["create", "source", "git", "bearer", "--url=\(http)/bearer/\(repo.name).git", "--branch=main", "--interval=1m", "--secret-ref=tok"])
+        XCTAssertEqual(bearer.status, 0, bearer.stderr)
+        XCTAssertFalse(bearer.stderr.contains(token))
+        let noCreds = try fluxs(["create", "source", "git", "nocreds", "--url=\(http)/bearer/\(repo.name).git", "--branch=main", "--interval=1m"])
+        XCTAssertEqual(noCreds.status, 1)
+        XCTAssertTrue(noCreds.stderr.contains("authentication required"), noCreds.stderr)
+        // HTTPS: the test CA in ca.crt is trusted; without it the certificate is rejected.
+        let https = "\(e["FLUXS_TEST_GIT_HTTPS"]!)/git/\(repo.name).git"
+        let ca = try String(contentsOfFile: e["FLUXS_TEST_CA"]!, encoding: .utf8)
+        XCTAssertEqual(try TestEnv.run("kubectl", ["create", "secret", "generic", "ca", "-n", ns, "--from-literal=ca.crt=\(ca)"]).status, 0)
+        let tls = try fluxs(["create", "source", "git", "tls", "--url=\(https)", "--branch=main", "--interval=1m", "--secret-ref=ca"])
+        XCTAssertEqual(tls.status, 0, tls.stderr)
+        let untrusted = try fluxs(["create", "source", "git", "untrusted", "--url=\(https)", "--branch=main", "--interval=1m"])
+        XCTAssertEqual(untrusted.status, 1)
+        XCTAssertTrue(untrusted.stderr.lowercased().contains("certificate"), untrusted.stderr)
+        let missing = try fluxs(["create", "source", "git", "nosecret", "--url=\(http)/git/\(repo.name).git", "--branch=main", "--interval=1m", "--secret-ref=ghost"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("failed to get secret '\(ns)/ghost'"), missing.stderr)
+        XCTAssertEqual(try condition("nosecret", "Ready").reason, "AuthenticationFailed")
+    }
+
+    func testSSHWithKnownHosts() throws {
+        let repo = try makeRepo(["a.yaml": "a: 1\n"])
+        let url = "\(e["FLUXS_TEST_SSH_URL"]!)/\(repo.name).git"
+        let kh = e["FLUXS_TEST_SSH_KNOWN_HOSTS"]!
+        for (name, key) in [("ecdsa", e["FLUXS_TEST_SSH_KEY_ECDSA"]!), ("ed25519", e["FLUXS_TEST_SSH_KEY_ED25519"]!)] {
+            XCTAssertEqual(try TestEnv.run("kubectl", ["create", "secret", "generic", "ssh-\(name)", "-n", ns, "--from-file=identity=\(key)",
+                                                       "--from-file=known_hosts=\(kh)"]).status, 0)
+            let r = try fluxs(["create", "source", "git", "ssh-\(name)", "--url=\(url)", "--branch=main", "--interval=1m", "--secret-ref=ssh-\(name)"])
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+        }
+        // A known_hosts entry with another key for this host is a mismatch, and names the host.
+        let port = URL(string: url)!.port!
+        let otherKey = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+        XCTAssertEqual(try TestEnv.run("kubectl", ["create", "secret", "generic", "ssh-bad", "-n", ns, "--from-file=identity=\(e["FLUXS_TEST_SSH_KEY_ED25519"]!)",
+                                                   "--from-literal=known_hosts=[127.0.0.1]:\(port) ssh-ed25519 \(otherKey)"]).status, 0)
+        let bad = try fluxs(["create", "source", "git", "ssh-bad", "--url=\(url)", "--branch=main", "--interval=1m", "--secret-ref=ssh-bad"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("key mismatch") && bad.stderr.contains("[127.0.0.1]:\(port)"), bad.stderr)
+        XCTAssertEqual(try TestEnv.run("kubectl", ["create", "secret", "generic", "ssh-nokh", "-n", ns, "--from-file=identity=\(e["FLUXS_TEST_SSH_KEY_ED25519"]!)"]).status, 0)
+        let nokh = try fluxs(["create", "source", "git", "ssh-nokh", "--url=\(url)", "--branch=main", "--interval=1m", "--secret-ref=ssh-nokh"])
+        XCTAssertEqual(nokh.status, 1)
+        XCTAssertTrue(nokh.stderr.contains("'known_hosts' is required"), nokh.stderr)
+    }
+}
