@@ -260,6 +260,9 @@ final class GitReconcileTests: XCTestCase {
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains("failed to get secret '\(ns)/ghost'"), missing.stderr)
         XCTAssertEqual(try condition("nosecret", "Ready").reason, "AuthenticationFailed")
+        let sub = try fluxs(["create", "source", "git", "sub", "--url=\(http)/git/\(repo.name).git", "--branch=main", "--interval=1m", "--recurse-submodules"])
+        XCTAssertEqual(sub.status, 1)
+        XCTAssertTrue(sub.stderr.contains("spec.recurseSubmodules is not supported by fluxs yet"), sub.stderr)
     }
 
     func testSSHWithKnownHosts() throws {

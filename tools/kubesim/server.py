@@ -43,6 +43,9 @@ class Server(ThreadingHTTPServer):
 
     def get_request(self):
         sock, addr = super().get_request()
+        # Responses go out in several writes (headers, body): without TCP_NODELAY each one after the
+        # first waits for the client's delayed ACK (~40 ms), which no real API server does.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls is not None:
             sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, addr

@@ -46,12 +46,15 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
         if status.conditions.get(ConditionType.ready)?.status != "False" {
             status.conditions.set(ConditionType.ready, Bool?.none, reason: "Progressing", message: "reconciliation in progress", generation: generation, now: now())
         }
-        var live = try patchStatus(kube, ref, ns, name, status)
+        // The "reconciliation in progress" status is written with the next status write (before a fetch
+        // or the final one): a no-op reconcile costs one status write, not two.
+        var live = object
 
         let timeout = spec.timeout.flatMap { try? GoDuration.parse($0.text) } ?? 60
         var outcome: Result<Resolution, Failure>
         var noop = false
         do {
+            try unsupported(spec)
             let auth = try credentials(kube, spec, ns)
             let storage = env.storage
             let previous = status.artifact
@@ -170,6 +173,17 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
     func patchStatus(_ kube: KubeClient, _ ref: ResourceRef, _ ns: String, _ name: String, _ status: GitRepositoryStatus) throws -> Node {
         let body: Node = ["status": try APICoding.node(status)]
         return try kube.patch(ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status", fieldManager: Self.controller)
+    }
+
+    /// Settings fluxs does not implement yet fail plainly instead of producing a different artifact.
+    func unsupported(_ spec: GitRepositorySpec) throws {
+        func no(_ what: String) -> Failure {
+            Failure(condition: ConditionType.fetchFailed, reason: "GitOperationFailed",
+                    message: "\(what) is not supported by fluxs yet; reconcile this GitRepository with source-controller")
+        }
+        if spec.recurseSubmodules { throw no("spec.recurseSubmodules") }
+        if spec.verify != nil { throw no("spec.verify (commit signature verification)") }
+        if !spec.provider.isEmpty && spec.provider != "generic" { throw no("spec.provider '\(spec.provider)'") }
     }
 
     // MARK: credentials
