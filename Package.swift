@@ -16,15 +16,17 @@ let package = Package(
         .target(name: "FluxsYAML", dependencies: ["CYAML"]),
         .target(name: "FluxsKube", dependencies: ["FluxsYAML", "CCurl"]),
         .target(name: "FluxsGit", dependencies: ["FluxsYAML", "CGit2"]),
+        .target(name: "FluxsKustomize", dependencies: ["FluxsYAML", "FluxsKube"]),
         .target(name: "FluxsAPI", dependencies: ["FluxsYAML", "FluxsKube"]),
         .target(name: "FluxsCore", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit"]),
-        .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsCore"]),
+        .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize", "FluxsCore"]),
 
         .target(name: "FluxsTestSupport", path: "Tests/FluxsTestSupport"),
         .testTarget(name: "FluxsYAMLTests", dependencies: ["FluxsYAML", "FluxsTestSupport"]),
         .testTarget(name: "FluxsKubeTests", dependencies: ["FluxsKube", "FluxsYAML", "FluxsTestSupport"]),
         .testTarget(name: "FluxsGitTests", dependencies: ["FluxsGit", "FluxsYAML", "FluxsTestSupport"]),
         .testTarget(name: "FluxsCoreTests", dependencies: ["FluxsCore", "FluxsAPI", "FluxsGit", "FluxsYAML", "FluxsKube", "FluxsTestSupport"]),
+        .testTarget(name: "FluxsKustomizeTests", dependencies: ["FluxsKustomize", "FluxsTestSupport"]),
         .testTarget(name: "FluxsAPITests", dependencies: ["FluxsAPI", "FluxsYAML", "FluxsKube", "FluxsTestSupport"]),
         .testTarget(name: "fluxsTests", dependencies: ["FluxsYAML", "FluxsTestSupport", "fluxs"]),
     ]

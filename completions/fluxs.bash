@@ -16,6 +16,7 @@ __fluxs_sub() {
         "|get") __fluxs_next='get' ;;
         "|help") __fluxs_next='help' ;;
         "|install") __fluxs_next='install' ;;
+        "|kustomize") __fluxs_next='kustomize' ;;
         "|reconcile") __fluxs_next='reconcile' ;;
         "|resume") __fluxs_next='resume' ;;
         "|suspend") __fluxs_next='suspend' ;;
@@ -131,6 +132,7 @@ __fluxs_sub() {
         "reconcile source|git") __fluxs_next='reconcile source git' ;;
         "reconcile source|helm") __fluxs_next='reconcile source helm' ;;
         "reconcile source|oci") __fluxs_next='reconcile source oci' ;;
+        "kustomize|build") __fluxs_next='kustomize build' ;;
     esac
 }
 
@@ -198,7 +200,7 @@ __fluxs_globals='--timeout --verbose --ns-follows-kube-context --namespace -n --
 
 __fluxs_words() {
     case "$1" in
-        '') __fluxs_subs='bootstrap build completion create debug delete diff events export get help install reconcile resume suspend tree trigger version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
+        '') __fluxs_subs='bootstrap build completion create debug delete diff events export get help install kustomize reconcile resume suspend tree trigger version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
         'version') __fluxs_subs=''; __fluxs_flags='--client --output -o --help -h'; __fluxs_args=none ;;
         'completion') __fluxs_subs='bash fish zsh'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'completion bash') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
@@ -321,6 +323,8 @@ __fluxs_words() {
         'reconcile source git') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
         'reconcile source helm') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
         'reconcile source oci') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
+        'kustomize') __fluxs_subs='build'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'kustomize build') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'bootstrap') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'build') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'debug') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;

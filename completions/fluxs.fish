@@ -27,6 +27,8 @@ function __fluxs_sub
             echo 'help'
         case '|install'
             echo 'install'
+        case '|kustomize'
+            echo 'kustomize'
         case '|reconcile'
             echo 'reconcile'
         case '|resume'
@@ -257,6 +259,8 @@ function __fluxs_sub
             echo 'reconcile source helm'
         case 'reconcile source|oci'
             echo 'reconcile source oci'
+        case 'kustomize|build'
+            echo 'kustomize build'
     end
 end
 
@@ -524,7 +528,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--version\tversion for fluxs' '--help\thelp for fluxs' '-h\thelp for fluxs'
             else
-                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'suspend\tSuspend resources' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger a Flux resource' 'version\tPrint the client and server-side components version information.'
+                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'suspend\tSuspend resources' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger a Flux resource' 'version\tPrint the client and server-side components version information.'
             end
         case 'version'
             if string match -q -- '-*' "$cur"
@@ -1219,6 +1223,16 @@ function __fluxs_candidates
                 printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for oci' '-h\thelp for oci'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'kustomize'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for kustomize' '-h\thelp for kustomize'
+            else
+                printf '%b\n' 'build\tBuild a kustomization target from a directory'
+            end
+        case 'kustomize build'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for build' '-h\thelp for build'
             end
         case 'bootstrap'
             if string match -q -- '-*' "$cur"

@@ -17,6 +17,7 @@ __fluxs_sub() {
         "|get") REPLY='get' ;;
         "|help") REPLY='help' ;;
         "|install") REPLY='install' ;;
+        "|kustomize") REPLY='kustomize' ;;
         "|reconcile") REPLY='reconcile' ;;
         "|resume") REPLY='resume' ;;
         "|suspend") REPLY='suspend' ;;
@@ -132,6 +133,7 @@ __fluxs_sub() {
         "reconcile source|git") REPLY='reconcile source git' ;;
         "reconcile source|helm") REPLY='reconcile source helm' ;;
         "reconcile source|oci") REPLY='reconcile source oci' ;;
+        "kustomize|build") REPLY='kustomize build' ;;
     esac
 }
 
@@ -201,7 +203,7 @@ __fluxs_candidates() {
     local -a subs flags
     local args=none
     case "$1" in
-        '') subs=('bootstrap:Deploy Flux on a cluster the GitOps way.' 'build:Build a flux resource' 'completion:Generates completion scripts for various shells' 'create:Create or update sources and resources' 'debug:Debug a flux resource' 'delete:Delete sources and resources' 'diff:Diff a flux resource' 'events:Display Kubernetes events for Flux resources' 'export:Export resources in YAML format' 'get:Get the resources and their status' 'help:Help about any command' 'install:Install or upgrade Flux' 'reconcile:Reconcile sources and resources' 'resume:Resume suspended resources' 'suspend:Suspend resources' 'tree:Print the resources reconciled by Flux' 'trigger:Trigger a Flux resource' 'version:Print the client and server-side components version information.'); flags=('--version:version for fluxs' '--help:help for fluxs' '-h:help for fluxs'); args=subs ;;
+        '') subs=('bootstrap:Deploy Flux on a cluster the GitOps way.' 'build:Build a flux resource' 'completion:Generates completion scripts for various shells' 'create:Create or update sources and resources' 'debug:Debug a flux resource' 'delete:Delete sources and resources' 'diff:Diff a flux resource' 'events:Display Kubernetes events for Flux resources' 'export:Export resources in YAML format' 'get:Get the resources and their status' 'help:Help about any command' 'install:Install or upgrade Flux' 'kustomize:Build kustomizations with fluxs'\''s kustomize engine (fluxs)' 'reconcile:Reconcile sources and resources' 'resume:Resume suspended resources' 'suspend:Suspend resources' 'tree:Print the resources reconciled by Flux' 'trigger:Trigger a Flux resource' 'version:Print the client and server-side components version information.'); flags=('--version:version for fluxs' '--help:help for fluxs' '-h:help for fluxs'); args=subs ;;
         'version') subs=(); flags=('--client:print only client version' '--output:the format in which the information should be printed. can be '\''json'\'' or '\''yaml'\''' '-o:the format in which the information should be printed. can be '\''json'\'' or '\''yaml'\''' '--help:help for version' '-h:help for version'); args=none ;;
         'completion') subs=('bash:Generates bash completion scripts' 'fish:Generates fish completion scripts' 'zsh:Generates zsh completion scripts'); flags=('--help:help for completion' '-h:help for completion'); args=subs ;;
         'completion bash') subs=(); flags=('--help:help for bash' '-h:help for bash'); args=none ;;
@@ -324,6 +326,8 @@ __fluxs_candidates() {
         'reconcile source git') subs=(); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for git' '-h:help for git'); args=names ;;
         'reconcile source helm') subs=(); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for helm' '-h:help for helm'); args=names ;;
         'reconcile source oci') subs=(); flags=('--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for oci' '-h:help for oci'); args=names ;;
+        'kustomize') subs=('build:Build a kustomization target from a directory'); flags=('--help:help for kustomize' '-h:help for kustomize'); args=subs ;;
+        'kustomize build') subs=(); flags=('--help:help for build' '-h:help for build'); args=none ;;
         'bootstrap') subs=(); flags=('--help:help for bootstrap' '-h:help for bootstrap'); args=none ;;
         'build') subs=(); flags=('--help:help for build' '-h:help for build'); args=none ;;
         'debug') subs=(); flags=('--help:help for debug' '-h:help for debug'); args=none ;;

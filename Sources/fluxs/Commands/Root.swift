@@ -71,6 +71,7 @@ enum RootCommand {
             EventsCommand.make(),
             TreeCommand.make(),
             ReconcileCommand.make(),
+            KustomizeCommand.make(),
         ]
         root.subcommands = built + PlannedCommands.all().filter { p in !built.contains { $0.name == p.name } }
         return root

@@ -1,0 +1,206 @@
+import FluxsKube
+import FluxsYAML
+
+/// `kustomize build DIR` in Swift (kustomize v5 semantics for the features fluxs supports; see docs/kustomize.md).
+public struct Kustomizer {
+    public init() {}
+
+    public static let fileNames = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+
+    /// Builds the kustomization in `dir` and returns the documents in kustomize's output order.
+    public func build(_ dir: String) throws -> [Node] {
+        let root = Files.absolute(dir)
+        guard Files.isDirectory(root) else {
+            throw KustomizeError("must build at directory: not a valid directory: '\(root)'")
+        }
+        var level = Level(dir: root, stack: [])
+        var resources = try level.accumulate()
+        try Hasher.addHashes(&resources)
+        NameReferences.fix(&resources)
+        switch level.sortOrder {
+        case .fifo: break
+        case .legacy(let first, let last): resources = LegacyOrder.sort(resources, first: first, last: last)
+        }
+        return resources.map(\.node)
+    }
+
+    /// The output as kubectl kustomize prints it.
+    public func render(_ dir: String) throws -> String {
+        try YAMLEmitter().emit(documents: try build(dir))
+    }
+}
+
+enum SortOrder {
+    case fifo
+    case legacy(first: [String]?, last: [String]?)
+}
+
+/// One kustomization directory being built.
+struct Level {
+    let dir: String
+    let stack: [String]
+    var sortOrder: SortOrder = .legacy(first: nil, last: nil)
+
+    init(dir: String, stack: [String]) {
+        self.dir = dir
+        self.stack = stack
+    }
+
+    func kustomizationFile() throws -> (String, Node) {
+        let found = Kustomizer.fileNames.filter { Files.exists(dir + "/" + $0) && !Files.isDirectory(dir + "/" + $0) }
+        if found.count > 1 {
+            throw KustomizeError("Found multiple kustomization files under: \(dir)")
+        }
+        guard let name = found.first else {
+            throw KustomizeError("unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '\(dir)'")
+        }
+        let path = dir + "/" + name
+        let text = try Files.readText(path)
+        let node: Node
+        do { node = try YAML.parse(text, file: path) } catch { throw KustomizeError("\(error)") }
+        if node.isNull { return (path, .emptyMap) }
+        guard node.map != nil else { throw KustomizeError("\(path): kustomization is not a YAML mapping") }
+        return (path, node)
+    }
+
+    /// Resources, components, generators and transformers of this level, applied in kustomize's order.
+    mutating func accumulate(into start: [Resource] = [], asComponent: Bool = false) throws -> [Resource] {
+        let (path, k) = try kustomizationFile()
+        let kind = k["kind"]?.string ?? "Kustomization"
+        if kind == "Component" && !asComponent {
+            throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(dir)': '\(dir)' must be a Kustomization, not a Component'")
+        }
+        if kind == "Kustomization" && asComponent {
+            throw KustomizeError("accumulating components: accumulation err='accumulating components from '\(dir)': '\(dir)' must be a Component, not a Kustomization'")
+        }
+        for unsupported in ["helmCharts", "helmChartInflationGenerator", "generators", "transformers", "validators", "vars",
+                            "replacements", "configurations", "openapi", "crds", "buildMetadata"] where k[unsupported] != nil {
+            throw KustomizeError("\(path): field '\(unsupported)' is not supported by fluxs's kustomize engine yet")
+        }
+        if let so = k["sortOptions"] {
+            let order = so["order"]?.string ?? ""
+            if order.isEmpty { throw KustomizeError("\(path): sortOptions.order must be 'fifo' or 'legacy'") }
+            if order == "fifo" && so["legacySortOptions"] != nil {
+                throw KustomizeError("\(path): sortOptions.legacySortOptions is only valid with order 'legacy'")
+            }
+            switch order {
+            case "fifo": sortOrder = .fifo
+            default:
+                sortOrder = .legacy(first: so["legacySortOptions"]?["orderFirst"]?.array?.compactMap(\.string),
+                                    last: so["legacySortOptions"]?["orderLast"]?.array?.compactMap(\.string))
+            }
+        }
+        var res = start
+        let entries = (k["resources"]?.array ?? []) + (k["bases"]?.array ?? [])
+        for e in entries {
+            guard let s = e.string else { continue }
+            res = try merge(res, try load(s))
+        }
+        for c in k["components"]?.array ?? [] {
+            guard let s = c.string else { continue }
+            let cdir = Files.absolute(s, relativeTo: dir)
+            guard Files.isDirectory(cdir) else {
+                throw KustomizeError("accumulating components: accumulation err='accumulating components from '\(s)': '\(cdir)' is not a directory'")
+            }
+            var sub = Level(dir: cdir, stack: stack + [dir])
+            res = try sub.accumulate(into: res, asComponent: true)
+        }
+        try Generators.run(k, dir: dir, into: &res)
+        try Transformers.run(k, level: self, into: &res)
+        return res
+    }
+
+    /// The resources of one `resources:` entry: a file (or directory) under this root.
+    func load(_ entry: String) throws -> [Resource] {
+        if entry.contains("://") || entry.hasPrefix("github.com/") || entry.hasPrefix("git@") {
+            throw KustomizeError("accumulating resources: remote resource '\(entry)' is not supported by fluxs's kustomize engine")
+        }
+        let path = Files.absolute(entry, relativeTo: dir)
+        if Files.isDirectory(path) {
+            if stack.contains(path) || path == dir {
+                throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': cycle detected: candidate root '\(path)' contains visited root '\(dir)''")
+            }
+            var sub = Level(dir: path, stack: stack + [dir])
+            do { return try sub.accumulate() } catch let e as KustomizeError {
+                if e.description.hasPrefix("accumulating resources") { throw e }
+                throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': \(e.description)'")
+            }
+        }
+        guard Files.exists(path) else {
+            throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': evalsymlink failure on '\(path)' : lstat \(path): no such file or directory': must build at directory: not a valid directory: evalsymlink failure on '\(path)' : lstat \(path): no such file or directory")
+        }
+        guard path.hasPrefix(dir + "/") else {
+            throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': security; file '\(path)' is not in or below '\(dir)''")
+        }
+        return try Level.parseResources(Files.readText(path), file: path)
+    }
+
+    static func parseResources(_ text: String, file: String) throws -> [Resource] {
+        let docs: [Node]
+        do { docs = try YAML.parseDocuments(text, file: file) } catch {
+            throw KustomizeError("accumulating resources: \(error)")
+        }
+        var out: [Resource] = []
+        for d in docs {
+            guard d.map != nil else { throw KustomizeError("\(file): a resource must be a YAML mapping") }
+            if let kind = d["kind"]?.string, kind.hasSuffix("List"), let items = d["items"]?.array {
+                out += items.map { Resource($0) }
+                continue
+            }
+            guard d["kind"]?.string?.isEmpty == false else {
+                throw KustomizeError("missing kind in object \(file)")
+            }
+            out.append(Resource(d))
+        }
+        return out
+    }
+
+    /// Appends, rejecting a second object with the same id (kustomize: "may not add resource with an already registered id").
+    func merge(_ a: [Resource], _ b: [Resource]) throws -> [Resource] {
+        var out = a
+        for r in b {
+            if out.contains(where: { $0.kind == r.kind && $0.group == r.group && $0.name == r.name && $0.namespace == r.namespace }) {
+                throw KustomizeError("accumulating resources: may not add resource with an already registered id: \(r.id)")
+            }
+            out.append(r)
+        }
+        return out
+    }
+}
+
+/// kustomize's default ("legacy") output order.
+enum LegacyOrder {
+    static let first = ["Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition", "ServiceAccount",
+                        "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap", "Secret",
+                        "Endpoints", "Service", "LimitRange", "PriorityClass", "PersistentVolume", "PersistentVolumeClaim",
+                        "Deployment", "StatefulSet", "CronJob", "PodDisruptionBudget"]
+    static let last = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]
+
+    static func sort(_ rs: [Resource], first: [String]?, last: [String]?) -> [Resource] {
+        let f = first ?? self.first, l = last ?? self.last
+        func rank(_ k: String) -> Int {
+            if let i = f.firstIndex(of: k) { return i - f.count }
+            if let i = l.firstIndex(of: k) { return i + 1 }
+            return 0
+        }
+        func gvk(_ r: Resource) -> String {
+            (r.group.isEmpty ? "~G" : r.group) + "_" + (r.version.isEmpty ? "~V" : r.version) + "_" + (r.kind.isEmpty ? "~K" : r.kind)
+        }
+        func nsName(_ r: Resource) -> String {
+            let ns = clusterScopedKinds.contains(r.kind) ? "_non_namespaceable_" : (r.namespace.isEmpty ? "default" : r.namespace)
+            return ns + "|" + r.name
+        }
+        return rs.enumerated().sorted { x, y in
+            let a = x.element, b = y.element
+            if a.kind != b.kind || a.group != b.group || a.version != b.version {
+                let ra = rank(a.kind), rb = rank(b.kind)
+                if ra != rb { return ra < rb }
+                let ga = gvk(a), gb = gvk(b)
+                if ga != gb { return ga < gb }
+            }
+            let na = nsName(a), nb = nsName(b)
+            if na != nb { return na < nb }
+            return x.offset < y.offset
+        }.map(\.element)
+    }
+}

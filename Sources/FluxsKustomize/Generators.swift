@@ -1,0 +1,176 @@
+import FluxsKube
+import FluxsYAML
+
+/// configMapGenerator and secretGenerator, with generatorOptions and behavior create/merge/replace.
+enum Generators {
+    static func run(_ k: Node, dir: String, into res: inout [Resource]) throws {
+        let global = k["generatorOptions"]
+        for g in k["configMapGenerator"]?.array ?? [] { try generate(g, kind: "ConfigMap", global: global, dir: dir, into: &res) }
+        for g in k["secretGenerator"]?.array ?? [] { try generate(g, kind: "Secret", global: global, dir: dir, into: &res) }
+    }
+
+    static func generate(_ g: Node, kind: String, global: Node?, dir: String, into res: inout [Resource]) throws {
+        guard let name = g["name"]?.string, !name.isEmpty else { throw KustomizeError("a \(kind) generator needs a name") }
+        let ns = g["namespace"]?.string ?? ""
+        var data: [(String, String)] = []
+        func add(_ key: String, _ value: String) throws {
+            if data.contains(where: { $0.0 == key }) {
+                throw KustomizeError("configmap \(name) illegally repeats the key `\(key)`")
+            }
+            data.append((key, value))
+        }
+        for envKey in ["envs", "env"] {
+            let files: [String] = envKey == "env" ? (g["env"]?.string.map { [$0] } ?? []) : (g["envs"]?.array?.compactMap(\.string) ?? [])
+            for f in files {
+                let text = try read(f, dir: dir)
+                for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                    var line = Substring(raw)
+                    if line.hasSuffix("\r") { line = line.dropLast() }
+                    let t = line.drop { $0 == " " || $0 == "\t" }
+                    if t.isEmpty || t.hasPrefix("#") { continue }
+                    guard let eq = t.firstIndex(of: "=") else {
+                        throw KustomizeError("invalid env line in \(f): '\(t)'")
+                    }
+                    try add(String(t[..<eq]), String(t[t.index(after: eq)...]))
+                }
+            }
+        }
+        for f in g["files"]?.array?.compactMap(\.string) ?? [] {
+            var key = String(f.split(separator: "/").last ?? Substring(f))
+            var path = f
+            if let eq = f.firstIndex(of: "=") {
+                key = String(f[..<eq]); path = String(f[f.index(after: eq)...])
+            }
+            try add(key, try read(path, dir: dir))
+        }
+        for l in g["literals"]?.array?.compactMap(\.string) ?? [] {
+            guard let eq = l.firstIndex(of: "=") else { throw KustomizeError("invalid literal '\(l)' in \(kind) generator \(name)") }
+            var v = String(l[l.index(after: eq)...])
+            if v.count >= 2, (v.hasPrefix("\"") && v.hasSuffix("\"")) || (v.hasPrefix("'") && v.hasSuffix("'")) {
+                v = String(v.dropFirst().dropLast())
+            }
+            try add(String(l[..<eq]), v)
+        }
+        var meta: [(String, Node)] = [("name", .string(name))]
+        if !ns.isEmpty { meta.append(("namespace", .string(ns))) }
+        let opts = g["options"]
+        var labels = Mapping(), annotations = Mapping()
+        for o in [global, opts] {
+            for (k, v) in o?["labels"]?.map?.entries ?? [] { labels[k] = v }
+            for (k, v) in o?["annotations"]?.map?.entries ?? [] { annotations[k] = v }
+        }
+        if !labels.isEmpty { meta.append(("labels", .mapping(labels))) }
+        if !annotations.isEmpty { meta.append(("annotations", .mapping(annotations))) }
+        var obj: [(String, Node)] = [("apiVersion", "v1"), ("kind", .string(kind)), ("metadata", .map(meta))]
+        let sorted = data.sorted { $0.0 < $1.0 }
+        if kind == "Secret" {
+            if !sorted.isEmpty { obj.append(("data", .map(sorted.map { ($0.0, .string(wrappedBase64($0.1))) }))) }
+            obj.append(("type", .string(g["type"]?.string ?? "Opaque")))
+        } else if !sorted.isEmpty {
+            obj.append(("data", .map(sorted.map { ($0.0, .string($0.1)) })))
+        }
+        let immutable = (opts?["immutable"]?.bool ?? global?["immutable"]?.bool) ?? false
+        if immutable { obj.append(("immutable", true)) }
+        var r = Resource(.map(obj))
+        let disable = (opts?["disableNameSuffixHash"]?.bool ?? global?["disableNameSuffixHash"]?.bool) ?? false
+        let behavior = g["behavior"]?.string ?? "create"
+        r.generated = GeneratorInfo(behavior: behavior, disableNameSuffixHash: disable)
+        r.needsHash = !disable
+        let existing = res.firstIndex { $0.kind == kind && ($0.name == name || $0.previous.first?.name == name) && ($0.namespace == ns || ns.isEmpty) }
+        switch behavior {
+        case "create":
+            if existing != nil { throw KustomizeError("cannot add resource with an already registered id: \(r.id); use behavior merge or replace") }
+            res.append(r)
+        case "replace", "merge":
+            guard let i = existing else {
+                throw KustomizeError("id \(r.id) does not exist; cannot merge or replace")
+            }
+            var target = res[i]
+            if behavior == "replace" {
+                target.node["data"] = r.node["data"]
+            } else {
+                var d = target.node["data"]?.map ?? Mapping()
+                for (k, v) in r.node["data"]?.map?.entries ?? [] { d[k] = v }
+                if !d.isEmpty { target.node["data"] = .mapping(d) }
+                var l = target.labels
+                for (k, v) in labels.entries { l[k] = v }
+                if !l.isEmpty { target.node.set(["metadata", "labels"], .mapping(l)) }
+                var a = target.annotations
+                for (k, v) in annotations.entries { a[k] = v }
+                if !a.isEmpty { target.node.set(["metadata", "annotations"], .mapping(a)) }
+            }
+            if target.generated == nil { target.generated = r.generated }
+            target.needsHash = target.needsHash || (!disable && res[i].generated != nil)
+            res[i] = target
+        default:
+            throw KustomizeError("unknown generator behavior '\(behavior)'")
+        }
+    }
+
+    static func read(_ file: String, dir: String) throws -> String {
+        let path = Files.absolute(file, relativeTo: dir)
+        guard path.hasPrefix(dir + "/") else {
+            throw KustomizeError("security; file '\(path)' is not in or below '\(dir)'")
+        }
+        do { return try Files.readText(path) } catch {
+            throw KustomizeError("evalsymlink failure on '\(path)' : lstat \(path): no such file or directory")
+        }
+    }
+}
+
+/// kustomize's secret data encoding: base64 in lines of 70 characters, each ending in a newline, when longer than one line.
+func wrappedBase64(_ s: String) -> String {
+    let enc = Array(Base64.encode(s))
+    let lines = enc.count / 70 + 1
+    if lines <= 1 { return String(enc) }
+    var out = ""
+    var i = 0
+    while i < enc.count {
+        out += String(enc[i..<min(i + 70, enc.count)]) + "\n"
+        i += 70
+    }
+    return out
+}
+
+/// Name suffix hashes of generated ConfigMaps and Secrets, computed as kustomize computes them.
+enum Hasher {
+    static func addHashes(_ res: inout [Resource]) throws {
+        for i in res.indices where res[i].needsHash {
+            let h = try hash(res[i].node, originalName: res[i].previous.first?.name)
+            res[i].remember()
+            res[i].name = res[i].name + "-" + h
+        }
+    }
+
+    /// kustomize looks the name up with a path it cannot find ("metadata/name" as one key), so the name
+    /// always hashes as "", and a missing data map as "" too; this keeps suffixes independent of prefixes.
+    static func hash(_ n: Node, originalName: String? = nil) throws -> String {
+        let kind = n["kind"]?.string ?? ""
+        func sortedMap(_ v: Node?) -> Node {
+            guard var m = v?.map else { return v.map { $0.map == nil ? $0 : .emptyMap } ?? .string("") }
+            m.sortKeys(by: <)
+            return .mapping(m)
+        }
+        var m: [(String, Node)] = [("data", sortedMap(n["data"])), ("kind", .string(kind)), ("name", "")]
+        if kind == "ConfigMap", n["binaryData"]?.map != nil { m.append(("binaryData", sortedMap(n["binaryData"]))) }
+        if kind == "Secret" {
+            if n["stringData"]?.map != nil { m.append(("stringData", sortedMap(n["stringData"]))) }
+            m.append(("type", .string(n["type"]?.string ?? "")))
+        }
+        let sortedNode = Node.map(m.sorted { $0.0 < $1.0 })
+        let json = try JSON.encode(sortedNode)
+        let hex = SHA256.hex(json)
+        var enc = Array(hex.prefix(10))
+        for i in enc.indices {
+            switch enc[i] {
+            case "0": enc[i] = "g"
+            case "1": enc[i] = "h"
+            case "3": enc[i] = "k"
+            case "a": enc[i] = "m"
+            case "e": enc[i] = "t"
+            default: break
+            }
+        }
+        return String(enc)
+    }
+}

@@ -1,0 +1,303 @@
+import FluxsYAML
+
+/// Strategic merge patches (with the merge keys of built-in types, plain merge for custom resources)
+/// and JSON 6902 patches, applied to the targets kustomize would pick.
+enum Patches {
+    static let builtinGroups: Set<String> = ["", "apps", "batch", "extensions", "networking.k8s.io", "policy", "rbac.authorization.k8s.io",
+                                             "autoscaling", "storage.k8s.io", "scheduling.k8s.io", "coordination.k8s.io"]
+
+    /// Merge keys of lists in built-in types, by field name.
+    static let mergeKeys: [String: String] = [
+        "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "volumes": "name", "env": "name",
+        "volumeMounts": "mountPath", "volumeDevices": "devicePath", "imagePullSecrets": "name", "hostAliases": "ip",
+        "topologySpreadConstraints": "topologyKey", "conditions": "type", "subjects": "name",
+    ]
+
+    static func select(_ res: [Resource], _ target: Node?) throws -> [Int] {
+        guard let t = target else { return [] }
+        func rx(_ s: String?) -> Regex<AnyRegexOutput>? {
+            guard let s, !s.isEmpty else { return nil }
+            return try? Regex("^(?:" + s + ")$")
+        }
+        let kind = rx(t["kind"]?.string), name = rx(t["name"]?.string), ns = rx(t["namespace"]?.string)
+        let group = t["group"]?.string, version = t["version"]?.string
+        let labelSel = t["labelSelector"]?.string, annSel = t["annotationSelector"]?.string
+        return res.indices.filter { i in
+            let r = res[i]
+            if let kind, (try? kind.wholeMatch(in: r.kind)) == nil { return false }
+            if let name, (try? name.wholeMatch(in: r.name)) == nil && !r.previous.contains(where: { (try? name.wholeMatch(in: $0.name)) != nil }) { return false }
+            if let ns, (try? ns.wholeMatch(in: r.namespace)) == nil { return false }
+            if let group, !group.isEmpty, group != r.group { return false }
+            if let version, !version.isEmpty, version != r.version { return false }
+            if let labelSel, !selector(labelSel, r.labels) { return false }
+            if let annSel, !selector(annSel, r.annotations) { return false }
+            return true
+        }
+    }
+
+    /// Equality-based label selectors: `a=b`, `a==b`, `a!=b`, `a`, `!a`, `a in (x,y)`, `a notin (x)`.
+    static func selector(_ s: String, _ labels: Mapping) -> Bool {
+        var terms: [String] = []
+        var depth = 0, cur = ""
+        for c in s {
+            if c == "(" { depth += 1 } else if c == ")" { depth -= 1 }
+            if c == "," && depth == 0 { terms.append(cur); cur = "" } else { cur.append(c) }
+        }
+        terms.append(cur)
+        for raw in terms {
+            let t = raw.trimmingCharacters(in: " ")
+            if t.isEmpty { continue }
+            if let r = t.firstRange(of: " notin ") {
+                let k = String(t[..<r.lowerBound]), vals = set(t[r.upperBound...])
+                if let v = labels[k]?.text, vals.contains(v) { return false }
+            } else if let r = t.firstRange(of: " in ") {
+                let k = String(t[..<r.lowerBound]), vals = set(t[r.upperBound...])
+                guard let v = labels[k]?.text, vals.contains(v) else { return false }
+            } else if let r = t.firstRange(of: "!=") {
+                if labels[String(t[..<r.lowerBound]).trimmingCharacters(in: " ")]?.text == String(t[r.upperBound...]).trimmingCharacters(in: " ") { return false }
+            } else if let r = t.firstRange(of: "==") ?? t.firstRange(of: "=") {
+                guard labels[String(t[..<r.lowerBound]).trimmingCharacters(in: " ")]?.text == String(t[r.upperBound...]).trimmingCharacters(in: " ") else { return false }
+            } else if t.hasPrefix("!") {
+                if labels[String(t.dropFirst())] != nil { return false }
+            } else if labels[t] == nil {
+                return false
+            }
+        }
+        return true
+    }
+
+    static func set(_ s: Substring) -> Set<String> {
+        Set(s.trimmingCharacters(in: " ()").split(separator: ",").map { String($0).trimmingCharacters(in: " ") })
+    }
+
+    static func strategic(_ patch: Node, target: Node?, allowNameChange: Bool = false, into res: inout [Resource]) throws {
+        let indices: [Int]
+        if target != nil {
+            indices = try select(res, target)
+        } else {
+            let kind = patch["kind"]?.string, name = patch["metadata"]?["name"]?.string
+            let ns = patch["metadata"]?["namespace"]?.string
+            let apiVersion = patch["apiVersion"]?.string
+            indices = res.indices.filter { res[$0].matches(kind: kind, name: name, namespace: ns) && (apiVersion == nil || res[$0].apiVersion == apiVersion || res[$0].previous.count >= 0) }
+            if indices.isEmpty {
+                let id = "\(kind ?? "").\(apiVersion ?? "")/\(name ?? "").\(ns ?? "[noNs]")"
+                throw KustomizeError("no resource matches strategic merge patch \"\(id)\": no matches for Id \(id); failed to find unique target for patch \(id)")
+            }
+            if indices.count > 1 {
+                throw KustomizeError("multiple matches for Id \(kind ?? "")/\(name ?? ""); failed to find unique target for patch")
+            }
+        }
+        var deleted: [Int] = []
+        for i in indices {
+            let builtin = builtinGroups.contains(res[i].group)
+            var p = patch
+            if target != nil && !allowNameChange {
+                p.set(["metadata", "name"], nil)
+                if p["metadata"]?.map?.isEmpty == true { p["metadata"] = nil }
+            }
+            if p["$patch"]?.string == "delete" { deleted.append(i); continue }
+            let keep = (res[i].name, res[i].namespace)
+            res[i].node = merge(res[i].node, p, smp: builtin)
+            if !allowNameChange {
+                // A patch names its target (perhaps by an earlier name): that does not rename it.
+                res[i].name = keep.0
+                if !keep.1.isEmpty { res[i].namespace = keep.1 }
+            }
+            if res[i].name != keep.0 || res[i].namespace != keep.1 {
+                res[i].previous.append((keep.1, keep.0))
+            }
+        }
+        for i in deleted.reversed() { res.remove(at: i) }
+    }
+
+    /// Merges `patch` into `base`: maps recursively, null deletes, `$patch: replace|delete`, lists by merge key
+    /// for built-in types (replaced otherwise).
+    static func merge(_ base: Node, _ patch: Node, smp: Bool, field: String = "") -> Node {
+        guard case .mapping(let pm) = patch else { return patch }
+        guard case .mapping(var bm) = base else { return strip(patch) }
+        if pm["$patch"]?.string == "replace" {
+            var p = pm
+            p["$patch"] = nil
+            return strip(.mapping(p))
+        }
+        for (k, v) in pm.entries {
+            if k.hasPrefix("$setElementOrder/") || k == "$patch" || k.hasPrefix("$retainKeys") || k.hasPrefix("$deleteFromPrimitiveList/") {
+                if k.hasPrefix("$deleteFromPrimitiveList/"), let list = bm[String(k.dropFirst(25))]?.array, let drop = v.array {
+                    bm[String(k.dropFirst(25))] = .sequence(list.filter { !drop.contains($0) })
+                }
+                continue
+            }
+            if v.isNull { bm[k] = nil; continue }
+            if let b = bm[k] {
+                if v.map != nil && b.map != nil {
+                    if v["$patch"]?.string == "delete" { bm[k] = nil; continue }
+                    bm[k] = merge(b, v, smp: smp, field: k)
+                } else if let pa = v.array, let ba = b.array, smp {
+                    bm[k] = mergeList(ba, pa, key: mergeKeys[k], field: k)
+                } else {
+                    bm[k] = strip(v)
+                }
+            } else {
+                if v["$patch"]?.string == "delete" { continue }
+                bm[k] = strip(v)
+            }
+        }
+        return .mapping(bm)
+    }
+
+    static func mergeList(_ base: [Node], _ patch: [Node], key: String?, field: String) -> Node {
+        if patch.contains(where: { $0["$patch"]?.string == "replace" }) {
+            return .sequence(patch.filter { $0["$patch"]?.string != "replace" }.map(strip))
+        }
+        // ports: containerPort for containers, port for services.
+        var key = key
+        if field == "ports", let first = (patch.first ?? base.first) {
+            key = first["containerPort"] != nil ? "containerPort" : (first["port"] != nil ? "port" : nil)
+        }
+        guard let key, patch.allSatisfy({ $0[key] != nil }) else { return .sequence(patch.map(strip)) }
+        var out = base
+        var added: [Node] = []
+        for p in patch {
+            let kv = p[key]
+            if let i = out.firstIndex(where: { $0[key] == kv }) {
+                if p["$patch"]?.string == "delete" { out.remove(at: i); continue }
+                out[i] = merge(out[i], p, smp: true)
+            } else if p["$patch"]?.string != "delete" {
+                added.append(strip(p))
+            }
+        }
+        return .sequence(out + added)
+    }
+
+    /// Removes patch directives from a value that is added as is.
+    static func strip(_ n: Node) -> Node {
+        switch n {
+        case .mapping(var m):
+            for k in m.keys where k.hasPrefix("$") { m[k] = nil }
+            for k in m.keys { m[k] = strip(m[k]!) }
+            return .mapping(m)
+        case .sequence(let a): return .sequence(a.map(strip))
+        default: return n
+        }
+    }
+
+    // MARK: JSON 6902
+
+    static func json6902(_ ops: [Node], target: Node?, into res: inout [Resource]) throws {
+        let indices = try select(res, target)
+        if indices.isEmpty { return }
+        for i in indices {
+            var doc = res[i].node
+            for op in ops {
+                guard let o = op["op"]?.string, let path = op["path"]?.string else {
+                    throw KustomizeError("invalid JSON patch operation: \(try JSON.encode(op))")
+                }
+                let p = try pointer(path)
+                switch o {
+                case "add": doc = try apply(doc, p, .add(op["value"] ?? .null))
+                case "replace": doc = try apply(doc, p, .replace(op["value"] ?? .null))
+                case "remove": doc = try apply(doc, p, .remove)
+                case "test":
+                    guard let v = get(doc, p), v == (op["value"] ?? .null) else { throw KustomizeError("testing value \(path) failed") }
+                case "move", "copy":
+                    guard let from = op["from"]?.string, let v = get(doc, try pointer(from)) else { throw KustomizeError("\(o): 'from' path not found") }
+                    if o == "move" { doc = try apply(doc, try pointer(from), .remove) }
+                    doc = try apply(doc, p, .add(v))
+                default: throw KustomizeError("unexpected JSON patch operation '\(o)'")
+                }
+            }
+            let old = (res[i].namespace, res[i].name)
+            res[i].node = doc
+            if res[i].name != old.1 || res[i].namespace != old.0 { res[i].previous.append(old) }
+        }
+    }
+
+    static func pointer(_ p: String) throws -> [String] {
+        if p.isEmpty { return [] }
+        guard p.hasPrefix("/") else { throw KustomizeError("JSON pointer '\(p)' must start with '/'") }
+        return p.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
+            String($0).replacingTilde()
+        }
+    }
+
+    static func get(_ n: Node, _ p: [String]) -> Node? {
+        var cur: Node? = n
+        for k in p {
+            if let a = cur?.array { guard let i = Int(k), i >= 0, i < a.count else { return nil }; cur = a[i] } else { cur = cur?[k] }
+        }
+        return cur
+    }
+
+    enum Op { case add(Node), replace(Node), remove }
+
+    static func apply(_ n: Node, _ p: [String], _ op: Op) throws -> Node {
+        guard let k = p.first else {
+            if case .add(let v) = op { return v }
+            if case .replace(let v) = op { return v }
+            throw KustomizeError("cannot remove the document root")
+        }
+        let rest = Array(p.dropFirst())
+        switch n {
+        case .mapping(var m):
+            if rest.isEmpty {
+                switch op {
+                case .add(let v): m[k] = v
+                case .replace(let v):
+                    guard m[k] != nil else { throw KustomizeError("replace operation does not apply: doc is missing key: /\(p.joined(separator: "/"))") }
+                    m[k] = v
+                case .remove:
+                    guard m[k] != nil else { throw KustomizeError("remove operation does not apply: doc is missing key: /\(p.joined(separator: "/"))") }
+                    m[k] = nil
+                }
+                return .mapping(m)
+            }
+            guard let child = m[k] else { throw KustomizeError("doc is missing path: /\(p.joined(separator: "/"))") }
+            m[k] = try apply(child, rest, op)
+            return .mapping(m)
+        case .sequence(var a):
+            let i = k == "-" ? a.count : (Int(k) ?? -1)
+            if rest.isEmpty {
+                switch op {
+                case .add(let v):
+                    guard i >= 0 && i <= a.count else { throw KustomizeError("add operation does not apply: index \(k) out of range") }
+                    a.insert(v, at: i)
+                case .replace(let v):
+                    guard i >= 0 && i < a.count else { throw KustomizeError("replace operation does not apply: index \(k) out of range") }
+                    a[i] = v
+                case .remove:
+                    guard i >= 0 && i < a.count else { throw KustomizeError("remove operation does not apply: index \(k) out of range") }
+                    a.remove(at: i)
+                }
+                return .sequence(a)
+            }
+            guard i >= 0 && i < a.count else { throw KustomizeError("doc is missing path: index \(k) out of range") }
+            a[i] = try apply(a[i], rest, op)
+            return .sequence(a)
+        default:
+            throw KustomizeError("doc is missing path: /\(p.joined(separator: "/"))")
+        }
+    }
+}
+
+extension String {
+    func replacingTilde() -> String {
+        var out = ""
+        var it = makeIterator()
+        while let c = it.next() {
+            if c == "~" {
+                let n = it.next()
+                out.append(n == "1" ? "/" : n == "0" ? "~" : "~")
+            } else { out.append(c) }
+        }
+        return out
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}

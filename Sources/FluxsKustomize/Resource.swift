@@ -1,0 +1,83 @@
+import FluxsYAML
+
+/// One object of a build, with what kustomize remembers about it: the names and namespaces it had
+/// before prefixes, suffixes and namespace changes (for patch targets and name references), and, for
+/// generated ConfigMaps and Secrets, the generator options.
+public struct Resource {
+    public var node: Node
+    /// Earlier (namespace, name) pairs, oldest first.
+    var previous: [(namespace: String, name: String)] = []
+    var generated: GeneratorInfo?
+    /// Set when a name suffix must be appended by the hash step.
+    var needsHash = false
+    /// Prefixes and suffixes applied so far (name references prefer referents renamed the same way).
+    var prefixes: [String] = []
+    var suffixes: [String] = []
+
+    init(_ node: Node) { self.node = node }
+
+    public var apiVersion: String { node["apiVersion"]?.string ?? "" }
+    public var kind: String { node["kind"]?.string ?? "" }
+    public var name: String {
+        get { node["metadata"]?["name"]?.string ?? "" }
+        set { node.set(["metadata", "name"], .string(newValue)) }
+    }
+    public var namespace: String {
+        get { node["metadata"]?["namespace"]?.string ?? "" }
+        set { node.set(["metadata", "namespace"], newValue.isEmpty ? nil : .string(newValue)) }
+    }
+    var group: String {
+        let av = apiVersion
+        guard let slash = av.firstIndex(of: "/") else { return "" }
+        return String(av[..<slash])
+    }
+    var version: String {
+        let av = apiVersion
+        guard let slash = av.firstIndex(of: "/") else { return av }
+        return String(av[av.index(after: slash)...])
+    }
+
+    /// kustomize's resource id in messages: `[noGrp]/ConfigMap.v1.[noNs]/name` style.
+    var id: String {
+        let g = group.isEmpty ? "" : ".\(group)"
+        return "\(kind).\(version)\(g)/\(name).\(namespace.isEmpty ? "[noNs]" : namespace)"
+    }
+
+    func matches(kind k: String?, name n: String?, namespace ns: String?) -> Bool {
+        if let k, k != kind { return false }
+        if let n {
+            if n != name && !previous.contains(where: { $0.name == n }) { return false }
+        }
+        if let ns, !ns.isEmpty {
+            let all = [namespace] + previous.map(\.namespace)
+            if !all.contains(ns) && !(ns == "default" && all.contains("")) { return false }
+        }
+        return true
+    }
+
+    mutating func remember() { previous.append((namespace, name)) }
+
+    var labels: Mapping { node["metadata"]?["labels"]?.map ?? Mapping() }
+    var annotations: Mapping { node["metadata"]?["annotations"]?.map ?? Mapping() }
+}
+
+struct GeneratorInfo {
+    var behavior: String
+    var disableNameSuffixHash: Bool
+}
+
+/// Kinds that have no namespace (kustomize's list of cluster-scoped built-in kinds).
+let clusterScopedKinds: Set<String> = [
+    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume", "StorageClass",
+    "PriorityClass", "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Node",
+    "CSIDriver", "CSINode", "VolumeAttachment", "RuntimeClass", "PodSecurityPolicy", "ComponentStatus",
+    "CertificateSigningRequest", "IngressClass", "ClusterIssuer", "FlowSchema", "PriorityLevelConfiguration",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "TokenReview", "SelfSubjectAccessReview",
+    "SelfSubjectRulesReview", "SubjectAccessReview", "StorageVersionMigration",
+]
+
+/// A build failure in kustomize's words.
+public struct KustomizeError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ d: String) { description = d }
+}

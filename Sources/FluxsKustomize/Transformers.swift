@@ -1,0 +1,196 @@
+import FluxsKube
+import FluxsYAML
+
+/// The builtin transformers of one kustomization, in kustomize's order.
+enum Transformers {
+    static func run(_ k: Node, level: Level, into res: inout [Resource]) throws {
+        let dir = level.dir
+        // patchesStrategicMerge (legacy)
+        for p in k["patchesStrategicMerge"]?.array ?? [] {
+            let text: String
+            if let s = p.string, !s.contains("\n"), !s.contains(":") || s.hasSuffix(".yaml") || s.hasSuffix(".yml") {
+                text = try Generators.read(s, dir: dir)
+            } else if let s = p.string {
+                text = s
+            } else {
+                text = try YAMLEmitter().emit(p)
+            }
+            let patches = try YAML.parseDocuments(text)
+            if patches.isEmpty { throw KustomizeError("patchesStrategicMerge: patch '\(p.string ?? "")' is empty") }
+            for patch in patches {
+                try Patches.strategic(patch, target: nil, into: &res)
+            }
+        }
+        // patches
+        for p in k["patches"]?.array ?? [] {
+            var text = p["patch"]?.string
+            if text == nil, let path = p["path"]?.string { text = try Generators.read(path, dir: dir) }
+            guard let text else { throw KustomizeError("a patch needs 'patch' or 'path'") }
+            let target = p["target"]
+            let docs = try YAML.parseDocuments(text)
+            if docs.count == 1, let ops = docs[0].array {
+                guard target != nil else { throw KustomizeError("unable to find patch target: a JSON 6902 patch needs a target") }
+                try Patches.json6902(ops, target: target, into: &res)
+            } else {
+                let allow = p["options"]?["allowNameChange"]?.bool ?? false
+                for d in docs { try Patches.strategic(d, target: target, allowNameChange: allow, into: &res) }
+            }
+        }
+        if let ns = k["namespace"]?.string, !ns.isEmpty { namespace(ns, &res) }
+        if let p = k["namePrefix"]?.string, !p.isEmpty { rename(&res, prefix: p) { p + $0 } }
+        if let s = k["nameSuffix"]?.string, !s.isEmpty { rename(&res, suffix: s) { $0 + s } }
+        if let labels = k["commonLabels"]?.map { addLabels(labels, selectors: true, templates: true, &res) }
+        for l in k["labels"]?.array ?? [] {
+            guard let pairs = l["pairs"]?.map else { continue }
+            let sel = l["includeSelectors"]?.bool ?? false
+            addLabels(pairs, selectors: sel, templates: sel || (l["includeTemplates"]?.bool ?? false), &res)
+        }
+        if let anns = k["commonAnnotations"]?.map { addAnnotations(anns, &res) }
+        for p in k["patchesJson6902"]?.array ?? [] {
+            var text = p["patch"]?.string
+            if text == nil, let path = p["path"]?.string { text = try Generators.read(path, dir: dir) }
+            guard let text, let ops = try YAML.parse(text).array else { throw KustomizeError("patchesJson6902 entry without a JSON patch") }
+            try Patches.json6902(ops, target: p["target"], into: &res)
+        }
+        for r in k["replicas"]?.array ?? [] {
+            guard let name = r["name"]?.string, let count = r["count"]?.int else { continue }
+            for i in res.indices where res[i].matches(kind: nil, name: name, namespace: nil)
+                && ["Deployment", "ReplicationController", "ReplicaSet", "StatefulSet"].contains(res[i].kind) {
+                res[i].node.set(["spec", "replicas"], .int(count))
+            }
+        }
+        for img in k["images"]?.array ?? [] { images(img, &res) }
+    }
+
+    static func namespace(_ ns: String, _ res: inout [Resource]) {
+        for i in res.indices {
+            if res[i].kind == "RoleBinding" || res[i].kind == "ClusterRoleBinding", var subjects = res[i].node["subjects"]?.array {
+                for j in subjects.indices where subjects[j]["kind"]?.string == "ServiceAccount" {
+                    let cur = subjects[j]["namespace"]?.string ?? ""
+                    if cur.isEmpty || cur == res[i].namespace || res.contains(where: { $0.kind == "ServiceAccount" && $0.name == subjects[j]["name"]?.string && $0.namespace == cur }) {
+                        subjects[j]["namespace"] = .string(ns)
+                    }
+                }
+                res[i].node["subjects"] = .sequence(subjects)
+            }
+            if clusterScopedKinds.contains(res[i].kind) { continue }
+            if res[i].namespace != ns {
+                res[i].remember()
+                res[i].namespace = ns
+            }
+        }
+    }
+
+    static func rename(_ res: inout [Resource], prefix: String? = nil, suffix: String? = nil, _ f: (String) -> String) {
+        for i in res.indices {
+            if let p = prefix { res[i].prefixes.append(p) }
+            if let s = suffix { res[i].suffixes.append(s) }
+            if ["CustomResourceDefinition", "Namespace", "APIService"].contains(res[i].kind) { continue }
+            res[i].remember()
+            res[i].name = f(res[i].name)
+        }
+    }
+
+    static let workloads: Set<String> = ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "ReplicationController"]
+
+    static func merge(_ node: inout Node, _ path: [String], _ pairs: Mapping, create: Bool) {
+        var cur = node.value(at: path)?.map
+        if cur == nil && !create { return }
+        if cur == nil { cur = Mapping() }
+        for (k, v) in pairs.entries { cur![k] = .string(v.text ?? "") }
+        node.set(path, .mapping(cur!))
+    }
+
+    static func addLabels(_ labels: Mapping, selectors: Bool, templates: Bool, _ res: inout [Resource]) {
+        for i in res.indices {
+            var n = res[i].node
+            merge(&n, ["metadata", "labels"], labels, create: true)
+            let kind = res[i].kind
+            if selectors {
+                if kind == "Service" { merge(&n, ["spec", "selector"], labels, create: true) }
+                if ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"].contains(kind) {
+                    merge(&n, ["spec", "selector", "matchLabels"], labels, create: true)
+                }
+                if kind == "ReplicationController" { merge(&n, ["spec", "selector"], labels, create: true) }
+                if kind == "PodDisruptionBudget" { merge(&n, ["spec", "selector", "matchLabels"], labels, create: false) }
+                if kind == "NetworkPolicy" {
+                    merge(&n, ["spec", "podSelector", "matchLabels"], labels, create: false)
+                    for (dir, peer) in [("ingress", "from"), ("egress", "to")] {
+                        guard var rules = n["spec"]?[dir]?.array else { continue }
+                        for r in rules.indices {
+                            guard var peers = rules[r][peer]?.array else { continue }
+                            for q in peers.indices { merge(&peers[q], ["podSelector", "matchLabels"], labels, create: false) }
+                            rules[r][peer] = .sequence(peers)
+                        }
+                        n.set(["spec", dir], .sequence(rules))
+                    }
+                }
+                if kind == "Job" { merge(&n, ["spec", "selector", "matchLabels"], labels, create: false) }
+            }
+            if templates || selectors {
+                if workloads.contains(kind) { merge(&n, ["spec", "template", "metadata", "labels"], labels, create: true) }
+                if kind == "CronJob" {
+                    merge(&n, ["spec", "jobTemplate", "metadata", "labels"], labels, create: true)
+                    merge(&n, ["spec", "jobTemplate", "spec", "template", "metadata", "labels"], labels, create: true)
+                    if selectors { merge(&n, ["spec", "jobTemplate", "spec", "selector", "matchLabels"], labels, create: false) }
+                }
+                if kind == "StatefulSet", var vcts = n["spec"]?["volumeClaimTemplates"]?.array {
+                    for j in vcts.indices { merge(&vcts[j], ["metadata", "labels"], labels, create: true) }
+                    n.set(["spec", "volumeClaimTemplates"], .sequence(vcts))
+                }
+            }
+            res[i].node = n
+        }
+    }
+
+    static func addAnnotations(_ anns: Mapping, _ res: inout [Resource]) {
+        for i in res.indices {
+            var n = res[i].node
+            merge(&n, ["metadata", "annotations"], anns, create: true)
+            let kind = res[i].kind
+            if workloads.contains(kind) { merge(&n, ["spec", "template", "metadata", "annotations"], anns, create: true) }
+            if kind == "CronJob" {
+                merge(&n, ["spec", "jobTemplate", "metadata", "annotations"], anns, create: true)
+                merge(&n, ["spec", "jobTemplate", "spec", "template", "metadata", "annotations"], anns, create: true)
+            }
+            res[i].node = n
+        }
+    }
+
+    /// images: newName / newTag / digest for every container image whose name matches.
+    static func images(_ img: Node, _ res: inout [Resource]) {
+        guard let name = img["name"]?.string else { return }
+        let newName = img["newName"]?.string, newTag = img["newTag"]?.text, digest = img["digest"]?.string
+        func rewrite(_ image: String) -> String? {
+            var base = image, tag = "", dig = ""
+            if let at = base.firstIndex(of: "@") { dig = String(base[at...]); base = String(base[..<at]) }
+            if let colon = base.lastIndex(of: ":"), !base[colon...].contains("/") { tag = String(base[colon...]); base = String(base[..<colon]) }
+            guard base == name else { return nil }
+            var out = newName ?? base
+            if let digest { out += "@" + digest } else if let newTag { out += ":" + newTag } else { out += tag + dig }
+            return out
+        }
+        func walk(_ n: inout Node) {
+            switch n {
+            case .mapping(var m):
+                for key in m.keys {
+                    guard var child = m[key] else { continue }
+                    if ["containers", "initContainers", "ephemeralContainers"].contains(key), var list = child.array {
+                        for j in list.indices {
+                            if let image = list[j]["image"]?.string, let new = rewrite(image) { list[j]["image"] = .string(new) }
+                        }
+                        child = .sequence(list)
+                    }
+                    walk(&child)
+                    m[key] = child
+                }
+                n = .mapping(m)
+            case .sequence(var a):
+                for j in a.indices { walk(&a[j]) }
+                n = .sequence(a)
+            default: break
+            }
+        }
+        for i in res.indices { walk(&res[i].node) }
+    }
+}

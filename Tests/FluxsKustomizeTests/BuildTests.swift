@@ -1,0 +1,146 @@
+import Foundation
+import FluxsKustomize
+import FluxsTestSupport
+import XCTest
+
+/// Each feature family built by fluxs and by `kubectl kustomize` (the oracle), text compared.
+final class KustomizeBuildTests: XCTestCase {
+    func tree(_ files: [String: String]) throws -> URL {
+        let d = try TestEnv.tempDir("fluxs-kz")
+        for (p, t) in files { try TestEnv.write(t, to: d.appendingPathComponent(p)) }
+        return d
+    }
+
+    func assertSameAsKubectl(_ files: [String: String], dir: String = "", file: StaticString = #filePath, line: UInt = #line) throws {
+        let root = try tree(files)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let path = dir.isEmpty ? root.path : root.appendingPathComponent(dir).path
+        let want = try TestEnv.run("kubectl", ["kustomize", path])
+        XCTAssertEqual(want.status, 0, want.stderr, file: file, line: line)
+        let got = try Kustomizer().render(path)
+        XCTAssertEqual(got, want.stdout, file: file, line: line)
+    }
+
+    let deployment = """
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+    spec:
+      selector:
+        matchLabels: {app: web}
+      template:
+        metadata:
+          labels: {app: web}
+        spec:
+          containers:
+          - name: web
+            image: nginx:1.25
+            envFrom:
+            - configMapRef: {name: settings}
+            volumeMounts:
+            - {name: cfg, mountPath: /etc/cfg}
+          volumes:
+          - name: cfg
+            configMap: {name: settings}
+
+    """
+
+    func testGeneratorsPrefixNamespaceAndNameReferences() throws {
+        try assertSameAsKubectl([
+            "base/deploy.yaml": deployment,
+            "base/kustomization.yaml": "resources: [deploy.yaml]\nconfigMapGenerator:\n- name: settings\n  literals: [LEVEL=debug, 'QUOTE=\"x\"']\n",
+            "prod/kustomization.yaml": """
+            resources: [../base]
+            namespace: prod
+            namePrefix: prod-
+            commonLabels: {env: prod}
+            commonAnnotations: {owner: team-a}
+            secretGenerator:
+            - name: creds
+              literals: [password=s3cr3t-value-long-enough-to-wrap-the-base64-line-at-seventy-characters-ok]
+            configMapGenerator:
+            - name: settings
+              behavior: merge
+              literals: [EXTRA=1]
+            images:
+            - name: nginx
+              newTag: "1.26"
+            replicas:
+            - name: web
+              count: 3
+
+            """,
+        ], dir: "prod")
+    }
+
+    func testStrategicMergeAndJSON6902Patches() throws {
+        try assertSameAsKubectl([
+            "deploy.yaml": deployment,
+            "patch.yaml": """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: web
+            spec:
+              template:
+                spec:
+                  containers:
+                  - name: web
+                    resources: {limits: {cpu: 100m}}
+                  - name: sidecar
+                    image: busybox
+                  volumes:
+                  - name: cfg
+                    $patch: delete
+
+            """,
+            "kustomization.yaml": """
+            resources: [deploy.yaml]
+            patches:
+            - path: patch.yaml
+            - target: {kind: Deployment, name: "w.*"}
+              patch: |-
+                - op: add
+                  path: /metadata/annotations
+                  value: {patched: "yes"}
+                - op: replace
+                  path: /spec/template/spec/containers/0/image
+                  value: nginx:latest
+
+            """,
+        ])
+    }
+
+    func testLegacyOrderAndComponents() throws {
+        try assertSameAsKubectl([
+            "app.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}}\n---\n" + deployment
+                + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: web}\n",
+            "comp/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nlabels:\n- pairs: {tier: frontend}\n  includeTemplates: true\n",
+            "kustomization.yaml": "resources: [app.yaml]\ncomponents: [comp]\n",
+        ])
+    }
+
+    func testErrorsNameTheProblem() throws {
+        let outside = try tree(["k/kustomization.yaml": "resources: [../secret.yaml]\n", "secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"])
+        defer { try? FileManager.default.removeItem(at: outside) }
+        XCTAssertThrowsError(try Kustomizer().build(outside.appendingPathComponent("k").path)) { e in
+            XCTAssertTrue("\(e)".contains("is not in or below"), "\(e)")
+        }
+        let vars = try tree(["kustomization.yaml": "vars:\n- name: X\n  objref: {kind: Service, name: a, apiVersion: v1}\n"])
+        defer { try? FileManager.default.removeItem(at: vars) }
+        XCTAssertThrowsError(try Kustomizer().build(vars.path)) { e in
+            XCTAssertTrue("\(e)".contains("field 'vars' is not supported"), "\(e)")
+        }
+        let missing = try tree(["kustomization.yaml": "resources: [nope.yaml]\n"])
+        defer { try? FileManager.default.removeItem(at: missing) }
+        XCTAssertThrowsError(try Kustomizer().build(missing.path)) { e in
+            XCTAssertTrue("\(e)".contains("nope.yaml") && "\(e)".contains("no such file or directory"), "\(e)")
+        }
+        let none = try tree(["a.yaml": "x: 1\n"])
+        defer { try? FileManager.default.removeItem(at: none) }
+        XCTAssertThrowsError(try Kustomizer().build(none.path)) { e in
+            XCTAssertTrue("\(e)".contains("unable to find one of 'kustomization.yaml'"), "\(e)")
+        }
+    }
+}
