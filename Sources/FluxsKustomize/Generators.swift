@@ -100,7 +100,8 @@ enum Generators {
                 if !a.isEmpty { target.node.set(["metadata", "annotations"], .mapping(a)) }
             }
             if target.generated == nil { target.generated = r.generated }
-            target.needsHash = target.needsHash || (!disable && res[i].generated != nil)
+            let explicit = opts?["disableNameSuffixHash"]?.bool ?? global?["disableNameSuffixHash"]?.bool
+            if let explicit { target.needsHash = !explicit && target.generated != nil }
             res[i] = target
         default:
             throw KustomizeError("unknown generator behavior '\(behavior)'")

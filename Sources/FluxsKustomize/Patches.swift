@@ -70,7 +70,8 @@ enum Patches {
         Set(s.trimmingCharacters(in: " ()").split(separator: ",").map { String($0).trimmingCharacters(in: " ") })
     }
 
-    static func strategic(_ patch: Node, target: Node?, allowNameChange: Bool = false, into res: inout [Resource]) throws {
+    static func strategic(_ patch: Node, target: Node?, options: Node = .emptyMap, into res: inout [Resource]) throws {
+        let allowNameChange = options["allowNameChange"]?.bool ?? false
         let indices: [Int]
         if target != nil {
             indices = try select(res, target)
@@ -95,6 +96,7 @@ enum Patches {
                 p.set(["metadata", "name"], nil)
                 if p["metadata"]?.map?.isEmpty == true { p["metadata"] = nil }
             }
+            if !(options["allowKindChange"]?.bool ?? false) { p["kind"] = nil; p["apiVersion"] = nil }
             if p["$patch"]?.string == "delete" { deleted.append(i); continue }
             let keep = (res[i].name, res[i].namespace)
             res[i].node = merge(res[i].node, p, smp: builtin)
@@ -155,18 +157,21 @@ enum Patches {
             key = first["containerPort"] != nil ? "containerPort" : (first["port"] != nil ? "port" : nil)
         }
         guard let key, patch.allSatisfy({ $0[key] != nil }) else { return .sequence(patch.map(strip)) }
-        var out = base
-        var added: [Node] = []
+        // Patch items first, in patch order (merged with their base item), then base items the patch does not name.
+        var out: [Node] = []
+        var used = Set<Int>()
         for p in patch {
             let kv = p[key]
-            if let i = out.firstIndex(where: { $0[key] == kv }) {
-                if p["$patch"]?.string == "delete" { out.remove(at: i); continue }
-                out[i] = merge(out[i], p, smp: true)
+            if let i = base.indices.first(where: { !used.contains($0) && base[$0][key] == kv }) {
+                used.insert(i)
+                if p["$patch"]?.string == "delete" { continue }
+                out.append(merge(base[i], p, smp: true))
             } else if p["$patch"]?.string != "delete" {
-                added.append(strip(p))
+                out.append(strip(p))
             }
         }
-        return .sequence(out + added)
+        for i in base.indices where !used.contains(i) { out.append(base[i]) }
+        return .sequence(out)
     }
 
     /// Removes patch directives from a value that is added as is.

@@ -32,8 +32,7 @@ enum Transformers {
                 guard target != nil else { throw KustomizeError("unable to find patch target: a JSON 6902 patch needs a target") }
                 try Patches.json6902(ops, target: target, into: &res)
             } else {
-                let allow = p["options"]?["allowNameChange"]?.bool ?? false
-                for d in docs { try Patches.strategic(d, target: target, allowNameChange: allow, into: &res) }
+                for d in docs { try Patches.strategic(d, target: target, options: p["options"] ?? .emptyMap, into: &res) }
             }
         }
         if let ns = k["namespace"]?.string, !ns.isEmpty { namespace(ns, &res) }
@@ -66,19 +65,27 @@ enum Transformers {
         for i in res.indices {
             if res[i].kind == "RoleBinding" || res[i].kind == "ClusterRoleBinding", var subjects = res[i].node["subjects"]?.array {
                 for j in subjects.indices where subjects[j]["kind"]?.string == "ServiceAccount" {
-                    let cur = subjects[j]["namespace"]?.string ?? ""
-                    if cur.isEmpty || cur == res[i].namespace || res.contains(where: { $0.kind == "ServiceAccount" && $0.name == subjects[j]["name"]?.string && $0.namespace == cur }) {
-                        subjects[j]["namespace"] = .string(ns)
-                    }
+                    subjects[j]["namespace"] = .string(ns)
                 }
                 res[i].node["subjects"] = .sequence(subjects)
             }
-            if clusterScopedKinds.contains(res[i].kind) { continue }
+            if res[i].kind == "ValidatingWebhookConfiguration" || res[i].kind == "MutatingWebhookConfiguration", var hooks = res[i].node["webhooks"]?.array {
+                for j in hooks.indices where hooks[j]["clientConfig"]?["service"] != nil {
+                    hooks[j].set(["clientConfig", "service", "namespace"], .string(ns))
+                }
+                res[i].node["webhooks"] = .sequence(hooks)
+            }
+            if isClusterScoped(res[i]) { continue }
             if res[i].namespace != ns {
                 res[i].remember()
                 res[i].namespace = ns
             }
         }
+    }
+
+    static func isClusterScoped(_ r: Resource) -> Bool {
+        if r.kind == "Namespace" { return r.apiVersion == "v1" }
+        return clusterScopedKinds.contains(r.kind)
     }
 
     static func rename(_ res: inout [Resource], prefix: String? = nil, suffix: String? = nil, _ f: (String) -> String) {
