@@ -13,10 +13,11 @@ public struct Kustomizer {
         guard Files.isDirectory(root) else {
             throw KustomizeError("must build at directory: not a valid directory: '\(root)'")
         }
-        var level = Level(dir: root, stack: [])
+        var level = Level(dir: root, stack: [], vars: VarSet())
         var resources = try level.accumulate()
         try Hasher.addHashes(&resources)
         NameReferences.fix(&resources)
+        try level.vars.resolve(&resources)
         switch level.sortOrder {
         case .fifo: break
         case .legacy(let first, let last): resources = LegacyOrder.sort(resources, first: first, last: last)
@@ -39,12 +40,20 @@ enum SortOrder {
 struct Level {
     let dir: String
     let stack: [String]
+    let vars: VarSet
     var sortOrder: SortOrder = .legacy(first: nil, last: nil)
 
-    init(dir: String, stack: [String]) {
+    init(dir: String, stack: [String], vars: VarSet) {
         self.dir = dir
         self.stack = stack
+        self.vars = vars
     }
+
+    static let fields = ["apiVersion", "kind", "metadata", "resources", "bases", "components", "namespace", "namePrefix", "nameSuffix",
+                         "commonLabels", "labels", "commonAnnotations", "patches", "patchesStrategicMerge", "patchesJson6902",
+                         "images", "replicas", "configMapGenerator", "secretGenerator", "generatorOptions", "vars", "replacements",
+                         "sortOptions", "crds", "openapi", "configurations", "generators", "transformers", "validators",
+                         "buildMetadata", "helmCharts", "helmGlobals"]
 
     func kustomizationFile() throws -> (String, Node) {
         let found = Kustomizer.fileNames.filter { Files.exists(dir + "/" + $0) && !Files.isDirectory(dir + "/" + $0) }
@@ -59,8 +68,15 @@ struct Level {
         let node: Node
         do { node = try YAML.parse(text, file: path) } catch { throw KustomizeError("\(error)") }
         if node.isNull { return (path, .emptyMap) }
-        guard node.map != nil else { throw KustomizeError("\(path): kustomization is not a YAML mapping") }
-        return (path, node)
+        guard var m = node.map else { throw KustomizeError("\(path): kustomization is not a YAML mapping") }
+        // kustomize reads field names case-insensitively (`nameprefix` works).
+        for key in m.keys {
+            if let canonical = Level.fields.first(where: { $0.lowercased() == key.lowercased() }), canonical != key, m[canonical] == nil {
+                m[canonical] = m[key]
+                m[key] = nil
+            }
+        }
+        return (path, .mapping(m))
     }
 
     /// Resources, components, generators and transformers of this level, applied in kustomize's order.
@@ -73,7 +89,7 @@ struct Level {
         if kind == "Kustomization" && asComponent {
             throw KustomizeError("accumulating components: accumulation err='accumulating components from '\(dir)': '\(dir)' must be a Component, not a Kustomization'")
         }
-        for unsupported in ["helmCharts", "helmChartInflationGenerator", "generators", "transformers", "validators", "vars",
+        for unsupported in ["helmCharts", "helmChartInflationGenerator", "generators", "transformers", "validators",
                             "replacements", "configurations", "openapi", "crds", "buildMetadata"] where k[unsupported] != nil {
             throw KustomizeError("\(path): field '\(unsupported)' is not supported by fluxs's kustomize engine yet")
         }
@@ -102,10 +118,11 @@ struct Level {
             guard Files.isDirectory(cdir) else {
                 throw KustomizeError("accumulating components: accumulation err='accumulating components from '\(s)': '\(cdir)' is not a directory'")
             }
-            var sub = Level(dir: cdir, stack: stack + [dir])
+            var sub = Level(dir: cdir, stack: stack + [dir], vars: vars)
             res = try sub.accumulate(into: res, asComponent: true)
         }
         try Generators.run(k, dir: dir, into: &res)
+        try vars.add(k)
         try Transformers.run(k, level: self, into: &res)
         return res
     }
@@ -120,7 +137,7 @@ struct Level {
             if stack.contains(path) || path == dir {
                 throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': cycle detected: candidate root '\(path)' contains visited root '\(dir)''")
             }
-            var sub = Level(dir: path, stack: stack + [dir])
+            var sub = Level(dir: path, stack: stack + [dir], vars: vars)
             do { return try sub.accumulate() } catch let e as KustomizeError {
                 if e.description.hasPrefix("accumulating resources") { throw e }
                 throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': \(e.description)'")

@@ -1,0 +1,105 @@
+import FluxsYAML
+
+/// Legacy `vars`: `$(NAME)` in string fields is replaced by a field of a named object, resolved after all
+/// names are final (kustomize's ResolveVars).
+final class VarSet {
+    struct Var {
+        var name: String
+        var kind: String
+        var objName: String
+        var apiVersion: String?
+        var namespace: String?
+        var fieldPath: String
+    }
+    var vars: [Var] = []
+
+    func add(_ k: Node) throws {
+        for v in k["vars"]?.array ?? [] {
+            guard let name = v["name"]?.string, let obj = v["objref"], let kind = obj["kind"]?.string, let objName = obj["name"]?.string else {
+                throw KustomizeError("var is missing name or objref: \(try JSON.encode(v))")
+            }
+            if vars.contains(where: { $0.name == name }) {
+                throw KustomizeError("var '\(name)' already encountered")
+            }
+            vars.append(Var(name: name, kind: kind, objName: objName, apiVersion: obj["apiVersion"]?.string,
+                            namespace: obj["namespace"]?.string, fieldPath: v["fieldref"]?["fieldpath"]?.string ?? "metadata.name"))
+        }
+    }
+
+    func resolve(_ res: inout [Resource]) throws {
+        guard !vars.isEmpty else { return }
+        var values: [String: Scalar] = [:]
+        for v in vars {
+            let matches = res.filter { r in
+                r.kind == v.kind && (r.name == v.objName || r.previous.contains { $0.name == v.objName })
+                    && (v.apiVersion == nil || v.apiVersion == r.apiVersion || v.apiVersion!.hasSuffix("/" + r.version) && r.group.isEmpty == false || v.apiVersion == r.version)
+                    && (v.namespace == nil || v.namespace == r.namespace || r.previous.contains { $0.namespace == v.namespace })
+            }
+            guard let r = matches.first else {
+                throw KustomizeError("var '\(v.name)' cannot be mapped to a field in the set of known resources")
+            }
+            if matches.count > 1 {
+                throw KustomizeError("found \(matches.count) resId matches for var \(v.name) (unable to disambiguate)")
+            }
+            guard let value = Self.field(r.node, v.fieldPath) else {
+                throw KustomizeError("field specified in var '\(v.name)' not found in corresponding resource")
+            }
+            values[v.name] = value
+        }
+        for i in res.indices {
+            res[i].node = Self.replace(res[i].node, values, top: true)
+        }
+    }
+
+    /// `metadata.name`, `spec.ports[0].protocol`, `data.key`.
+    static func field(_ n: Node, _ path: String) -> Scalar? {
+        var cur: Node? = n
+        for seg in path.split(separator: ".") {
+            var s = Substring(seg)
+            var index: Int?
+            if let b = s.firstIndex(of: "["), s.hasSuffix("]") {
+                index = Int(s[s.index(after: b)..<s.index(before: s.endIndex)])
+                s = s[..<b]
+            }
+            cur = cur?[String(s)]
+            if let index { cur = cur?[index] }
+        }
+        guard let c = cur, case .scalar(let sc) = c else { return nil }
+        return sc
+    }
+
+    static func replace(_ n: Node, _ values: [String: Scalar], top: Bool = false, key: String = "") -> Node {
+        switch n {
+        case .mapping(var m):
+            for k in m.keys {
+                if top && (k == "apiVersion" || k == "kind" || k == "metadata") { continue }
+                m[k] = replace(m[k]!, values, key: k)
+            }
+            return .mapping(m)
+        case .sequence(let a):
+            return .sequence(a.map { replace($0, values, key: key) })
+        case .scalar(let s):
+            guard s.value.contains("$(") else { return n }
+            // A value that is exactly one variable takes the variable's value with its type (numbers stay numbers).
+            if s.value.hasPrefix("$("), s.value.hasSuffix(")"), let v = values[String(s.value.dropFirst(2).dropLast())] {
+                return .scalar(v)
+            }
+            var out = ""
+            var rest = Substring(s.value)
+            while let start = rest.firstRange(of: "$(") {
+                out += rest[..<start.lowerBound]
+                let after = rest[start.upperBound...]
+                guard let close = after.firstIndex(of: ")") else { out += rest[start.lowerBound...]; rest = ""; break }
+                let name = String(after[..<close])
+                if let v = values[name] { out += v.value } else { out += "$(" + name + ")" }
+                rest = after[after.index(after: close)...]
+            }
+            out += rest
+            if out == s.value { return n }
+            // A whole-value replacement keeps the type kustomize gives it (numbers stay numbers).
+            return .string(out)
+        default:
+            return n
+        }
+    }
+}
