@@ -127,10 +127,15 @@ final class KustomizeBuildTests: XCTestCase {
         XCTAssertThrowsError(try Kustomizer().build(outside.appendingPathComponent("k").path)) { e in
             XCTAssertTrue("\(e)".contains("is not in or below"), "\(e)")
         }
+        let openapi = try tree(["kustomization.yaml": "openapi:\n  path: schema.json\n"])
+        defer { try? FileManager.default.removeItem(at: openapi) }
+        XCTAssertThrowsError(try Kustomizer().build(openapi.path)) { e in
+            XCTAssertTrue("\(e)".contains("field 'openapi' is not supported"), "\(e)")
+        }
         let vars = try tree(["kustomization.yaml": "vars:\n- name: X\n  objref: {kind: Service, name: a, apiVersion: v1}\n"])
         defer { try? FileManager.default.removeItem(at: vars) }
         XCTAssertThrowsError(try Kustomizer().build(vars.path)) { e in
-            XCTAssertTrue("\(e)".contains("field 'vars' is not supported"), "\(e)")
+            XCTAssertTrue("\(e)".contains("var 'X' cannot be mapped"), "\(e)")
         }
         let missing = try tree(["kustomization.yaml": "resources: [nope.yaml]\n"])
         defer { try? FileManager.default.removeItem(at: missing) }
