@@ -90,7 +90,7 @@ struct Level {
             throw KustomizeError("accumulating components: accumulation err='accumulating components from '\(dir)': '\(dir)' must be a Component, not a Kustomization'")
         }
         for unsupported in ["helmCharts", "helmChartInflationGenerator", "generators", "transformers", "validators",
-                            "replacements", "configurations", "openapi", "crds", "buildMetadata"] where k[unsupported] != nil {
+                            "configurations", "openapi", "crds", "buildMetadata"] where k[unsupported] != nil {
             throw KustomizeError("\(path): field '\(unsupported)' is not supported by fluxs's kustomize engine yet")
         }
         if let so = k["sortOptions"] {

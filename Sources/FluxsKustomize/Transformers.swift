@@ -59,6 +59,7 @@ enum Transformers {
             }
         }
         for img in k["images"]?.array ?? [] { images(img, &res) }
+        try Replacements.run(k, dir: dir, into: &res)
     }
 
     static func namespace(_ ns: String, _ res: inout [Resource]) {
