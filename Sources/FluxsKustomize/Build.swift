@@ -84,10 +84,10 @@ struct Level {
         let (path, k) = try kustomizationFile()
         let kind = k["kind"]?.string ?? "Kustomization"
         if kind == "Component" && !asComponent {
-            throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(dir)': '\(dir)' must be a Kustomization, not a Component'")
+            throw KustomizeError("expected kind != 'Component' for path '\(dir)'")
         }
         if kind == "Kustomization" && asComponent {
-            throw KustomizeError("accumulating components: accumulation err='accumulating components from '\(dir)': '\(dir)' must be a Component, not a Kustomization'")
+            throw KustomizeError("accumulating components: accumulateDirectory: \"expected kind 'Component' for path '\(dir)' but got 'Kustomization'\"")
         }
         for unsupported in ["helmCharts", "helmChartInflationGenerator", "generators", "transformers", "validators",
                             "configurations", "openapi", "crds", "buildMetadata"] where k[unsupported] != nil {
@@ -95,9 +95,9 @@ struct Level {
         }
         if let so = k["sortOptions"] {
             let order = so["order"]?.string ?? ""
-            if order.isEmpty { throw KustomizeError("\(path): sortOptions.order must be 'fifo' or 'legacy'") }
+            if order != "fifo" && order != "legacy" { throw KustomizeError("\(path): the field 'sortOptions.order' must be one of [fifo, legacy]") }
             if order == "fifo" && so["legacySortOptions"] != nil {
-                throw KustomizeError("\(path): sortOptions.legacySortOptions is only valid with order 'legacy'")
+                throw KustomizeError("\(path): the field 'sortOptions.legacySortOptions' is set but the selected sort order is 'fifo', not 'legacy'")
             }
             switch order {
             case "fifo": sortOrder = .fifo
@@ -116,7 +116,7 @@ struct Level {
             guard let s = c.string else { continue }
             let cdir = Files.absolute(s, relativeTo: dir)
             guard Files.isDirectory(cdir) else {
-                throw KustomizeError("accumulating components: accumulation err='accumulating components from '\(s)': '\(cdir)' is not a directory'")
+                throw KustomizeError("accumulating components: accumulation err='accumulating components from '\(s)': must build at directory: '\(cdir)': file is not directory'")
             }
             var sub = Level(dir: cdir, stack: stack + [dir], vars: vars)
             res = try sub.accumulate(into: res, asComponent: true)

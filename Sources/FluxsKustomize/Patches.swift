@@ -80,12 +80,14 @@ enum Patches {
             let ns = patch["metadata"]?["namespace"]?.string
             let apiVersion = patch["apiVersion"]?.string
             indices = res.indices.filter { res[$0].matches(kind: kind, name: name, namespace: ns) && (apiVersion == nil || res[$0].apiVersion == apiVersion || res[$0].previous.count >= 0) }
+            var probe = Resource(patch)
+            if probe.namespace.isEmpty { probe.namespace = "" }
+            let id = probe.id
             if indices.isEmpty {
-                let id = "\(kind ?? "").\(apiVersion ?? "")/\(name ?? "").\(ns ?? "[noNs]")"
                 throw KustomizeError("no resource matches strategic merge patch \"\(id)\": no matches for Id \(id); failed to find unique target for patch \(id)")
             }
             if indices.count > 1 {
-                throw KustomizeError("multiple matches for Id \(kind ?? "")/\(name ?? ""); failed to find unique target for patch")
+                throw KustomizeError("multiple matches for Id \(id); failed to find unique target for patch \(id)")
             }
         }
         var deleted: [Int] = []

@@ -16,7 +16,7 @@ enum Transformers {
                 text = try YAMLEmitter().emit(p)
             }
             let patches = try YAML.parseDocuments(text)
-            if patches.isEmpty { throw KustomizeError("patchesStrategicMerge: patch '\(p.string ?? "")' is empty") }
+            if patches.isEmpty { throw KustomizeError("patch appears to be empty; patchesStrategicMerge: '\(p.string ?? "")'") }
             for patch in patches {
                 try Patches.strategic(patch, target: nil, into: &res)
             }
