@@ -89,7 +89,7 @@ struct Level {
         if kind == "Kustomization" && asComponent {
             throw KustomizeError("accumulating components: accumulateDirectory: \"expected kind 'Component' for path '\(dir)' but got 'Kustomization'\"")
         }
-        for unsupported in ["helmCharts", "helmChartInflationGenerator", "generators", "transformers", "validators",
+        for unsupported in ["helmCharts", "helmChartInflationGenerator", "validators",
                             "configurations", "openapi", "crds", "buildMetadata"] where k[unsupported] != nil {
             throw KustomizeError("\(path): field '\(unsupported)' is not supported by fluxs's kustomize engine yet")
         }
@@ -122,8 +122,10 @@ struct Level {
             res = try sub.accumulate(into: res, asComponent: true)
         }
         try Generators.run(k, dir: dir, into: &res)
+        try Plugins.generate(k["generators"]?.array ?? [], level: self, into: &res)
         try vars.add(k)
         try Transformers.run(k, level: self, into: &res)
+        try Plugins.transform(k["transformers"]?.array ?? [], level: self, into: &res)
         return res
     }
 

@@ -1,0 +1,90 @@
+import FluxsKube
+import FluxsYAML
+
+/// `generators:` and `transformers:` entries that configure kustomize's builtin plugins (apiVersion: builtin),
+/// from a file, a directory whose build yields the configs, or inline YAML. Other plugins are not supported.
+enum Plugins {
+    static func configs(_ entries: [Node], level: Level) throws -> [Node] {
+        var out: [Node] = []
+        for e in entries {
+            guard let s = e.string else { out.append(e); continue }
+            if s.contains("\n") {
+                out += try YAML.parseDocuments(s)
+                continue
+            }
+            let path = Files.absolute(s, relativeTo: level.dir)
+            if Files.isDirectory(path) {
+                var sub = Level(dir: path, stack: level.stack + [level.dir], vars: VarSet())
+                out += try sub.accumulate().map(\.node)
+            } else {
+                out += try YAML.parseDocuments(try Generators.read(s, dir: level.dir))
+            }
+        }
+        return out
+    }
+
+    static func unsupported(_ c: Node) -> KustomizeError {
+        let kind = c["kind"]?.string ?? "", av = c["apiVersion"]?.string ?? ""
+        if av == "builtin" {
+            return KustomizeError("unable to load builtin \(kind).builtin.[noGrp]: not supported by fluxs's kustomize engine")
+        }
+        return KustomizeError("plugin \(kind).\(av) is not supported by fluxs's kustomize engine (only builtin plugins are)")
+    }
+
+    static func generate(_ entries: [Node], level: Level, into res: inout [Resource]) throws {
+        for c in try configs(entries, level: level) {
+            guard c["apiVersion"]?.string == "builtin" else { throw unsupported(c) }
+            switch c["kind"]?.string ?? "" {
+            case "ConfigMapGenerator", "SecretGenerator":
+                var entry = c
+                entry["name"] = c["metadata"]?["name"] ?? .null
+                if let ns = c["metadata"]?["namespace"] { entry["namespace"] = ns }
+                try Generators.generate(entry, kind: c["kind"]?.string == "SecretGenerator" ? "Secret" : "ConfigMap", global: nil, dir: level.dir, into: &res)
+            default:
+                throw unsupported(c)
+            }
+        }
+    }
+
+    static func transform(_ entries: [Node], level: Level, into res: inout [Resource]) throws {
+        for c in try configs(entries, level: level) {
+            guard c["apiVersion"]?.string == "builtin" else { throw unsupported(c) }
+            var k = Node.emptyMap
+            switch c["kind"]?.string ?? "" {
+            case "PatchTransformer":
+                var p = Node.emptyMap
+                for key in ["patch", "path", "target", "options"] { if let v = c[key] { p[key] = v } }
+                k["patches"] = [p]
+            case "PatchJson6902Transformer":
+                var p = Node.emptyMap
+                p["target"] = c["target"] ?? .null
+                if let j = c["jsonOp"] { p["patch"] = j } else if let path = c["path"] { p["path"] = path }
+                k["patchesJson6902"] = [p]
+            case "PatchStrategicMergeTransformer":
+                var list: [Node] = c["paths"]?.array ?? []
+                if let inline = c["patches"]?.string { list.append(.string(inline)) }
+                k["patchesStrategicMerge"] = .sequence(list)
+            case "PrefixSuffixTransformer", "PrefixTransformer", "SuffixTransformer":
+                if let p = c["prefix"] { k["namePrefix"] = p }
+                if let s = c["suffix"] { k["nameSuffix"] = s }
+            case "LabelTransformer":
+                let specs = (c["fieldSpecs"]?.array ?? []).compactMap { $0["path"]?.string }
+                let sel = specs.contains { $0.contains("selector") }, tmpl = specs.contains { $0.contains("template") }
+                k["labels"] = [.map([("pairs", c["labels"] ?? .emptyMap), ("includeSelectors", .bool(sel)), ("includeTemplates", .bool(tmpl))])]
+            case "AnnotationsTransformer":
+                k["commonAnnotations"] = c["annotations"] ?? .emptyMap
+            case "NamespaceTransformer":
+                if let ns = c["metadata"]?["namespace"] { k["namespace"] = ns }
+            case "ImageTagTransformer":
+                k["images"] = [c["imageTag"] ?? .emptyMap]
+            case "ReplicaCountTransformer":
+                k["replicas"] = [c["replica"] ?? .emptyMap]
+            case "ReplacementTransformer":
+                k["replacements"] = c["replacements"] ?? []
+            default:
+                throw unsupported(c)
+            }
+            try Transformers.run(k, level: level, into: &res)
+        }
+    }
+}
