@@ -66,7 +66,7 @@ struct Level {
         let path = dir + "/" + name
         let text = try Files.readText(path)
         let node: Node
-        do { node = try YAML.parse(text, file: path) } catch { throw KustomizeError("\(error)") }
+        do { node = try YAML.parseLenient(text, file: path) } catch { throw KustomizeError("\(error)") }
         if node.isNull { return (path, .emptyMap) }
         guard var m = node.map else { throw KustomizeError("\(path): kustomization is not a YAML mapping") }
         // kustomize reads field names case-insensitively (`nameprefix` works).

@@ -116,6 +116,7 @@ struct Event {
 /// merge keys applied, scalars typed as yaml.v3 (kustomize's reader) types them.
 struct TreeBuilder {
     let parser: LibYAMLParser
+    var allowDuplicateKeys = false
     var anchors: [String: Node] = [:]
     var file: String? { parser.file }
 
@@ -178,7 +179,7 @@ struct TreeBuilder {
                 default:
                     throw YAMLError(file: file, line: ke.line, column: ke.column, message: "complex mapping keys are not supported")
                 }
-                if let prev = lines[key] {
+                if let prev = lines[key], !allowDuplicateKeys {
                     throw YAMLError(file: file, line: ke.line, column: ke.column,
                                     message: "mapping key \"\(key)\" already defined at line \(prev)")
                 }
@@ -235,6 +236,16 @@ public enum YAML {
     /// The non-empty documents of a stream.
     public static func parseDocuments(_ text: String, file: String? = nil) throws -> [Node] {
         try parseAll(text, file: file).filter { !$0.isNull }
+    }
+
+    /// A single document where a repeated mapping key replaces the earlier one (as Go's yaml.v2 reads
+    /// kustomization files), instead of being an error.
+    public static func parseLenient(_ text: String, file: String? = nil) throws -> Node {
+        var builder = TreeBuilder(parser: try LibYAMLParser(Array(text.utf8), file: file))
+        builder.allowDuplicateKeys = true
+        let docs = try builder.documents()
+        if docs.count > 1 { throw YAMLError(file: file, message: "expected a single YAML document, found \(docs.count)") }
+        return docs.first ?? .null
     }
 
     /// A single document; null for an empty input. More than one document is an error.
