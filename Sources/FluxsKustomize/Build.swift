@@ -13,8 +13,20 @@ public struct Kustomizer {
         guard Files.isDirectory(root) else {
             throw KustomizeError("must build at directory: not a valid directory: '\(root)'")
         }
-        var level = Level(dir: root, stack: [], vars: VarSet())
+        var level = Level(dir: root, stack: [], vars: VarSet(), top: root)
         var resources = try level.accumulate()
+        let meta = try level.kustomizationFile().1["buildMetadata"]?.array?.compactMap(\.string) ?? []
+        if meta.contains("transformerAnnotations") {
+            throw KustomizeError("buildMetadata: transformerAnnotations is not supported by fluxs's kustomize engine yet")
+        }
+        if meta.contains("originAnnotations") {
+            for i in resources.indices {
+                guard let o = resources[i].origin else { continue }
+                var anns = resources[i].annotations
+                anns["config.kubernetes.io/origin"] = .string(try YAMLEmitter(sortKeys: false).emit(o))
+                resources[i].node.set(["metadata", "annotations"], .mapping(anns))
+            }
+        }
         try Hasher.addHashes(&resources)
         NameReferences.fix(&resources)
         try level.vars.resolve(&resources)
@@ -41,12 +53,15 @@ struct Level {
     let dir: String
     let stack: [String]
     let vars: VarSet
+    /// The directory the whole build started from (origin paths are relative to it).
+    let top: String
     var sortOrder: SortOrder = .legacy(first: nil, last: nil)
 
-    init(dir: String, stack: [String], vars: VarSet) {
+    init(dir: String, stack: [String], vars: VarSet, top: String) {
         self.dir = dir
         self.stack = stack
         self.vars = vars
+        self.top = top
     }
 
     static let fields = ["apiVersion", "kind", "metadata", "resources", "bases", "components", "namespace", "namePrefix", "nameSuffix",
@@ -90,7 +105,7 @@ struct Level {
             throw KustomizeError("accumulating components: accumulateDirectory: \"expected kind 'Component' for path '\(dir)' but got 'Kustomization'\"")
         }
         for unsupported in ["helmCharts", "helmChartInflationGenerator", "validators",
-                            "configurations", "openapi", "crds", "buildMetadata"] where k[unsupported] != nil {
+                            "configurations", "openapi", "crds"] where k[unsupported] != nil {
             throw KustomizeError("\(path): field '\(unsupported)' is not supported by fluxs's kustomize engine yet")
         }
         if let so = k["sortOptions"] {
@@ -118,10 +133,10 @@ struct Level {
             guard Files.isDirectory(cdir) else {
                 throw KustomizeError("accumulating components: accumulation err='accumulating components from '\(s)': must build at directory: '\(cdir)': file is not directory'")
             }
-            var sub = Level(dir: cdir, stack: stack + [dir], vars: vars)
+            var sub = Level(dir: cdir, stack: stack + [dir], vars: vars, top: top)
             res = try sub.accumulate(into: res, asComponent: true)
         }
-        try Generators.run(k, dir: dir, into: &res)
+        try Generators.run(k, dir: dir, configuredIn: relativePath(from: top, to: path), into: &res)
         try Plugins.generate(k["generators"]?.array ?? [], level: self, into: &res)
         try vars.add(k)
         try Transformers.run(k, level: self, into: &res)
@@ -139,7 +154,7 @@ struct Level {
             if stack.contains(path) || path == dir {
                 throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': cycle detected: candidate root '\(path)' contains visited root '\(dir)''")
             }
-            var sub = Level(dir: path, stack: stack + [dir], vars: vars)
+            var sub = Level(dir: path, stack: stack + [dir], vars: vars, top: top)
             do { return try sub.accumulate() } catch let e as KustomizeError {
                 if e.description.hasPrefix("accumulating resources") { throw e }
                 throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': \(e.description)'")
@@ -151,7 +166,9 @@ struct Level {
         guard path.hasPrefix(dir + "/") else {
             throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': security; file '\(path)' is not in or below '\(dir)''")
         }
-        return try Level.parseResources(Files.readText(path), file: path)
+        var loaded = try Level.parseResources(Files.readText(path), file: path)
+        for i in loaded.indices { loaded[i].origin = .map([("path", .string(relativePath(from: top, to: path)))]) }
+        return loaded
     }
 
     static func parseResources(_ text: String, file: String) throws -> [Resource] {

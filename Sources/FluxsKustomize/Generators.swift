@@ -3,13 +3,13 @@ import FluxsYAML
 
 /// configMapGenerator and secretGenerator, with generatorOptions and behavior create/merge/replace.
 enum Generators {
-    static func run(_ k: Node, dir: String, into res: inout [Resource]) throws {
+    static func run(_ k: Node, dir: String, configuredIn: String, into res: inout [Resource]) throws {
         let global = k["generatorOptions"]
-        for g in k["configMapGenerator"]?.array ?? [] { try generate(g, kind: "ConfigMap", global: global, dir: dir, into: &res) }
-        for g in k["secretGenerator"]?.array ?? [] { try generate(g, kind: "Secret", global: global, dir: dir, into: &res) }
+        for g in k["configMapGenerator"]?.array ?? [] { try generate(g, kind: "ConfigMap", global: global, dir: dir, configuredIn: configuredIn, into: &res) }
+        for g in k["secretGenerator"]?.array ?? [] { try generate(g, kind: "Secret", global: global, dir: dir, configuredIn: configuredIn, into: &res) }
     }
 
-    static func generate(_ g: Node, kind: String, global: Node?, dir: String, into res: inout [Resource]) throws {
+    static func generate(_ g: Node, kind: String, global: Node?, dir: String, configuredIn: String, into res: inout [Resource]) throws {
         guard let name = g["name"]?.string, !name.isEmpty else { throw KustomizeError("a \(kind) generator needs a name") }
         let ns = g["namespace"]?.string ?? ""
         var data: [(String, String)] = []
@@ -75,6 +75,7 @@ enum Generators {
         let disable = (opts?["disableNameSuffixHash"]?.bool ?? global?["disableNameSuffixHash"]?.bool) ?? false
         let behavior = g["behavior"]?.string ?? "create"
         r.generated = GeneratorInfo(behavior: behavior, disableNameSuffixHash: disable)
+        r.origin = generatorOrigin(configuredIn: configuredIn, kind: kind + "Generator")
         r.needsHash = !disable
         let existing = res.firstIndex { $0.kind == kind && ($0.name == name || $0.previous.first?.name == name) && ($0.namespace == ns || ns.isEmpty) }
         switch behavior {
@@ -100,6 +101,7 @@ enum Generators {
                 if !a.isEmpty { target.node.set(["metadata", "annotations"], .mapping(a)) }
             }
             if target.generated == nil { target.generated = r.generated }
+            target.origin = r.origin
             let explicit = opts?["disableNameSuffixHash"]?.bool ?? global?["disableNameSuffixHash"]?.bool
             if let explicit { target.needsHash = !explicit && target.generated != nil }
             res[i] = target

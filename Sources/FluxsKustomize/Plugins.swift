@@ -4,20 +4,22 @@ import FluxsYAML
 /// `generators:` and `transformers:` entries that configure kustomize's builtin plugins (apiVersion: builtin),
 /// from a file, a directory whose build yields the configs, or inline YAML. Other plugins are not supported.
 enum Plugins {
-    static func configs(_ entries: [Node], level: Level) throws -> [Node] {
-        var out: [Node] = []
+    /// Plugin configs with the file they were configured in (relative to the top of the build).
+    static func configs(_ entries: [Node], level: Level) throws -> [(Node, String)] {
+        var out: [(Node, String)] = []
+        let kfile = relativePath(from: level.top, to: (try? level.kustomizationFile().0) ?? level.dir + "/kustomization.yaml")
         for e in entries {
-            guard let s = e.string else { out.append(e); continue }
+            guard let s = e.string else { out.append((e, kfile)); continue }
             if s.contains("\n") {
-                out += try YAML.parseDocuments(s)
+                out += try YAML.parseDocuments(s).map { ($0, kfile) }
                 continue
             }
             let path = Files.absolute(s, relativeTo: level.dir)
             if Files.isDirectory(path) {
-                var sub = Level(dir: path, stack: level.stack + [level.dir], vars: VarSet())
-                out += try sub.accumulate().map(\.node)
+                var sub = Level(dir: path, stack: level.stack + [level.dir], vars: VarSet(), top: level.top)
+                out += try sub.accumulate().map { ($0.node, $0.origin?["path"]?.string ?? kfile) }
             } else {
-                out += try YAML.parseDocuments(try Generators.read(s, dir: level.dir))
+                out += try YAML.parseDocuments(try Generators.read(s, dir: level.dir)).map { ($0, relativePath(from: level.top, to: path)) }
             }
         }
         return out
@@ -32,14 +34,22 @@ enum Plugins {
     }
 
     static func generate(_ entries: [Node], level: Level, into res: inout [Resource]) throws {
-        for c in try configs(entries, level: level) {
+        for (c, configuredIn) in try configs(entries, level: level) {
             guard c["apiVersion"]?.string == "builtin" else { throw unsupported(c) }
             switch c["kind"]?.string ?? "" {
             case "ConfigMapGenerator", "SecretGenerator":
                 var entry = c
-                entry["name"] = c["metadata"]?["name"] ?? .null
-                if let ns = c["metadata"]?["namespace"] { entry["namespace"] = ns }
-                try Generators.generate(entry, kind: c["kind"]?.string == "SecretGenerator" ? "Secret" : "ConfigMap", global: nil, dir: level.dir, into: &res)
+                if entry["name"] == nil { entry["name"] = c["metadata"]?["name"] ?? .null }
+                if entry["namespace"] == nil, let ns = c["metadata"]?["namespace"] { entry["namespace"] = ns }
+                let kind = c["kind"]?.string == "SecretGenerator" ? "Secret" : "ConfigMap"
+                try Generators.generate(entry, kind: kind, global: nil, dir: level.dir, configuredIn: configuredIn, into: &res)
+                // The origin of a plugin-configured generator also names the plugin config.
+                if let i = res.lastIndex(where: { $0.kind == kind }), var o = res[i].origin, var by = o["configuredBy"],
+                   let pluginName = c["metadata"]?["name"] {
+                    by["name"] = pluginName
+                    o["configuredBy"] = by
+                    res[i].origin = o
+                }
             default:
                 throw unsupported(c)
             }
@@ -47,7 +57,7 @@ enum Plugins {
     }
 
     static func transform(_ entries: [Node], level: Level, into res: inout [Resource]) throws {
-        for c in try configs(entries, level: level) {
+        for (c, _) in try configs(entries, level: level) {
             guard c["apiVersion"]?.string == "builtin" else { throw unsupported(c) }
             var k = Node.emptyMap
             switch c["kind"]?.string ?? "" {

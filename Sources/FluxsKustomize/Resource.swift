@@ -12,6 +12,8 @@ public struct Resource {
     var needsHash = false
     /// Prefixes and suffixes applied so far (name references prefer referents renamed the same way).
     var prefixes: [String] = []
+    /// Where the object came from, for buildMetadata: [originAnnotations] (a file, or the generator that made it).
+    var origin: Node?
     var suffixes: [String] = []
 
     init(_ node: Node) { self.node = node }
@@ -80,4 +82,17 @@ let clusterScopedKinds: Set<String> = [
 public struct KustomizeError: Error, CustomStringConvertible {
     public var description: String
     init(_ d: String) { description = d }
+}
+
+/// `to` relative to the directory `from` (both absolute), as kustomize writes origin paths.
+func relativePath(from: String, to: String) -> String {
+    let a = from.split(separator: "/"), b = to.split(separator: "/")
+    var i = 0
+    while i < a.count && i < b.count && a[i] == b[i] { i += 1 }
+    let up = Array(repeating: "..", count: a.count - i)
+    return (up + b[i...].map(String.init)).joined(separator: "/")
+}
+
+func generatorOrigin(configuredIn: String, kind: String) -> Node {
+    .map([("configuredIn", .string(configuredIn)), ("configuredBy", .map([("apiVersion", "builtin"), ("kind", .string(kind))]))])
 }
