@@ -13,7 +13,7 @@ public struct Kustomizer {
         guard Files.isDirectory(root) else {
             throw KustomizeError("must build at directory: not a valid directory: '\(root)'")
         }
-        var level = Level(dir: root, stack: [], vars: VarSet(), top: root)
+        var level = Level(dir: root, stack: [], vars: VarSet(), top: root, config: FieldConfig())
         var resources = try level.accumulate()
         let meta = try level.kustomizationFile().1["buildMetadata"]?.array?.compactMap(\.string) ?? []
         if meta.contains("transformerAnnotations") {
@@ -28,7 +28,7 @@ public struct Kustomizer {
             }
         }
         try Hasher.addHashes(&resources)
-        NameReferences.fix(&resources)
+        NameReferences.fix(&resources, config: level.config)
         try level.vars.resolve(&resources)
         switch level.sortOrder {
         case .fifo: break
@@ -53,15 +53,17 @@ struct Level {
     let dir: String
     let stack: [String]
     let vars: VarSet
+    let config: FieldConfig
     /// The directory the whole build started from (origin paths are relative to it).
     let top: String
     var sortOrder: SortOrder = .legacy(first: nil, last: nil)
 
-    init(dir: String, stack: [String], vars: VarSet, top: String) {
+    init(dir: String, stack: [String], vars: VarSet, top: String, config: FieldConfig) {
         self.dir = dir
         self.stack = stack
         self.vars = vars
         self.top = top
+        self.config = config
     }
 
     static let fields = ["apiVersion", "kind", "metadata", "resources", "bases", "components", "namespace", "namePrefix", "nameSuffix",
@@ -105,7 +107,7 @@ struct Level {
             throw KustomizeError("accumulating components: accumulateDirectory: \"expected kind 'Component' for path '\(dir)' but got 'Kustomization'\"")
         }
         for unsupported in ["helmCharts", "helmChartInflationGenerator", "validators",
-                            "configurations", "openapi", "crds"] where k[unsupported] != nil {
+                            "openapi", "crds"] where k[unsupported] != nil {
             throw KustomizeError("\(path): field '\(unsupported)' is not supported by fluxs's kustomize engine yet")
         }
         if let so = k["sortOptions"] {
@@ -121,6 +123,7 @@ struct Level {
                                     last: so["legacySortOptions"]?["orderLast"]?.array?.compactMap(\.string))
             }
         }
+        try config.add(k, level: self)
         var res = start
         let entries = (k["resources"]?.array ?? []) + (k["bases"]?.array ?? [])
         for e in entries {
@@ -133,7 +136,7 @@ struct Level {
             guard Files.isDirectory(cdir) else {
                 throw KustomizeError("accumulating components: accumulation err='accumulating components from '\(s)': must build at directory: '\(cdir)': file is not directory'")
             }
-            var sub = Level(dir: cdir, stack: stack + [dir], vars: vars, top: top)
+            var sub = Level(dir: cdir, stack: stack + [dir], vars: vars, top: top, config: config)
             res = try sub.accumulate(into: res, asComponent: true)
         }
         try Generators.run(k, dir: dir, configuredIn: relativePath(from: top, to: path), into: &res)
@@ -154,7 +157,7 @@ struct Level {
             if stack.contains(path) || path == dir {
                 throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': cycle detected: candidate root '\(path)' contains visited root '\(dir)''")
             }
-            var sub = Level(dir: path, stack: stack + [dir], vars: vars, top: top)
+            var sub = Level(dir: path, stack: stack + [dir], vars: vars, top: top, config: config)
             do { return try sub.accumulate() } catch let e as KustomizeError {
                 if e.description.hasPrefix("accumulating resources") { throw e }
                 throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': \(e.description)'")

@@ -3,7 +3,7 @@ import FluxsYAML
 /// After prefixes, suffixes and hashes changed names, references to the renamed objects follow them
 /// (a subset of kustomize's name reference table: ConfigMaps, Secrets, ServiceAccounts, PVCs, Services, roles).
 enum NameReferences {
-    static func fix(_ res: inout [Resource]) {
+    static func fix(_ res: inout [Resource], config: FieldConfig = FieldConfig()) {
         // old name (any previous) → new name, per kind and namespace
         for i in res.indices {
             let referrer = res[i]
@@ -111,6 +111,16 @@ enum NameReferences {
             }
             if res[i].kind == "StatefulSet", let svc = n["spec"]?["serviceName"]?.string, let new = renamed("Service", svc, ns) {
                 n.set(["spec", "serviceName"], .string(new))
+            }
+            for ref in config.nameReferences {
+                for spec in ref.specs where spec.applies(to: referrer) && !spec.path.isEmpty {
+                    FieldSpec.visit(&n, spec.path[...], create: false) { v in
+                        if let old = v?.string, let new = renamed(ref.kind, old, ns) { v = .string(new) }
+                        else if case .mapping(var m)? = v, let old = m["name"]?.string, let new = renamed(ref.kind, old, ns) {
+                            m["name"] = .string(new); v = .mapping(m)
+                        }
+                    }
+                }
             }
             res[i].node = n
         }

@@ -16,7 +16,7 @@ enum Plugins {
             }
             let path = Files.absolute(s, relativeTo: level.dir)
             if Files.isDirectory(path) {
-                var sub = Level(dir: path, stack: level.stack + [level.dir], vars: VarSet(), top: level.top)
+                var sub = Level(dir: path, stack: level.stack + [level.dir], vars: VarSet(), top: level.top, config: level.config)
                 out += try sub.accumulate().map { ($0.node, $0.origin?["path"]?.string ?? kfile) }
             } else {
                 out += try YAML.parseDocuments(try Generators.read(s, dir: level.dir)).map { ($0, relativePath(from: level.top, to: path)) }

@@ -38,13 +38,21 @@ enum Transformers {
         if let ns = k["namespace"]?.string, !ns.isEmpty { namespace(ns, &res) }
         if let p = k["namePrefix"]?.string, !p.isEmpty { rename(&res, prefix: p) { p + $0 } }
         if let s = k["nameSuffix"]?.string, !s.isEmpty { rename(&res, suffix: s) { $0 + s } }
-        if let labels = k["commonLabels"]?.map { addLabels(labels, selectors: true, templates: true, &res) }
+        if let labels = k["commonLabels"]?.map {
+            addLabels(labels, selectors: true, templates: true, &res)
+            custom(level.config.commonLabels, labels, &res)
+        }
         for l in k["labels"]?.array ?? [] {
             guard let pairs = l["pairs"]?.map else { continue }
             let sel = l["includeSelectors"]?.bool ?? false
             addLabels(pairs, selectors: sel, templates: sel || (l["includeTemplates"]?.bool ?? false), &res)
+            custom((l["fields"]?.array ?? []).map(FieldSpec.init), pairs, &res)
+            if sel { custom(level.config.commonLabels, pairs, &res) }
         }
-        if let anns = k["commonAnnotations"]?.map { addAnnotations(anns, &res) }
+        if let anns = k["commonAnnotations"]?.map {
+            addAnnotations(anns, &res)
+            custom(level.config.commonAnnotations, anns, &res)
+        }
         for p in k["patchesJson6902"]?.array ?? [] {
             var text = p["patch"]?.string
             if text == nil, let path = p["path"]?.string { text = try Generators.read(path, dir: dir) }
@@ -58,8 +66,21 @@ enum Transformers {
                 res[i].node.set(["spec", "replicas"], .int(count))
             }
         }
-        for img in k["images"]?.array ?? [] { images(img, &res) }
+        for img in k["images"]?.array ?? [] { images(img, extra: level.config.images, &res) }
         try Replacements.run(k, dir: dir, into: &res)
+    }
+
+    /// Adds key/value pairs at extra field specs (from `configurations:` or `labels[].fields`).
+    static func custom(_ specs: [FieldSpec], _ pairs: Mapping, _ res: inout [Resource]) {
+        for spec in specs where !spec.path.isEmpty {
+            for i in res.indices where spec.applies(to: res[i]) {
+                FieldSpec.visit(&res[i].node, spec.path[...], create: spec.create) { v in
+                    var m = v?.map ?? Mapping()
+                    for (k, val) in pairs.entries { m[k] = .string(val.text ?? "") }
+                    v = .mapping(m)
+                }
+            }
+        }
     }
 
     static func namespace(_ ns: String, _ res: inout [Resource]) {
@@ -166,7 +187,7 @@ enum Transformers {
     }
 
     /// images: newName / newTag / digest for every container image whose name matches.
-    static func images(_ img: Node, _ res: inout [Resource]) {
+    static func images(_ img: Node, extra: [FieldSpec] = [], _ res: inout [Resource]) {
         guard let name = img["name"]?.string else { return }
         let newName = img["newName"]?.string, newTag = img["newTag"]?.text, digest = img["digest"]?.string
         func rewrite(_ image: String) -> String? {
@@ -200,5 +221,12 @@ enum Transformers {
             }
         }
         for i in res.indices { walk(&res[i].node) }
+        for spec in extra where !spec.path.isEmpty {
+            for i in res.indices where spec.applies(to: res[i]) {
+                FieldSpec.visit(&res[i].node, spec.path[...], create: false) { v in
+                    if let s = v?.string, let new = rewrite(s) { v = .string(new) }
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,76 @@
+import FluxsKube
+import FluxsYAML
+
+/// kustomize field specs: which fields of which kinds a transformer touches (`configurations:` adds to them).
+struct FieldSpec {
+    var group: String?
+    var version: String?
+    var kind: String?
+    var path: [String]
+    var create: Bool
+
+    init(_ n: Node) {
+        group = n["group"]?.string
+        version = n["version"]?.string
+        kind = n["kind"]?.string
+        path = (n["path"]?.string ?? "").split(separator: "/").map { s in s.hasSuffix("[]") ? String(s.dropLast(2)) : String(s) }
+        create = n["create"]?.bool ?? false
+    }
+
+    func applies(to r: Resource) -> Bool {
+        if let kind, kind != r.kind { return false }
+        if let group, group != r.group { return false }
+        if let version, version != r.version { return false }
+        return true
+    }
+
+    /// Calls `f` with each value at the path (sequences on the way are walked element by element).
+    /// With `create`, missing mappings are made and `f` gets nil for the missing leaf.
+    static func visit(_ n: inout Node, _ path: ArraySlice<String>, create: Bool, _ f: (inout Node?) -> Void) {
+        if case .sequence(var a) = n {
+            for i in a.indices { visit(&a[i], path, create: create, f) }
+            n = .sequence(a)
+            return
+        }
+        guard let key = path.first, case .mapping(var m) = n else { return }
+        if path.count == 1 {
+            var v = m[key]
+            if v == nil && !create { return }
+            f(&v)
+            m[key] = v
+            n = .mapping(m)
+            return
+        }
+        var child: Node
+        if let c = m[key] { child = c } else if create { child = .emptyMap } else { return }
+        visit(&child, path.dropFirst(), create: create, f)
+        m[key] = child
+        n = .mapping(m)
+    }
+}
+
+/// Field specs added by `configurations:` files, shared by the whole build (a base's configuration is
+/// visible in its overlays, as in kustomize).
+final class FieldConfig {
+    var commonLabels: [FieldSpec] = []
+    var commonAnnotations: [FieldSpec] = []
+    var images: [FieldSpec] = []
+    /// referent kind → referrer field specs
+    var nameReferences: [(kind: String, group: String?, specs: [FieldSpec])] = []
+
+    func add(_ k: Node, level: Level) throws {
+        for entry in k["configurations"]?.array ?? [] {
+            guard let file = entry.string else { continue }
+            for doc in try YAML.parseDocuments(try Generators.read(file, dir: level.dir)) {
+                commonLabels += (doc["commonLabels"]?.array ?? []).map(FieldSpec.init)
+                commonLabels += (doc["labels"]?.array ?? []).map(FieldSpec.init)
+                commonAnnotations += (doc["commonAnnotations"]?.array ?? []).map(FieldSpec.init)
+                images += (doc["images"]?.array ?? []).map(FieldSpec.init)
+                for nr in doc["nameReference"]?.array ?? [] {
+                    guard let kind = nr["kind"]?.string else { continue }
+                    nameReferences.append((kind, nr["group"]?.string, (nr["fieldSpecs"]?.array ?? []).map(FieldSpec.init)))
+                }
+            }
+        }
+    }
+}
