@@ -107,7 +107,7 @@ struct Level {
             throw KustomizeError("accumulating components: accumulateDirectory: \"expected kind 'Component' for path '\(dir)' but got 'Kustomization'\"")
         }
         for unsupported in ["helmCharts", "helmChartInflationGenerator", "validators",
-                            "openapi", "crds"] where k[unsupported] != nil {
+                            "crds"] where k[unsupported] != nil {
             throw KustomizeError("\(path): field '\(unsupported)' is not supported by fluxs's kustomize engine yet")
         }
         if let so = k["sortOptions"] {
@@ -141,9 +141,10 @@ struct Level {
         }
         try Generators.run(k, dir: dir, configuredIn: relativePath(from: top, to: path), into: &res)
         try Plugins.generate(k["generators"]?.array ?? [], level: self, into: &res)
-        try vars.add(k)
+        try vars.add(k, level: dir)
         try Transformers.run(k, level: self, into: &res)
         try Plugins.transform(k["transformers"]?.array ?? [], level: self, into: &res)
+        vars.pin(level: dir, res)
         return res
     }
 

@@ -57,8 +57,30 @@ final class FieldConfig {
     var images: [FieldSpec] = []
     /// referent kind → referrer field specs
     var nameReferences: [(kind: String, group: String?, specs: [FieldSpec])] = []
+    /// Kinds (`group/kind`) whose custom OpenAPI schema makes patches strategic (list merge keys) instead of plain merges.
+    var strategicKinds: Set<String> = []
+
+    func addOpenAPI(_ k: Node, level: Level) throws {
+        guard let o = k["openapi"] else { return }
+        if o["path"] != nil && o["version"] != nil {
+            throw KustomizeError("builtin version and custom schema provided, cannot use both")
+        }
+        if let v = o["version"]?.string, v != "v1.21.2" {
+            throw KustomizeError("the specified OpenAPI version is not built in: \(v) (fluxs knows v1.21.2)")
+        }
+        guard let path = o["path"]?.string else { return }
+        let text = try Generators.read(path, dir: level.dir)
+        let schema: Node
+        do { schema = try YAML.parse(text, file: path) } catch { throw KustomizeError("openapi schema '\(path)': \(error)") }
+        for (_, def) in schema["definitions"]?.map?.entries ?? [] {
+            for gvk in def["x-kubernetes-group-version-kind"]?.array ?? [] {
+                if let kind = gvk["kind"]?.string { strategicKinds.insert((gvk["group"]?.string ?? "") + "/" + kind) }
+            }
+        }
+    }
 
     func add(_ k: Node, level: Level) throws {
+        try addOpenAPI(k, level: level)
         for entry in k["configurations"]?.array ?? [] {
             guard let file = entry.string else { continue }
             for doc in try YAML.parseDocuments(try Generators.read(file, dir: level.dir)) {

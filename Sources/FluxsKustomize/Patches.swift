@@ -70,7 +70,7 @@ enum Patches {
         Set(s.trimmingCharacters(in: " ()").split(separator: ",").map { String($0).trimmingCharacters(in: " ") })
     }
 
-    static func strategic(_ patch: Node, target: Node?, options: Node = .emptyMap, into res: inout [Resource]) throws {
+    static func strategic(_ patch: Node, target: Node?, options: Node = .emptyMap, strategicKinds: Set<String> = [], into res: inout [Resource]) throws {
         let allowNameChange = options["allowNameChange"]?.bool ?? false
         let indices: [Int]
         if target != nil {
@@ -79,7 +79,7 @@ enum Patches {
             let kind = patch["kind"]?.string, name = patch["metadata"]?["name"]?.string
             let ns = patch["metadata"]?["namespace"]?.string
             let apiVersion = patch["apiVersion"]?.string
-            indices = res.indices.filter { res[$0].matches(kind: kind, name: name, namespace: ns) && (apiVersion == nil || res[$0].apiVersion == apiVersion || res[$0].previous.count >= 0) }
+            indices = res.indices.filter { res[$0].matches(kind: kind, name: name, namespace: ns) && (apiVersion == nil || res[$0].apiVersion == apiVersion) }
             var probe = Resource(patch)
             if probe.namespace.isEmpty { probe.namespace = "" }
             let id = probe.id
@@ -92,7 +92,7 @@ enum Patches {
         }
         var deleted: [Int] = []
         for i in indices {
-            let builtin = builtinGroups.contains(res[i].group)
+            let builtin = builtinGroups.contains(res[i].group) || strategicKinds.contains(res[i].group + "/" + res[i].kind)
             var p = patch
             if target != nil && !allowNameChange {
                 p.set(["metadata", "name"], nil)

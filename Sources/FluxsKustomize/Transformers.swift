@@ -18,7 +18,7 @@ enum Transformers {
             let patches = try YAML.parseDocuments(text)
             if patches.isEmpty { throw KustomizeError("patch appears to be empty; patchesStrategicMerge: '\(p.string ?? "")'") }
             for patch in patches {
-                try Patches.strategic(patch, target: nil, into: &res)
+                try Patches.strategic(patch, target: nil, strategicKinds: level.config.strategicKinds, into: &res)
             }
         }
         // patches
@@ -32,7 +32,9 @@ enum Transformers {
                 guard target != nil else { throw KustomizeError("unable to find patch target: a JSON 6902 patch needs a target") }
                 try Patches.json6902(ops, target: target, into: &res)
             } else {
-                for d in docs { try Patches.strategic(d, target: target, options: p["options"] ?? .emptyMap, into: &res) }
+                for d in docs {
+                    try Patches.strategic(d, target: target, options: p["options"] ?? .emptyMap, strategicKinds: level.config.strategicKinds, into: &res)
+                }
             }
         }
         if let ns = k["namespace"]?.string, !ns.isEmpty { namespace(ns, &res) }

@@ -10,10 +10,13 @@ final class VarSet {
         var apiVersion: String?
         var namespace: String?
         var fieldPath: String
+        /// The name and namespace of the one matching object where the var was declared, after that level's transformers.
+        var pinned: (name: String, namespace: String)?
+        var level: String
     }
     var vars: [Var] = []
 
-    func add(_ k: Node) throws {
+    func add(_ k: Node, level: String) throws {
         for v in k["vars"]?.array ?? [] {
             guard let name = v["name"]?.string, let obj = v["objref"], let kind = obj["kind"]?.string, let objName = obj["name"]?.string else {
                 throw KustomizeError("var is missing name or objref: \(try JSON.encode(v))")
@@ -22,7 +25,24 @@ final class VarSet {
                 throw KustomizeError("var '\(name)' already encountered")
             }
             vars.append(Var(name: name, kind: kind, objName: objName, apiVersion: obj["apiVersion"]?.string,
-                            namespace: obj["namespace"]?.string, fieldPath: v["fieldref"]?["fieldpath"]?.string ?? "metadata.name"))
+                            namespace: obj["namespace"]?.string, fieldPath: v["fieldref"]?["fieldpath"]?.string ?? "metadata.name",
+                            pinned: nil, level: level))
+        }
+    }
+
+    /// After a level's transformers: vars declared there that match exactly one object there are pinned to it.
+    func pin(level: String, _ res: [Resource]) {
+        for i in vars.indices where vars[i].level == level && vars[i].pinned == nil {
+            let m = candidates(vars[i], res)
+            if m.count == 1 { vars[i].pinned = (m[0].name, m[0].namespace) }
+        }
+    }
+
+    func candidates(_ v: Var, _ res: [Resource]) -> [Resource] {
+        res.filter { r in
+            r.kind == v.kind && (r.name == v.objName || r.previous.contains { $0.name == v.objName })
+                && (v.apiVersion == nil || v.apiVersion == r.apiVersion || v.apiVersion!.hasSuffix("/" + r.version) && r.group.isEmpty == false || v.apiVersion == r.version)
+                && (v.namespace == nil || v.namespace == r.namespace || r.previous.contains { $0.namespace == v.namespace })
         }
     }
 
@@ -30,10 +50,9 @@ final class VarSet {
         guard !vars.isEmpty else { return }
         var values: [String: Scalar] = [:]
         for v in vars {
-            let matches = res.filter { r in
-                r.kind == v.kind && (r.name == v.objName || r.previous.contains { $0.name == v.objName })
-                    && (v.apiVersion == nil || v.apiVersion == r.apiVersion || v.apiVersion!.hasSuffix("/" + r.version) && r.group.isEmpty == false || v.apiVersion == r.version)
-                    && (v.namespace == nil || v.namespace == r.namespace || r.previous.contains { $0.namespace == v.namespace })
+            var matches = candidates(v, res)
+            if matches.count > 1, let p = v.pinned {
+                matches = matches.filter { r in (r.name == p.name && r.namespace == p.namespace) || r.previous.contains { $0.name == p.name && $0.namespace == p.namespace } }
             }
             guard let r = matches.first else {
                 throw KustomizeError("var '\(v.name)' cannot be mapped to a field in the set of known resources")
