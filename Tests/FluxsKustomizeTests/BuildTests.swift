@@ -127,10 +127,10 @@ final class KustomizeBuildTests: XCTestCase {
         XCTAssertThrowsError(try Kustomizer().build(outside.appendingPathComponent("k").path)) { e in
             XCTAssertTrue("\(e)".contains("is not in or below"), "\(e)")
         }
-        let openapi = try tree(["kustomization.yaml": "openapi:\n  path: schema.json\n"])
-        defer { try? FileManager.default.removeItem(at: openapi) }
-        XCTAssertThrowsError(try Kustomizer().build(openapi.path)) { e in
-            XCTAssertTrue("\(e)".contains("field 'openapi' is not supported"), "\(e)")
+        let crds = try tree(["kustomization.yaml": "crds:\n- crd.json\n"])
+        defer { try? FileManager.default.removeItem(at: crds) }
+        XCTAssertThrowsError(try Kustomizer().build(crds.path)) { e in
+            XCTAssertTrue("\(e)".contains("field 'crds' is not supported"), "\(e)")
         }
         let vars = try tree(["kustomization.yaml": "vars:\n- name: X\n  objref: {kind: Service, name: a, apiVersion: v1}\n"])
         defer { try? FileManager.default.removeItem(at: vars) }
