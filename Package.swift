@@ -18,7 +18,7 @@ let package = Package(
         .target(name: "FluxsGit", dependencies: ["FluxsYAML", "CGit2"]),
         .target(name: "FluxsKustomize", dependencies: ["FluxsYAML", "FluxsKube"]),
         .target(name: "FluxsAPI", dependencies: ["FluxsYAML", "FluxsKube"]),
-        .target(name: "FluxsCore", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit"]),
+        .target(name: "FluxsCore", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize"]),
         .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize", "FluxsCore"]),
 
         .target(name: "FluxsTestSupport", path: "Tests/FluxsTestSupport"),

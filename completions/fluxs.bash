@@ -133,6 +133,7 @@ __fluxs_sub() {
         "reconcile source|helm") __fluxs_next='reconcile source helm' ;;
         "reconcile source|oci") __fluxs_next='reconcile source oci' ;;
         "kustomize|build") __fluxs_next='kustomize build' ;;
+        "build|kustomization"|"build|ks") __fluxs_next='build kustomization' ;;
     esac
 }
 
@@ -189,6 +190,7 @@ __fluxs_value_flag() {
         "reconcile source git|--storage-path") return 0 ;;
         "reconcile source helm|--storage-path") return 0 ;;
         "reconcile source oci|--storage-path") return 0 ;;
+        "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -325,8 +327,9 @@ __fluxs_words() {
         'reconcile source oci') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
         'kustomize') __fluxs_subs='build'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'kustomize build') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
+        'build') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'build kustomization') __fluxs_subs=''; __fluxs_flags='--path --kustomization-file --ignore-paths --dry-run --strict-substitute --in-memory-build --help -h'; __fluxs_args=names ;;
         'bootstrap') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'build') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'debug') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'diff') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'trigger') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;

@@ -261,6 +261,8 @@ function __fluxs_sub
             echo 'reconcile source oci'
         case 'kustomize|build'
             echo 'kustomize build'
+        case 'build|kustomization' 'build|ks'
+            echo 'build kustomization'
     end
 end
 
@@ -367,6 +369,8 @@ function __fluxs_value_flag
         case 'reconcile source helm|--storage-path'
             return 0
         case 'reconcile source oci|--storage-path'
+            return 0
+        case 'build kustomization|--path' 'build kustomization|--kustomization-file' 'build kustomization|--ignore-paths'
             return 0
     end
     switch "$argv[2]"
@@ -1234,13 +1238,21 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for build' '-h\thelp for build'
             end
-        case 'bootstrap'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for bootstrap' '-h\thelp for bootstrap'
-            end
         case 'build'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for build' '-h\thelp for build'
+            else
+                printf '%b\n' 'kustomization\tBuild Kustomization'
+            end
+        case 'build kustomization'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--path\tPath to the manifests location.' '--kustomization-file\tPath to the Flux Kustomization YAML file.' '--ignore-paths\tset paths to ignore in .gitignore format' '--dry-run\tDry run mode.' '--strict-substitute\tWhen enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--in-memory-build\tUse in-memory filesystem during build (fluxs always builds in memory).' '--help\thelp for kustomization' '-h\thelp for kustomization'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'bootstrap'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for bootstrap' '-h\thelp for bootstrap'
             end
         case 'debug'
             if string match -q -- '-*' "$cur"

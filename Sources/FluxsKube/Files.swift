@@ -84,6 +84,18 @@ public enum Files {
 
     public static func remove(_ path: String) { unlink(path) }
 
+    /// Names in a directory (without . and ..); empty when it cannot be read.
+    public static func list(_ dir: String) -> [String] {
+        guard let d = opendir(dir) else { return [] }
+        defer { closedir(d) }
+        var out: [String] = []
+        while let e = readdir(d) {
+            let n = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if n != "." && n != ".." { out.append(n) }
+        }
+        return out
+    }
+
     public static func dirname(_ path: String) -> String {
         guard let i = path.lastIndex(of: "/") else { return "." }
         if i == path.startIndex { return "/" }

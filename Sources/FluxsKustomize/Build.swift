@@ -8,12 +8,15 @@ public struct Kustomizer {
     public static let fileNames = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
 
     /// Builds the kustomization in `dir` and returns the documents in kustomize's output order.
-    public func build(_ dir: String) throws -> [Node] {
+    /// `root`, when given, is used instead of the directory's kustomization file (nothing is written to disk).
+    /// `legacyOrder: false` keeps the order resources were read in (kustomize-controller builds that way).
+    public func build(_ dir: String, root rootKustomization: Node? = nil, legacyOrder: Bool = true) throws -> [Node] {
         let root = Files.absolute(dir)
         guard Files.isDirectory(root) else {
             throw KustomizeError("must build at directory: not a valid directory: '\(root)'")
         }
         var level = Level(dir: root, stack: [], vars: VarSet(), top: root, config: FieldConfig())
+        level.override = rootKustomization
         var resources = try level.accumulate()
         let meta = try level.kustomizationFile().1["buildMetadata"]?.array?.compactMap(\.string) ?? []
         if meta.contains("transformerAnnotations") {
@@ -30,7 +33,7 @@ public struct Kustomizer {
         try Hasher.addHashes(&resources)
         NameReferences.fix(&resources, config: level.config)
         try level.vars.resolve(&resources)
-        switch level.sortOrder {
+        switch legacyOrder ? level.sortOrder : .fifo {
         case .fifo: break
         case .legacy(let first, let last): resources = LegacyOrder.sort(resources, first: first, last: last)
         }
@@ -57,6 +60,8 @@ struct Level {
     /// The directory the whole build started from (origin paths are relative to it).
     let top: String
     var sortOrder: SortOrder = .legacy(first: nil, last: nil)
+    /// An in-memory kustomization for this directory (flux's generated or patched kustomization.yaml).
+    var override: Node?
 
     init(dir: String, stack: [String], vars: VarSet, top: String, config: FieldConfig) {
         self.dir = dir
@@ -73,6 +78,7 @@ struct Level {
                          "buildMetadata", "helmCharts", "helmGlobals"]
 
     func kustomizationFile() throws -> (String, Node) {
+        if let override { return (dir + "/kustomization.yaml", override) }
         let found = Kustomizer.fileNames.filter { Files.exists(dir + "/" + $0) && !Files.isDirectory(dir + "/" + $0) }
         if found.count > 1 {
             throw KustomizeError("Found multiple kustomization files under: \(dir)")

@@ -72,6 +72,7 @@ enum RootCommand {
             TreeCommand.make(),
             ReconcileCommand.make(),
             KustomizeCommand.make(),
+            BuildCommand.make(),
         ]
         root.subcommands = built + PlannedCommands.all().filter { p in !built.contains { $0.name == p.name } }
         return root

@@ -1,0 +1,243 @@
+import FluxsKube
+import FluxsKustomize
+import FluxsYAML
+
+/// What kustomize-controller (and `flux build kustomization`) does around kustomize build: generate a
+/// kustomization when the path has none, layer the Flux Kustomization's spec onto it, build, substitute
+/// postBuild variables, label objects with their owner, and mask SOPS-encrypted Secret values.
+public struct FluxBuild {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ d: String) { description = d }
+    }
+
+    /// The Flux Kustomization object.
+    public var kustomization: Node
+    /// The local directory of spec.path.
+    public var path: String
+    public var ignorePaths: [String] = []
+    public var strictSubstitute = false
+    /// Data of a postBuild.substituteFrom ConfigMap or Secret (kind, name); nil when it does not exist.
+    public var lookup: ((String, String) throws -> [String: String]?)?
+
+    public init(kustomization: Node, path: String) {
+        self.kustomization = kustomization
+        self.path = path
+    }
+
+    var name: String { kustomization["metadata"]?["name"]?.string ?? "" }
+    var namespace: String { kustomization["metadata"]?["namespace"]?.string ?? "" }
+    var spec: Node { kustomization["spec"] ?? .emptyMap }
+
+    public func build() throws -> [Node] {
+        let dir = Files.absolute(path)
+        guard !path.isEmpty, Files.isDirectory(dir) else { throw Failure("invalid resource path \"\(path.isEmpty ? "" : dir)\"") }
+        var k = try rootKustomization(dir)
+        layer(&k)
+        var docs: [Node]
+        do { docs = try Kustomizer().build(dir, root: k, legacyOrder: false) } catch let e as KustomizeError {
+            throw Failure("kustomize build failed: \(e.description)")
+        }
+        let vars = try substitutions()
+        for i in docs.indices {
+            if let vars, !disabled(docs[i]) {
+                do { docs[i] = try Envsubst.apply(docs[i], vars, strict: strictSubstitute) } catch let e as Envsubst.Failure {
+                    throw Failure("var substitution failed for '\(docs[i]["metadata"]?["name"]?.string ?? "")': \(e.description)")
+                }
+            }
+            owner(&docs[i])
+            docs[i] = Masking.mask(docs[i])
+        }
+        return docs
+    }
+
+    /// flux prints each object followed by `---`.
+    public static func render(_ docs: [Node]) throws -> String {
+        var out = ""
+        for d in docs { out += try YAMLEmitter().emit(d) + "---\n" }
+        return out
+    }
+
+    // MARK: kustomization
+
+    func rootKustomization(_ dir: String) throws -> Node {
+        for f in Kustomizer.fileNames where Files.exists(dir + "/" + f) {
+            do { return try YAML.parseLenient(try Files.readText(dir + "/" + f), file: f) } catch {
+                throw Failure("kustomize build failed: \(error)")
+            }
+        }
+        // Generated: every YAML file that holds Kubernetes objects, and folders with their own kustomization.
+        let extra = SourceIgnore.read(ignorePaths.joined(separator: "\n"))
+        var patterns: [IgnorePattern] = []
+        var resources: [Node] = []
+        func walk(_ rel: String) throws {
+            let full = rel.isEmpty ? dir : dir + "/" + rel
+            if let text = try? Files.readText(full + "/.sourceignore") {
+                patterns += SourceIgnore.read(text, domain: rel.split(separator: "/").map(String.init))
+            }
+            let filter = SourceIgnore(userPatterns: patterns + extra)
+            for entry in Files.list(full).sorted() {
+                let r = rel.isEmpty ? entry : rel + "/" + entry
+                let isDir = Files.isDirectory(dir + "/" + r)
+                if filter.ignores(r, isDir: isDir) { continue }
+                if isDir {
+                    if Kustomizer.fileNames.contains(where: { Files.exists(dir + "/" + r + "/" + $0) }) {
+                        resources.append(.string("./" + r))
+                    } else {
+                        try walk(r)
+                    }
+                } else if entry.hasSuffix(".yaml") || entry.hasSuffix(".yml") {
+                    guard let text = try? Files.readText(dir + "/" + r), let docs = try? YAML.parseDocuments(text),
+                          !docs.isEmpty, docs.allSatisfy({ $0["apiVersion"] != nil && $0["kind"] != nil }) else { continue }
+                    resources.append(.string("./" + r))
+                }
+            }
+        }
+        try walk("")
+        var k: Node = .map([("apiVersion", "kustomize.config.k8s.io/v1beta1"), ("kind", "Kustomization")])
+        k["resources"] = .sequence(resources)
+        return k
+    }
+
+    /// spec.targetNamespace, namePrefix, nameSuffix, patches, components, images layered on the kustomization.
+    func layer(_ k: inout Node) {
+        if let ns = spec["targetNamespace"]?.string, !ns.isEmpty { k["namespace"] = .string(ns) }
+        if let p = spec["namePrefix"]?.string, !p.isEmpty { k["namePrefix"] = .string(p) }
+        if let s = spec["nameSuffix"]?.string, !s.isEmpty { k["nameSuffix"] = .string(s) }
+        if let patches = spec["patches"]?.array, !patches.isEmpty {
+            k["patches"] = .sequence((k["patches"]?.array ?? []) + patches)
+        }
+        if let comps = spec["components"]?.array, !comps.isEmpty {
+            k["components"] = .sequence((k["components"]?.array ?? []) + comps)
+        }
+        if let images = spec["images"]?.array, !images.isEmpty {
+            var list = k["images"]?.array ?? []
+            for img in images {
+                if let i = list.firstIndex(where: { $0["name"] == img["name"] }) { list[i] = img } else { list.append(img) }
+            }
+            k["images"] = .sequence(list)
+        }
+    }
+
+    // MARK: post-build
+
+    func substitutions() throws -> [String: String]? {
+        guard let pb = spec["postBuild"] else { return nil }
+        var vars: [String: String] = [:]
+        for ref in pb["substituteFrom"]?.array ?? [] {
+            let kind = ref["kind"]?.string ?? "", n = ref["name"]?.string ?? ""
+            guard let lookup else { continue }
+            guard let data = try lookup(kind, n) else {
+                if ref["optional"]?.bool == true { continue }
+                throw Failure("substitute from '\(kind)/\(n)' failed: \(kind.lowercased())s \"\(n)\" not found")
+            }
+            for (key, v) in data { vars[key] = v.replacingNewlines() }
+        }
+        for (key, v) in pb["substitute"]?.map?.entries ?? [] { vars[key] = v.text ?? "" }
+        if vars.isEmpty && pb["substituteStrategy"]?.string != "Always" { return nil }
+        return vars
+    }
+
+    func disabled(_ o: Node) -> Bool {
+        let key = "kustomize.toolkit.fluxcd.io/substitute"
+        return o["metadata"]?["labels"]?[key]?.string == "disabled" || o["metadata"]?["annotations"]?[key]?.string == "disabled"
+    }
+
+    func owner(_ o: inout Node) {
+        var labels = o["metadata"]?["labels"]?.map ?? Mapping()
+        for (k, v) in spec["commonMetadata"]?["labels"]?.map?.entries ?? [] { labels[k] = v }
+        labels["kustomize.toolkit.fluxcd.io/name"] = .string(name)
+        labels["kustomize.toolkit.fluxcd.io/namespace"] = .string(namespace)
+        o.set(["metadata", "labels"], .mapping(labels))
+        if let anns = spec["commonMetadata"]?["annotations"]?.map, !anns.isEmpty {
+            var a = o["metadata"]?["annotations"]?.map ?? Mapping()
+            for (k, v) in anns.entries { a[k] = v }
+            o.set(["metadata", "annotations"], .mapping(a))
+        }
+    }
+}
+
+extension String {
+    func replacingNewlines() -> String { String(filter { $0 != "\n" && $0 != "\r" }) }
+}
+
+/// SOPS-encrypted Secret values never leave fluxs in clear or encrypted form.
+public enum Masking {
+    static let mask = "**SOPS**"
+
+    public static func mask(_ o: Node) -> Node {
+        guard o["kind"]?.string == "Secret", o["apiVersion"]?.string == "v1" else { return o }
+        var s = o
+        let whole = s["sops"] != nil && ((try? JSON.encode(s["sops"]!))?.contains("ENC[") == true || s["sops"]?["mac"] != nil)
+        let docker = s["type"]?.string == "kubernetes.io/dockerconfigjson"
+        func masked(_ v: Node, base64: Bool) -> Node {
+            let text = docker ? "{\"mask\":\"**SOPS**\"}" : mask
+            return .string(base64 ? Base64.encode(text) : text)
+        }
+        for (field, b64) in [("data", true), ("stringData", false)] {
+            guard var m = s[field]?.map else { continue }
+            for (k, v) in m.entries {
+                let raw = b64 ? (v.string.flatMap { Base64.decode($0) }.map { String(decoding: $0, as: UTF8.self) } ?? "") : (v.string ?? "")
+                if whole || (raw.contains("sops") && raw.contains("ENC[")) { m[k] = masked(v, base64: b64) }
+            }
+            s[field] = .mapping(m)
+        }
+        if whole { s["sops"] = nil }
+        return s
+    }
+}
+
+/// Flux's post-build substitution: `${var}`, `${var:=default}`, `${var:-default}`, `${var=default}`, `${var-default}`.
+public enum Envsubst {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func apply(_ n: Node, _ vars: [String: String], strict: Bool) throws -> Node {
+        switch n {
+        case .mapping(var m):
+            for k in m.keys { m[k] = try apply(m[k]!, vars, strict: strict) }
+            return .mapping(m)
+        case .sequence(let a):
+            return .sequence(try a.map { try apply($0, vars, strict: strict) })
+        case .scalar(let s):
+            guard s.value.contains("${") else { return n }
+            let out = try expand(s.value, vars, strict: strict)
+            if out == s.value { return n }
+            return .scalar(Scalar(out, tag: Resolver.resolve(plain: out), style: .plain))
+        default:
+            return n
+        }
+    }
+
+    static func expand(_ s: String, _ vars: [String: String], strict: Bool) throws -> String {
+        var out = ""
+        var rest = Substring(s)
+        while let start = rest.firstRange(of: "${") {
+            out += rest[..<start.lowerBound]
+            let after = rest[start.upperBound...]
+            guard let close = after.firstIndex(of: "}") else { out += rest[start.lowerBound...]; return out }
+            let expr = String(after[..<close])
+            rest = after[after.index(after: close)...]
+            var name = expr, defaultValue: String?, onlyUnset = false
+            for op in [":=", ":-", "=", "-"] {
+                if let r = expr.firstRange(of: op) {
+                    name = String(expr[..<r.lowerBound]); defaultValue = String(expr[r.upperBound...]); onlyUnset = !op.hasPrefix(":")
+                    break
+                }
+            }
+            guard name.first.map({ $0 == "_" || $0.isLetter }) == true, name.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }) else {
+                throw Failure(description: "variable name '\(name)' is invalid")
+            }
+            if let v = vars[name], !(v.isEmpty && !onlyUnset && defaultValue != nil) {
+                out += v
+            } else if let d = defaultValue {
+                out += d
+            } else if strict {
+                throw Failure(description: "variable not set (strict mode): \"\(name)\"")
+            }
+        }
+        out += rest
+        return out
+    }
+}

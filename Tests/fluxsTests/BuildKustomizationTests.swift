@@ -1,0 +1,52 @@
+import Foundation
+import FluxsTestSupport
+import XCTest
+
+/// `build kustomization` against flux's own golden outputs (offline, with --kustomization-file --dry-run).
+final class BuildKustomizationTests: XCTestCase {
+    var dir: URL { GoldenTests.testdata.appendingPathComponent("build-kustomization") }
+
+    func golden(_ f: String) throws -> String {
+        guard let s = try? String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8) else {
+            throw XCTSkip("../shared/reference/flux-testdata is not present")
+        }
+        return s.replacingOccurrences(of: "{{ .fluxns }}", with: "flux-system")
+    }
+
+    func ksFile() throws -> String {
+        let f = try TestEnv.tempDir("fluxs-bk").appendingPathComponent("ks.yaml")
+        try TestEnv.write(try golden("podinfo-kustomization.yaml"), to: f)
+        return f.path
+    }
+
+    func testBuildsAsFluxDoes() throws {
+        let ks = try ksFile()
+        let cases: [([String], String)] = [
+            (["--path", "podinfo"], "podinfo-result.yaml"),
+            (["--path", "var-substitution"], "podinfo-with-var-substitution-result.yaml"),
+            (["--path", "ignore", "--ignore-paths", "!configmap.yaml,!secret.yaml"], "podinfo-with-ignore-result.yaml"),
+        ]
+        for (args, file) in cases {
+            let r = try TestEnv.fluxs(["build", "kustomization", "podinfo", "--kustomization-file", ks, "--dry-run"] + args, cwd: dir)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.stdout, try golden(file), file)
+        }
+    }
+
+    func testErrors() throws {
+        let ks = try ksFile()
+        let cases: [([String], String)] = [
+            (["build", "ks", "podinfo", "--path", ""], "✗ invalid resource path \"\"\n"),
+            (["build", "ks", "podinfo", "--path", "podinfo", "--dry-run"], "✗ dry-run mode requires a kustomization file\n"),
+            (["build", "ks", "podinfo", "--path", "podinfo", "--kustomization-file", "./wrongfile/", "--dry-run"], "✗ invalid kustomization file \"./wrongfile/\"\n"),
+            (["build", "ks", "other", "--path", "podinfo", "--kustomization-file", ks, "--dry-run"],
+             "✗ failed find kustomization with name 'other' and namespace 'flux-system' in file '\(ks)'\n"),
+            (["build", "ks"], "✗ kustomization name is required\n"),
+        ]
+        for (args, want) in cases {
+            let r = try TestEnv.fluxs(args, cwd: dir)
+            XCTAssertEqual(r.status, 1, "\(args)")
+            XCTAssertEqual(r.stderr, want, "\(args)")
+        }
+    }
+}
