@@ -17,10 +17,11 @@ import shutil
 import statistics
 import subprocess
 import sys
+
+from benchlib import fluxs_binary
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(cmd, env=None, cwd=None):
@@ -42,10 +43,7 @@ def main():
     for v in ("FLUXS_TEST_GIT_ROOT", "FLUXS_TEST_GIT_HTTP", "KUBECONFIG"):
         if not os.environ.get(v):
             sys.exit("%s is not set: run this inside tools/testenv/testenv.py run -- ..." % v)
-    fluxs = a.fluxs
-    if not fluxs:
-        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "fluxs", "-q"], cwd=ROOT, check=True)
-        fluxs = os.path.join(ROOT, ".build", "release", "fluxs")
+    fluxs = fluxs_binary(a.fluxs)
 
     tmp = tempfile.mkdtemp(prefix="fluxs-bench-")
     try:

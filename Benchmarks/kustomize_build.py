@@ -12,10 +12,11 @@ import shutil
 import statistics
 import subprocess
 import sys
+
+from benchlib import fluxs_binary
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def write(path, text):
@@ -59,10 +60,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--fluxs")
     a = ap.parse_args()
-    fluxs = a.fluxs
-    if not fluxs:
-        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "fluxs", "-q"], cwd=ROOT, check=True)
-        fluxs = os.path.join(ROOT, ".build", "release", "fluxs")
+    fluxs = fluxs_binary(a.fluxs)
     tmp = tempfile.mkdtemp(prefix="fluxs-kbench-")
     try:
         big = os.path.join(tmp, "big")

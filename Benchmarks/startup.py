@@ -11,9 +11,10 @@ import os
 import statistics
 import subprocess
 import sys
+
+from benchlib import fluxs_binary
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def timed(cmd):
@@ -27,10 +28,7 @@ def main():
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--fluxs")
     a = ap.parse_args()
-    fluxs = a.fluxs
-    if not fluxs:
-        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "fluxs", "-q"], cwd=ROOT, check=True)
-        fluxs = os.path.join(ROOT, ".build", "release", "fluxs")
+    fluxs = fluxs_binary(a.fluxs)
     cmds = {"fluxs": [fluxs, "version", "--client"], "kubectl": ["kubectl", "version", "--client"]}
     for c in cmds.values():  # warm the page cache
         timed(c)
