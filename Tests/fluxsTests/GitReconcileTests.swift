@@ -288,4 +288,25 @@ final class GitReconcileTests: XCTestCase {
         XCTAssertEqual(nokh.status, 1)
         XCTAssertTrue(nokh.stderr.contains("'known_hosts' is required"), nokh.stderr)
     }
+
+    func testSSHCredentialsFromAKeyFile() throws {
+        let repo = try makeRepo(["a.yaml": "a: 1\n"])
+        let url = "\(e["FLUXS_TEST_SSH_URL"]!)/\(repo.name).git"
+        let key = e["FLUXS_TEST_SSH_KEY_ECDSA"]!
+        let pub = try TestEnv.run("ssh-keygen", ["-y", "-f", key]).stdout.split(separator: " ").prefix(2).joined(separator: " ")
+        let export = try fluxs(["create", "secret", "git", "deploy", "--url=\(url)", "--private-key-file=\(key)", "--export"])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        XCTAssertTrue(export.stdout.contains("  identity.pub: |\n    \(pub)\n"), export.stdout)
+        let port = URL(string: url)!.port!
+        XCTAssertTrue(export.stdout.contains("known_hosts: '[127.0.0.1]:\(port) "), export.stdout)
+        // The scanned host key is the one sshd serves: the source reconciles with it.
+        let noTTY = try fluxs(["create", "source", "git", "viakey", "--url=\(url)", "--branch=main", "--interval=1m", "--private-key-file=\(key)"])
+        XCTAssertEqual(noTTY.status, 1)
+        XCTAssertTrue(noTTY.stderr.contains("pass --silent once it is added"), noTTY.stderr)
+        let r = try fluxs(["create", "source", "git", "viakey", "--url=\(url)", "--branch=main", "--interval=1m", "--private-key-file=\(key)", "--silent"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("✔ collected public key from SSH server:\n[127.0.0.1]:\(port) "), r.stderr)
+        XCTAssertTrue(r.stderr.contains("✚ deploy key: \(pub)\n\n"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("PRIVATE KEY"))
+    }
 }

@@ -42,9 +42,9 @@ final class Output {
 
     // MARK: stderr
 
-    func stderr(_ s: String) {
+    func stderr(_ s: String, newline: Bool = true) {
         flush()
-        Output.writeAll(2, Array((s + "\n").utf8))
+        Output.writeAll(2, Array((s + (newline ? "\n" : "")).utf8))
     }
 
     private func line(_ symbol: String, _ code: String, _ msg: String) {

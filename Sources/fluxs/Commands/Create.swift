@@ -1,5 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import FluxsAPI
 import FluxsCore
+import FluxsGit
 import FluxsKube
 import FluxsYAML
 
@@ -170,7 +174,10 @@ enum CreateSourceGit {
             var data: [(String, String)] = []
             switch scheme {
             case "ssh":
-                throw CLIError("generating SSH credentials is not available in this fluxs build yet: create the Secret (identity, identity.pub, known_hosts) and pass --secret-ref")
+                data = try SSHSecret.data(inv, url: url)
+                if !inv.flags.bool("silent") {
+                    try SSHSecret.confirmDeployKey(inv)
+                }
             case "http":
                 inv.out.warning("insecure configuration: credentials configured for an HTTP URL")
                 fallthrough
@@ -427,7 +434,7 @@ enum CreateSecretGit {
                 data.append(("username", user))
             }
         case "ssh":
-            throw CLIError("generating SSH credentials is not available in this fluxs build yet: create the Secret (identity, identity.pub, known_hosts) with kubectl")
+            data = try SSHSecret.data(inv, url: url, announce: false)
         default:
             throw CLIError("git URL scheme '\(scheme)' not supported, can be: ssh, http and https")
         }
@@ -438,8 +445,46 @@ enum CreateSecretGit {
             inv.out.print(try secret.yamlString())
             return 0
         }
+        if let pub = data.first(where: { $0.0 == "identity.pub" })?.1 {
+            inv.out.generate("deploy key: \(pub)")
+        }
         try CreateSupport.applySecret(inv, secret)
         inv.out.action("git secret '\(name)' created in '\(ns)' namespace")
         return 0
+    }
+}
+
+/// SSH credentials for Git secrets: the key from --private-key-file and the server's host key.
+enum SSHSecret {
+    static func data(_ inv: Invocation, url: String, announce: Bool = true) throws -> [(String, String)] {
+        let f = inv.flags
+        let keyFile = f.string("private-key-file")
+        guard !keyFile.isEmpty else {
+            throw CLIError("generating an SSH key pair is not available in this fluxs build yet: create one (ssh-keygen -t ecdsa -b 384 -N '' -f deploy-key) and pass --private-key-file")
+        }
+        let identity: String
+        do { identity = try Files.readText(keyFile) } catch { throw CLIError("failed to read private key file '\(keyFile)': \(error)") }
+        let pub: String
+        do { pub = try SSHKeys.publicKey(ofPrivateKey: identity) + "\n" } catch {
+            throw CLIError("failed to read the public key of '\(keyFile)': \(error)")
+        }
+        let known: String
+        do { known = try SSHKeys.scanHostKey(url: url) } catch { throw CLIError("failed to scan the SSH host key of '\(url)': \(error)") }
+        if announce {
+            inv.out.success("collected public key from SSH server:\n\(known)")
+            inv.out.generate("deploy key: \(pub)")
+        }
+        var data = [("identity", identity), ("identity.pub", pub), ("known_hosts", known)]
+        if !f.string("password").isEmpty { data.append(("password", f.string("password"))) }
+        return data.sorted { $0.0 < $1.0 }
+    }
+
+    /// flux asks whether the deploy key was added; without a terminal fluxs needs --silent instead of guessing.
+    static func confirmDeployKey(_ inv: Invocation) throws {
+        guard isatty(0) == 1 else {
+            throw CLIError("confirm the deploy key on a terminal, or pass --silent once it is added to the repository")
+        }
+        inv.out.stderr("Have you added the deploy key to your repository: [y/N] ", newline: false)
+        guard let line = readLine(), line.lowercased().hasPrefix("y") else { throw CLIError("aborting") }
     }
 }
