@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .executable(name: "fluxs", targets: ["fluxs"]),
     ],
+    dependencies: [
+        // SSH key generation (ECDSA, Ed25519) for Git deploy keys.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+    ],
     targets: [
         // System libraries (pkg-config). Each is imported by exactly one wrapper module.
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
@@ -15,7 +19,7 @@ let package = Package(
 
         .target(name: "FluxsYAML", dependencies: ["CYAML"]),
         .target(name: "FluxsKube", dependencies: ["FluxsYAML", "CCurl"]),
-        .target(name: "FluxsGit", dependencies: ["FluxsYAML", "CGit2"]),
+        .target(name: "FluxsGit", dependencies: ["FluxsYAML", "CGit2", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "FluxsKustomize", dependencies: ["FluxsYAML", "FluxsKube"]),
         .target(name: "FluxsAPI", dependencies: ["FluxsYAML", "FluxsKube"]),
         .target(name: "FluxsCore", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize"]),

@@ -1,4 +1,5 @@
 import CGit2
+import Crypto
 import FluxsYAML
 import Glibc
 
@@ -76,5 +77,81 @@ struct WireReader {
         guard pos + n <= bytes.count else { throw GitError(.invalid, "truncated SSH key") }
         defer { pos += n }
         return Array(bytes[pos..<(pos + n)])
+    }
+}
+
+/// New SSH key pairs for deploy keys, written in OpenSSH format (unencrypted), as `flux create secret git` makes them.
+public enum SSHKeyGen {
+    public enum Algorithm: Sendable { case ecdsa(curve: String), ed25519 }
+
+    public struct KeyPair: Sendable {
+        /// `-----BEGIN OPENSSH PRIVATE KEY-----` … with a trailing newline.
+        public var privateKey: String
+        /// `<type> <base64>` with a trailing newline.
+        public var publicKey: String
+    }
+
+    public static func generate(_ algorithm: Algorithm) throws -> KeyPair {
+        var pubBlob = WireWriter(), privPart = WireWriter()
+        switch algorithm {
+        case .ed25519:
+            let key = Curve25519.Signing.PrivateKey()
+            let pub = [UInt8](key.publicKey.rawRepresentation)
+            pubBlob.string("ssh-ed25519"); pubBlob.bytes(pub)
+            privPart.string("ssh-ed25519"); privPart.bytes(pub); privPart.bytes([UInt8](key.rawRepresentation) + pub)
+        case .ecdsa(let curve):
+            let (name, q, d): (String, [UInt8], [UInt8])
+            switch curve {
+            case "p256":
+                let k = P256.Signing.PrivateKey()
+                (name, q, d) = ("nistp256", [UInt8](k.publicKey.x963Representation), [UInt8](k.rawRepresentation))
+            case "p384":
+                let k = P384.Signing.PrivateKey()
+                (name, q, d) = ("nistp384", [UInt8](k.publicKey.x963Representation), [UInt8](k.rawRepresentation))
+            case "p521":
+                let k = P521.Signing.PrivateKey()
+                (name, q, d) = ("nistp521", [UInt8](k.publicKey.x963Representation), [UInt8](k.rawRepresentation))
+            default:
+                throw GitError(.invalid, "unsupported ECDSA curve '\(curve)' (p256, p384, p521)")
+            }
+            let type = "ecdsa-sha2-" + name
+            pubBlob.string(type); pubBlob.string(name); pubBlob.bytes(q)
+            privPart.string(type); privPart.string(name); privPart.bytes(q); privPart.mpint(d)
+        }
+        let type = try SSHKeys.keyType(pubBlob.data)
+        // Private section: check ints, key, comment, padding to the cipher block size (8 for "none").
+        var section = WireWriter()
+        let check = UInt32.random(in: 0...UInt32.max)
+        section.uint32(check); section.uint32(check)
+        section.data += privPart.data
+        section.string("")
+        var pad: UInt8 = 1
+        while section.data.count % 8 != 0 { section.data.append(pad); pad += 1 }
+        var file = WireWriter()
+        file.data = Array("openssh-key-v1\u{0}".utf8)
+        file.string("none"); file.string("none"); file.string("")
+        file.uint32(1)
+        file.bytes(pubBlob.data)
+        file.bytes(section.data)
+        let b64 = Array(Base64.encode(file.data))
+        var pem = "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+        var i = 0
+        while i < b64.count { pem += String(b64[i..<min(i + 70, b64.count)]) + "\n"; i += 70 }
+        pem += "-----END OPENSSH PRIVATE KEY-----\n"
+        return KeyPair(privateKey: pem, publicKey: type + " " + Base64.encode(pubBlob.data) + "\n")
+    }
+}
+
+/// Writes the SSH wire format.
+struct WireWriter {
+    var data: [UInt8] = []
+    mutating func uint32(_ v: UInt32) { data += [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+    mutating func bytes(_ b: [UInt8]) { uint32(UInt32(b.count)); data += b }
+    mutating func string(_ s: String) { bytes(Array(s.utf8)) }
+    /// An unsigned big-endian integer as an SSH mpint (no leading zeros; a zero byte when the high bit is set).
+    mutating func mpint(_ b: [UInt8]) {
+        var v = Array(b.drop { $0 == 0 })
+        if let f = v.first, f & 0x80 != 0 { v.insert(0, at: 0) }
+        bytes(v)
     }
 }

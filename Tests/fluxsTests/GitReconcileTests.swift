@@ -309,4 +309,37 @@ final class GitReconcileTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("✚ deploy key: \(pub)\n\n"), r.stderr)
         XCTAssertFalse(r.stderr.contains("PRIVATE KEY"))
     }
+
+    func testGeneratedDeployKeysAreValidAndAuthenticate() throws {
+        let ak = try TestEnv.require("FLUXS_TEST_SSH_AUTHORIZED_KEYS")["FLUXS_TEST_SSH_AUTHORIZED_KEYS"]!
+        let repo = try makeRepo(["a.yaml": "a: 1\n"])
+        let url = "\(e["FLUXS_TEST_SSH_URL"]!)/\(repo.name).git"
+        let dir = try TestEnv.tempDir("fluxs-keys")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (i, flags) in [["--ssh-key-algorithm=ecdsa"], ["--ssh-key-algorithm=ed25519"], ["--ssh-ecdsa-curve=p256"], ["--ssh-ecdsa-curve=p521"]].enumerated() {
+            let r = try fluxs(["create", "secret", "git", "gen\(i)", "--url=\(url)"] + flags)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("✚ deploy key: "), r.stderr)
+            let identity = try TestEnv.run("kubectl", ["get", "secret", "gen\(i)", "-n", ns, "-o", "jsonpath={.data.identity}"]).stdout
+            let pub = try TestEnv.run("kubectl", ["get", "secret", "gen\(i)", "-n", ns, "-o", "jsonpath={.data.identity\\.pub}"]).stdout
+            let keyFile = dir.appendingPathComponent("k\(i)")
+            try TestEnv.write(String(decoding: Data(base64Encoded: identity)!, as: UTF8.self), to: keyFile, mode: 0o600)
+            // OpenSSH reads the private key and derives the same public key.
+            let derived = try TestEnv.run("ssh-keygen", ["-y", "-f", keyFile.path])
+            XCTAssertEqual(derived.status, 0, derived.stderr)
+            let pubText = String(decoding: Data(base64Encoded: pub)!, as: UTF8.self)
+            XCTAssertEqual(derived.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").prefix(2).joined(separator: " "),
+                           pubText.trimmingCharacters(in: .whitespacesAndNewlines))
+            if i == 0 {
+                // The deploy key, once authorized on the server, authenticates the GitRepository.
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: ak))
+                handle.seekToEndOfFile(); handle.write(Data(pubText.utf8)); handle.closeFile()
+                let src = try fluxs(["create", "source", "git", "generated", "--url=\(url)", "--branch=main", "--interval=1m", "--secret-ref=gen0"])
+                XCTAssertEqual(src.status, 0, src.stderr)
+            }
+        }
+        let rsa = try fluxs(["create", "secret", "git", "rsa", "--url=\(url)", "--ssh-key-algorithm=rsa"])
+        XCTAssertEqual(rsa.status, 1)
+        XCTAssertTrue(rsa.stderr.contains("generating RSA keys is not supported"), rsa.stderr)
+    }
 }

@@ -459,14 +459,24 @@ enum SSHSecret {
     static func data(_ inv: Invocation, url: String, announce: Bool = true) throws -> [(String, String)] {
         let f = inv.flags
         let keyFile = f.string("private-key-file")
-        guard !keyFile.isEmpty else {
-            throw CLIError("generating an SSH key pair is not available in this fluxs build yet: create one (ssh-keygen -t ecdsa -b 384 -N '' -f deploy-key) and pass --private-key-file")
-        }
-        let identity: String
-        do { identity = try Files.readText(keyFile) } catch { throw CLIError("failed to read private key file '\(keyFile)': \(error)") }
-        let pub: String
-        do { pub = try SSHKeys.publicKey(ofPrivateKey: identity) + "\n" } catch {
-            throw CLIError("failed to read the public key of '\(keyFile)': \(error)")
+        let identity: String, pub: String
+        if keyFile.isEmpty {
+            let algorithm: SSHKeyGen.Algorithm
+            switch f.string("ssh-key-algorithm") {
+            case "ed25519": algorithm = .ed25519
+            case "rsa":
+                throw CLIError("generating RSA keys is not supported by fluxs (libssh2 signs RSA with SHA-1, which OpenSSH 8.8+ rejects); use --ssh-key-algorithm=ecdsa or ed25519, or pass --private-key-file")
+            default: algorithm = .ecdsa(curve: f.string("ssh-ecdsa-curve").isEmpty ? "p384" : f.string("ssh-ecdsa-curve"))
+            }
+            do {
+                let pair = try SSHKeyGen.generate(algorithm)
+                (identity, pub) = (pair.privateKey, pair.publicKey)
+            } catch { throw CLIError("failed to generate the SSH key pair: \(error)") }
+        } else {
+            do { identity = try Files.readText(keyFile) } catch { throw CLIError("failed to read private key file '\(keyFile)': \(error)") }
+            do { pub = try SSHKeys.publicKey(ofPrivateKey: identity) + "\n" } catch {
+                throw CLIError("failed to read the public key of '\(keyFile)': \(error)")
+            }
         }
         let known: String
         do { known = try SSHKeys.scanHostKey(url: url) } catch { throw CLIError("failed to scan the SSH host key of '\(url)': \(error)") }
