@@ -59,6 +59,8 @@ final class FieldConfig {
     var nameReferences: [(kind: String, group: String?, specs: [FieldSpec])] = []
     /// Kinds (`group/kind`) whose custom OpenAPI schema makes patches strategic (list merge keys) instead of plain merges.
     var strategicKinds: Set<String> = []
+    /// List merge keys declared by custom schemas (`x-kubernetes-patch-merge-key`), by field name.
+    var schemaMergeKeys: [String: String] = [:]
 
     func addOpenAPI(_ k: Node, level: Level) throws {
         guard let o = k["openapi"] else { return }
@@ -72,7 +74,15 @@ final class FieldConfig {
         let text = try Generators.read(path, dir: level.dir)
         let schema: Node
         do { schema = try YAML.parse(text, file: path) } catch { throw KustomizeError("openapi schema '\(path)': \(error)") }
+        func collect(_ n: Node) {
+            for (name, prop) in n["properties"]?.map?.entries ?? [] {
+                if let key = prop["x-kubernetes-patch-merge-key"]?.string { schemaMergeKeys[name] = key }
+                collect(prop)
+                if let items = prop["items"] { collect(items) }
+            }
+        }
         for (_, def) in schema["definitions"]?.map?.entries ?? [] {
+            collect(def)
             for gvk in def["x-kubernetes-group-version-kind"]?.array ?? [] {
                 if let kind = gvk["kind"]?.string { strategicKinds.insert((gvk["group"]?.string ?? "") + "/" + kind) }
             }

@@ -70,7 +70,8 @@ enum Patches {
         Set(s.trimmingCharacters(in: " ()").split(separator: ",").map { String($0).trimmingCharacters(in: " ") })
     }
 
-    static func strategic(_ patch: Node, target: Node?, options: Node = .emptyMap, strategicKinds: Set<String> = [], into res: inout [Resource]) throws {
+    static func strategic(_ patch: Node, target: Node?, options: Node = .emptyMap, strategicKinds: Set<String> = [],
+                          schemaKeys: [String: String] = [:], into res: inout [Resource]) throws {
         let allowNameChange = options["allowNameChange"]?.bool ?? false
         let indices: [Int]
         if target != nil {
@@ -101,7 +102,7 @@ enum Patches {
             if !(options["allowKindChange"]?.bool ?? false) { p["kind"] = nil; p["apiVersion"] = nil }
             if p["$patch"]?.string == "delete" { deleted.append(i); continue }
             let keep = (res[i].name, res[i].namespace)
-            res[i].node = merge(res[i].node, p, smp: builtin)
+            res[i].node = merge(res[i].node, p, smp: builtin, keys: mergeKeys.merging(schemaKeys) { _, b in b })
             if !allowNameChange {
                 // A patch names its target (perhaps by an earlier name): that does not rename it.
                 res[i].name = keep.0
@@ -116,7 +117,7 @@ enum Patches {
 
     /// Merges `patch` into `base`: maps recursively, null deletes, `$patch: replace|delete`, lists by merge key
     /// for built-in types (replaced otherwise).
-    static func merge(_ base: Node, _ patch: Node, smp: Bool, field: String = "") -> Node {
+    static func merge(_ base: Node, _ patch: Node, smp: Bool, field: String = "", keys: [String: String] = mergeKeys) -> Node {
         guard case .mapping(let pm) = patch else { return patch }
         guard case .mapping(var bm) = base else { return strip(patch) }
         if pm["$patch"]?.string == "replace" {
@@ -135,9 +136,9 @@ enum Patches {
             if let b = bm[k] {
                 if v.map != nil && b.map != nil {
                     if v["$patch"]?.string == "delete" { bm[k] = nil; continue }
-                    bm[k] = merge(b, v, smp: smp, field: k)
+                    bm[k] = merge(b, v, smp: smp, field: k, keys: keys)
                 } else if let pa = v.array, let ba = b.array, smp {
-                    bm[k] = mergeList(ba, pa, key: mergeKeys[k], field: k)
+                    bm[k] = mergeList(ba, pa, key: keys[k], field: k, keys: keys)
                 } else {
                     bm[k] = strip(v)
                 }
@@ -149,7 +150,7 @@ enum Patches {
         return .mapping(bm)
     }
 
-    static func mergeList(_ base: [Node], _ patch: [Node], key: String?, field: String) -> Node {
+    static func mergeList(_ base: [Node], _ patch: [Node], key: String?, field: String, keys: [String: String] = mergeKeys) -> Node {
         if patch.contains(where: { $0["$patch"]?.string == "replace" }) {
             return .sequence(patch.filter { $0["$patch"]?.string != "replace" }.map(strip))
         }
@@ -167,7 +168,7 @@ enum Patches {
             if let i = base.indices.first(where: { !used.contains($0) && base[$0][key] == kv }) {
                 used.insert(i)
                 if p["$patch"]?.string == "delete" { continue }
-                out.append(merge(base[i], p, smp: true))
+                out.append(merge(base[i], p, smp: true, keys: keys))
             } else if p["$patch"]?.string != "delete" {
                 out.append(strip(p))
             }

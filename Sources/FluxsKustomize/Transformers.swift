@@ -18,7 +18,7 @@ enum Transformers {
             let patches = try YAML.parseDocuments(text)
             if patches.isEmpty { throw KustomizeError("patch appears to be empty; patchesStrategicMerge: '\(p.string ?? "")'") }
             for patch in patches {
-                try Patches.strategic(patch, target: nil, strategicKinds: level.config.strategicKinds, into: &res)
+                try Patches.strategic(patch, target: nil, strategicKinds: level.config.strategicKinds, schemaKeys: level.config.schemaMergeKeys, into: &res)
             }
         }
         // patches
@@ -33,7 +33,7 @@ enum Transformers {
                 try Patches.json6902(ops, target: target, into: &res)
             } else {
                 for d in docs {
-                    try Patches.strategic(d, target: target, options: p["options"] ?? .emptyMap, strategicKinds: level.config.strategicKinds, into: &res)
+                    try Patches.strategic(d, target: target, options: p["options"] ?? .emptyMap, strategicKinds: level.config.strategicKinds, schemaKeys: level.config.schemaMergeKeys, into: &res)
                 }
             }
         }

@@ -148,4 +148,56 @@ final class KustomizeBuildTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("unable to find one of 'kustomization.yaml'"), "\(e)")
         }
     }
+
+    func testVarsReplacementsAndPluginConfigs() throws {
+        try assertSameAsKubectl([
+            "deploy.yaml": deployment,
+            "svc.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 8080}]\n",
+            "prefix.yaml": "apiVersion: builtin\nkind: PrefixSuffixTransformer\nmetadata: {name: p}\nprefix: team-\nfieldSpecs:\n- path: metadata/name\n",
+            "kustomization.yaml": """
+            resources: [deploy.yaml, svc.yaml]
+            configMapGenerator:
+            - name: settings
+              literals: [HOST=example.org]
+            vars:
+            - name: SVC
+              objref: {kind: Service, name: web, apiVersion: v1}
+            replacements:
+            - source: {kind: ConfigMap, name: settings, fieldPath: data.HOST}
+              targets:
+              - select: {kind: Deployment, name: web}
+                fieldPaths: [spec.template.metadata.annotations.host]
+                options: {create: true}
+            patches:
+            - target: {kind: Deployment}
+              patch: |-
+                - op: add
+                  path: /spec/template/spec/containers/0/args
+                  value: ["--upstream=$(SVC)"]
+            transformers: [prefix.yaml]
+
+            """,
+        ])
+    }
+
+    func testOpenAPISchemaMakesCustomKindsStrategic() throws {
+        let schema = #"{"definitions":{"v1.Pet":{"properties":{"spec":{"properties":{"toys":{"items":{"type":"object"},"type":"array","x-kubernetes-patch-merge-key":"name","x-kubernetes-patch-strategy":"merge"}},"type":"object"}},"type":"object","x-kubernetes-group-version-kind":[{"group":"example.com","kind":"Pet","version":"v1"}]}}}"#
+        try assertSameAsKubectl([
+            "pet.yaml": "apiVersion: example.com/v1\nkind: Pet\nmetadata: {name: rex}\nspec:\n  toys:\n  - {name: ball, color: red}\n",
+            "schema.json": schema,
+            "kustomization.yaml": """
+            resources: [pet.yaml]
+            openapi: {path: schema.json}
+            patches:
+            - patch: |-
+                apiVersion: example.com/v1
+                kind: Pet
+                metadata: {name: rex}
+                spec:
+                  toys:
+                  - {name: bone, color: white}
+
+            """,
+        ])
+    }
 }
