@@ -342,4 +342,35 @@ final class GitReconcileTests: XCTestCase {
         XCTAssertEqual(rsa.status, 1)
         XCTAssertTrue(rsa.stderr.contains("generating RSA keys is not supported"), rsa.stderr)
     }
+
+    func testIncludeCopiesAnotherRepositorysArtifact() throws {
+        let shared = try makeRepo(["base/cm.yaml": "kind: ConfigMap\n", "other/x.yaml": "x: 1\n"])
+        let app = try makeRepo(["app.yaml": "kind: Deployment\n"])
+        XCTAssertEqual(try fluxs(["create", "source", "git", "shared", "--url=\(http)/git/\(shared.name).git", "--branch=main", "--interval=1m"]).status, 0)
+        let spec = """
+        apiVersion: source.toolkit.fluxcd.io/v1
+        kind: GitRepository
+        metadata: {name: app, namespace: \(ns)}
+        spec:
+          interval: 1m
+          url: \(http)/git/\(app.name).git
+          ref: {branch: main}
+          include:
+          - repository: {name: shared}
+            fromPath: base
+            toPath: vendor/base
+
+        """
+        XCTAssertEqual(try TestEnv.run("kubectl", ["apply", "-f", "-"], stdin: spec).status, 0)
+        let r = try fluxs(["reconcile", "source", "git", "app"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try artifactFiles("app"), [".", "app.yaml", "vendor", "vendor/base", "vendor/base/cm.yaml"])
+        XCTAssertEqual(try jsonpath("app", ".status.observedInclude[0].toPath"), "vendor/base")
+        // An include without an artifact is reported, not skipped.
+        let missing = spec.replacingOccurrences(of: "name: app,", with: "name: app2,").replacingOccurrences(of: "{name: shared}", with: "{name: ghost}")
+        XCTAssertEqual(try TestEnv.run("kubectl", ["apply", "-f", "-"], stdin: missing).status, 0)
+        let m = try fluxs(["reconcile", "source", "git", "app2"])
+        XCTAssertEqual(m.status, 1)
+        XCTAssertTrue(m.stderr.contains("could not get resource for include 'ghost'"), m.stderr)
+    }
 }
