@@ -13,7 +13,7 @@ public struct KnownHosts: Sendable {
 
     public init(_ text: String) {
         for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
-            let line = raw.trimmingCharacters(in: " \t")
+            let line = raw.trimming(" \t")
             if line.isEmpty || line.hasPrefix("#") { continue }
             var fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             var revoked = false
@@ -95,14 +95,6 @@ func glob(_ pattern: String, _ s: String) -> Bool {
     return pi == p.count
 }
 
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var s = self[...]
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
-}
 
 /// SHA-1, only for hashed known_hosts names (HMAC-SHA1), as OpenSSH defines them.
 struct SHA1 {

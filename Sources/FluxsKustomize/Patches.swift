@@ -45,7 +45,7 @@ enum Patches {
         }
         terms.append(cur)
         for raw in terms {
-            let t = raw.trimmingCharacters(in: " ")
+            let t = raw.trimming(" ")
             if t.isEmpty { continue }
             if let r = t.firstRange(of: " notin ") {
                 let k = String(t[..<r.lowerBound]), vals = set(t[r.upperBound...])
@@ -54,9 +54,9 @@ enum Patches {
                 let k = String(t[..<r.lowerBound]), vals = set(t[r.upperBound...])
                 guard let v = labels[k]?.text, vals.contains(v) else { return false }
             } else if let r = t.firstRange(of: "!=") {
-                if labels[String(t[..<r.lowerBound]).trimmingCharacters(in: " ")]?.text == String(t[r.upperBound...]).trimmingCharacters(in: " ") { return false }
+                if labels[String(t[..<r.lowerBound]).trimming(" ")]?.text == String(t[r.upperBound...]).trimming(" ") { return false }
             } else if let r = t.firstRange(of: "==") ?? t.firstRange(of: "=") {
-                guard labels[String(t[..<r.lowerBound]).trimmingCharacters(in: " ")]?.text == String(t[r.upperBound...]).trimmingCharacters(in: " ") else { return false }
+                guard labels[String(t[..<r.lowerBound]).trimming(" ")]?.text == String(t[r.upperBound...]).trimming(" ") else { return false }
             } else if t.hasPrefix("!") {
                 if labels[String(t.dropFirst())] != nil { return false }
             } else if labels[t] == nil {
@@ -67,7 +67,7 @@ enum Patches {
     }
 
     static func set(_ s: Substring) -> Set<String> {
-        Set(s.trimmingCharacters(in: " ()").split(separator: ",").map { String($0).trimmingCharacters(in: " ") })
+        Set(s.trimming(" ()").split(separator: ",").map { String($0).trimming(" ") })
     }
 
     static func strategic(_ patch: Node, target: Node?, options: Node = .emptyMap, strategicKinds: Set<String> = [],
@@ -301,11 +301,3 @@ extension String {
     }
 }
 
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
-}

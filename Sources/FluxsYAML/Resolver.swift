@@ -378,3 +378,13 @@ extension Substring {
         return nil
     }
 }
+
+extension StringProtocol {
+    /// The text without the given characters at either end (no Foundation needed).
+    public func trimming(_ characters: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, characters.contains(f) { s = s.dropFirst() }
+        while let l = s.last, characters.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,3 +1,5 @@
+import FluxsYAML
+
 /// .sourceignore rules with the semantics Flux uses (go-git's gitignore matcher):
 /// patterns are scoped to the directory of the file that holds them, the last matching pattern wins,
 /// and a pattern without a slash matches any path component.
@@ -137,7 +139,7 @@ public struct SourceIgnore: Sendable {
         text.split(separator: "\n", omittingEmptySubsequences: false).compactMap { raw in
             var line = Substring(raw)
             if line.hasSuffix("\r") { line = line.dropLast() }
-            if line.hasPrefix("#") || line.trimmingCharacters(in: " \t").isEmpty { return nil }
+            if line.hasPrefix("#") || line.trimming(" \t").isEmpty { return nil }
             return IgnorePattern(String(line), domain: domain)
         }
     }
@@ -171,11 +173,3 @@ public struct SourceIgnore: Sendable {
     }
 }
 
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var s = self
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
-}
