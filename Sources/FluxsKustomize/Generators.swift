@@ -139,7 +139,7 @@ func wrappedBase64(_ s: String) -> String {
 enum Hasher {
     static func addHashes(_ res: inout [Resource]) throws {
         for i in res.indices where res[i].needsHash {
-            let h = try hash(res[i].node, originalName: res[i].previous.first?.name)
+            let h = try hash(res[i].node)
             res[i].remember()
             res[i].name = res[i].name + "-" + h
         }
@@ -147,7 +147,7 @@ enum Hasher {
 
     /// kustomize looks the name up with a path it cannot find ("metadata/name" as one key), so the name
     /// always hashes as "", and a missing data map as "" too; this keeps suffixes independent of prefixes.
-    static func hash(_ n: Node, originalName: String? = nil) throws -> String {
+    static func hash(_ n: Node) throws -> String {
         let kind = n["kind"]?.string ?? ""
         func sortedMap(_ v: Node?) -> Node {
             guard var m = v?.map else { return v.map { $0.map == nil ? $0 : .emptyMap } ?? .string("") }

@@ -105,8 +105,6 @@ enum NameReferences {
                     for j in tls.indices { if let s = tls[j]["secretName"]?.string, let new = renamed("Secret", s, ns) { tls[j]["secretName"] = .string(new) } }
                     n.set(["spec", "tls"], .sequence(tls))
                 }
-            case "StatefulSet+":
-                break
             default: break
             }
             if res[i].kind == "StatefulSet", let svc = n["spec"]?["serviceName"]?.string, let new = renamed("Service", svc, ns) {

@@ -81,9 +81,7 @@ enum Patches {
             let ns = patch["metadata"]?["namespace"]?.string
             let apiVersion = patch["apiVersion"]?.string
             indices = res.indices.filter { res[$0].matches(kind: kind, name: name, namespace: ns) && (apiVersion == nil || res[$0].apiVersion == apiVersion) }
-            var probe = Resource(patch)
-            if probe.namespace.isEmpty { probe.namespace = "" }
-            let id = probe.id
+            let id = Resource(patch).id
             if indices.isEmpty {
                 throw KustomizeError("no resource matches strategic merge patch \"\(id)\": no matches for Id \(id); failed to find unique target for patch \(id)")
             }
