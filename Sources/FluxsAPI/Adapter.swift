@@ -48,9 +48,7 @@ public struct KindAdapter: Sendable {
         return typed
     }
 
-    public var resource: ResourceRef {
-        ResourceRef(group: kind.group, version: kind.version, resource: kind.plural, kind: kind.kind, namespaced: true)
-    }
+    public var resource: ResourceRef { kind.resource }
 }
 
 /// Helpers the adapters share.

@@ -1,3 +1,5 @@
+import FluxsKube
+
 /// The Flux kinds the CLI works with, as flux's internal API type table
 /// describes them (kind, human kind used in messages, group/version, resource).
 public struct FluxKind: Sendable, Hashable {
@@ -9,6 +11,10 @@ public struct FluxKind: Sendable, Hashable {
 
     public var apiVersion: String { "\(group)/\(version)" }
     public var crdName: String { "\(plural).\(group)" }
+    /// Every Flux kind is namespaced; knowing the resource spares a discovery request.
+    public var resource: ResourceRef {
+        ResourceRef(group: group, version: version, resource: plural, kind: kind, namespaced: true)
+    }
 }
 
 public enum FluxKinds {

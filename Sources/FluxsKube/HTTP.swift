@@ -179,7 +179,7 @@ public final class HTTPClient: @unchecked Sendable {
                 let k = line[..<colon].lowercased()
                 var v = Substring(line[line.index(after: colon)...])
                 while let f = v.first, f == " " || f == "\t" { v.removeFirst() }
-                while let l = v.last, l == "\r" || l == "\n" || l == " " { v.removeLast() }
+                while let l = v.last, l.isNewline || l == " " { v.removeLast() }   // "\r\n" is one Character
                 if k == "warning" { c.warnings.append(String(v)) }
                 if let old = c.headers[k] { c.headers[k] = old + ", " + v } else { c.headers[k] = String(v) }
             }

@@ -183,6 +183,11 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(seen, ["ADDED w", "MODIFIED w"])
     }
 
+    func testResponseHeadersAreTrimmed() throws {
+        let r = try client.call("GET", "/version")
+        XCTAssertEqual(r.headers["content-type"], "application/json")
+    }
+
     func testRetriesAfter429HonouringRetryAfter() throws {
         try fault(["verb": "GET", "path": .string("/namespaces/\(ns)/configmaps$"), "status": 429, "retryAfter": 1, "count": 1])
         var lines: [String] = []

@@ -175,6 +175,7 @@ final class GitReconcileTests: XCTestCase {
         let again = try fluxs(["reconcile", "source", "git", "noop", "--verbose"])
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(again.stderr.contains("no changes since last reconciliation"), again.stderr)
+        XCTAssertTrue(again.stderr.contains("remote ref unchanged (one smart-HTTP request"), again.stderr)
         XCTAssertEqual(Array(try requests().dropFirst(afterFirst.count)), ["GET /git/\(repo.name).git/info/refs?service=git-upload-pack"])
         // A rewritten branch (force push) is followed.
         try git(repo, "commit", "-q", "--amend", "-m", "rewritten")
@@ -253,6 +254,12 @@ final class GitReconcileTests: XCTestCase {
         XCTAssertEqual(try TestEnv.run("kubectl", ["create", "secret", "generic", "ca", "-n", ns, "--from-literal=ca.crt=\(ca)"]).status, 0)
         let tls = try fluxs(["create", "source", "git", "tls", "--url=\(https)", "--branch=main", "--interval=1m", "--secret-ref=ca"])
         XCTAssertEqual(tls.status, 0, tls.stderr)
+        // No-op reconciles ask the remote with one request, with the same credentials and CA.
+        for name in ["basic", "bearer", "tls"] {
+            let again = try fluxs(["reconcile", "source", "git", name, "--verbose"])
+            XCTAssertEqual(again.status, 0, again.stderr)
+            XCTAssertTrue(again.stderr.contains("remote ref unchanged"), "\(name): \(again.stderr)")
+        }
         let untrusted = try fluxs(["create", "source", "git", "untrusted", "--url=\(https)", "--branch=main", "--interval=1m"])
         XCTAssertEqual(untrusted.status, 1)
         XCTAssertTrue(untrusted.stderr.lowercased().contains("certificate"), untrusted.stderr)
@@ -260,9 +267,41 @@ final class GitReconcileTests: XCTestCase {
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains("failed to get secret '\(ns)/ghost'"), missing.stderr)
         XCTAssertEqual(try condition("nosecret", "Ready").reason, "AuthenticationFailed")
-        let sub = try fluxs(["create", "source", "git", "sub", "--url=\(http)/git/\(repo.name).git", "--branch=main", "--interval=1m", "--recurse-submodules"])
-        XCTAssertEqual(sub.status, 1)
-        XCTAssertTrue(sub.stderr.contains("spec.recurseSubmodules is not supported by fluxs yet"), sub.stderr)
+    }
+
+    func testRecurseSubmodulesChecksOutNestedSubmodules() throws {
+        // inner <- middle (absolute URL) <- top (relative URL), as `git submodule add` records them.
+        let inner = try makeRepo(["inner.yaml": "i: 1\n"])
+        let middle = try makeRepo(["middle.yaml": "m: 1\n"])
+        func addSubmodule(_ repo: Repo, path: String, url: String, commit id: String) throws {
+            try TestEnv.write("[submodule \"\(path)\"]\n\tpath = \(path)\n\turl = \(url)\n", to: repo.work.appendingPathComponent(".gitmodules"))
+            try git(repo, "add", ".gitmodules")
+            try git(repo, "update-index", "--add", "--cacheinfo", "160000,\(id),\(path)")
+            try git(repo, "commit", "-q", "-m", "add \(path)")
+            try git(repo, "push", "-q", repo.bare, "main")
+        }
+        try addSubmodule(middle, path: "deps/inner", url: "\(http)/git/\(inner.name).git", commit: try git(inner, "rev-parse", "HEAD"))
+        let top = try makeRepo(["top.yaml": "t: 1\n"])
+        try addSubmodule(top, path: "vendor/middle", url: "../\(middle.name).git", commit: try git(middle, "rev-parse", "HEAD"))
+        let url = "--url=\(http)/git/\(top.name).git"
+
+        let plain = try fluxs(["create", "source", "git", "plain", url, "--branch=main", "--interval=1m"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(try artifactFiles("plain"), [".", "top.yaml", "vendor", "vendor/middle"])
+        let r = try fluxs(["create", "source", "git", "deep", url, "--branch=main", "--interval=1m", "--recurse-submodules"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try artifactFiles("deep"), [".", "top.yaml", "vendor", "vendor/middle", "vendor/middle/deps", "vendor/middle/deps/inner",
+                                                   "vendor/middle/deps/inner/inner.yaml", "vendor/middle/middle.yaml"])
+        XCTAssertEqual(try jsonpath("deep", ".status.observedRecurseSubmodules"), "true")
+        // Unchanged: a no-op. A submodule commit that its remote lacks fails and names the submodule.
+        XCTAssertTrue(try fluxs(["reconcile", "source", "git", "deep", "--verbose"]).stderr.contains("no changes since last reconciliation"))
+        try git(top, "update-index", "--cacheinfo", "160000,\(String(repeating: "1", count: 40)),vendor/middle")
+        try git(top, "commit", "-q", "-m", "dangling submodule")
+        try git(top, "push", "-q", top.bare, "main")
+        let bad = try fluxs(["reconcile", "source", "git", "deep"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("submodule 'vendor/middle': commit 1111111111111111111111111111111111111111 is not on any branch or tag"), bad.stderr)
+        XCTAssertEqual(try condition("deep", "FetchFailed").status, "True")
     }
 
     func testSSHWithKnownHosts() throws {

@@ -31,7 +31,7 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
 
     public func reconcile(_ object: Node, env: ReconcileEnv) throws -> Node {
         let kube = env.kube
-        let ref = try kube.resource(apiVersion: FluxKinds.gitRepository.apiVersion, kind: "GitRepository")
+        let ref = FluxKinds.gitRepository.resource
         let ns = object["metadata"]?["namespace"]?.string ?? ""
         let name = object["metadata"]?["name"]?.string ?? ""
         let generation = object["metadata"]?["generation"]?.int ?? 0
@@ -53,9 +53,12 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
         let timeout = spec.timeout.flatMap { try? GoDuration.parse($0.text) } ?? 60
         var outcome: Result<Resolution, Failure>
         var noop = false
+        var auth = GitAuth()
+        defer { if let ca = auth.caFile { Files.remove(ca) } }
         do {
             try unsupported(spec)
-            let auth = try credentials(kube, spec, ns)
+            auth = try credentials(kube, spec, ns)
+            let auth = auth
             let storage = env.storage
             let previous = status.artifact
             let artifactCurrent = previous.map { storage.has($0) } ?? false
@@ -71,7 +74,18 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
             let mirrorPath = storage.mirror(url: spec.url)
             let url = spec.url
             let checkoutDeadline = monotonicSeconds() + seconds
-            let result: (Resolution, Bool) = try Blocking.run(seconds: seconds + 1) {
+            // Nothing to rebuild when the remote ref still names the stored revision: ask with one HTTP request
+            // first, without starting libgit2.
+            func probeUnchanged() -> Resolution? {
+                guard let prev = previous, artifactCurrent, observedSame, plan.commit.isEmpty,
+                      let refs = RefProbe(url: url, auth: auth, timeout: seconds).refs(log: env.log),
+                      let r = try? plan.resolve(refs) else { return nil }
+                let revision = plan.revision(r.name, r.commitHint)
+                guard prev.revision == revision else { return nil }
+                env.log("remote ref unchanged (one smart-HTTP request, libgit2 not started)")
+                return Resolution(revision: revision, commit: r.commitHint, commitSubject: "")
+            }
+            let result: (Resolution, Bool) = try probeUnchanged().map { ($0, true) } ?? Blocking.run(seconds: seconds + 1) {
                 try Files.makeDirectories(Files.dirname(mirrorPath), mode: 0o700)
                 let repo = try Repository.openOrInitBare(mirrorPath)
                 var resolved: (name: String, id: ObjectID, commitHint: ObjectID)?
@@ -129,7 +143,7 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
                 status.conditions.set(ConditionType.reconciling, true, reason: "Progressing", message: msg, generation: generation, now: now())
                 live = try patchStatus(kube, ref, ns, name, status)
                 do {
-                    let artifact = try buildArtifact(env: env, spec: spec, ns: ns, name: name, resolution: res)
+                    let artifact = try buildArtifact(env: env, spec: spec, ns: ns, name: name, resolution: res, auth: auth, timeout: timeout)
                     status.artifact = artifact
                     status.observedIgnore = spec.ignore
                     status.observedRecurseSubmodules = spec.recurseSubmodules
@@ -181,7 +195,6 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
             Failure(condition: ConditionType.fetchFailed, reason: "GitOperationFailed",
                     message: "\(what) is not supported by fluxs yet; reconcile this GitRepository with source-controller")
         }
-        if spec.recurseSubmodules { throw no("spec.recurseSubmodules") }
         if spec.verify != nil { throw no("spec.verify (commit signature verification)") }
         if !spec.provider.isEmpty && spec.provider != "generic" { throw no("spec.provider '\(spec.provider)'") }
     }
@@ -289,7 +302,8 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
 
     // MARK: artifact
 
-    func buildArtifact(env: ReconcileEnv, spec: GitRepositorySpec, ns: String, name: String, resolution: Resolution) throws -> Artifact {
+    func buildArtifact(env: ReconcileEnv, spec: GitRepositorySpec, ns: String, name: String, resolution: Resolution,
+                       auth: GitAuth, timeout: Double) throws -> Artifact {
         let storage = env.storage
         let mirror = storage.mirror(url: spec.url)
         let tarball: [UInt8]
@@ -300,11 +314,12 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
                               message: "failed to checkout and determine revision: commit '\(resolution.commit)' is missing from the local mirror")
             }
             var files: [(path: String, kind: TreeEntry.Kind, entry: TreeEntry)] = []
+            try collect(commit, prefix: "", url: spec.url, depth: 0, submodules: spec.recurseSubmodules,
+                        storage: storage, auth: auth, timeout: timeout, into: &files)
             var userPatterns: [IgnorePattern] = []
-            try commit.walk { e in
-                files.append((e.path, e.kind, e))
-                if e.kind == .file || e.kind == .executable, e.path == ".sourceignore" || e.path.hasSuffix("/.sourceignore") {
-                    let dir = e.path.split(separator: "/").dropLast().map(String.init)
+            for (path, kind, e) in files where kind == .file || kind == .executable {
+                if path == ".sourceignore" || path.hasSuffix("/.sourceignore") {
+                    let dir = path.split(separator: "/").dropLast().map(String.init)
                     userPatterns += SourceIgnore.read(String(decoding: try e.contents(), as: UTF8.self), domain: dir)
                 }
             }
@@ -329,8 +344,13 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
                 case .file, .executable:
                     if filter.ignores(f.path, isDir: false) { continue }
                     entries.append(Tar.Entry(path: f.path, kind: .file, mode: f.kind == .executable ? 0o700 : 0o600, data: try f.entry.contents()))
-                case .symlink, .submodule:
-                    continue   // symlinks are left out of artifacts, as upstream; submodules need recurseSubmodules
+                case .submodule:
+                    // A directory, empty unless recurseSubmodules checked it out (go-git creates it either way).
+                    if !filter.ignores(f.path, isDir: true) {
+                        entries.append(Tar.Entry(path: f.path, kind: .directory, mode: 0o750))
+                    }
+                case .symlink:
+                    continue   // symlinks are left out of artifacts, as upstream
                 }
             }
             entries += try includes(env: env, spec: spec, ns: ns)
@@ -359,6 +379,52 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
         } catch {
             throw Failure(condition: ConditionType.storageOperationFailed, reason: "ArchiveOperationFailed",
                           message: "unable to archive artifact to storage: \(error)")
+        }
+    }
+
+    /// The entries of a commit's tree under `prefix`; with `submodules`, each submodule's tree too, fetched into
+    /// its own mirror from the URL in .gitmodules (relative URLs resolved against `url`), up to git's depth of 10.
+    func collect(_ commit: Commit, prefix: String, url: String, depth: Int, submodules: Bool, storage: Storage,
+                 auth: GitAuth, timeout: Double, into files: inout [(path: String, kind: TreeEntry.Kind, entry: TreeEntry)]) throws {
+        var subs: [(path: String, id: ObjectID)] = []
+        var gitmodules: TreeEntry?
+        try commit.walk { e in
+            let path = prefix.isEmpty ? e.path : prefix + "/" + e.path
+            files.append((path, e.kind, e))
+            if e.kind == .submodule { subs.append((e.path, e.id)) }
+            if e.path == ".gitmodules" && e.kind == .file { gitmodules = e }
+        }
+        guard submodules, !subs.isEmpty else { return }
+        func failure(_ m: String) -> Failure {
+            Failure(condition: ConditionType.fetchFailed, reason: "GitOperationFailed", message: "failed to checkout and determine revision: \(m)")
+        }
+        guard depth < 10 else { throw failure("submodules nested deeper than 10 levels at '\(prefix)'") }
+        let modules = GitModules(try gitmodules.map { String(decoding: try $0.contents(), as: UTF8.self) } ?? "")
+        for (path, id) in subs {
+            let full = prefix.isEmpty ? path : prefix + "/" + path
+            guard let m = modules.module(at: path) else { throw failure("submodule '\(full)' has no URL in .gitmodules") }
+            let subURL = GitModules.resolve(m.url, relativeTo: url)
+            let mirror = storage.mirror(url: subURL)
+            let deadline = monotonicSeconds() + timeout
+            do {
+                try Blocking.run(seconds: timeout + 1) {
+                    try Files.makeDirectories(Files.dirname(mirror), mode: 0o700)
+                    let repo = try Repository.openOrInitBare(mirror)
+                    guard repo.peelToCommit(id) == nil else { return }
+                    _ = try repo.sync(url: subURL, auth: auth, deadline: deadline) { _ in
+                        ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+                    }
+                }
+            } catch let e as GitError {
+                throw failure("unable to fetch submodule '\(full)' from '\(redact(subURL))': \(redactMessage(e.message))")
+            } catch is Blocking.DeadlineExceeded {
+                throw failure("unable to fetch submodule '\(full)' from '\(redact(subURL))': context deadline exceeded")
+            }
+            guard let sub = try Repository.openOrInitBare(mirror).peelToCommit(id) else {
+                throw failure("submodule '\(full)': commit \(id.hex) is not on any branch or tag of '\(redact(subURL))'")
+            }
+            try collect(sub, prefix: full, url: subURL, depth: depth + 1, submodules: true, storage: storage,
+                        auth: auth, timeout: timeout, into: &files)
         }
     }
 

@@ -109,8 +109,11 @@ enum ReconcileCommand {
     }
 
     static func reconcile(_ inv: Invocation, _ a: KindAdapter, _ kube: KubeClient, name: String, ns: String) throws {
-        guard try GetCommand.ensureCRD(kube, a) else { throw GetCommand.missingCRD(a) }
-        let object = try kube.get(a.resource, namespace: ns, name: name)
+        let object: Node
+        do { object = try kube.get(a.resource, namespace: ns, name: name) } catch let e as KubeError where e.kind == .notFound {
+            guard try GetCommand.ensureCRD(kube, a) else { throw GetCommand.missingCRD(a) }
+            throw e
+        }
         if a.isStatic(object) {
             inv.out.success("reconciliation not supported by the object")
             return

@@ -1,0 +1,97 @@
+import FluxsGit
+import FluxsTestSupport
+import Foundation
+import XCTest
+
+final class RefAdvertisementTests: XCTestCase {
+    func git(_ dir: URL, _ args: String...) throws -> String {
+        let r = try TestEnv.run("git", ["-C", dir.path, "-c", "user.name=t", "-c", "user.email=t@e", "-c", "init.defaultBranch=main"] + args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r.stdout
+    }
+
+    /// What `git http-backend` serves: the service header, a flush, then upload-pack's advertisement.
+    func advertisement(_ dir: URL) throws -> [UInt8] {
+        let refs = try TestEnv.run("git", ["upload-pack", "--advertise-refs", "--stateless-rpc", dir.path])
+        XCTAssertEqual(refs.status, 0, refs.stderr)
+        let header = "# service=git-upload-pack\n"
+        return Array((String(format: "%04x", header.utf8.count + 4) + header + "0000").utf8) + Array(refs.stdout.utf8)
+    }
+
+    func testParsesWhatGitAdvertisesAsLsRemoteListsIt() throws {
+        let dir = try TestEnv.tempDir("fluxs-adv")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try git(dir, "init", "-q")
+        try TestEnv.write("a\n", to: dir.appendingPathComponent("a.txt"))
+        _ = try git(dir, "add", ".")
+        _ = try git(dir, "commit", "-qm", "one")
+        _ = try git(dir, "tag", "v1.0.0")
+        _ = try git(dir, "tag", "-a", "v2.0.0", "-m", "annotated")
+        _ = try git(dir, "branch", "feature")
+        _ = try git(dir, "update-ref", "refs/pull/1/head", "HEAD")
+
+        let refs = try RefAdvertisement.parse(try advertisement(dir))
+        // git ls-remote prints "<id>\t<name>", annotated tags followed by "<name>^{}" with the commit.
+        var expected: [String] = []
+        for r in refs {
+            expected.append("\(r.oid.hex)\t\(r.name)")
+            if let p = r.peeled { expected.append("\(p.hex)\t\(r.name)^{}") }
+        }
+        let lsRemote = try git(dir, "ls-remote", dir.path).split(separator: "\n").map(String.init)
+        XCTAssertEqual(expected, lsRemote)
+        let tag = try XCTUnwrap(refs.first { $0.name == "refs/tags/v2.0.0" })
+        XCTAssertEqual(tag.commit.hex, try git(dir, "rev-parse", "HEAD").trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertNotEqual(tag.oid, tag.commit)
+    }
+
+    func testEmptyRepositoryAdvertisesNoRefs() throws {
+        let dir = try TestEnv.tempDir("fluxs-adv-empty")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try git(dir, "init", "-q", "--bare")
+        XCTAssertEqual(try RefAdvertisement.parse(try advertisement(dir)), [])
+    }
+
+    func testMalformedAdvertisementsAreErrors() {
+        for body in ["zzzz", "0032not-a-sha refs/heads/main\n", "00ff0000", "001e# service=git-receive-pack\n0000"] {
+            XCTAssertThrowsError(try RefAdvertisement.parse(Array(body.utf8)), body)
+        }
+        XCTAssertEqual(RefAdvertisement.url("https://h/r.git/"), "https://h/r.git/info/refs?service=git-upload-pack")
+    }
+}
+
+final class GitModulesTests: XCTestCase {
+    func testParsesSubmoduleSections() {
+        let m = GitModules("""
+        # comment
+        [submodule "libs/a"]
+        \tpath = libs/a
+        \turl = ../a.git ; trailing comment
+        [core]
+        \tbare = false
+        [submodule "b"]
+        \tPath = "vendor/b"
+        \tURL = https://example.com/org/b.git
+        [submodule "no-url"]
+        \tpath = c
+        """)
+        XCTAssertEqual(m.modules.map { "\($0.name)|\($0.path)|\($0.url)" },
+                       ["libs/a|libs/a|../a.git", "b|vendor/b|https://example.com/org/b.git"])
+        XCTAssertEqual(m.module(at: "vendor/b")?.name, "b")
+        XCTAssertNil(m.module(at: "c"))
+    }
+
+    func testRelativeURLsResolveAsGitDoes() {
+        let cases: [(String, String, String)] = [
+            ("../b.git", "https://h/org/a.git", "https://h/org/b.git"),
+            ("../../other/b.git", "https://h/org/a.git/", "https://h/other/b.git"),
+            ("./b", "https://h/org/a", "https://h/org/a/b"),
+            ("../b.git", "git@github.com:org/a.git", "git@github.com:org/b.git"),
+            ("../b.git", "ssh://git@h:2222/org/a.git", "ssh://git@h:2222/org/b.git"),
+            ("../b.git", "/srv/git/a.git", "/srv/git/b.git"),
+            ("https://x/y.git", "https://h/org/a.git", "https://x/y.git"),
+        ]
+        for (url, base, want) in cases {
+            XCTAssertEqual(GitModules.resolve(url, relativeTo: base), want, "\(url) against \(base)")
+        }
+    }
+}
