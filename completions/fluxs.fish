@@ -370,7 +370,7 @@ function __fluxs_value_flag
             return 0
         case 'reconcile source oci|--storage-path'
             return 0
-        case 'build kustomization|--path' 'build kustomization|--kustomization-file' 'build kustomization|--ignore-paths'
+        case 'build kustomization|--path' 'build kustomization|--kustomization-file' 'build kustomization|--ignore-paths' 'build kustomization|--local-sources'
             return 0
     end
     switch "$argv[2]"
@@ -1246,7 +1246,7 @@ function __fluxs_candidates
             end
         case 'build kustomization'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--path\tPath to the manifests location.' '--kustomization-file\tPath to the Flux Kustomization YAML file.' '--ignore-paths\tset paths to ignore in .gitignore format' '--dry-run\tDry run mode.' '--strict-substitute\tWhen enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--in-memory-build\tUse in-memory filesystem during build (fluxs always builds in memory).' '--help\thelp for kustomization' '-h\thelp for kustomization'
+                printf '%b\n' '--path\tPath to the manifests location.' '--kustomization-file\tPath to the Flux Kustomization YAML file.' '--ignore-paths\tset paths to ignore in .gitignore format' '--dry-run\tDry run mode.' '--strict-substitute\tWhen enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--in-memory-build\tUse in-memory filesystem during build (fluxs always builds in memory).' '--recursive\tRecursively build Kustomizations' '-r\tRecursively build Kustomizations' '--local-sources\tComma-separated list of repositories in format: Kind/namespace/name=path' '--help\thelp for kustomization' '-h\thelp for kustomization'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end

@@ -191,7 +191,7 @@ __fluxs_value_flag() {
         "reconcile source git|--storage-path") return 0 ;;
         "reconcile source helm|--storage-path") return 0 ;;
         "reconcile source oci|--storage-path") return 0 ;;
-        "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths") return 0 ;;
+        "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths"|"build kustomization|--local-sources") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -331,7 +331,7 @@ __fluxs_candidates() {
         'kustomize') subs=('build:Build a kustomization target from a directory'); flags=('--help:help for kustomize' '-h:help for kustomize'); args=subs ;;
         'kustomize build') subs=(); flags=('--help:help for build' '-h:help for build'); args=none ;;
         'build') subs=('kustomization:Build Kustomization'); flags=('--help:help for build' '-h:help for build'); args=subs ;;
-        'build kustomization') subs=(); flags=('--path:Path to the manifests location.' '--kustomization-file:Path to the Flux Kustomization YAML file.' '--ignore-paths:set paths to ignore in .gitignore format' '--dry-run:Dry run mode.' '--strict-substitute:When enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--in-memory-build:Use in-memory filesystem during build (fluxs always builds in memory).' '--help:help for kustomization' '-h:help for kustomization'); args=names ;;
+        'build kustomization') subs=(); flags=('--path:Path to the manifests location.' '--kustomization-file:Path to the Flux Kustomization YAML file.' '--ignore-paths:set paths to ignore in .gitignore format' '--dry-run:Dry run mode.' '--strict-substitute:When enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--in-memory-build:Use in-memory filesystem during build (fluxs always builds in memory).' '--recursive:Recursively build Kustomizations' '-r:Recursively build Kustomizations' '--local-sources:Comma-separated list of repositories in format\: Kind/namespace/name=path' '--help:help for kustomization' '-h:help for kustomization'); args=names ;;
         'bootstrap') subs=(); flags=('--help:help for bootstrap' '-h:help for bootstrap'); args=none ;;
         'debug') subs=(); flags=('--help:help for debug' '-h:help for debug'); args=none ;;
         'diff') subs=(); flags=('--help:help for diff' '-h:help for diff'); args=none ;;
@@ -540,6 +540,7 @@ __fluxs_flag_values() {
         "build kustomization|--path") _message 'value' ;;
         "build kustomization|--kustomization-file") _message 'value' ;;
         "build kustomization|--ignore-paths") _message 'value' ;;
+        "build kustomization|--local-sources") _message 'value' ;;
         *)
             case "$2" in
                 --timeout) _message 'value' ;;

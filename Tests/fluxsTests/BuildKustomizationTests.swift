@@ -25,6 +25,7 @@ final class BuildKustomizationTests: XCTestCase {
             (["--path", "podinfo"], "podinfo-result.yaml"),
             (["--path", "var-substitution"], "podinfo-with-var-substitution-result.yaml"),
             (["--path", "ignore", "--ignore-paths", "!configmap.yaml,!secret.yaml"], "podinfo-with-ignore-result.yaml"),
+            (["--path", "podinfo-with-my-app", "--recursive", "--local-sources", "GitRepository/default/podinfo=."], "podinfo-with-my-app-result.yaml"),
         ]
         for (args, file) in cases {
             let r = try TestEnv.fluxs(["build", "kustomization", "podinfo", "--kustomization-file", ks, "--dry-run"] + args, cwd: dir)
@@ -42,6 +43,10 @@ final class BuildKustomizationTests: XCTestCase {
             (["build", "ks", "other", "--path", "podinfo", "--kustomization-file", ks, "--dry-run"],
              "✗ failed find kustomization with name 'other' and namespace 'flux-system' in file '\(ks)'\n"),
             (["build", "ks"], "✗ kustomization name is required\n"),
+            (["build", "ks", "podinfo", "--path", "podinfo-with-my-app", "--kustomization-file", ks, "--dry-run", "-r"],
+             "✗ cannot get local path for GitRepository/default/podinfo of kustomization my-app\n"),
+            (["build", "ks", "podinfo", "--path", "podinfo-with-my-app", "--kustomization-file", ks, "--dry-run", "-r", "--local-sources", "nope"],
+             "✗ invalid argument \"nope\" for \"--local-sources\" flag: nope must be formatted as key=value\n"),
         ]
         for (args, want) in cases {
             let r = try TestEnv.fluxs(args, cwd: dir)

@@ -9,7 +9,7 @@ enum BuildCommand {
         let ks = Command(
             name: "kustomization", aliases: ["ks"], summary: "Build Kustomization",
             long: "The build command queries the Kubernetes API and fetches the specified Flux Kustomization. It then uses the fetched in cluster flux kustomization to perform needed transformation on the local kustomization.yaml pointed at by --path. The local kustomization.yaml is generated if it does not exist. Finally it builds the overlays using the local kustomization.yaml, and write the resulting multi-doc YAML to stdout.\n\nIt is possible to specify a Flux kustomization file using --kustomization-file.",
-            examples: "  # Build the local manifests as they were built on the cluster\n  fluxs build kustomization my-app --path ./path/to/local/manifests\n\n  # Build using a local flux kustomization file, without the cluster\n  fluxs build kustomization my-app --path ./path/to/local/manifests --kustomization-file ./path/to/local/my-app.yaml --dry-run",
+            examples: "  # Build the local manifests as they were built on the cluster\n  fluxs build kustomization my-app --path ./path/to/local/manifests\n\n  # Build using a local flux kustomization file, without the cluster\n  fluxs build kustomization my-app --path ./path/to/local/manifests --kustomization-file ./path/to/local/my-app.yaml --dry-run\n\n  # Run recursively on all encountered Kustomizations\n  fluxs build kustomization my-app --path ./path/to/local/manifests \\\n\t--recursive \\\n\t--local-sources GitRepository/flux-system/my-repo=./path/to/local/git",
             flags: [
                 .string("path", nil, "Path to the manifests location."),
                 .string("kustomization-file", nil, "Path to the Flux Kustomization YAML file."),
@@ -17,6 +17,8 @@ enum BuildCommand {
                 .bool("dry-run", nil, "Dry run mode."),
                 .bool("strict-substitute", nil, "When enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars."),
                 .bool("in-memory-build", nil, "Use in-memory filesystem during build (fluxs always builds in memory)."),
+                .bool("recursive", "r", "Recursively build Kustomizations"),
+                .strings("local-sources", nil, "Comma-separated list of repositories in format: Kind/namespace/name=path"),
             ],
             args: .names(kind: "Kustomization", many: false), handler: run)
         return Command(name: "build", summary: "Build a flux resource", long: "The build command is used to build flux resources.",
@@ -58,27 +60,70 @@ enum BuildCommand {
                 }
             }
         }
-        var build = FluxBuild(kustomization: object!, path: path)
-        build.ignorePaths = f.strings("ignore-paths")
-        build.strictSubstitute = f.bool("strict-substitute")
-        if let kube {
-            build.lookup = { kind, n in
+        var localSources: [String: String] = [:]
+        for pair in f.strings("local-sources") {
+            guard let eq = pair.firstIndex(of: "=") else {
+                throw CLIError("invalid argument \"\(pair)\" for \"--local-sources\" flag: \(pair) must be formatted as key=value")
+            }
+            localSources[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+        }
+        let options = Options(ignorePaths: f.strings("ignore-paths"), strictSubstitute: f.bool("strict-substitute"),
+                              recursive: f.bool("recursive"), localSources: localSources, kube: kube)
+        do {
+            inv.out.write(try FluxBuild.render(try build(object!, path: path, options)))
+        } catch let e as FluxBuild.Failure {
+            throw CLIError(e.description)
+        }
+        return 0
+    }
+
+    struct Options {
+        var ignorePaths: [String]
+        var strictSubstitute: Bool
+        var recursive: Bool
+        var localSources: [String: String]
+        var kube: KubeClient?
+    }
+
+    /// One Kustomization's build; with --recursive, followed by the builds of the Kustomizations it produces, each
+    /// from the local copy of its source (--local-sources) and, when the cluster has it, the live object, as flux does.
+    static func build(_ object: Node, path: String, _ o: Options) throws -> [Node] {
+        let name = object["metadata"]?["name"]?.string ?? ""
+        let ns = object["metadata"]?["namespace"]?.string ?? ""
+        var fb = FluxBuild(kustomization: object, path: path)
+        fb.ignorePaths = o.ignorePaths
+        fb.strictSubstitute = o.strictSubstitute
+        if let kube = o.kube {
+            fb.lookup = { kind, n in
                 let ref = kind == "Secret" ? ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
                                            : ResourceRef(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true)
-                guard let o = try kube.getIfExists(ref, namespace: ns, name: n) else { return nil }
+                guard let obj = try kube.getIfExists(ref, namespace: ns, name: n) else { return nil }
                 var out: [String: String] = [:]
-                for (k, v) in o["data"]?.map?.entries ?? [] {
+                for (k, v) in obj["data"]?.map?.entries ?? [] {
                     guard let s = v.string else { continue }
                     out[k] = kind == "Secret" ? (Base64.decode(s).map { String(decoding: $0, as: UTF8.self) } ?? "") : s
                 }
                 return out
             }
         }
-        do {
-            inv.out.write(try FluxBuild.render(try build.build()))
-        } catch let e as FluxBuild.Failure {
-            throw CLIError(e.description)
+        let docs = try fb.build()
+        guard o.recursive else { return docs }
+        var nested: [Node] = []
+        for d in docs where (d["apiVersion"]?.string ?? "").hasPrefix("kustomize.toolkit.fluxcd.io/") && d["kind"]?.string == "Kustomization" {
+            let childName = d["metadata"]?["name"]?.string ?? "", childNS = d["metadata"]?["namespace"]?.string ?? ""
+            if childName == name && childNS == ns { continue }
+            let src = d["spec"]?["sourceRef"]
+            let srcNS = src?["namespace"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? childNS
+            let key = "\(src?["kind"]?.string ?? "")/\(srcNS)/\(src?["name"]?.string ?? "")"
+            guard let local = o.localSources[key] else {
+                throw FluxBuild.Failure("cannot get local path for \(key) of kustomization \(childName)")
+            }
+            var child = d
+            if let kube = o.kube, let live = try kube.getIfExists(Adapters.kustomization.resource, namespace: childNS, name: childName) {
+                child = live
+            }
+            nested += try build(child, path: local + "/" + (d["spec"]?["path"]?.string ?? ""), o)
         }
-        return 0
+        return docs + nested
     }
 }
