@@ -31,7 +31,7 @@ public struct Kustomizer {
             }
         }
         try Hasher.addHashes(&resources)
-        NameReferences.fix(&resources, config: level.config)
+        try NameReferences.fix(&resources, config: level.config)
         try level.vars.resolve(&resources)
         switch legacyOrder ? level.sortOrder : .fifo {
         case .fifo: break

@@ -60,6 +60,7 @@ enum Plugins {
         for (c, _) in try configs(entries, level: level) {
             guard c["apiVersion"]?.string == "builtin" else { throw unsupported(c) }
             var k = Node.emptyMap
+            var renameOnly: [FieldSpec]?
             switch c["kind"]?.string ?? "" {
             case "PatchTransformer":
                 var p = Node.emptyMap
@@ -77,6 +78,9 @@ enum Plugins {
             case "PrefixSuffixTransformer", "PrefixTransformer", "SuffixTransformer":
                 if let p = c["prefix"] { k["namePrefix"] = p }
                 if let s = c["suffix"] { k["nameSuffix"] = s }
+                if let specs = c["fieldSpecs"]?.array {
+                    renameOnly = specs.filter { $0["path"]?.string == "metadata/name" }.map(FieldSpec.init)
+                }
             case "LabelTransformer":
                 let specs = (c["fieldSpecs"]?.array ?? []).compactMap { $0["path"]?.string }
                 let sel = specs.contains { $0.contains("selector") }, tmpl = specs.contains { $0.contains("template") }
@@ -94,7 +98,7 @@ enum Plugins {
             default:
                 throw unsupported(c)
             }
-            try Transformers.run(k, level: level, into: &res)
+            try Transformers.run(k, level: level, renameOnly: renameOnly, into: &res)
         }
     }
 }

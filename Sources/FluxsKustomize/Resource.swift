@@ -39,10 +39,10 @@ public struct Resource {
         return String(av[av.index(after: slash)...])
     }
 
-    /// kustomize's resource id in messages: `[noGrp]/ConfigMap.v1.[noNs]/name` style.
+    /// kustomize's resource id in messages (resid.ResId.String): `ConfigMap.v1.[noGrp]/name.[noNs]`.
     var id: String {
-        let g = group.isEmpty ? "" : ".\(group)"
-        return "\(kind).\(version)\(g)/\(name).\(namespace.isEmpty ? "[noNs]" : namespace)"
+        func or(_ s: String, _ placeholder: String) -> String { s.isEmpty ? placeholder : s }
+        return "\(or(kind, "[noKind]")).\(or(version, "[noVer]")).\(or(group, "[noGrp]"))/\(or(name, "[noName]")).\(or(namespace, "[noNs]"))"
     }
 
     func matches(kind k: String?, name n: String?, namespace ns: String?) -> Bool {

@@ -3,7 +3,8 @@ import FluxsYAML
 
 /// The builtin transformers of one kustomization, in kustomize's order.
 enum Transformers {
-    static func run(_ k: Node, level: Level, into res: inout [Resource]) throws {
+    /// `renameOnly`: the kinds a PrefixSuffixTransformer plugin's `metadata/name` field specs select (nil: all).
+    static func run(_ k: Node, level: Level, renameOnly: [FieldSpec]? = nil, into res: inout [Resource]) throws {
         let dir = level.dir
         // patchesStrategicMerge (legacy)
         for p in k["patchesStrategicMerge"]?.array ?? [] {
@@ -38,8 +39,8 @@ enum Transformers {
             }
         }
         if let ns = k["namespace"]?.string, !ns.isEmpty { namespace(ns, &res) }
-        if let p = k["namePrefix"]?.string, !p.isEmpty { rename(&res, prefix: p) { p + $0 } }
-        if let s = k["nameSuffix"]?.string, !s.isEmpty { rename(&res, suffix: s) { $0 + s } }
+        if let p = k["namePrefix"]?.string, !p.isEmpty { rename(&res, prefix: p, only: renameOnly) { p + $0 } }
+        if let s = k["nameSuffix"]?.string, !s.isEmpty { rename(&res, suffix: s, only: renameOnly) { $0 + s } }
         if let labels = k["commonLabels"]?.map {
             addLabels(labels, selectors: true, templates: true, &res)
             custom(level.config.commonLabels, labels, &res)
@@ -85,19 +86,26 @@ enum Transformers {
         }
     }
 
+    /// kustomize's NamespaceTransformer with its default field specs: namespaced objects move, a Namespace object
+    /// takes the name, APIService and CRD conversion webhook services follow, and binding subjects named
+    /// "default" get the namespace (setRoleBindingSubjects: defaultOnly); other subjects are left to name references.
     static func namespace(_ ns: String, _ res: inout [Resource]) {
         for i in res.indices {
             if res[i].kind == "RoleBinding" || res[i].kind == "ClusterRoleBinding", var subjects = res[i].node["subjects"]?.array {
-                for j in subjects.indices where subjects[j]["kind"]?.string == "ServiceAccount" {
+                for j in subjects.indices where subjects[j]["name"]?.string == "default" {
                     subjects[j]["namespace"] = .string(ns)
                 }
                 res[i].node["subjects"] = .sequence(subjects)
             }
-            if res[i].kind == "ValidatingWebhookConfiguration" || res[i].kind == "MutatingWebhookConfiguration", var hooks = res[i].node["webhooks"]?.array {
-                for j in hooks.indices where hooks[j]["clientConfig"]?["service"] != nil {
-                    hooks[j].set(["clientConfig", "service", "namespace"], .string(ns))
-                }
-                res[i].node["webhooks"] = .sequence(hooks)
+            if res[i].kind == "APIService" && res[i].group == "apiregistration.k8s.io" {
+                res[i].node.set(["spec", "service", "namespace"], .string(ns))
+            }
+            if res[i].kind == "CustomResourceDefinition", res[i].node.value(at: ["spec", "conversion", "webhook", "clientConfig", "service", "namespace"]) != nil {
+                res[i].node.set(["spec", "conversion", "webhook", "clientConfig", "service", "namespace"], .string(ns))
+            }
+            if res[i].kind == "Namespace" && res[i].apiVersion == "v1" {
+                if res[i].name != ns { res[i].remember(); res[i].name = ns }
+                continue
             }
             if isClusterScoped(res[i]) { continue }
             if res[i].namespace != ns {
@@ -112,8 +120,10 @@ enum Transformers {
         return clusterScopedKinds.contains(r.kind)
     }
 
-    static func rename(_ res: inout [Resource], prefix: String? = nil, suffix: String? = nil, _ f: (String) -> String) {
+    static func rename(_ res: inout [Resource], prefix: String? = nil, suffix: String? = nil, only: [FieldSpec]? = nil,
+                       _ f: (String) -> String) {
         for i in res.indices {
+            if let only, !only.contains(where: { $0.applies(to: res[i]) }) { continue }
             if let p = prefix { res[i].prefixes.append(p) }
             if let s = suffix { res[i].suffixes.append(s) }
             if ["CustomResourceDefinition", "Namespace", "APIService"].contains(res[i].kind) { continue }

@@ -121,6 +121,80 @@ final class KustomizeBuildTests: XCTestCase {
         ])
     }
 
+    func testNameReferencesFollowKustomizesSelectionRules() throws {
+        // Subjects in another namespace, roleRef by group and kind, webhook services (name and namespace follow),
+        // a plugin PrefixSuffixTransformer limited by its field specs.
+        try assertSameAsKubectl([
+            "base/rbac.yaml": """
+            apiVersion: v1
+            kind: ServiceAccount
+            metadata: {name: runner}
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: Role
+            metadata: {name: reader}
+            rules: []
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: RoleBinding
+            metadata: {name: read}
+            roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+            subjects:
+            - {kind: ServiceAccount, name: runner, namespace: base-ns}
+            - {kind: User, name: someone}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: admission}
+            ---
+            apiVersion: admissionregistration.k8s.io/v1
+            kind: ValidatingWebhookConfiguration
+            metadata: {name: hooks}
+            webhooks:
+            - name: a.example.com
+              clientConfig:
+                service: {name: admission, namespace: base-ns, path: /check}
+
+            """,
+            "base/kustomization.yaml": "namespace: base-ns\nresources: [rbac.yaml]\n",
+            "overlay/suffix.yaml": "apiVersion: builtin\nkind: PrefixSuffixTransformer\nmetadata: {name: s}\nsuffix: -x\nfieldSpecs:\n- {path: metadata/name, kind: Role}\n",
+            "overlay/kustomization.yaml": "resources: [../base]\nnamespace: prod\nnamePrefix: p-\ntransformers: [suffix.yaml]\n",
+        ], dir: "overlay")
+    }
+
+    func testNameReferenceErrorsAsKustomize() throws {
+        let blank = try tree(["kustomization.yaml": "resources: [r.yaml]\n", "r.yaml": """
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: test}
+        subjects:
+        - kind: ServiceAccount
+          name: test
+          namespace:
+        roleRef: {kind: Role, name: test, apiGroup: rbac.authorization.k8s.io}
+
+        """])
+        defer { try? FileManager.default.removeItem(at: blank) }
+        XCTAssertThrowsError(try Kustomizer().build(blank.path)) { e in
+            XCTAssertEqual("\(e)", "Invalid Input: namespace is blank for resource \"RoleBinding.v1.rbac.authorization.k8s.io/test.[noNs]\"")
+        }
+        // Two service accounts once called "sa" whose prefixes and suffixes both fit the binding's: ambiguous.
+        let two = try tree([
+            "base/kustomization.yaml": "namePrefix: pfx-\nnameSuffix: -sfx\nresources: [sa.yaml, rb.yaml]\n",
+            "base/sa.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n",
+            "base/rb.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: ServiceAccount, name: sa}\n",
+            "a/sa.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n",
+            "a/kustomization.yaml": "namePrefix: a-\nnameSuffix: -x\nresources: [sa.yaml, ../base]\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: two) }
+        let oracle = try TestEnv.run("kubectl", ["kustomize", two.appendingPathComponent("a").path])
+        XCTAssertNotEqual(oracle.status, 0)
+        XCTAssertTrue(oracle.stderr.contains("found multiple possible referrals: ServiceAccount.v1.[noGrp]/a-sa-x.[noNs], ServiceAccount.v1.[noGrp]/a-pfx-sa-sfx-x.[noNs]"), oracle.stderr)
+        XCTAssertThrowsError(try Kustomizer().build(two.appendingPathComponent("a").path)) { e in
+            XCTAssertTrue("\(e)".contains("found multiple possible referrals: ServiceAccount.v1.[noGrp]/a-sa-x.[noNs], ServiceAccount.v1.[noGrp]/a-pfx-sa-sfx-x.[noNs]"), "\(e)")
+        }
+    }
+
     func testErrorsNameTheProblem() throws {
         let outside = try tree(["k/kustomization.yaml": "resources: [../secret.yaml]\n", "secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"])
         defer { try? FileManager.default.removeItem(at: outside) }
