@@ -232,9 +232,9 @@ enum LegacyOrder {
         func gvk(_ r: Resource) -> String {
             (r.group.isEmpty ? "~G" : r.group) + "_" + (r.version.isEmpty ? "~V" : r.version) + "_" + (r.kind.isEmpty ? "~K" : r.kind)
         }
+        // legacyResIDSortString: a missing namespace sorts as "~X" (after any name), a missing name as "~N".
         func nsName(_ r: Resource) -> String {
-            let ns = clusterScopedKinds.contains(r.kind) ? "_non_namespaceable_" : (r.namespace.isEmpty ? "default" : r.namespace)
-            return ns + "|" + r.name
+            (r.namespace.isEmpty ? "~X" : r.namespace) + "|" + (r.name.isEmpty ? "~N" : r.name)
         }
         return rs.enumerated().sorted { x, y in
             let a = x.element, b = y.element
@@ -242,6 +242,7 @@ enum LegacyOrder {
                 let ra = rank(a.kind), rb = rank(b.kind)
                 if ra != rb { return ra < rb }
                 let ga = gvk(a), gb = gvk(b)
+                if a.kind == "Namespace" && b.kind == "Namespace" && (a.group.isEmpty || b.group.isEmpty) && ga != gb { return ga > gb }
                 if ga != gb { return ga < gb }
             }
             let na = nsName(a), nb = nsName(b)

@@ -13,8 +13,29 @@ struct FieldSpec {
         group = n["group"]?.string
         version = n["version"]?.string
         kind = n["kind"]?.string
-        path = (n["path"]?.string ?? "").split(separator: "/").map { s in s.hasSuffix("[]") ? String(s.dropLast(2)) : String(s) }
+        path = Self.split(n["path"]?.string ?? "")
         create = n["create"]?.bool ?? false
+    }
+
+    init(kind: String, path: String) {
+        self.kind = kind
+        self.path = Self.split(path)
+        create = false
+    }
+
+    /// A field path: "/" separates fields, "\/" is a slash inside a field name (annotation keys), "[]" marks a list.
+    static func split(_ path: String) -> [String] {
+        var out: [String] = []
+        var cur = ""
+        var escaped = false
+        for c in path {
+            if escaped { cur.append(c); escaped = false; continue }
+            if c == "\\" { escaped = true; continue }
+            if c == "/" { out.append(cur); cur = ""; continue }
+            cur.append(c)
+        }
+        out.append(cur)
+        return out.filter { !$0.isEmpty }.map { $0.hasSuffix("[]") ? String($0.dropLast(2)) : $0 }
     }
 
     func applies(to r: Resource) -> Bool {

@@ -95,121 +95,37 @@ enum NameReferences {
         }
     }
 
+    /// Runs once, after the whole build renamed objects: every field of the name reference table (kustomize's
+    /// defaults, then `configurations:`) that names a renamed object is updated, in the table's order.
     static func fix(_ res: inout [Resource], config: FieldConfig = FieldConfig()) throws {
+        let table = NameReferenceTable.defaults + config.nameReferences
         for i in res.indices {
             let refs = try Referrals(res, i)
-            func renamed(_ kind: String, _ old: String, _ field: String = "") throws -> String? {
-                try refs.scalar(old, kind: kind, field: field)
-            }
-            let ns = res[i].namespace
             var n = res[i].node
-            func fixPodSpec(_ path: [String]) throws {
-                guard var spec = n.value(at: path), spec.map != nil else { return }
-                if var vols = spec["volumes"]?.array {
-                    for j in vols.indices {
-                        if let c = vols[j]["configMap"]?["name"]?.string, let new = try renamed("ConfigMap", c) { vols[j].set(["configMap", "name"], .string(new)) }
-                        if let s = vols[j]["secret"]?["secretName"]?.string, let new = try renamed("Secret", s) { vols[j].set(["secret", "secretName"], .string(new)) }
-                        if let p = vols[j]["persistentVolumeClaim"]?["claimName"]?.string, let new = try renamed("PersistentVolumeClaim", p) {
-                            vols[j].set(["persistentVolumeClaim", "claimName"], .string(new))
-                        }
-                        if var sources = vols[j]["projected"]?["sources"]?.array {
-                            for k in sources.indices {
-                                if let c = sources[k]["configMap"]?["name"]?.string, let new = try renamed("ConfigMap", c) { sources[k].set(["configMap", "name"], .string(new)) }
-                                if let s = sources[k]["secret"]?["name"]?.string, let new = try renamed("Secret", s) { sources[k].set(["secret", "name"], .string(new)) }
-                            }
-                            vols[j].set(["projected", "sources"], .sequence(sources))
-                        }
+            for (target, _, specs) in table {
+                for spec in specs where spec.applies(to: refs.referrer) && !spec.path.isEmpty {
+                    let field = spec.path.joined(separator: "/")
+                    var group: String?
+                    if field == "roleRef/name" {
+                        // kustomize's roleRefFilter: the binding's roleRef names the kind and group of the referral.
+                        guard n["roleRef"]?["kind"]?.string == target else { continue }
+                        group = n["roleRef"]?["apiGroup"]?.string
                     }
-                    spec["volumes"] = .sequence(vols)
-                }
-                for key in ["containers", "initContainers", "ephemeralContainers"] {
-                    guard var cs = spec[key]?.array else { continue }
-                    for j in cs.indices {
-                        if var env = cs[j]["env"]?.array {
-                            for k in env.indices {
-                                if let c = env[k]["valueFrom"]?["configMapKeyRef"]?["name"]?.string, let new = try renamed("ConfigMap", c) {
-                                    env[k].set(["valueFrom", "configMapKeyRef", "name"], .string(new))
-                                }
-                                if let s = env[k]["valueFrom"]?["secretKeyRef"]?["name"]?.string, let new = try renamed("Secret", s) {
-                                    env[k].set(["valueFrom", "secretKeyRef", "name"], .string(new))
-                                }
-                            }
-                            cs[j]["env"] = .sequence(env)
-                        }
-                        if var from = cs[j]["envFrom"]?.array {
-                            for k in from.indices {
-                                if let c = from[k]["configMapRef"]?["name"]?.string, let new = try renamed("ConfigMap", c) { from[k].set(["configMapRef", "name"], .string(new)) }
-                                if let s = from[k]["secretRef"]?["name"]?.string, let new = try renamed("Secret", s) { from[k].set(["secretRef", "name"], .string(new)) }
-                            }
-                            cs[j]["envFrom"] = .sequence(from)
-                        }
-                    }
-                    spec[key] = .sequence(cs)
-                }
-                if var ips = spec["imagePullSecrets"]?.array {
-                    for j in ips.indices { if let s = ips[j]["name"]?.string, let new = try renamed("Secret", s) { ips[j]["name"] = .string(new) } }
-                    spec["imagePullSecrets"] = .sequence(ips)
-                }
-                if let sa = spec["serviceAccountName"]?.string, let new = try renamed("ServiceAccount", sa) { spec["serviceAccountName"] = .string(new) }
-                n.set(path, spec)
-            }
-            switch res[i].kind {
-            case "Pod": try fixPodSpec(["spec"])
-            case "Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "ReplicationController": try fixPodSpec(["spec", "template", "spec"])
-            case "CronJob": try fixPodSpec(["spec", "jobTemplate", "spec", "template", "spec"])
-            case "RoleBinding", "ClusterRoleBinding":
-                if let kind = n["roleRef"]?["kind"]?.string, kind == "Role" || kind == "ClusterRole", let name = n["roleRef"]?["name"]?.string,
-                   let new = try refs.scalar(name, kind: kind, group: n["roleRef"]?["apiGroup"]?.string, field: "roleRef/name") {
-                    n.set(["roleRef", "name"], .string(new))
-                }
-                if var subjects = n["subjects"]?.array {
-                    for j in subjects.indices where subjects[j].map != nil {
-                        if let new = try refs.mapping(subjects[j], kind: "ServiceAccount", field: "subjects") { subjects[j] = new }
-                    }
-                    n["subjects"] = .sequence(subjects)
-                }
-            case "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration":
-                if var hooks = n["webhooks"]?.array {
-                    for j in hooks.indices {
-                        if let svc = hooks[j]["clientConfig"]?["service"], svc.map != nil,
-                           let new = try refs.mapping(svc, kind: "Service", field: "webhooks/clientConfig/service") {
-                            hooks[j].set(["clientConfig", "service"], new)
-                        }
-                    }
-                    n["webhooks"] = .sequence(hooks)
-                }
-            case "APIService":
-                if let s = n["spec"]?["service"]?["name"]?.string, let new = try renamed("Service", s) { n.set(["spec", "service", "name"], .string(new)) }
-            case "Ingress":
-                func fixBackend(_ b: inout Node) throws {
-                    if let s = b["service"]?["name"]?.string, let new = try renamed("Service", s) { b.set(["service", "name"], .string(new)) }
-                    if let s = b["serviceName"]?.string, let new = try renamed("Service", s) { b["serviceName"] = .string(new) }
-                }
-                if var d = n["spec"]?["defaultBackend"] { try fixBackend(&d); n.set(["spec", "defaultBackend"], d) }
-                if var rules = n["spec"]?["rules"]?.array {
-                    for j in rules.indices {
-                        guard var paths = rules[j]["http"]?["paths"]?.array else { continue }
-                        for k in paths.indices { if var b = paths[k]["backend"] { try fixBackend(&b); paths[k]["backend"] = b } }
-                        rules[j].set(["http", "paths"], .sequence(paths))
-                    }
-                    n.set(["spec", "rules"], .sequence(rules))
-                }
-                if var tls = n["spec"]?["tls"]?.array {
-                    for j in tls.indices { if let s = tls[j]["secretName"]?.string, let new = try renamed("Secret", s) { tls[j]["secretName"] = .string(new) } }
-                    n.set(["spec", "tls"], .sequence(tls))
-                }
-            default: break
-            }
-            if res[i].kind == "StatefulSet", let svc = n["spec"]?["serviceName"]?.string, let new = try renamed("Service", svc) {
-                n.set(["spec", "serviceName"], .string(new))
-            }
-            for ref in config.nameReferences {
-                for spec in ref.specs where spec.applies(to: refs.referrer) && !spec.path.isEmpty {
                     var failure: Error?
+                    func update(_ v: Node) throws -> Node? {
+                        if let old = v.string { return try refs.scalar(old, kind: target, group: group, field: field).map { .string($0) } }
+                        if v.map != nil { return try refs.mapping(v, kind: target, group: group, field: field) }
+                        return nil
+                    }
                     FieldSpec.visit(&n, spec.path[...], create: false) { v in
+                        guard let value = v else { return }
                         do {
-                            if let old = v?.string, let new = try refs.scalar(old, kind: ref.kind, field: spec.path.joined(separator: "/")) { v = .string(new) }
-                            else if let m = v, m.map != nil, let new = try refs.mapping(m, kind: ref.kind, field: spec.path.joined(separator: "/")) { v = new }
+                            if case .sequence(var items) = value {
+                                for k in items.indices { if let new = try update(items[k]) { items[k] = new } }
+                                v = .sequence(items)
+                            } else if let new = try update(value) {
+                                v = new
+                            }
                         } catch { failure = error }
                     }
                     if let failure { throw failure }

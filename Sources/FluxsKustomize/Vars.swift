@@ -91,7 +91,14 @@ final class VarSet {
         switch n {
         case .mapping(var m):
             for k in m.keys {
-                if top && (k == "apiVersion" || k == "kind" || k == "metadata") { continue }
+                if top && (k == "apiVersion" || k == "kind") { continue }
+                if top && k == "metadata" {
+                    // kustomize's varReference covers metadata/labels and metadata/annotations, not the rest of metadata.
+                    guard case .mapping(var meta)? = m[k] else { continue }
+                    for mk in ["labels", "annotations"] { if let v = meta[mk] { meta[mk] = replace(v, values, key: mk) } }
+                    m[k] = .mapping(meta)
+                    continue
+                }
                 m[k] = replace(m[k]!, values, key: k)
             }
             return .mapping(m)
