@@ -50,6 +50,19 @@ enum Plugins {
                     o["configuredBy"] = by
                     res[i].origin = o
                 }
+            case "IAMPolicyGenerator":
+                // A Kubernetes service account bound to a cloud IAM account (kustomize supports GKE only).
+                guard c["cloud"]?.string == "gke" else {
+                    throw KustomizeError("IAMPolicyGenerator: cloud provider '\(c["cloud"]?.text ?? "")' not supported yet")
+                }
+                let ksa = c["kubernetesService"], gsa = c["serviceAccount"]
+                guard let name = ksa?["name"]?.string, let account = gsa?["name"]?.string, let project = gsa?["projectId"]?.string else {
+                    throw KustomizeError("IAMPolicyGenerator \(c["metadata"]?["name"]?.text ?? ""): kubernetesService.name, serviceAccount.name and serviceAccount.projectId are required")
+                }
+                var meta: Node = ["annotations": ["iam.gke.io/gcp-service-account": .string("\(account)@\(project).iam.gserviceaccount.com")],
+                                  "name": .string(name)]
+                if let ns = ksa?["namespace"]?.string, !ns.isEmpty { meta["namespace"] = .string(ns) }
+                res.append(Resource(["apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta]))
             default:
                 throw unsupported(c)
             }

@@ -195,6 +195,19 @@ final class KustomizeBuildTests: XCTestCase {
         }
     }
 
+    func testIAMPolicyGenerator() throws {
+        try assertSameAsKubectl([
+            "kustomization.yaml": "namespace: apps\ngenerators: [gke.yaml]\n",
+            "gke.yaml": "apiVersion: builtin\nkind: IAMPolicyGenerator\nmetadata: {name: g}\ncloud: gke\nkubernetesService: {name: ksa}\nserviceAccount: {name: gsa, projectId: proj}\n",
+        ])
+        let aws = try tree(["kustomization.yaml": "generators: [g.yaml]\n",
+                            "g.yaml": "apiVersion: builtin\nkind: IAMPolicyGenerator\nmetadata: {name: g}\ncloud: aws\nkubernetesService: {name: k}\nserviceAccount: {name: s, projectId: p}\n"])
+        defer { try? FileManager.default.removeItem(at: aws) }
+        XCTAssertThrowsError(try Kustomizer().build(aws.path)) { e in
+            XCTAssertTrue("\(e)".contains("cloud provider 'aws' not supported"), "\(e)")
+        }
+    }
+
     func testErrorsNameTheProblem() throws {
         let outside = try tree(["k/kustomization.yaml": "resources: [../secret.yaml]\n", "secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"])
         defer { try? FileManager.default.removeItem(at: outside) }
