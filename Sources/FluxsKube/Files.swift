@@ -84,6 +84,18 @@ public enum Files {
 
     public static func remove(_ path: String) { unlink(path) }
 
+    /// Removes a directory and everything below it (symlinks are removed, not followed).
+    public static func removeTree(_ path: String) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for name in list(path) { removeTree(path + "/" + name) }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+
     /// Names in a directory (without . and ..); empty when it cannot be read.
     public static func list(_ dir: String) -> [String] {
         guard let d = opendir(dir) else { return [] }

@@ -95,3 +95,61 @@ final class GitModulesTests: XCTestCase {
         }
     }
 }
+
+final class UploadPackTests: XCTestCase {
+    func testShallowFetchFromGitUploadPackIsIndexed() throws {
+        let dir = try TestEnv.tempDir("fluxs-up")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let src = dir.appendingPathComponent("src")
+        func git(_ args: String...) throws -> String {
+            let r = try TestEnv.run("git", ["-C", src.path, "-c", "user.name=t", "-c", "user.email=t@e"] + args)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        try FileManager.default.createDirectory(at: src, withIntermediateDirectories: true)
+        _ = try git("init", "-q", "-b", "main")
+        for i in 1...3 {
+            try TestEnv.write("\(i)\n", to: src.appendingPathComponent("f\(i).txt"))
+            _ = try git("add", ".")
+            _ = try git("commit", "-qm", "c\(i)")
+        }
+        let head = try XCTUnwrap(ObjectID(hex: try git("rev-parse", "HEAD")))
+        // What the server answers to fluxs's request, as git http-backend would pass it on.
+        let request = UploadPack.request(want: [head], haves: [], shallow: [], depth: 1)
+        XCTAssertTrue(String(decoding: request, as: UTF8.self).contains("deepen 1\n0000"))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git", "upload-pack", "--stateless-rpc", src.path]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        try p.run()
+        input.fileHandleForWriting.write(Data(request))
+        try input.fileHandleForWriting.close()
+        let answer = [UInt8](output.fileHandleForReading.readDataToEndOfFile())
+        p.waitUntilExit()
+        let result = try UploadPack.parse(answer)
+        XCTAssertEqual(result.shallow, [head])
+        let mirror = try Repository.openOrInitBare(dir.appendingPathComponent("mirror.git").path)
+        try mirror.addPack(result.pack)
+        try mirror.setRef("refs/heads/main", to: head)
+        try mirror.writeShallow(result.shallow)
+        XCTAssertEqual(mirror.shallowCommits, [head])
+        XCTAssertEqual(mirror.refTips(), [head])
+        var files: [String] = []
+        try XCTUnwrap(mirror.peelToCommit(head)).walk { files.append($0.path) }
+        XCTAssertEqual(files, ["f1.txt", "f2.txt", "f3.txt"])
+        let parent = try XCTUnwrap(ObjectID(hex: try git("rev-parse", "HEAD~1")))
+        XCTAssertNil(mirror.peelToCommit(parent))   // depth 1: the history stayed on the server
+    }
+
+    func testServerErrorsAndMalformedAnswers() {
+        let err = Array("0013\u{3}access denied\n0000".utf8)
+        XCTAssertThrowsError(try UploadPack.parse(Array("0008NAK\n".utf8) + err)) { e in
+            XCTAssertTrue("\(e)".contains("access denied"), "\(e)")
+        }
+        XCTAssertThrowsError(try UploadPack.parse(Array("0010ERR no repo".utf8)))
+        XCTAssertThrowsError(try UploadPack.parse(Array("00zz".utf8)))
+        XCTAssertEqual(UploadPack.url("https://h/r.git/"), "https://h/r.git/git-upload-pack")
+    }
+}

@@ -188,6 +188,37 @@ final class GitReconcileTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["\(head).tar.gz"])
     }
 
+    func testHTTPFetchesAreShallowAndStayIncremental() throws {
+        let repo = try makeRepo(["a.yaml": "a: 1\n"])
+        try commit(repo, ["b.yaml": "b: 1\n"], "second")
+        try commit(repo, ["c.yaml": "c: 1\n"], "third")
+        let url = "\(http)/git/\(repo.name).git"
+        let r = try fluxs(["create", "source", "git", "shallow", "--url=\(url)", "--branch=main", "--interval=1m", "--verbose"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("fetched refs/heads/main at depth 1"), r.stderr)
+        let mirrors = storage.appendingPathComponent("mirrors/git")
+        let mirror = mirrors.appendingPathComponent(try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: mirrors.path).first)).path
+        func gitDir(_ args: String...) throws -> String {
+            try TestEnv.run("git", ["--git-dir", mirror] + args).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        XCTAssertEqual(try gitDir("rev-list", "--count", "refs/heads/main"), "1")   // one commit, not three
+        XCTAssertEqual(try gitDir("cat-file", "-t", try git(repo, "rev-parse", "HEAD~1")), "")
+        XCTAssertEqual(try artifactFiles("shallow"), [".", "a.yaml", "b.yaml", "c.yaml"])
+        // A new commit: fetched on top of the shallow mirror; the artifact follows.
+        try commit(repo, ["d.yaml": "d: 1\n"], "fourth")
+        let next = try fluxs(["reconcile", "source", "git", "shallow"])
+        XCTAssertTrue(next.stderr.hasSuffix("✔ fetched revision main@sha1:\(try git(repo, "rev-parse", "HEAD"))\n"), next.stderr)
+        XCTAssertEqual(try artifactFiles("shallow"), [".", "a.yaml", "b.yaml", "c.yaml", "d.yaml"])
+        XCTAssertEqual(try TestEnv.run("git", ["--git-dir", mirror, "fsck", "--no-dangling"]).status, 0)
+        // A pinned commit on the branch needs history: the mirror is fetched whole by libgit2.
+        let first = try git(repo, "rev-list", "--max-parents=0", "HEAD")
+        let pinned = try fluxs(["create", "source", "git", "shallow", "--url=\(url)", "--branch=main", "--commit=\(first)", "--interval=1m"])
+        XCTAssertEqual(pinned.status, 0, pinned.stderr)
+        XCTAssertEqual(try artifactFiles("shallow"), [".", "a.yaml"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: mirror + "/shallow"))
+        XCTAssertEqual(try gitDir("rev-list", "--count", "refs/heads/main"), "4")
+    }
+
     func testDeletedTagAndUnreachableServerLeaveFailedStatus() throws {
         let repo = try makeRepo(["a.yaml": "a: 1\n"])
         try git(repo, "tag", "v1")

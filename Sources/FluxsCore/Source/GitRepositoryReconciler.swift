@@ -74,20 +74,42 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
             let mirrorPath = storage.mirror(url: spec.url)
             let url = spec.url
             let checkoutDeadline = monotonicSeconds() + seconds
-            // Nothing to rebuild when the remote ref still names the stored revision: ask with one HTTP request
-            // first, without starting libgit2.
-            func probeUnchanged() -> Resolution? {
-                guard let prev = previous, artifactCurrent, observedSame, plan.commit.isEmpty,
+            // Over HTTP(S) fluxs talks smart HTTP itself: one request tells whether the remote ref still names the
+            // stored revision (libgit2 is not started), and a changed ref is fetched at depth 1. Anything unexpected
+            // (and SSH, proxies, pinned commits) takes the libgit2 path below, which reports errors properly.
+            func viaHTTP() -> (Resolution, Bool)? {
+                guard ShallowFetch.applies(url: url, auth: auth), plan.commit.isEmpty,
                       let refs = RefProbe(url: url, auth: auth, timeout: seconds).refs(log: env.log),
                       let r = try? plan.resolve(refs) else { return nil }
                 let revision = plan.revision(r.name, r.commitHint)
-                guard prev.revision == revision else { return nil }
-                env.log("remote ref unchanged (one smart-HTTP request, libgit2 not started)")
-                return Resolution(revision: revision, commit: r.commitHint, commitSubject: "")
+                if let prev = previous, artifactCurrent, observedSame, prev.revision == revision {
+                    env.log("remote ref unchanged (one smart-HTTP request, libgit2 not started)")
+                    return (Resolution(revision: revision, commit: r.commitHint, commitSubject: ""), true)
+                }
+                do {
+                    return try Blocking.run(seconds: seconds + 1) {
+                        try Files.makeDirectories(Files.dirname(mirrorPath), mode: 0o700)
+                        let repo = try Repository.openOrInitBare(mirrorPath)
+                        if repo.peelToCommit(r.id) == nil {
+                            try ShallowFetch(url: url, auth: auth, timeout: max(0.001, checkoutDeadline - monotonicSeconds())).fetch(r.id, into: repo)
+                            env.log("fetched \(r.name) at depth 1")
+                        }
+                        try repo.setRef(r.name, to: r.id)
+                        return (try plan.checkout(repo, r), false)
+                    }
+                } catch {
+                    env.log("shallow fetch: \(error); taking the libgit2 path")
+                    return nil
+                }
             }
-            let result: (Resolution, Bool) = try probeUnchanged().map { ($0, true) } ?? Blocking.run(seconds: seconds + 1) {
+            let result: (Resolution, Bool) = try viaHTTP() ?? Blocking.run(seconds: seconds + 1) {
                 try Files.makeDirectories(Files.dirname(mirrorPath), mode: 0o700)
-                let repo = try Repository.openOrInitBare(mirrorPath)
+                var repo = try Repository.openOrInitBare(mirrorPath)
+                if !repo.shallowCommits.isEmpty {
+                    // libgit2 1.5 cannot negotiate from a shallow mirror: start it again, whole.
+                    Files.removeTree(mirrorPath)
+                    repo = try Repository.openOrInitBare(mirrorPath)
+                }
                 var resolved: (name: String, id: ObjectID, commitHint: ObjectID)?
                 var skip = false
                 _ = try repo.sync(url: url, auth: auth, deadline: checkoutDeadline) { refs in

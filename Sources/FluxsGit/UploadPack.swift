@@ -1,0 +1,146 @@
+import CGit2
+import Glibc
+
+/// A shallow fetch over Git's smart HTTP protocol (version 0, stateless RPC): the request body of
+/// `POST <url>/git-upload-pack` and the answer's parts. libgit2 1.5 cannot fetch shallow; fluxs asks for
+/// depth 1 itself and gives the pack to libgit2's indexer, so a first reconcile downloads one commit's tree
+/// and not the whole history.
+public enum UploadPack {
+    public static let contentType = "application/x-git-upload-pack-request"
+    public static let resultType = "application/x-git-upload-pack-result"
+
+    public static func url(_ repository: String) -> String {
+        var base = Substring(repository)
+        while base.hasSuffix("/") { base = base.dropLast() }
+        return base + "/git-upload-pack"
+    }
+
+    static func pkt(_ line: String) -> [UInt8] {
+        let bytes = Array(line.utf8)
+        let n = String(bytes.count + 4, radix: 16)
+        return Array((String(repeating: "0", count: 4 - n.count) + n).utf8) + bytes
+    }
+
+    /// Wants `want` at `depth`, telling the server which commits the mirror has (`haves`) and where its history
+    /// is cut (`shallow`). Side-band for the pack, no progress messages, no thin packs (the mirror may lack bases).
+    public static func request(want: [ObjectID], haves: [ObjectID], shallow: [ObjectID], depth: Int) -> [UInt8] {
+        var body: [UInt8] = []
+        for (i, w) in want.enumerated() {
+            body += pkt(i == 0 ? "want \(w.hex) side-band-64k ofs-delta shallow no-progress agent=git/2.0(fluxs)\n" : "want \(w.hex)\n")
+        }
+        for s in shallow { body += pkt("shallow \(s.hex)\n") }
+        body += pkt("deepen \(depth)\n")
+        body += Array("0000".utf8)
+        for h in haves { body += pkt("have \(h.hex)\n") }
+        body += pkt("done\n")
+        return body
+    }
+
+    /// The server's answer: the commits that are now the mirror's shallow boundary (and those no longer), and
+    /// the pack. A band-3 message is the server's error.
+    public struct Result {
+        public var shallow: [ObjectID] = []
+        public var unshallow: [ObjectID] = []
+        public var pack: [UInt8] = []
+    }
+
+    public static func parse(_ body: [UInt8]) throws -> Result {
+        var r = Result()
+        var i = 0
+        enum Phase { case shallowInfo, acks, pack }
+        var phase = Phase.shallowInfo
+        while i < body.count {
+            guard i + 4 <= body.count, let n = Int(String(decoding: body[i..<(i + 4)], as: UTF8.self), radix: 16) else {
+                throw GitError(.invalid, "malformed pkt-line at byte \(i) of the upload-pack response")
+            }
+            if n == 0 {
+                i += 4
+                if phase == .shallowInfo { phase = .acks; continue }
+                if phase == .pack { break }
+                continue
+            }
+            guard n >= 4, i + n <= body.count else { throw GitError(.invalid, "truncated upload-pack response at byte \(i)") }
+            let payload = body[(i + 4)..<(i + n)]
+            i += n
+            if phase != .pack {
+                let text = String(decoding: payload, as: UTF8.self).trimmingCharacters()
+                if text.hasPrefix("shallow "), let id = ObjectID(hex: String(text.dropFirst(8))) { r.shallow.append(id); continue }
+                if text.hasPrefix("unshallow "), let id = ObjectID(hex: String(text.dropFirst(10))) { r.unshallow.append(id); continue }
+                if text.hasPrefix("ERR ") { throw GitError(.rejected, "remote error: \(text.dropFirst(4))") }
+                if text == "NAK" || text.hasPrefix("ACK ") { phase = .pack; continue }
+                if phase == .shallowInfo { phase = .acks }
+                // Anything else starts the side-band data.
+                phase = .pack
+            }
+            guard let band = payload.first else { continue }
+            switch band {
+            case 1: r.pack += payload.dropFirst()
+            case 2: continue
+            case 3: throw GitError(.rejected, "remote error: \(String(decoding: payload.dropFirst(), as: UTF8.self).trimmingCharacters())")
+            default: throw GitError(.invalid, "unexpected side-band \(band) in the upload-pack response")
+            }
+        }
+        return r
+    }
+}
+
+extension Repository {
+    /// Stores a pack (as sent by upload-pack) in the repository's object database, indexed.
+    public func addPack(_ pack: [UInt8]) throws {
+        guard !pack.isEmpty else { return }
+        var opts = git_indexer_options()
+        try check(git_indexer_options_init(&opts, UInt32(GIT_INDEXER_OPTIONS_VERSION)), "indexer options")
+        var idx: OpaquePointer?
+        try check(git_indexer_new(&idx, path.trimmingSuffix("/") + "/objects/pack", 0, nil, &opts), "indexer")
+        defer { git_indexer_free(idx) }
+        var stats = git_indexer_progress()
+        try pack.withUnsafeBytes { raw in
+            try check(git_indexer_append(idx, raw.baseAddress, raw.count, &stats), "indexing the fetched pack")
+        }
+        try check(git_indexer_commit(idx, &stats), "indexing the fetched pack")
+    }
+
+    /// Points `name` at `id` (created or moved).
+    public func setRef(_ name: String, to id: ObjectID) throws {
+        var oid = id.raw
+        var ref: OpaquePointer?
+        try check(git_reference_create(&ref, handle, name, &oid, 1, "fluxs fetch"), "update \(name)")
+        git_reference_free(ref)
+    }
+
+    /// The commits where the mirror's history is cut (git's `shallow` file); empty for a complete mirror.
+    public var shallowCommits: [ObjectID] {
+        guard let f = fopen(path.trimmingSuffix("/") + "/shallow", "r") else { return [] }
+        defer { fclose(f) }
+        var out: [ObjectID] = []
+        var line = [CChar](repeating: 0, count: 128)
+        while fgets(&line, 128, f) != nil {
+            if let id = ObjectID(hex: String(cString: line).trimmingCharacters()) { out.append(id) }
+        }
+        return out
+    }
+
+    /// Records the shallow boundary (written whole, then renamed into place).
+    public func writeShallow(_ ids: [ObjectID]) throws {
+        let target = path.trimmingSuffix("/") + "/shallow"
+        if ids.isEmpty { unlink(target); return }
+        let tmp = target + ".tmp"
+        guard let f = fopen(tmp, "w") else { throw GitError(.other, "cannot write \(tmp)") }
+        for id in ids { fputs(id.hex + "\n", f) }
+        fclose(f)
+        guard rename(tmp, target) == 0 else { throw GitError(.other, "cannot write \(target)") }
+    }
+
+    /// Commits the mirror's refs point at (the `have`s of a fetch).
+    public func refTips() -> [ObjectID] {
+        var names = git_strarray()
+        guard git_reference_list(&names, handle) == 0 else { return [] }
+        defer { git_strarray_dispose(&names) }
+        var out: [ObjectID] = []
+        for i in 0..<names.count {
+            guard let n = names.strings[i], let id = resolve(String(cString: n)), let c = peelToCommit(id) else { continue }
+            if !out.contains(c.id) { out.append(c.id) }
+        }
+        return out
+    }
+}
