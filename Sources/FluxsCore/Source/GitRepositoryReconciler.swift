@@ -89,6 +89,11 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
                 do {
                     return try Blocking.run(seconds: seconds + 1) {
                         try Files.makeDirectories(Files.dirname(mirrorPath), mode: 0o700)
+                        // Each fetch adds a pack; past 50 the mirror starts again (one depth-1 fetch) instead of
+                        // slowing every lookup down.
+                        if Files.list(mirrorPath + "/objects/pack").filter({ $0.hasSuffix(".pack") }).count > 50 {
+                            Files.removeTree(mirrorPath)
+                        }
                         let repo = try Repository.openOrInitBare(mirrorPath)
                         if repo.peelToCommit(r.id) == nil {
                             try ShallowFetch(url: url, auth: auth, timeout: max(0.001, checkoutDeadline - monotonicSeconds())).fetch(r.id, into: repo)
