@@ -13,6 +13,12 @@ final class ArchiveTests: XCTestCase {
         return [[], [42], Array("abc".utf8), text, random, runs, mixed]
     }
 
+    func testCRC32KnownValues() {
+        XCTAssertEqual(CRC32.checksum(Array("123456789".utf8)), 0xCBF43926)
+        XCTAssertEqual(CRC32.checksum([]), 0)
+        XCTAssertEqual(CRC32.checksum(Array("The quick brown fox jumps over the lazy dog".utf8)), 0x414FA339)
+    }
+
     func testDeflateRoundTripsAndCompresses() throws {
         for s in samples() {
             let z = Gzip.compress(s)

@@ -49,17 +49,38 @@ public enum Gzip {
 }
 
 enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { n in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xedb88320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
+    /// Slicing-by-8 tables: tables[0] is the classic byte table, tables[k][n] the CRC of n followed by k zero bytes.
+    static let tables: [[UInt32]] = {
+        var t = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
+        for n in 0..<256 {
+            var c = UInt32(n)
+            for _ in 0..<8 { c = c & 1 != 0 ? 0xedb88320 ^ (c >> 1) : c >> 1 }
+            t[0][n] = c
+        }
+        for n in 0..<256 {
+            for k in 1..<8 { t[k][n] = (t[k - 1][n] >> 8) ^ t[0][Int(t[k - 1][n] & 0xff)] }
+        }
+        return t
+    }()
+
+    static let flat: [UInt32] = tables.flatMap { $0 }
 
     static func checksum(_ data: [UInt8]) -> UInt32 {
         var c: UInt32 = 0xffffffff
         data.withUnsafeBufferPointer { b in
-            table.withUnsafeBufferPointer { t in
-                for x in b { c = t[Int((c ^ UInt32(x)) & 0xff)] ^ (c >> 8) }
+            flat.withUnsafeBufferPointer { t in
+                var i = 0
+                let n = b.count
+                while i + 8 <= n {
+                    let lo = c ^ (UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24)
+                    let hi = UInt32(b[i + 4]) | UInt32(b[i + 5]) << 8 | UInt32(b[i + 6]) << 16 | UInt32(b[i + 7]) << 24
+                    c = t[7 * 256 + Int(lo & 0xff)] ^ t[6 * 256 + Int((lo >> 8) & 0xff)]
+                        ^ t[5 * 256 + Int((lo >> 16) & 0xff)] ^ t[4 * 256 + Int(lo >> 24)]
+                        ^ t[3 * 256 + Int(hi & 0xff)] ^ t[2 * 256 + Int((hi >> 8) & 0xff)]
+                        ^ t[1 * 256 + Int((hi >> 16) & 0xff)] ^ t[Int(hi >> 24)]
+                    i += 8
+                }
+                while i < n { c = t[Int((c ^ UInt32(b[i])) & 0xff)] ^ (c >> 8); i += 1 }
             }
         }
         return c ^ 0xffffffff

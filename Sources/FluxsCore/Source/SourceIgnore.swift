@@ -72,6 +72,14 @@ public struct IgnorePattern: Sendable {
 
 /// Go's path.Match for one path component: `*`, `?`, `[...]` with `^` negation and ranges, `\` escapes.
 func fnmatch(_ pattern: String, _ name: String) -> Bool {
+    // Most patterns are literal names or "*.ext": answer those without building scalar arrays (go compares bytes).
+    func isSpecial(_ b: UInt8) -> Bool { b == UInt8(ascii: "*") || b == UInt8(ascii: "?") || b == UInt8(ascii: "[") || b == UInt8(ascii: "\\") }
+    let pu = pattern.utf8
+    if !pu.contains(where: isSpecial) { return pu.elementsEqual(name.utf8) }
+    if pu.first == UInt8(ascii: "*"), !pu.dropFirst().contains(where: isSpecial), !name.utf8.contains(UInt8(ascii: "/")) {
+        let suffix = pu.dropFirst()
+        return name.utf8.count >= suffix.count && name.utf8.suffix(suffix.count).elementsEqual(suffix)
+    }
     let p = Array(pattern.unicodeScalars), s = Array(name.unicodeScalars)
     func m(_ pi: Int, _ si: Int) -> Bool {
         var pi = pi, si = si
