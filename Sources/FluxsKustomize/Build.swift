@@ -112,8 +112,7 @@ struct Level {
         if kind == "Kustomization" && asComponent {
             throw KustomizeError("accumulating components: accumulateDirectory: \"expected kind 'Component' for path '\(dir)' but got 'Kustomization'\"")
         }
-        for unsupported in ["helmCharts", "helmChartInflationGenerator", "validators",
-                            "crds"] where k[unsupported] != nil {
+        for unsupported in ["helmCharts", "helmChartInflationGenerator", "validators"] where k[unsupported] != nil {
             throw KustomizeError("\(path): field '\(unsupported)' is not supported by fluxs's kustomize engine yet")
         }
         if let so = k["sortOptions"] {

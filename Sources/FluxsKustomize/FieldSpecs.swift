@@ -110,8 +110,48 @@ final class FieldConfig {
         }
     }
 
+    /// `crds:` files: OpenAPI definitions (type name → {Schema, Dependencies}) whose properties carry kustomize's
+    /// extensions: `x-kubernetes-annotation` and `x-kubernetes-label-selector` add annotation and label fields,
+    /// `x-kubernetes-object-ref-kind` (with `-api-version`, `-name-key`) adds a name reference. `$ref`s are followed.
+    func addCRDs(_ k: Node, level: Level) throws {
+        for entry in k["crds"]?.array ?? [] {
+            guard let file = entry.string else { continue }
+            let defs: Node
+            do { defs = try YAML.parse(try Generators.read(file, dir: level.dir), file: file) } catch let e as KustomizeError {
+                throw e
+            } catch {
+                throw KustomizeError("unable to parse open API definition from '\(file)': \(error)")
+            }
+            guard let types = defs.map else { throw KustomizeError("unable to parse open API definition from '\(file)': not a map of types") }
+            for (typeName, def) in types.entries {
+                let props = def["Schema"]?["properties"]?.map
+                guard props?["kind"] != nil, props?["apiVersion"] != nil, props?["metadata"] != nil else { continue }
+                let kind = String(typeName.split(separator: ".").last ?? "")
+                walk(types, typeName, kind: kind, path: [], depth: 0)
+            }
+        }
+    }
+
+    private func walk(_ types: Mapping, _ typeName: String, kind: String, path: [String], depth: Int) {
+        guard depth < 32, let props = types[typeName]?["Schema"]?["properties"]?.map else { return }
+        for (name, p) in props.entries {
+            let here = path + [name]
+            var spec = FieldSpec(kind: kind, path: "")
+            spec.path = here
+            if p["x-kubernetes-annotation"] != nil { commonAnnotations.append(spec) }
+            if p["x-kubernetes-label-selector"] != nil { commonLabels.append(spec) }
+            if p["x-kubernetes-object-ref-api-version"] != nil, let target = p["x-kubernetes-object-ref-kind"]?.string {
+                var ref = spec
+                ref.path = here + [p["x-kubernetes-object-ref-name-key"]?.string ?? "name"]
+                nameReferences.append((target, nil, [ref]))
+            }
+            if let r = p["$ref"]?.string { walk(types, r, kind: kind, path: here, depth: depth + 1) }
+        }
+    }
+
     func add(_ k: Node, level: Level) throws {
         try addOpenAPI(k, level: level)
+        try addCRDs(k, level: level)
         for entry in k["configurations"]?.array ?? [] {
             guard let file = entry.string else { continue }
             for doc in try YAML.parseDocuments(try Generators.read(file, dir: level.dir)) {

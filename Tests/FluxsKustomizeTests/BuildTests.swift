@@ -195,6 +195,42 @@ final class KustomizeBuildTests: XCTestCase {
         }
     }
 
+    func testCRDDefinitionsAddNameReferencesAndLabelFields() throws {
+        let defs = """
+        {
+          "example.com/pets/v1.Pet": {"Schema": {"properties": {
+            "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+            "metadata": {"$ref": "k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta"},
+            "spec": {"$ref": "example.com/pets/v1.PetSpec"}}}, "Dependencies": []},
+          "example.com/pets/v1.PetSpec": {"Schema": {"properties": {
+            "vetSecret": {"x-kubernetes-object-ref-api-version": "v1", "x-kubernetes-object-ref-kind": "Secret",
+                          "$ref": "k8s.io/api/core/v1.LocalObjectReference"},
+            "food": {"x-kubernetes-object-ref-api-version": "v1", "x-kubernetes-object-ref-kind": "ConfigMap",
+                     "x-kubernetes-object-ref-name-key": "mapName"},
+            "owners": {"x-kubernetes-label-selector": ""},
+            "notes": {"x-kubernetes-annotation": ""}}}, "Dependencies": []}
+        }
+        """
+        try assertSameAsKubectl([
+            "defs.json": defs,
+            "pet.yaml": "apiVersion: example.com/v1\nkind: Pet\nmetadata: {name: rex}\nspec:\n  vetSecret: {name: vet}\n  food: {mapName: menu}\n  owners: {}\n  notes: {}\n",
+            "kustomization.yaml": """
+            crds: [defs.json]
+            resources: [pet.yaml]
+            namePrefix: p-
+            commonLabels: {team: a}
+            commonAnnotations: {note: x}
+            secretGenerator:
+            - name: vet
+              literals: [k=v]
+            configMapGenerator:
+            - name: menu
+              literals: [food=bones]
+
+            """,
+        ])
+    }
+
     func testIAMPolicyGenerator() throws {
         try assertSameAsKubectl([
             "kustomization.yaml": "namespace: apps\ngenerators: [gke.yaml]\n",
@@ -214,10 +250,15 @@ final class KustomizeBuildTests: XCTestCase {
         XCTAssertThrowsError(try Kustomizer().build(outside.appendingPathComponent("k").path)) { e in
             XCTAssertTrue("\(e)".contains("is not in or below"), "\(e)")
         }
+        let validators = try tree(["kustomization.yaml": "validators:\n- v.yaml\n"])
+        defer { try? FileManager.default.removeItem(at: validators) }
+        XCTAssertThrowsError(try Kustomizer().build(validators.path)) { e in
+            XCTAssertTrue("\(e)".contains("field 'validators' is not supported"), "\(e)")
+        }
         let crds = try tree(["kustomization.yaml": "crds:\n- crd.json\n"])
         defer { try? FileManager.default.removeItem(at: crds) }
         XCTAssertThrowsError(try Kustomizer().build(crds.path)) { e in
-            XCTAssertTrue("\(e)".contains("field 'crds' is not supported"), "\(e)")
+            XCTAssertTrue("\(e)".contains("crd.json"), "\(e)")
         }
         let vars = try tree(["kustomization.yaml": "vars:\n- name: X\n  objref: {kind: Service, name: a, apiVersion: v1}\n"])
         defer { try? FileManager.default.removeItem(at: vars) }
