@@ -17,10 +17,15 @@ public struct Kustomizer {
         }
         var level = Level(dir: root, stack: [], vars: VarSet(), top: root, config: FieldConfig())
         level.override = rootKustomization
-        var resources = try level.accumulate()
         let meta = try level.kustomizationFile().1["buildMetadata"]?.array?.compactMap(\.string) ?? []
+        level.config.recordTransformations = meta.contains("transformerAnnotations")
+        var resources = try level.accumulate()
         if meta.contains("transformerAnnotations") {
-            throw KustomizeError("buildMetadata: transformerAnnotations is not supported by fluxs's kustomize engine yet")
+            for i in resources.indices where !resources[i].transformations.isEmpty {
+                var anns = resources[i].annotations
+                anns["alpha.config.kubernetes.io/transformations"] = .string(try YAMLEmitter(sortKeys: false).emit(.sequence(resources[i].transformations)))
+                resources[i].node.set(["metadata", "annotations"], .mapping(anns))
+            }
         }
         if meta.contains("originAnnotations") {
             for i in resources.indices {
@@ -147,7 +152,7 @@ struct Level {
         try Generators.run(k, dir: dir, configuredIn: relativePath(from: top, to: path), into: &res)
         try Plugins.generate(k["generators"]?.array ?? [], level: self, into: &res)
         try vars.add(k, level: dir)
-        try Transformers.run(k, level: self, into: &res)
+        try Transformers.run(k, level: self, recordIn: relativePath(from: top, to: path), into: &res)
         try Plugins.transform(k["transformers"]?.array ?? [], level: self, into: &res)
         vars.pin(level: dir, res)
         return res

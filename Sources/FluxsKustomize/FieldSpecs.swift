@@ -82,6 +82,8 @@ final class FieldConfig {
     var strategicKinds: Set<String> = []
     /// List merge keys declared by custom schemas (`x-kubernetes-patch-merge-key`), by field name.
     var schemaMergeKeys: [String: String] = [:]
+    /// The top kustomization asks for `buildMetadata: [transformerAnnotations]`: every level records its transformers.
+    var recordTransformations = false
 
     func addOpenAPI(_ k: Node, level: Level) throws {
         guard let o = k["openapi"] else { return }

@@ -15,6 +15,8 @@ public struct Resource {
     /// Where the object came from, for buildMetadata: [originAnnotations] (a file, or the generator that made it).
     var origin: Node?
     var suffixes: [String] = []
+    /// The builtin transformers that ran over the object (buildMetadata: [transformerAnnotations]), oldest first.
+    var transformations: [Node] = []
 
     init(_ node: Node) { self.node = node }
 

@@ -4,8 +4,15 @@ import FluxsYAML
 /// The builtin transformers of one kustomization, in kustomize's order.
 enum Transformers {
     /// `renameOnly`: the kinds a PrefixSuffixTransformer plugin's `metadata/name` field specs select (nil: all).
-    static func run(_ k: Node, level: Level, renameOnly: [FieldSpec]? = nil, into res: inout [Resource]) throws {
+    /// `recordIn`: the kustomization file (relative to the top of the build) whose fields these are; with
+    /// transformerAnnotations each transformer that runs is recorded on every object, as kustomize does.
+    static func run(_ k: Node, level: Level, renameOnly: [FieldSpec]? = nil, recordIn: String? = nil, into res: inout [Resource]) throws {
         let dir = level.dir
+        func record(_ kind: String) {
+            guard level.config.recordTransformations, let recordIn else { return }
+            let entry: Node = ["configuredIn": .string(recordIn), "configuredBy": ["apiVersion": "builtin", "kind": .string(kind)]]
+            for i in res.indices { res[i].transformations.append(entry) }
+        }
         // patchesStrategicMerge (legacy)
         for p in k["patchesStrategicMerge"]?.array ?? [] {
             let text: String
@@ -22,6 +29,7 @@ enum Transformers {
                 try Patches.strategic(patch, target: nil, strategicKinds: level.config.strategicKinds, schemaKeys: level.config.schemaMergeKeys, into: &res)
             }
         }
+        if !(k["patchesStrategicMerge"]?.array ?? []).isEmpty { record("PatchStrategicMergeTransformer") }
         // patches
         for p in k["patches"]?.array ?? [] {
             var text = p["patch"]?.string
@@ -37,30 +45,39 @@ enum Transformers {
                     try Patches.strategic(d, target: target, options: p["options"] ?? .emptyMap, strategicKinds: level.config.strategicKinds, schemaKeys: level.config.schemaMergeKeys, into: &res)
                 }
             }
+            record("PatchTransformer")
         }
-        if let ns = k["namespace"]?.string, !ns.isEmpty { namespace(ns, &res) }
-        if let p = k["namePrefix"]?.string, !p.isEmpty { rename(&res, prefix: p, only: renameOnly) { p + $0 } }
-        if let s = k["nameSuffix"]?.string, !s.isEmpty { rename(&res, suffix: s, only: renameOnly) { $0 + s } }
-        if let labels = k["commonLabels"]?.map {
-            addLabels(labels, selectors: true, templates: true, &res)
-            custom(level.config.commonLabels, labels, &res)
-        }
-        for l in k["labels"]?.array ?? [] {
-            guard let pairs = l["pairs"]?.map else { continue }
-            let sel = l["includeSelectors"]?.bool ?? false
-            addLabels(pairs, selectors: sel, templates: sel || (l["includeTemplates"]?.bool ?? false), &res)
-            custom((l["fields"]?.array ?? []).map(FieldSpec.init), pairs, &res)
-            if sel { custom(level.config.commonLabels, pairs, &res) }
+        if let ns = k["namespace"]?.string, !ns.isEmpty { namespace(ns, &res); record("NamespaceTransformer") }
+        if let p = k["namePrefix"]?.string, !p.isEmpty { rename(&res, prefix: p, only: renameOnly) { p + $0 }; record("PrefixTransformer") }
+        if let s = k["nameSuffix"]?.string, !s.isEmpty { rename(&res, suffix: s, only: renameOnly) { $0 + s }; record("SuffixTransformer") }
+        // kustomize makes one LabelTransformer per `labels` entry, then one for commonLabels (even when empty).
+        let labelEntries = k["labels"]?.array ?? []
+        if !labelEntries.isEmpty || k["commonLabels"] != nil {
+            for l in labelEntries {
+                guard let pairs = l["pairs"]?.map else { record("LabelTransformer"); continue }
+                let sel = l["includeSelectors"]?.bool ?? false
+                addLabels(pairs, selectors: sel, templates: sel || (l["includeTemplates"]?.bool ?? false), &res)
+                custom((l["fields"]?.array ?? []).map(FieldSpec.init), pairs, &res)
+                if sel { custom(level.config.commonLabels, pairs, &res) }
+                record("LabelTransformer")
+            }
+            if let labels = k["commonLabels"]?.map {
+                addLabels(labels, selectors: true, templates: true, &res)
+                custom(level.config.commonLabels, labels, &res)
+            }
+            record("LabelTransformer")
         }
         if let anns = k["commonAnnotations"]?.map {
             addAnnotations(anns, &res)
             custom(level.config.commonAnnotations, anns, &res)
+            record("AnnotationsTransformer")
         }
         for p in k["patchesJson6902"]?.array ?? [] {
             var text = p["patch"]?.string
             if text == nil, let path = p["path"]?.string { text = try Generators.read(path, dir: dir) }
             guard let text, let ops = try YAML.parse(text).array else { throw KustomizeError("patchesJson6902 entry without a JSON patch") }
             try Patches.json6902(ops, target: p["target"], into: &res)
+            record("PatchJson6902Transformer")
         }
         for r in k["replicas"]?.array ?? [] {
             guard let name = r["name"]?.string, let count = r["count"]?.int else { continue }
@@ -68,9 +85,11 @@ enum Transformers {
                 && ["Deployment", "ReplicationController", "ReplicaSet", "StatefulSet"].contains(res[i].kind) {
                 res[i].node.set(["spec", "replicas"], .int(count))
             }
+            record("ReplicaCountTransformer")
         }
-        for img in k["images"]?.array ?? [] { images(img, extra: level.config.images, &res) }
+        for img in k["images"]?.array ?? [] { images(img, extra: level.config.images, &res); record("ImageTagTransformer") }
         try Replacements.run(k, dir: dir, into: &res)
+        if !(k["replacements"]?.array ?? []).isEmpty { record("ReplacementTransformer") }
     }
 
     /// Adds key/value pairs at extra field specs (from `configurations:` or `labels[].fields`).

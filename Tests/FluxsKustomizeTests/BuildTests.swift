@@ -231,6 +231,33 @@ final class KustomizeBuildTests: XCTestCase {
         ])
     }
 
+    func testTransformerAnnotationsRecordEachBuiltinTransformer() throws {
+        try assertSameAsKubectl([
+            "base/deploy.yaml": deployment,
+            "base/kustomization.yaml": "resources: [deploy.yaml]\nnamePrefix: b-\ncommonLabels: {tier: web}\n",
+            "prod/patch.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 2}\n",
+            "prod/kustomization.yaml": """
+            resources: [../base]
+            namespace: prod
+            nameSuffix: -p
+            labels:
+            - pairs: {env: prod}
+            commonAnnotations: {owner: a}
+            patches:
+            - path: patch.yaml
+            images:
+            - {name: nginx, newTag: "1.27"}
+            replicas:
+            - {name: b-web, count: 4}
+            configMapGenerator:
+            - name: settings
+              literals: [A=1]
+            buildMetadata: [transformerAnnotations, originAnnotations]
+
+            """,
+        ], dir: "prod")
+    }
+
     func testIAMPolicyGenerator() throws {
         try assertSameAsKubectl([
             "kustomization.yaml": "namespace: apps\ngenerators: [gke.yaml]\n",
