@@ -7,11 +7,7 @@ public enum RefAdvertisement {
     public static let contentType = "application/x-git-upload-pack-advertisement"
 
     /// The path to request, appended to the repository URL (a trailing slash is dropped, as git does).
-    public static func url(_ repository: String) -> String {
-        var base = Substring(repository)
-        while base.hasSuffix("/") { base = base.dropLast() }
-        return base + "/info/refs?service=" + service
-    }
+    public static func url(_ repository: String) -> String { smartHTTPURL(repository, "info/refs?service=" + service) }
 
     /// The refs of an advertisement: annotated tags carry the commit they point to in `peeled`.
     /// An empty repository advertises no refs.
@@ -23,8 +19,7 @@ public enum RefAdvertisement {
             lines.removeFirst()
             if lines.first == .some(nil) { lines.removeFirst() }
         }
-        var refs: [RemoteRef] = []
-        var index: [String: Int] = [:]
+        var advertised: [(String, ObjectID)] = []
         var sawFirst = false
         for line in lines {
             guard let line else { break }
@@ -38,16 +33,9 @@ public enum RefAdvertisement {
                 throw GitError(.invalid, "malformed ref advertisement line: \(String(text.prefix(80)))")
             }
             let name = String(text[text.index(after: space)...])
-            if name == "capabilities^{}" { continue }
-            if name.hasSuffix("^{}") {
-                let base = String(name.dropLast(3))
-                if let i = index[base] { refs[i].peeled = id }
-                continue
-            }
-            index[name] = refs.count
-            refs.append(RemoteRef(name: name, oid: id, peeled: nil))
+            if name != "capabilities^{}" { advertised.append((name, id)) }
         }
-        return refs
+        return RemoteRef.collect(advertised)
     }
 
     /// pkt-lines: a 4-hex-digit length (including itself) and the payload without its trailing newline;

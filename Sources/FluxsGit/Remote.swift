@@ -24,6 +24,28 @@ public struct RemoteRef: Sendable, Equatable {
     public var peeled: ObjectID?
     /// The commit this ref names: the peeled id for annotated tags, else the id.
     public var commit: ObjectID { peeled ?? oid }
+
+    /// Refs from an advertisement's (name, id) lines, where `<tag>^{}` lines give the commit of the tag before them.
+    static func collect(_ lines: [(String, ObjectID)]) -> [RemoteRef] {
+        var refs: [RemoteRef] = []
+        var index: [String: Int] = [:]
+        for (name, id) in lines {
+            if name.hasSuffix("^{}") {
+                if let j = index[String(name.dropLast(3))] { refs[j].peeled = id }
+                continue
+            }
+            index[name] = refs.count
+            refs.append(RemoteRef(name: name, oid: id, peeled: nil))
+        }
+        return refs
+    }
+}
+
+/// `<repository URL>/<path>` for Git's smart HTTP endpoints (a trailing slash of the URL is dropped, as git does).
+func smartHTTPURL(_ repository: String, _ path: String) -> String {
+    var base = Substring(repository)
+    while base.hasSuffix("/") { base = base.dropLast() }
+    return base + "/" + path
 }
 
 /// The parts of a Git URL known_hosts and error messages need.
@@ -276,21 +298,12 @@ public final class Repository: @unchecked Sendable {
         var heads: UnsafeMutablePointer<UnsafePointer<git_remote_head>?>?
         var count = 0
         try check(git_remote_ls(&heads, &count, remote), "ls-remote")
-        var refs: [RemoteRef] = []
-        var index: [String: Int] = [:]
+        var advertised: [(String, ObjectID)] = []
         for i in 0..<count {
             guard let h = heads?[i]?.pointee, let cname = h.name else { continue }
-            let name = String(cString: cname)
-            let oid = ObjectID(h.oid)
-            if name.hasSuffix("^{}") {
-                let base = String(name.dropLast(3))
-                if let j = index[base] { refs[j].peeled = oid }
-                continue
-            }
-            index[name] = refs.count
-            refs.append(RemoteRef(name: name, oid: oid, peeled: nil))
+            advertised.append((String(cString: cname), ObjectID(h.oid)))
         }
-        return refs
+        return RemoteRef.collect(advertised)
     }
 
     /// The id a local ref points to, if it exists.

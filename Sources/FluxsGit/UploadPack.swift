@@ -9,11 +9,7 @@ public enum UploadPack {
     public static let contentType = "application/x-git-upload-pack-request"
     public static let resultType = "application/x-git-upload-pack-result"
 
-    public static func url(_ repository: String) -> String {
-        var base = Substring(repository)
-        while base.hasSuffix("/") { base = base.dropLast() }
-        return base + "/git-upload-pack"
-    }
+    public static func url(_ repository: String) -> String { smartHTTPURL(repository, "git-upload-pack") }
 
     static func pkt(_ line: String) -> [UInt8] {
         let bytes = Array(line.utf8)
