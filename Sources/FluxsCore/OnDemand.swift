@@ -30,6 +30,7 @@ public enum OnDemand {
     public static func reconciler(for kind: FluxKind) -> OnDemandReconciler? {
         switch kind.kind {
         case FluxKinds.gitRepository.kind: return GitRepositoryReconciler()
+        case FluxKinds.kustomization.kind: return KustomizationReconciler()
         default: return nil
         }
     }

@@ -61,3 +61,61 @@ public enum Controllers {
         return (d["status"]?["conditions"]?.array ?? []).contains { $0["type"]?.string == "Available" && $0["status"]?.string == "True" }
     }
 }
+
+/// kstatus for the objects a Kustomization applies (the rules of sigs.k8s.io/cli-utils kstatus that kustomize-controller's
+/// health checks use): workloads are current when their rollout finished, Flux objects by their conditions, objects
+/// without status when they exist.
+public enum Health {
+    public static func of(_ o: Node) -> KStatus {
+        if o["metadata"]?["deletionTimestamp"] != nil { return .terminating }
+        let status = o["status"]
+        let generation = o["metadata"]?["generation"]?.int ?? 0
+        if let og = status?["observedGeneration"]?.int, generation != 0, og < generation { return .inProgress }
+        func int(_ k: String) -> Int { status?[k]?.int ?? 0 }
+        func condition(_ t: String) -> Node? { (status?["conditions"]?.array ?? []).last { $0["type"]?.string == t } }
+        let replicas = o["spec"]?["replicas"]?.int ?? 1
+        switch o["kind"]?.string ?? "" {
+        case "Deployment":
+            if condition("Progressing")?["reason"]?.string == "ProgressDeadlineExceeded" {
+                return .failed("Progress deadline exceeded")
+            }
+            guard status?["observedGeneration"] != nil else { return .inProgress }
+            if int("updatedReplicas") < replicas || int("readyReplicas") < replicas || int("availableReplicas") < replicas
+                || int("replicas") > replicas { return .inProgress }
+            return .current
+        case "StatefulSet":
+            guard status?["observedGeneration"] != nil else { return .inProgress }
+            if int("readyReplicas") < replicas || int("currentReplicas") < replicas && status?["updateRevision"]?.string != status?["currentRevision"]?.string {
+                return .inProgress
+            }
+            return .current
+        case "DaemonSet":
+            guard status?["observedGeneration"] != nil else { return .inProgress }
+            let want = int("desiredNumberScheduled")
+            return int("updatedNumberScheduled") < want || int("numberAvailable") < want || int("numberReady") < want ? .inProgress : .current
+        case "ReplicaSet":
+            return int("readyReplicas") < replicas || int("availableReplicas") < replicas ? .inProgress : .current
+        case "Job":
+            if condition("Failed")?["status"]?.string == "True" { return .failed(condition("Failed")?["message"]?.string ?? "Job failed") }
+            return condition("Complete")?["status"]?.string == "True" ? .current : .inProgress
+        case "Pod":
+            let phase = status?["phase"]?.string ?? ""
+            if phase == "Succeeded" { return .current }
+            if phase == "Failed" { return .failed("Pod has failed") }
+            return phase == "Running" && condition("Ready")?["status"]?.string == "True" ? .current : .inProgress
+        case "PersistentVolumeClaim":
+            return status?["phase"]?.string == "Bound" ? .current : .inProgress
+        case "Namespace":
+            return status?["phase"]?.string == "Terminating" ? .terminating : .current
+        case "CustomResourceDefinition":
+            return condition("Established")?["status"]?.string == "True" ? .current : .inProgress
+        case "Service":
+            if o["spec"]?["type"]?.string == "LoadBalancer", (status?["loadBalancer"]?["ingress"]?.array ?? []).isEmpty { return .inProgress }
+            return .current
+        default:
+            // Objects with conditions (Flux kinds, most CRDs) follow Ready/Stalled/Reconciling; the rest exist = current.
+            guard status?["conditions"] != nil else { return .current }
+            return KStatus.of(o)
+        }
+    }
+}

@@ -25,12 +25,7 @@ final class GitReconcileTests: XCTestCase {
 
     // MARK: helpers
 
-    /// A bare repository on the git servers and a work tree that pushes to it.
-    struct Repo {
-        var name: String
-        var work: URL
-        var bare: String
-    }
+    typealias Repo = GitFixture
 
     @discardableResult
     func git(_ repo: Repo, _ args: String...) throws -> String {
@@ -39,23 +34,9 @@ final class GitReconcileTests: XCTestCase {
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func makeRepo(_ files: [String: String]) throws -> Repo {
-        let name = "r-\(UUID().uuidString.prefix(8).lowercased())"
-        let bare = e["FLUXS_TEST_GIT_ROOT"]! + "/\(name).git"
-        XCTAssertEqual(try TestEnv.run("git", ["init", "-q", "--bare", "-b", "main", bare]).status, 0)
-        let work = try TestEnv.tempDir("fluxs-work")
-        let repo = Repo(name: name, work: work, bare: bare)
-        try git(repo, "init", "-q", "-b", "main")
-        try commit(repo, files, "initial")
-        return repo
-    }
+    func makeRepo(_ files: [String: String]) throws -> Repo { try GitFixture(root: e["FLUXS_TEST_GIT_ROOT"]!, files: files) }
 
-    func commit(_ repo: Repo, _ files: [String: String], _ message: String) throws {
-        for (path, text) in files { try TestEnv.write(text, to: repo.work.appendingPathComponent(path)) }
-        try git(repo, "add", "-A")
-        try git(repo, "commit", "-q", "-m", message)
-        try git(repo, "push", "-q", "--force", "--tags", repo.bare, "main")
-    }
+    func commit(_ repo: Repo, _ files: [String: String], _ message: String) throws { try repo.commit(files, message) }
 
     func fluxs(_ args: [String]) throws -> TestEnv.Run {
         try TestEnv.fluxs(args + ["-n", ns], env: ["FLUXS_STORAGE_PATH": storage.path])

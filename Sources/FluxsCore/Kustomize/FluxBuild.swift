@@ -17,6 +17,8 @@ public struct FluxBuild {
     public var path: String
     public var ignorePaths: [String] = []
     public var strictSubstitute = false
+    /// SOPS-encrypted Secret data is masked in output (`fluxs build`), not when the objects are applied.
+    public var maskSecrets = true
     /// Data of a postBuild.substituteFrom ConfigMap or Secret (kind, name); nil when it does not exist.
     public var lookup: ((String, String) throws -> [String: String]?)?
 
@@ -46,7 +48,7 @@ public struct FluxBuild {
                 }
             }
             owner(&docs[i])
-            docs[i] = Masking.mask(docs[i])
+            if maskSecrets { docs[i] = Masking.mask(docs[i]) }
         }
         return docs
     }

@@ -1,0 +1,362 @@
+import FluxsAPI
+import FluxsKube
+import FluxsYAML
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reconciles a Kustomization as kustomize-controller does: wait for dependencies, take the source's artifact, build
+/// it (FluxBuild), validate every object with a server-side dry run, apply in stages with the controller's field
+/// manager, prune what the previous inventory had and the build no longer has, run health checks, and write the
+/// status and events the controller writes. A failed build or apply never prunes.
+public struct KustomizationReconciler: OnDemandReconciler {
+    public static let controller = "kustomize-controller"
+    static let ownerGroup = "kustomize.toolkit.fluxcd.io"
+    static let sourceKinds: [String: FluxKind] = [
+        "GitRepository": FluxKinds.gitRepository, "OCIRepository": FluxKinds.ociRepository, "Bucket": FluxKinds.bucket,
+        "ExternalArtifact": FluxKinds.externalArtifact,
+    ]
+
+    public init() {}
+
+    struct Failure: Error {
+        var reason: String
+        var message: String
+    }
+
+    public func reconcile(_ object: Node, env: ReconcileEnv) throws -> Node {
+        let kube = env.kube
+        let ref = FluxKinds.kustomization.resource
+        let ns = object["metadata"]?["namespace"]?.string ?? ""
+        let name = object["metadata"]?["name"]?.string ?? ""
+        let generation = object["metadata"]?["generation"]?.int ?? 0
+        let spec = try APICoding.decode(KustomizationSpec.self, from: object["spec"] ?? .emptyMap)
+        var status = try object["status"].map { try APICoding.decode(KustomizationStatus.self, from: $0) } ?? KustomizationStatus()
+        let requested = ReconcileRequest.value(object)
+        let recorder = EventRecorder(kube: kube, component: Self.controller)
+        let started = monotonicSeconds()
+        let interval = (try? GoDuration.parse(spec.interval.text)) ?? 600
+        let configured = spec.timeout.flatMap { try? GoDuration.parse($0.text) } ?? interval
+        let deadline = started + min(configured, max(1, kube.remaining))
+        let timeoutText = GoDuration.format(configured)
+        func now() -> String { Clock.rfc3339() }
+
+        func write() throws -> Node {
+            if let requested { status.lastHandledReconcileAt = requested }
+            let body: Node = ["status": try APICoding.node(status)]
+            return try kube.patch(ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status", fieldManager: Self.controller)
+        }
+        func fail(_ f: Failure, revision: String) throws -> Node {
+            if !revision.isEmpty { status.lastAttemptedRevision = revision }
+            status.conditions.set(ConditionType.reconciling, true, reason: "ProgressingWithRetry", message: f.message, generation: generation, now: now())
+            status.conditions.set(ConditionType.ready, false, reason: f.reason, message: f.message, generation: generation, now: now())
+            let out = try write()
+            recorder.record(out, type: "Warning", reason: f.reason, message: f.message,
+                            annotations: revision.isEmpty ? [:] : ["kustomize.toolkit.fluxcd.io/revision": revision])
+            return out
+        }
+
+        if status.conditions.get(ConditionType.ready)?.status != "False" {
+            status.conditions.set(ConditionType.ready, Bool?.none, reason: "Progressing", message: "Reconciliation in progress", generation: generation, now: now())
+        }
+
+        // Dependencies must be ready at their current generation.
+        for d in spec.dependsOn {
+            let dns = d.namespace.isEmpty ? ns : d.namespace
+            if !d.readyExpr.isEmpty {
+                return try fail(Failure(reason: "DependencyNotReady", message: "dependency '\(dns)/\(d.name)': readyExpr is not supported by fluxs yet"), revision: "")
+            }
+            let dep = try kube.getIfExists(ref, namespace: dns, name: d.name)
+            let ready = dep.map { o in
+                Obj.condition(o, "Ready")?["status"]?.string == "True" && o["status"]?["observedGeneration"]?.int == o["metadata"]?["generation"]?.int
+            } ?? false
+            if !ready {
+                env.log("dependency '\(dns)/\(d.name)' is not ready")
+                return try fail(Failure(reason: "DependencyNotReady", message: "Dependencies do not meet ready condition, retrying in 30s"), revision: "")
+            }
+        }
+
+        // The source's artifact.
+        let srcNS = spec.sourceRef.namespace.isEmpty ? ns : spec.sourceRef.namespace
+        let srcID = "\(spec.sourceRef.kind)/\(srcNS)/\(spec.sourceRef.name)"
+        guard let srcKind = Self.sourceKinds[spec.sourceRef.kind] else {
+            return try fail(Failure(reason: "ArtifactFailed", message: "source kind '\(spec.sourceRef.kind)' is not supported"), revision: "")
+        }
+        guard let source = try kube.getIfExists(srcKind.resource, namespace: srcNS, name: spec.sourceRef.name) else {
+            return try fail(Failure(reason: "ArtifactFailed", message: "Source '\(srcID)' not found"), revision: "")
+        }
+        guard let artifactNode = source["status"]?["artifact"], let artifact = try? APICoding.decode(Artifact.self, from: artifactNode) else {
+            let sourceReady = Obj.condition(source, "Ready")?["status"]?.string == "True"
+            return try fail(Failure(reason: "ArtifactFailed", message: sourceReady ? "Source artifact not found, retrying in 30s"
+                                                                                   : "Source is not ready, artifact not found, retrying in 30s"), revision: "")
+        }
+        let revision = artifact.revision
+        env.log("Fetching manifests for revision \(revision) with a timeout of \(timeoutText)")
+
+        let workdir = tempPath("ks")
+        defer { Files.removeTree(workdir) }
+        let built: [Node]
+        do {
+            let bytes: [UInt8]
+            do { bytes = try env.storage.fetch(artifact) { try HTTPDownload.get($0) } } catch {
+                throw Failure(reason: "ArtifactFailed", message: "failed to download artifact from \(artifact.url): \(error)")
+            }
+            try extract(bytes, into: workdir)
+            var rel = Substring(spec.path)
+            while rel.hasPrefix("./") { rel = rel.dropFirst(2) }
+            let dir = rel.isEmpty ? workdir : workdir + "/" + rel
+            if rel.split(separator: "/").contains("..") || !Files.isDirectory(dir) {
+                throw Failure(reason: "ArtifactFailed", message: "kustomization path not found: stat \(spec.path): no such file or directory")
+            }
+            env.log("Building manifests for revision \(revision) with a timeout of \(timeoutText)")
+            if spec.decryption != nil {
+                throw Failure(reason: "BuildFailed", message: "spec.decryption (SOPS) is not supported by fluxs yet; reconcile this Kustomization with kustomize-controller")
+            }
+            var build = FluxBuild(kustomization: object, path: dir)
+            build.maskSecrets = false
+            build.lookup = { kind, n in try Self.values(kube, kind: kind, namespace: ns, name: n) }
+            do { built = try build.build() } catch let e as FluxBuild.Failure {
+                // Paths in the message are the source's, not the temporary copy's.
+                throw Failure(reason: "BuildFailed", message: e.description.replacing(workdir + "/", with: ""))
+            }
+        } catch let f as Failure {
+            return try fail(f, revision: revision)
+        }
+
+        // Objects kustomize-controller leaves alone, and objects it cannot place.
+        var objects: [Node] = []
+        for o in built {
+            if o["metadata"]?["annotations"]?["kustomize.toolkit.fluxcd.io/reconcile"]?.string == "disabled" {
+                env.log("\(subject(of: o)) skipped (reconcile disabled)")
+                continue
+            }
+            objects.append(o)
+        }
+
+        // Validate everything with a server-side dry run before changing anything.
+        env.log("Detecting drift for revision \(revision) with a timeout of \(timeoutText)")
+        let applier = Applier(kube: kube, fieldManager: Self.controller)
+        applier.waitTimeout = max(1, deadline - monotonicSeconds())
+        do {
+            try validate(objects, kube: kube)
+        } catch let f as Failure {
+            return try fail(f, revision: revision)
+        }
+        let changes: [ChangeSetEntry]
+        do { changes = try applier.apply(objects) } catch {
+            return try fail(Failure(reason: "ReconciliationFailed", message: "\(error)"), revision: revision)
+        }
+        for c in changes { env.log(c.line) }
+
+        // Inventory and prune.
+        var inventory = ResourceInventory()
+        inventory.entries = changes.map { Self.entry($0.object) }
+        var deleted: [String] = []
+        if spec.prune, let old = status.inventory {
+            let keep = Set(inventory.entries.map(\.id))
+            for e in old.entries where !keep.contains(e.id) {
+                do {
+                    if let line = try prune(e, kube: kube, owner: (name, ns)) { deleted.append(line); env.log(line) }
+                } catch {
+                    inventory.entries += old.entries.filter { !keep.contains($0.id) && !deleted.contains(Self.entrySubject($0) + " deleted") }
+                    status.inventory = inventory
+                    return try fail(Failure(reason: "PruneFailed", message: "\(error)"), revision: revision)
+                }
+            }
+        }
+        status.inventory = inventory
+
+        // Health checks.
+        let checks: [(ResourceRef, String?, String)]
+        do { checks = try healthChecks(spec, changes: changes, ns: ns, kube: kube) } catch let f as Failure {
+            return try fail(f, revision: revision)
+        }
+        if !checks.isEmpty {
+            env.log("Running health checks for revision \(revision) with a timeout of \(timeoutText)")
+            let t0 = monotonicSeconds()
+            var pending: [String] = []
+            while true {
+                pending = []
+                for (r, cns, cname) in checks {
+                    let id = cns.map { "\(r.kind)/\($0)/\(cname)" } ?? "\(r.kind)/\(cname)"
+                    guard let live = try kube.getIfExists(r, namespace: cns, name: cname) else { pending.append("\(id) status: 'NotFound'"); continue }
+                    switch Health.of(live) {
+                    case .current: continue
+                    case .inProgress: pending.append("\(id) status: 'InProgress'")
+                    case .terminating: pending.append("\(id) status: 'Terminating'")
+                    case .failed(let m): pending.append("\(id) status: 'Failed': \(m)")
+                    }
+                }
+                if pending.isEmpty || monotonicSeconds() >= deadline { break }
+                sleepSeconds(0.5)
+            }
+            let took = GoDuration.format((monotonicSeconds() - t0 + 0.0005) * 1000 / 1000)
+            if !pending.isEmpty {
+                let msg = "health check failed after \(took): timeout waiting for: [\(pending.joined(separator: ", "))]"
+                status.conditions.set(ConditionType.healthy, false, reason: "HealthCheckFailed", message: msg, generation: generation, now: now())
+                return try fail(Failure(reason: "HealthCheckFailed", message: msg), revision: revision)
+            }
+            status.conditions.set(ConditionType.healthy, true, reason: "Succeeded", message: "Health check passed in \(took)", generation: generation, now: now())
+        }
+
+        // Success.
+        let message = "Applied revision: \(revision)"
+        status.conditions.delete(ConditionType.reconciling)
+        status.conditions.delete(ConditionType.stalled)
+        status.conditions.set(ConditionType.ready, true, reason: "ReconciliationSucceeded", message: message, generation: generation, now: now())
+        status.lastAppliedRevision = revision
+        status.lastAttemptedRevision = revision
+        if let origin = artifact.metadata["org.opencontainers.image.revision"] { status.lastAppliedOriginRevision = origin }
+        status.observedGeneration = generation
+        let out = try write()
+        let changed = changes.filter { $0.action != .unchanged }.map(\.line) + deleted
+        let annotations = ["kustomize.toolkit.fluxcd.io/revision": revision]
+        if !changed.isEmpty {
+            recorder.record(out, type: "Normal", reason: "Progressing", message: changed.joined(separator: "\n"), annotations: annotations)
+        }
+        recorder.record(out, type: "Normal", reason: "ReconciliationSucceeded",
+                        message: "Reconciliation finished in \(GoDuration.format(monotonicSeconds() - started)), next run in \(GoDuration.format(interval))",
+                        annotations: annotations)
+        return out
+    }
+
+    // MARK: steps
+
+    /// Writes an artifact's files under `dir` (0700 directories, 0600 files); paths may not leave it.
+    func extract(_ bytes: [UInt8], into dir: String) throws {
+        let entries: [Tar.Entry]
+        do { entries = try Tar.read(Gzip.decompress(bytes)) } catch {
+            throw Failure(reason: "ArtifactFailed", message: "failed to extract artifact: \(error)")
+        }
+        try Files.makeDirectories(dir, mode: 0o700)
+        for e in entries {
+            let parts = e.path.split(separator: "/")
+            if e.path.hasPrefix("/") || parts.contains("..") {
+                throw Failure(reason: "ArtifactFailed", message: "failed to extract artifact: unsafe path '\(e.path)'")
+            }
+            let path = dir + "/" + parts.joined(separator: "/")
+            switch e.kind {
+            case .directory: try Files.makeDirectories(path, mode: 0o700)
+            case .file:
+                try Files.makeDirectories(Files.dirname(path), mode: 0o700)
+                try Files.writeAtomically(path, e.data, mode: 0o600)
+            }
+        }
+    }
+
+    /// Every object goes through a server-side dry run first, so a bad object fails the reconciliation before any
+    /// object changes. Objects whose kind or namespace this same set creates cannot be checked before it exists.
+    func validate(_ objects: [Node], kube: KubeClient) throws {
+        var seen = Set<String>()
+        for o in objects {
+            let id = subject(of: o)
+            if seen.contains(id) { throw Failure(reason: "ReconciliationFailed", message: "\(id) appears twice in the build") }
+            seen.insert(id)
+        }
+        let newKinds = Set(objects.filter { $0["kind"]?.string == "CustomResourceDefinition" }.compactMap { $0["spec"]?["names"]?["kind"]?.string })
+        let newNamespaces = Set(objects.filter { $0["kind"]?.string == "Namespace" }.compactMap { $0["metadata"]?["name"]?.string })
+        for o in objects {
+            let kind = o["kind"]?.string ?? ""
+            if newKinds.contains(kind) { continue }
+            let r: ResourceRef
+            do { r = try kube.resource(for: o) } catch let e as KubeError {
+                throw Failure(reason: "ReconciliationFailed", message: "\(subject(of: o)): \(e.message)")
+            }
+            let objNS = o["metadata"]?["namespace"]?.string ?? ""
+            if r.namespaced && objNS.isEmpty {
+                throw Failure(reason: "ReconciliationFailed",
+                              message: "\(subject(of: o)) is namespaced but has no namespace: set metadata.namespace or spec.targetNamespace")
+            }
+            if r.namespaced && newNamespaces.contains(objNS) { continue }
+            do { _ = try kube.apply(o, fieldManager: Self.controller, force: true, dryRun: true) } catch let e as KubeError {
+                throw Failure(reason: "ReconciliationFailed", message: "\(subject(of: o)) dry-run failed: \(e.message)")
+            }
+        }
+    }
+
+    /// Deletes a stale inventory entry when it still exists and this Kustomization owns it (its name and namespace
+    /// labels), unless it opted out (`kustomize.toolkit.fluxcd.io/prune: disabled`). Returns the change-set line.
+    func prune(_ e: ResourceInventory.Entry, kube: KubeClient, owner: (name: String, namespace: String)) throws -> String? {
+        guard let id = Self.parse(e.id) else { return nil }
+        let apiVersion = id.group.isEmpty ? e.v : "\(id.group)/\(e.v)"
+        guard let r = try? kube.resource(apiVersion: apiVersion, kind: id.kind) else { return nil }
+        let objNS: String? = r.namespaced ? id.namespace : nil
+        guard let live = try kube.getIfExists(r, namespace: objNS, name: id.name) else { return nil }
+        let meta = live["metadata"]
+        if meta?["annotations"]?["kustomize.toolkit.fluxcd.io/prune"]?.string == "disabled" { return nil }
+        let labels = meta?["labels"]
+        guard labels?["kustomize.toolkit.fluxcd.io/name"]?.string == owner.name,
+              labels?["kustomize.toolkit.fluxcd.io/namespace"]?.string == owner.namespace else { return nil }
+        _ = try kube.delete(r, namespace: objNS, name: id.name)
+        return Self.entrySubject(e) + " deleted"
+    }
+
+    /// What to wait for: every applied object with `wait`, else spec.healthChecks.
+    func healthChecks(_ spec: KustomizationSpec, changes: [ChangeSetEntry], ns: String, kube: KubeClient) throws -> [(ResourceRef, String?, String)] {
+        if spec.wait {
+            return try changes.map { c in
+                let r = try kube.resource(for: c.object)
+                return (r, r.namespaced ? c.object["metadata"]?["namespace"]?.string : nil, c.object["metadata"]?["name"]?.string ?? "")
+            }
+        }
+        return try spec.healthChecks.map { h in
+            let apiVersion = h.apiVersion.isEmpty ? Self.defaultVersion(h.kind) : h.apiVersion
+            let r: ResourceRef
+            do { r = try kube.resource(apiVersion: apiVersion, kind: h.kind) } catch let e as KubeError {
+                throw Failure(reason: "HealthCheckFailed", message: "health check \(h.kind)/\(h.name): \(e.message)")
+            }
+            return (r, r.namespaced ? (h.namespace.isEmpty ? ns : h.namespace) : nil, h.name)
+        }
+    }
+
+    static func defaultVersion(_ kind: String) -> String {
+        switch kind {
+        case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet": return "apps/v1"
+        case "Job", "CronJob": return "batch/v1"
+        case "Kustomization": return FluxKinds.kustomization.apiVersion
+        case "HelmRelease": return FluxKinds.helmRelease.apiVersion
+        default: return "v1"
+        }
+    }
+
+    // MARK: inventory ids
+
+    /// `<namespace>_<name>_<group>_<kind>` (":" in RBAC names written as "__"), version apart.
+    static func entry(_ o: Node) -> ResourceInventory.Entry {
+        let av = o["apiVersion"]?.string ?? ""
+        let group = av.contains("/") ? String(av.split(separator: "/")[0]) : ""
+        let version = av.contains("/") ? String(av.split(separator: "/")[1]) : av
+        let name = (o["metadata"]?["name"]?.string ?? "").replacing(":", with: "__")
+        let ns = o["metadata"]?["namespace"]?.string ?? ""
+        return ResourceInventory.Entry(id: "\(ns)_\(name)_\(group)_\(o["kind"]?.string ?? "")", v: version)
+    }
+
+    static func parse(_ id: String) -> (namespace: String, name: String, group: String, kind: String)? {
+        guard let first = id.firstIndex(of: "_"), let last = id.lastIndex(of: "_"), first < last else { return nil }
+        let ns = String(id[..<first])
+        let kind = String(id[id.index(after: last)...])
+        let middle = id[id.index(after: first)..<last]
+        guard let groupSep = middle.lastIndex(of: "_") else { return nil }
+        let group = String(middle[middle.index(after: groupSep)...])
+        let name = String(middle[..<groupSep]).replacing("__", with: ":")
+        return (ns, name, group, kind)
+    }
+
+    static func entrySubject(_ e: ResourceInventory.Entry) -> String {
+        guard let id = parse(e.id) else { return e.id }
+        return id.namespace.isEmpty ? "\(id.kind)/\(id.name)" : "\(id.kind)/\(id.namespace)/\(id.name)"
+    }
+
+    /// postBuild.substituteFrom values of a ConfigMap or Secret in the Kustomization's namespace.
+    static func values(_ kube: KubeClient, kind: String, namespace: String, name: String) throws -> [String: String]? {
+        let ref = kind == "Secret" ? ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
+                                   : ResourceRef(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true)
+        guard let o = try kube.getIfExists(ref, namespace: namespace, name: name) else { return nil }
+        var out: [String: String] = [:]
+        for (k, v) in o["data"]?.map?.entries ?? [] {
+            guard let s = v.string else { continue }
+            out[k] = kind == "Secret" ? (Base64.decode(s).map { String(decoding: $0, as: UTF8.self) } ?? "") : s
+        }
+        return out
+    }
+}
