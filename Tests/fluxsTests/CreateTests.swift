@@ -187,7 +187,10 @@ final class CreateClusterTests: XCTestCase {
     }
 
     func testSuspendResumeAndDelete() throws {
-        XCTAssertEqual(try TestEnv.fluxs(["create", "ks", "app", "--source=app", "--path=./deploy", "-n", ns]).status, 0)
+        // fluxs reconciles Kustomizations itself: the missing source fails the reconciliation, the object stays.
+        let c = try TestEnv.fluxs(["create", "ks", "app", "--source=app", "--path=./deploy", "-n", ns])
+        XCTAssertEqual(c.status, 1)
+        XCTAssertTrue(c.stderr.contains("✔ Kustomization created") && c.stderr.contains("Source 'GitRepository/\(ns)/app' not found"), c.stderr)
         let s = try TestEnv.fluxs(["suspend", "ks", "app", "-n", ns])
         XCTAssertEqual(s.stderr, "► suspending kustomization app in \(ns) namespace\n✔ kustomization suspended\n")
         XCTAssertTrue(try TestEnv.fluxs(["get", "ks", "-n", ns]).stdout.contains("\tTrue     \t"))
@@ -195,9 +198,9 @@ final class CreateClusterTests: XCTestCase {
         XCTAssertEqual(missing.status, 1, "a missing name is an error (flux exits 0 here)")
         XCTAssertTrue(missing.stderr.contains("✗ Kustomization ghost not found in \(ns) namespace"), missing.stderr)
         let r = try TestEnv.fluxs(["resume", "ks", "app", "-n", ns])
-        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.hasPrefix("► resuming kustomization app in \(ns) namespace\n✔ kustomization resumed\n"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("resumed but not reconciled"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("Source 'GitRepository/\(ns)/app' not found"), r.stderr)
         let noTTY = try TestEnv.fluxs(["delete", "ks", "app", "-n", ns])
         XCTAssertEqual(noTTY.status, 1)
         XCTAssertTrue(noTTY.stderr.contains("pass --silent"), noTTY.stderr)
