@@ -13,9 +13,12 @@ public struct ReconcileEnv {
     public var log: (String) -> Void
     /// Progress of long steps (a terminal shows it; scripts do not get it).
     public var progress: (String) -> Void
+    /// Problems that do not fail the reconciliation (a notification that could not be sent).
+    public var warn: (String) -> Void
 
-    public init(kube: KubeClient, storage: Storage, log: @escaping (String) -> Void = { _ in }, progress: @escaping (String) -> Void = { _ in }) {
-        self.kube = kube; self.storage = storage; self.log = log; self.progress = progress
+    public init(kube: KubeClient, storage: Storage, log: @escaping (String) -> Void = { _ in }, progress: @escaping (String) -> Void = { _ in },
+                warn: @escaping (String) -> Void = { _ in }) {
+        self.kube = kube; self.storage = storage; self.log = log; self.progress = progress; self.warn = warn
     }
 }
 
@@ -117,10 +120,13 @@ public enum Blocking {
 public struct EventRecorder {
     let kube: KubeClient
     let component: String
+    /// Sends each event to the Alerts that match it, as notification-controller would.
+    let notifier: Notifier
 
-    public init(kube: KubeClient, component: String) {
+    public init(kube: KubeClient, component: String, warn: @escaping (String) -> Void = { _ in }) {
         self.kube = kube
         self.component = component
+        self.notifier = Notifier(kube: kube, warn: warn)
     }
 
     static let events = ResourceRef(group: "", version: "v1", resource: "events", kind: "Event", namespaced: true)
@@ -148,5 +154,11 @@ public struct EventRecorder {
             ("reportingComponent", .string(component)), ("reportingInstance", .string("fluxs")), ("action", .string(reason)),
         ])
         _ = try? kube.create(Self.events, namespace: ns, object: event)
+        let involved: Node = .map([
+            ("kind", object["kind"] ?? ""), ("namespace", .string(ns)), ("name", .string(name)), ("uid", meta["uid"] ?? ""),
+            ("apiVersion", object["apiVersion"] ?? ""), ("resourceVersion", meta["resourceVersion"] ?? ""),
+        ])
+        notifier.dispatch(NotificationEvent(involvedObject: involved, severity: type == "Warning" ? "error" : "info", timestamp: now,
+                                            message: message, reason: reason, metadata: annotations, reportingController: component))
     }
 }

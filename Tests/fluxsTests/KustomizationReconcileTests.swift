@@ -146,6 +146,91 @@ final class KustomizationReconcileTests: XCTestCase {
         XCTAssertEqual(try ready("orphan").reason, "ArtifactFailed")
     }
 
+    func testEventsAreSentToMatchingAlerts() throws {
+        let sink = try TestEnv.require("FLUXS_TEST_WEBHOOK")["FLUXS_TEST_WEBHOOK"]!
+        func requests() throws -> [[String: Any]] {
+            let data = Data(try TestEnv.run("curl", ["-sf", "\(sink)/__sink/requests"]).stdout.utf8)
+            let all = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["requests"] as? [[String: Any]] ?? []
+            return all.filter { ($0["path"] as? String ?? "").hasPrefix("/\(ns)/") }
+        }
+        func body(_ r: [String: Any]) throws -> [String: Any] { r["body"] as? [String: Any] ?? [:] }
+        let repo = try source(["apps/podinfo/config.yaml": config])
+        XCTAssertEqual(try kubectl("create", "secret", "generic", "hmac", "-n", ns, "--from-literal=token=s3cret",
+                                   "--from-literal=address=\(sink)/\(ns)/hmac").status, 0)
+        for (name, args) in [("slack", ["--type=slack", "--channel=ops", "--address=\(sink)/\(ns)/slack"]),
+                             ("generic", ["--type=generic", "--address=\(sink)/\(ns)/generic"]),
+                             ("hmac", ["--type=generic-hmac", "--secret-ref=hmac"]),
+                             ("errors", ["--type=generic", "--address=\(sink)/\(ns)/errors"])] {
+            XCTAssertEqual(try fluxs(["create", "alert-provider", name] + args).status, 0)
+        }
+        for (name, args) in [("slack", ["--provider-ref=slack", "--event-source=Kustomization/*", "--event-severity=info"]),
+                             ("errors", ["--provider-ref=errors", "--event-source=Kustomization/*", "--event-severity=error"])] {
+            XCTAssertEqual(try fluxs(["create", "alert", name] + args).status, 0)
+        }
+        for (name, list) in [("generic", "exclusionList"), ("hmac", "inclusionList")] {
+            let yaml = """
+            apiVersion: notification.toolkit.fluxcd.io/v1beta3
+            kind: Alert
+            metadata: {name: \(name), namespace: \(ns)}
+            spec:
+              providerRef: {name: \(name)}
+              eventSources: [{kind: Kustomization, name: podinfo}]
+              \(list): ["^Reconciliation finished"]
+            """
+            XCTAssertEqual(try TestEnv.run("kubectl", ["apply", "-f", "-"], stdin: yaml).status, 0)
+        }
+        let r = try fluxs(["create", "kustomization", "podinfo", "--source=GitRepository/fleet", "--path=./apps/podinfo", "--prune=true",
+                           "--interval=10m", "--target-namespace=\(apps)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let revision = "main@sha1:\(try repo.git("rev-parse", "HEAD"))"
+        let sent = try requests()
+        let byPath = Dictionary(grouping: sent) { $0["path"] as? String ?? "" }
+        // Slack: the change set and the success, as notification-controller formats them.
+        let slack = try XCTUnwrap(byPath["/\(ns)/slack"])
+        XCTAssertEqual(slack.count, 2)
+        let attachment = try XCTUnwrap((try body(slack[0])["attachments"] as? [[String: Any]])?.first)
+        XCTAssertEqual(try body(slack[0])["channel"] as? String, "ops")
+        XCTAssertEqual(try body(slack[0])["username"] as? String, "kustomize-controller")
+        XCTAssertEqual(attachment["author_name"] as? String, "kustomization/podinfo.\(ns)")
+        XCTAssertEqual(attachment["text"] as? String, "ConfigMap/\(apps)/podinfo-config created")
+        XCTAssertEqual(attachment["color"] as? String, "good")
+        XCTAssertEqual((attachment["fields"] as? [[String: Any]])?.first?["value"] as? String, revision)
+        // Generic: the event itself; the exclusion list drops the success message.
+        let generic = try XCTUnwrap(byPath["/\(ns)/generic"])
+        XCTAssertEqual(generic.count, 1)
+        let event = try body(generic[0])
+        XCTAssertEqual((event["involvedObject"] as? [String: Any])?["kind"] as? String, "Kustomization")
+        XCTAssertEqual(event["severity"] as? String, "info")
+        XCTAssertEqual(event["reason"] as? String, "Progressing")
+        XCTAssertEqual((event["metadata"] as? [String: String])?["revision"], revision)
+        XCTAssertEqual((generic[0]["headers"] as? [String: String])?["gotk-component"], "kustomize-controller")
+        // generic-hmac: only the success message (inclusion list), signed with the Secret's token.
+        let hmac = try XCTUnwrap(byPath["/\(ns)/hmac"])
+        XCTAssertEqual(hmac.count, 1)
+        let raw = hmac[0]["raw"] as? String ?? ""
+        XCTAssertTrue(raw.contains("Reconciliation finished in"), raw)
+        let expected = try TestEnv.run("sh", ["-c", "printf %s \"$0\" | openssl dgst -sha256 -hmac s3cret -r | cut -d' ' -f1", raw]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual((hmac[0]["headers"] as? [String: String])?["X-Signature"], "sha256=\(expected)")
+        // The error-only alert got nothing from a successful reconciliation; a failure reaches it.
+        XCTAssertNil(byPath["/\(ns)/errors"])
+        try repo.commit(["apps/podinfo/kustomization.yaml": "resources: [missing.yaml]\n"], "broken")
+        XCTAssertEqual(try fluxs(["reconcile", "kustomization", "podinfo", "--with-source"]).status, 1)
+        let errors = try requests().filter { $0["path"] as? String == "/\(ns)/errors" }
+        XCTAssertEqual(errors.count, 1)
+        XCTAssertEqual(try body(errors[0])["severity"] as? String, "error")
+        XCTAssertEqual(try body(errors[0])["reason"] as? String, "BuildFailed")
+        // A provider that fails: a warning that names the Provider, never its address; the reconciliation still succeeds.
+        try repo.commit(["apps/podinfo/kustomization.yaml": nil], "fixed")
+        let fail = try JSONSerialization.data(withJSONObject: ["count": 10, "status": 500])
+        XCTAssertEqual(try TestEnv.run("curl", ["-s", "-o", "/dev/null", "-X", "POST", "--data-binary", String(decoding: fail, as: UTF8.self), "\(sink)/__sink/fail"]).status, 0)
+        let warned = try fluxs(["reconcile", "kustomization", "podinfo", "--with-source"])
+        XCTAssertEqual(warned.status, 0, warned.stderr)
+        XCTAssertTrue(warned.stderr.contains("failed to send notification for Kustomization/\(ns)/podinfo through Provider \(ns)/slack: postMessage failed: HTTP 500"), warned.stderr)
+        XCTAssertFalse(warned.stderr.contains(sink), warned.stderr)
+        _ = try TestEnv.run("curl", ["-s", "-o", "/dev/null", "-X", "POST", "--data-binary", "{\"count\": 0}", "\(sink)/__sink/fail"])
+    }
+
     func testHealthChecksAndDependencies() throws {
         _ = try source(["apps/podinfo/deployment.yaml": deployment])
         let unhealthy = try fluxs(["create", "kustomization", "podinfo", "--source=GitRepository/fleet", "--path=./apps/podinfo", "--prune=true",

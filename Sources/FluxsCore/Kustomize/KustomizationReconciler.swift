@@ -33,7 +33,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
         let spec = try APICoding.decode(KustomizationSpec.self, from: object["spec"] ?? .emptyMap)
         var status = try object["status"].map { try APICoding.decode(KustomizationStatus.self, from: $0) } ?? KustomizationStatus()
         let requested = ReconcileRequest.value(object)
-        let recorder = EventRecorder(kube: kube, component: Self.controller)
+        let recorder = EventRecorder(kube: kube, component: Self.controller, warn: env.warn)
         let started = monotonicSeconds()
         let interval = (try? GoDuration.parse(spec.interval.text)) ?? 600
         let configured = spec.timeout.flatMap { try? GoDuration.parse($0.text) } ?? interval
@@ -216,7 +216,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
         }
         recorder.record(out, type: "Normal", reason: "ReconciliationSucceeded",
                         message: "Reconciliation finished in \(GoDuration.format(monotonicSeconds() - started)), next run in \(GoDuration.format(interval))",
-                        annotations: annotations)
+                        annotations: annotations.merging(["kustomize.toolkit.fluxcd.io/commit_status": "update"]) { a, _ in a })
         return out
     }
 

@@ -38,7 +38,7 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
         let spec = try APICoding.decode(GitRepositorySpec.self, from: object["spec"] ?? .emptyMap)
         var status = try object["status"].map { try APICoding.decode(GitRepositoryStatus.self, from: $0) } ?? GitRepositoryStatus()
         let requested = ReconcileRequest.value(object)
-        let recorder = EventRecorder(kube: kube, component: Self.controller)
+        let recorder = EventRecorder(kube: kube, component: Self.controller, warn: env.warn)
         func now() -> String { Clock.rfc3339() }
 
         // Start: the object is reconciling.

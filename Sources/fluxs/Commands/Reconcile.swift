@@ -43,7 +43,7 @@ enum Reconciliation {
         let kube = try inv.kube()
         let env = ReconcileEnv(kube: kube, storage: storage(inv),
                                log: { line in if inv.verbose { inv.out.stderr(line) } },
-                               progress: { _ in })
+                               progress: { _ in }, warn: { inv.out.warning($0) })
         return try r.reconcile(object, env: env)
     }
 
