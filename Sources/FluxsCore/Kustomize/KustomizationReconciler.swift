@@ -60,6 +60,17 @@ public struct KustomizationReconciler: OnDemandReconciler {
             status.conditions.set(ConditionType.ready, Bool?.none, reason: "Progressing", message: "Reconciliation in progress", generation: generation, now: now())
         }
 
+        // Settings that would make fluxs apply somewhere else, as someone else, or differently: fail plainly.
+        var unsupported: [String] = []
+        if spec.kubeConfig != nil { unsupported.append("spec.kubeConfig (remote clusters)") }
+        if !spec.serviceAccountName.isEmpty { unsupported.append("spec.serviceAccountName (impersonation)") }
+        if !spec.healthCheckExprs.isEmpty { unsupported.append("spec.healthCheckExprs (CEL health checks)") }
+        if !spec.ignore.isEmpty { unsupported.append("spec.ignore (drift rules)") }
+        if let what = unsupported.first {
+            return try fail(Failure(reason: "ReconciliationFailed",
+                                    message: "\(what) is not supported by fluxs yet; reconcile this Kustomization with kustomize-controller"), revision: "")
+        }
+
         // Dependencies must be ready at their current generation.
         for d in spec.dependsOn {
             let dns = d.namespace.isEmpty ? ns : d.namespace
