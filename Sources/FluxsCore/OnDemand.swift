@@ -34,6 +34,8 @@ public enum OnDemand {
         switch kind.kind {
         case FluxKinds.gitRepository.kind: return GitRepositoryReconciler()
         case FluxKinds.kustomization.kind: return KustomizationReconciler()
+        case FluxKinds.imageRepository.kind: return ImageRepositoryReconciler()
+        case FluxKinds.imagePolicy.kind: return ImagePolicyReconciler()
         default: return nil
         }
     }

@@ -1,0 +1,146 @@
+import FluxsAPI
+import FluxsKube
+import FluxsYAML
+
+/// An image repository reference as image-reflector-controller (go-containerregistry) reads it: a registry host and a
+/// repository path; Docker Hub names get `index.docker.io` and `library/`.
+struct ImageName {
+    var registry: String
+    var repository: String
+
+    init(_ image: String) throws {
+        var s = Substring(image)
+        if let at = s.firstIndex(of: "@") { s = s[..<at] }
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard !s.isEmpty, !parts.contains(where: \.isEmpty) else { throw ImageError("invalid image name '\(image)'") }
+        if parts.count > 1, parts[0].contains(".") || parts[0].contains(":") || parts[0] == "localhost" {
+            registry = parts[0] == "docker.io" ? "index.docker.io" : parts[0]
+            repository = parts.dropFirst().joined(separator: "/")
+        } else {
+            registry = "index.docker.io"
+            repository = parts.count == 1 ? "library/" + parts[0] : parts.joined(separator: "/")
+        }
+        // A tag is not part of an ImageRepository's image.
+        if let colon = repository.lastIndex(of: ":") { repository = String(repository[..<colon]) }
+        guard repository.allSatisfy({ $0.isLowercase || $0.isNumber || "._-/".contains($0) }) else {
+            throw ImageError("invalid image name '\(image)': repository names are lowercase")
+        }
+    }
+
+    var canonical: String { "\(registry)/\(repository)" }
+
+    /// go-containerregistry talks plain HTTP to loopback registries, and to any registry when insecure is allowed.
+    func scheme(insecure: Bool) -> String {
+        let host = registry.split(separator: ":").first.map(String.init) ?? registry
+        return insecure || host == "localhost" || host == "127.0.0.1" || host == "::1" || host.hasSuffix(".localhost") ? "http" : "https"
+    }
+}
+
+struct ImageError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// The Docker Registry HTTP API v2, as far as scanning needs it: the tag list, with Basic or Bearer-token auth.
+struct RegistryClient {
+    var name: ImageName
+    var username: String?
+    var password: String?
+    var insecure: Bool
+    var caData: [UInt8]?
+    var timeout: Double
+
+    /// Credentials for the registry from a dockerconfigjson Secret (`auths.<host>.username/password` or `auth`).
+    static func credentials(_ dockerConfig: String, registry: String) -> (String, String)? {
+        guard let doc = try? JSON.decode(dockerConfig), let auths = doc["auths"]?.map else { return nil }
+        let hosts = registry == "index.docker.io" ? ["index.docker.io", "https://index.docker.io/v1/", "docker.io"] : [registry]
+        for (key, entry) in auths.entries {
+            var k = Substring(key)
+            for p in ["https://", "http://"] where k.hasPrefix(p) { k = k.dropFirst(p.count) }
+            if let slash = k.firstIndex(of: "/"), registry != "index.docker.io" { k = k[..<slash] }
+            guard hosts.contains(String(k)) || hosts.contains(key) else { continue }
+            if let u = entry["username"]?.string, let p = entry["password"]?.string { return (u, p) }
+            if let a = entry["auth"]?.string, let raw = Base64.decode(a) {
+                let text = String(decoding: raw, as: UTF8.self)
+                if let colon = text.firstIndex(of: ":") { return (String(text[..<colon]), String(text[text.index(after: colon)...])) }
+            }
+        }
+        return nil
+    }
+
+    func tags() throws -> [String] {
+        let http = try HTTPClient()
+        var tls = TLSSettings()
+        tls.caData = caData
+        var authorization: String?
+        var url = "\(name.scheme(insecure: insecure))://\(name.registry)/v2/\(name.repository)/tags/list?n=1000"
+        var out: [String] = []
+        var retried = false
+        while true {
+            var headers: [(String, String)] = [("Accept", "application/json"), ("User-Agent", "fluxs")]
+            if let authorization { headers.append(("Authorization", authorization)) }
+            let resp: HTTPResponse
+            do { resp = try http.perform(HTTPRequest(method: "GET", url: url, headers: headers, timeout: timeout), tls: tls) } catch {
+                throw ImageError("GET \(url.split(separator: "?")[0]): \(error)")
+            }
+            if resp.status == 401 && !retried {
+                retried = true
+                authorization = try authorize(resp.headers["www-authenticate"] ?? "", http: http, tls: tls)
+                continue
+            }
+            guard resp.status == 200 else { throw ImageError(describe(resp)) }
+            let doc = try JSON.decode(bytes: resp.body)
+            out += (doc["tags"]?.array ?? []).compactMap(\.string)
+            // Pagination: Link: </v2/<name>/tags/list?last=x&n=1000>; rel="next"
+            guard let link = resp.headers["link"], let lt = link.firstIndex(of: "<"), let gt = link.firstIndex(of: ">"), lt < gt else { break }
+            let next = String(link[link.index(after: lt)..<gt])
+            url = next.hasPrefix("http") ? next : "\(name.scheme(insecure: insecure))://\(name.registry)\(next)"
+        }
+        return out
+    }
+
+    /// The answer to a 401 challenge: Basic with the credentials, or a token from the Bearer realm.
+    func authorize(_ challenge: String, http: HTTPClient, tls: TLSSettings) throws -> String {
+        let basic = username.map { "Basic " + Base64.encode(Array("\($0):\(password ?? "")".utf8)) }
+        if challenge.lowercased().hasPrefix("basic") {
+            guard let basic else { throw ImageError("the registry \(name.registry) requires authentication: set spec.secretRef to a dockerconfigjson Secret") }
+            return basic
+        }
+        guard challenge.lowercased().hasPrefix("bearer") else { throw ImageError("the registry \(name.registry) asks for unknown authentication '\(challenge.prefix(20))'") }
+        var params: [String: String] = [:]
+        for part in challenge.dropFirst(6).split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2 else { continue }
+            params[kv[0].trimmingCharacters(in: " ").lowercased()] = kv[1].trimmingCharacters(in: " \"")
+        }
+        guard let realm = params["realm"] else { throw ImageError("the registry \(name.registry) sent a Bearer challenge without realm") }
+        var tokenURL = realm + "?scope=" + "repository:\(name.repository):pull"
+        if let service = params["service"] { tokenURL += "&service=" + service }
+        var headers: [(String, String)] = [("Accept", "application/json")]
+        if let basic { headers.append(("Authorization", basic)) }
+        let resp = try http.perform(HTTPRequest(method: "GET", url: tokenURL, headers: headers, timeout: timeout), tls: tls)
+        guard resp.status == 200, let doc = try? JSON.decode(bytes: resp.body),
+              let token = doc["token"]?.string ?? doc["access_token"]?.string else {
+            throw ImageError("authentication to \(name.registry) failed: token endpoint answered HTTP \(resp.status)")
+        }
+        return "Bearer " + token
+    }
+
+    func describe(_ resp: HTTPResponse) -> String {
+        let code = (try? JSON.decode(bytes: resp.body))?["errors"]?.array?.first?["message"]?.string
+        switch resp.status {
+        case 401: return "authentication to \(name.registry) failed (HTTP 401)" + (code.map { ": \($0)" } ?? "")
+        case 404: return "repository \(name.canonical) not found (HTTP 404)"
+        default: return "GET tags of \(name.canonical): HTTP \(resp.status)" + (code.map { ": \($0)" } ?? "")
+        }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        var s = self
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}

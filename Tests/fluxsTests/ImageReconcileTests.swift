@@ -1,0 +1,97 @@
+import Foundation
+import FluxsTestSupport
+import XCTest
+
+/// `fluxs reconcile image repository|policy` in this process against the test environment's docker-registry.
+final class ImageReconcileTests: XCTestCase {
+    var ns = ""
+    var e: [String: String] = [:]
+    var repo = ""
+
+    override func setUpWithError() throws {
+        e = try TestEnv.require("FLUXS_TEST_KUBECONFIG", "FLUXS_TEST_REGISTRY", "FLUXS_TEST_REGISTRY_AUTH", "FLUXS_TEST_REGISTRY_USER",
+                                "FLUXS_TEST_REGISTRY_PASSWORD")
+        let id = UUID().uuidString.prefix(6).lowercased()
+        ns = "img-\(id)"
+        repo = "team-\(id)/app"
+        XCTAssertEqual(try TestEnv.fluxs(["install", "--components-extra=image-reflector-controller,image-automation-controller"]).status, 0)
+        XCTAssertEqual(try TestEnv.run("kubectl", ["create", "namespace", ns]).status, 0)
+    }
+
+    func push(_ registry: String, _ tags: [String], creds: String? = nil) throws {
+        var args = [TestEnv.packageRoot.appendingPathComponent("tools/testenv/testenv.py").path, "push-image", "--registry", registry, repo] + tags
+        if let creds { args += ["--creds", creds] }
+        let r = try TestEnv.run("python3", args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    func fluxs(_ args: [String]) throws -> TestEnv.Run { try TestEnv.fluxs(args + ["-n", ns]) }
+
+    func jsonpath(_ kind: String, _ name: String, _ path: String) throws -> String {
+        try TestEnv.run("kubectl", ["get", kind, name, "-n", ns, "-o", "jsonpath={\(path)}"]).stdout
+    }
+
+    func testScanAndSemverSelection() throws {
+        let registry = e["FLUXS_TEST_REGISTRY"]!
+        try push(registry, ["6.3.5", "6.3.6", "6.4.0-rc.1", "7.0.0", "sha256-abc.sig"])
+        let image = "\(registry)/\(repo)"
+        let r = try fluxs(["create", "image", "repository", "app", "--image=\(image)", "--interval=1m"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try jsonpath("imagerepository", "app", ".status.lastScanResult.tagCount"), "4")   // the .sig tag is excluded
+        XCTAssertEqual(try jsonpath("imagerepository", "app", ".status.canonicalImageName"), image)
+        XCTAssertEqual(try jsonpath("imagerepository", "app", ".status.conditions[?(@.type==\"Ready\")].message"), "successful scan: found 4 tags")
+        XCTAssertEqual(try fluxs(["reconcile", "image", "repository", "app"]).stderr.split(separator: "\n").last, "✔ scan fetched 4 tags")
+        let p = try fluxs(["create", "image", "policy", "app", "--image-ref=app", "--select-semver=>=6.3.0 <7.0.0"])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        XCTAssertEqual(try jsonpath("imagepolicy", "app", ".status.latestRef.tag"), "6.3.6")   // no pre-release unless the range asks
+        XCTAssertEqual(try jsonpath("imagepolicy", "app", ".status.conditions[?(@.type==\"Ready\")].message"),
+                       "Latest image tag for \(image) resolved to 6.3.6")
+        // A new tag is picked up; the previous one is remembered.
+        try push(registry, ["6.3.7"])
+        let again = try fluxs(["reconcile", "image", "policy", "app"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.hasSuffix("✔ selected ref \(image):6.3.7\n"), again.stderr)
+        XCTAssertEqual(try jsonpath("imagepolicy", "app", ".status.observedPreviousRef.tag"), "6.3.6")
+        let get = try fluxs(["get", "images", "policy"])
+        XCTAssertTrue(get.stdout.contains("app \t\(image)\t6.3.7\tTrue \tLatest image tag for \(image) resolved to 6.3.7"), get.stdout)
+        // A range nothing satisfies.
+        let none = try fluxs(["create", "image", "policy", "none", "--image-ref=app", "--select-semver=>=9.0.0"])
+        XCTAssertEqual(none.status, 1)
+        XCTAssertTrue(none.stderr.contains("unable to determine latest version from provided list"), none.stderr)
+    }
+
+    func testFilterTagsExtractAndOrders() throws {
+        let registry = e["FLUXS_TEST_REGISTRY"]!
+        try push(registry, ["main-abc123-1700000100", "main-def456-1700000300", "main-0a1b2c-1700000200", "dev-fff000-1800000000", "b", "a", "c"])
+        XCTAssertEqual(try fluxs(["create", "image", "repository", "app", "--image=\(registry)/\(repo)", "--interval=1m"]).status, 0)
+        let numerical = try fluxs(["create", "image", "policy", "builds", "--image-ref=app", "--select-numeric=asc",
+                                   "--filter-regex=^main-[a-f0-9]+-(?P<ts>[0-9]+)", "--filter-extract=$ts"])
+        XCTAssertEqual(numerical.status, 0, numerical.stderr)
+        XCTAssertEqual(try jsonpath("imagepolicy", "builds", ".status.latestRef.tag"), "main-def456-1700000300")
+        XCTAssertEqual(try fluxs(["create", "image", "policy", "alpha", "--image-ref=app", "--select-alpha=desc", "--filter-regex=^[a-c]$"]).status, 0)
+        XCTAssertEqual(try jsonpath("imagepolicy", "alpha", ".status.latestRef.tag"), "a")
+    }
+
+    func testRegistryCredentials() throws {
+        let registry = e["FLUXS_TEST_REGISTRY_AUTH"]!
+        let user = e["FLUXS_TEST_REGISTRY_USER"]!, pass = e["FLUXS_TEST_REGISTRY_PASSWORD"]!
+        try push(registry, ["1.0.0", "1.1.0"], creds: "\(user):\(pass)")
+        let denied = try fluxs(["create", "image", "repository", "private", "--image=\(registry)/\(repo)", "--interval=1m"])
+        XCTAssertEqual(denied.status, 1)
+        XCTAssertTrue(denied.stderr.contains("requires authentication"), denied.stderr)
+        XCTAssertEqual(try jsonpath("imagerepository", "private", ".status.conditions[?(@.type==\"Ready\")].reason"), "AuthenticationFailed")
+        XCTAssertEqual(try TestEnv.run("kubectl", ["create", "secret", "docker-registry", "regcred", "-n", ns, "--docker-server=\(registry)",
+                                                   "--docker-username=\(user)", "--docker-password=\(pass)"]).status, 0)
+        let ok = try fluxs(["create", "image", "repository", "private", "--image=\(registry)/\(repo)", "--interval=1m", "--secret-ref=regcred"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(try jsonpath("imagerepository", "private", ".status.lastScanResult.tagCount"), "2")
+        XCTAssertFalse(ok.stderr.contains(pass) || denied.stderr.contains(pass))
+        // Wrong password: an authentication failure, the password never printed.
+        XCTAssertEqual(try TestEnv.run("kubectl", ["create", "secret", "docker-registry", "wrong", "-n", ns, "--docker-server=\(registry)",
+                                                   "--docker-username=\(user)", "--docker-password=not-\(pass)"]).status, 0)
+        let wrong = try fluxs(["create", "image", "repository", "wrong", "--image=\(registry)/\(repo)", "--interval=1m", "--secret-ref=wrong"])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.stderr.contains("authentication to \(registry) failed"), wrong.stderr)
+        XCTAssertFalse(wrong.stderr.contains(pass))
+    }
+}
