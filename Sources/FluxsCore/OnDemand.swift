@@ -36,6 +36,7 @@ public enum OnDemand {
         case FluxKinds.kustomization.kind: return KustomizationReconciler()
         case FluxKinds.imageRepository.kind: return ImageRepositoryReconciler()
         case FluxKinds.imagePolicy.kind: return ImagePolicyReconciler()
+        case FluxKinds.imageUpdateAutomation.kind: return ImageUpdateReconciler()
         default: return nil
         }
     }

@@ -81,6 +81,8 @@ final class TransportContext {
     let deadline: Double?
     var credentialAttempts = 0
     var failure: GitError?
+    /// Refs a push could not update, with the server's reason.
+    var rejections: [String] = []
 
     init(auth: GitAuth, url: String, deadline: Double?) {
         self.auth = auth
@@ -181,6 +183,11 @@ private let progressCallback: git_indexer_progress_cb = { _, payload in
     return 0
 }
 
+private let pushUpdateCallback: git_push_update_reference_cb = { ref, status, payload in
+    if let ref, let status { context(payload).rejections.append("\(String(cString: ref)): \(String(cString: status))") }
+    return 0
+}
+
 private let sidebandCallback: git_transport_message_cb = { _, _, payload in
     let ctx = context(payload)
     if ctx.expired { return ctx.fail(GitError(.timeout, "context deadline exceeded")) }
@@ -216,10 +223,11 @@ public final class Repository: @unchecked Sendable {
         return Repository(handle: repo!, path: path)
     }
 
-    /// Connects to `url`, lists its refs and, when `want` returns refspecs, fetches them over the same connection.
-    /// One round trip when nothing needs fetching.
-    public func sync(url: String, auth: GitAuth, deadline: Double?,
-                     want: ([RemoteRef]) throws -> [String]) throws -> [RemoteRef] {
+    /// A remote for `url` with fluxs's transport callbacks (credentials, host key check, deadline), its proxy options
+    /// and extra headers; `wrap` turns a libgit2 return code into the error a user can act on.
+    private func withTransport<T>(url: String, auth: GitAuth, deadline: Double?,
+                                  _ body: (OpaquePointer?, inout git_remote_callbacks, inout git_proxy_options, [String], (Int32, String) throws -> Void,
+                                           TransportContext) throws -> T) throws -> T {
         var remote: OpaquePointer?
         try check(git_remote_create_anonymous(&remote, handle, url), "remote \(url)")
         defer { git_remote_free(remote) }
@@ -247,7 +255,6 @@ public final class Repository: @unchecked Sendable {
             proxy.payload = payload
             let headers = auth.bearerToken.map { ["Authorization: Bearer \($0)"] } ?? []
             if let ca = auth.caFile { try check(fluxs_git_set_ssl_cert_locations(ca, nil), "CA certificate") }
-
             func wrap(_ rc: Int32, _ what: String) throws {
                 if rc >= 0 { return }
                 if let f = ctx.failure { throw f }
@@ -255,6 +262,15 @@ public final class Repository: @unchecked Sendable {
                 if ctx.expired { throw GitError(.timeout, "context deadline exceeded") }
                 throw classify(e)
             }
+            return try body(remote, &callbacks, &proxy, headers, wrap, ctx)
+        }
+    }
+
+    /// Connects to `url`, lists its refs and, when `want` returns refspecs, fetches them over the same connection.
+    /// One round trip when nothing needs fetching.
+    public func sync(url: String, auth: GitAuth, deadline: Double?,
+                     want: ([RemoteRef]) throws -> [String]) throws -> [RemoteRef] {
+        try withTransport(url: url, auth: auth, deadline: deadline) { remote, callbacks, proxy, headers, wrap, _ in
             let refs: [RemoteRef] = try withStrarray(headers) { hdrs in
                 try wrap(git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, &proxy, hdrs), "connect")
                 return try listRefs(remote)
@@ -278,6 +294,25 @@ public final class Repository: @unchecked Sendable {
             }
             return refs
         }
+    }
+
+    /// Pushes `refspecs`; a ref the server refuses (not a fast-forward, protected branch) is an error with its reason.
+    public func push(url: String, auth: GitAuth, deadline: Double?, refspecs: [String]) throws {
+        let rejected: [String] = try withTransport(url: url, auth: auth, deadline: deadline) { remote, callbacks, proxy, headers, wrap, ctx in
+            var opts = git_push_options()
+            git_push_options_init(&opts, UInt32(GIT_PUSH_OPTIONS_VERSION))
+            callbacks.push_update_reference = pushUpdateCallback
+            opts.callbacks = callbacks
+            opts.proxy_opts = proxy
+            try withStrarray(headers) { hdrs in
+                opts.custom_headers = hdrs.pointee
+                try withStrarray(refspecs) { s in
+                    try wrap(git_remote_push(remote, s, &opts), "push")
+                }
+            }
+            return ctx.rejections
+        }
+        if let first = rejected.first { throw GitError(.rejected, "push rejected: \(first)") }
     }
 
     /// Turns libgit2's transport messages into the causes a user can act on.

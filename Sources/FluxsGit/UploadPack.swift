@@ -140,3 +140,42 @@ extension Repository {
         return out
     }
 }
+
+extension Commit {
+    /// A new commit on top of this one whose tree is this commit's with `files` (path, content, executable)
+    /// replaced; `ref`, when given, is moved to it. Returns the new commit's id.
+    public func commit(replacing files: [(path: String, content: [UInt8], executable: Bool)], author: String, email: String,
+                       message: String, ref: String?) throws -> ObjectID {
+        var tree: OpaquePointer?
+        try check(git_commit_tree(&tree, handle), "tree of \(id)")
+        defer { git_tree_free(tree) }
+        var blobIDs: [git_oid] = []
+        for f in files {
+            var oid = git_oid()
+            try f.content.withUnsafeBytes { raw in
+                try check(git_blob_create_from_buffer(&oid, repo.handle, raw.baseAddress, raw.count), "blob \(f.path)")
+            }
+            blobIDs.append(oid)
+        }
+        let paths = files.map { strdup($0.path) }
+        defer { paths.forEach { free($0) } }
+        var updates: [git_tree_update] = files.indices.map { i in
+            git_tree_update(action: GIT_TREE_UPDATE_UPSERT, id: blobIDs[i],
+                            filemode: files[i].executable ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB, path: paths[i])
+        }
+        var newTreeID = git_oid()
+        try check(git_tree_create_updated(&newTreeID, repo.handle, tree, updates.count, &updates), "new tree")
+        var newTree: OpaquePointer?
+        try check(git_tree_lookup(&newTree, repo.handle, &newTreeID), "new tree")
+        defer { git_tree_free(newTree) }
+        var sig: UnsafeMutablePointer<git_signature>?
+        try check(git_signature_now(&sig, author, email), "signature")
+        defer { git_signature_free(sig) }
+        var out = git_oid()
+        var parents: [OpaquePointer?] = [handle]
+        try parents.withUnsafeMutableBufferPointer { p in
+            try check(git_commit_create(&out, repo.handle, ref, sig, sig, nil, message, newTree, 1, p.baseAddress), "commit")
+        }
+        return ObjectID(out)
+    }
+}

@@ -72,6 +72,65 @@ final class ImageReconcileTests: XCTestCase {
         XCTAssertEqual(try jsonpath("imagepolicy", "alpha", ".status.latestRef.tag"), "a")
     }
 
+    func testUpdateAutomationCommitsAndPushesTheSelectedTag() throws {
+        let git = try TestEnv.require("FLUXS_TEST_GIT_ROOT", "FLUXS_TEST_GIT_HTTP")
+        let registry = e["FLUXS_TEST_REGISTRY"]!
+        let image = "\(registry)/\(repo)"
+        try push(registry, ["6.3.5", "6.3.6"])
+        let deploy = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: app # not an image
+        spec:
+          template:
+            spec:
+              containers:
+              - name: app
+                image: \(image):6.3.5 # {"$imagepolicy": "\(ns):app"}
+                env:
+                - name: VERSION
+                  value: "6.3.5" # {"$imagepolicy": "\(ns):app:tag"}
+                - name: UNRELATED
+                  value: "1.0" # {"$imagepolicy": "\(ns):other"}
+
+        """
+        let fleet = try GitFixture(root: git["FLUXS_TEST_GIT_ROOT"]!, files: ["apps/deploy.yaml": deploy, "outside/deploy.yaml": deploy])
+        let storage = try TestEnv.tempDir("fluxs-storage")
+        defer { try? FileManager.default.removeItem(at: storage) }
+        func run(_ args: [String]) throws -> TestEnv.Run { try TestEnv.fluxs(args + ["-n", ns], env: ["FLUXS_STORAGE_PATH": storage.path]) }
+        XCTAssertEqual(try run(["create", "source", "git", "fleet", "--url=\(git["FLUXS_TEST_GIT_HTTP"]!)/git/\(fleet.name).git", "--branch=main"]).status, 0)
+        XCTAssertEqual(try run(["create", "image", "repository", "app", "--image=\(image)", "--interval=1m"]).status, 0)
+        XCTAssertEqual(try run(["create", "image", "policy", "app", "--image-ref=app", "--select-semver=>=6.0.0"]).status, 0)
+        let created = try run(["create", "image", "update", "fleet", "--git-repo-ref=fleet", "--git-repo-path=./apps", "--checkout-branch=main",
+                               "--push-branch=main", "--author-name=fluxs", "--author-email=fluxs@example.com",
+                               "--commit-template={{range .Changed.Changes}}{{print .OldValue}} -> {{println .NewValue}}{{end}}"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        func remote(_ args: String...) throws -> String {
+            try TestEnv.run("git", ["--git-dir", fleet.bare] + args).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        XCTAssertEqual(try remote("log", "-1", "--format=%an <%ae>%n%B", "main"), "fluxs <fluxs@example.com>\n\(image):6.3.5 -> \(image):6.3.6\n6.3.5 -> 6.3.6")
+        let updated = try remote("show", "main:apps/deploy.yaml")
+        XCTAssertEqual(updated, deploy.replacing("\(image):6.3.5 #", with: "\(image):6.3.6 #").replacing("\"6.3.5\" #", with: "\"6.3.6\" #")
+                        .trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertEqual(try remote("show", "main:outside/deploy.yaml"), deploy.trimmingCharacters(in: .whitespacesAndNewlines))   // outside the path
+        let head = try remote("rev-parse", "main")
+        XCTAssertEqual(try jsonpath("imageupdateautomation", "fleet", ".status.lastPushCommit"), head)
+        XCTAssertEqual(try jsonpath("imageupdateautomation", "fleet", ".status.conditions[?(@.type==\"Ready\")].message"),
+                       "pushed commit '\(head.prefix(7))' to branch 'main'")
+        // Nothing new: no commit.
+        let again = try run(["reconcile", "image", "update", "fleet"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.hasSuffix("✔ repository up-to-date\n"), again.stderr)
+        XCTAssertEqual(try remote("rev-parse", "main"), head)
+        // A new tag: the policy moves, the next run commits on top of the last push.
+        try push(registry, ["6.4.0"])
+        XCTAssertEqual(try run(["reconcile", "image", "policy", "app"]).status, 0)
+        XCTAssertEqual(try run(["reconcile", "image", "update", "fleet"]).status, 0)
+        XCTAssertEqual(try remote("rev-parse", "main~1"), head)
+        XCTAssertTrue(try remote("show", "main:apps/deploy.yaml").contains("\(image):6.4.0 # {"))
+    }
+
     func testRegistryCredentials() throws {
         let registry = e["FLUXS_TEST_REGISTRY_AUTH"]!
         let user = e["FLUXS_TEST_REGISTRY_USER"]!, pass = e["FLUXS_TEST_REGISTRY_PASSWORD"]!

@@ -175,7 +175,7 @@ server.bind = "127.0.0.1"
 server.port = %(http)d
 server.errorlog = "%(d)s/lighttpd-error.log"
 server.max-request-size = 0
-server.stream-request-body = 1
+server.stream-request-body = 0
 alias.url = ("/git/" => "%(cgi)s/", "/basic/" => "%(cgi)s/", "/bearer/" => "%(cgi)s/")
 %(blocks)s
 $SERVER["socket"] == "127.0.0.1:%(https)d" {

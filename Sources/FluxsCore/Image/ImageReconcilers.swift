@@ -69,9 +69,9 @@ struct ImageStatusWriter {
     let ref: ResourceRef
     let object: Node
 
-    func write(_ status: Node) throws -> Node {
+    func write(_ status: Node, fieldManager: String = Self.controller) throws -> Node {
         try kube.patch(ref, namespace: object["metadata"]?["namespace"]?.string ?? "", name: object["metadata"]?["name"]?.string ?? "",
-                       type: .merge, patch: ["status": status], subresource: "status", fieldManager: Self.controller)
+                       type: .merge, patch: ["status": status], subresource: "status", fieldManager: fieldManager)
     }
 }
 
