@@ -42,6 +42,32 @@ public enum OnDemand {
     }
 }
 
+/// A step of a reconciliation that failed: the Ready condition's reason and the message users see.
+struct ReconcileFailure: Error {
+    var reason: String
+    var message: String
+}
+
+/// What every reconciler reads first: the object's identity, its spec and its status (empty when it has none).
+struct ReconcileInput<Spec: APIObject, Status: FluxStatus> {
+    let namespace: String
+    let name: String
+    let generation: Int
+    let spec: Spec
+    var status: Status
+    /// The `reconcile.fluxcd.io/requestedAt` value the status must echo in lastHandledReconcileAt.
+    let requested: String?
+
+    init(_ object: Node, defaultStatus: Status) throws {
+        namespace = object["metadata"]?["namespace"]?.string ?? ""
+        name = object["metadata"]?["name"]?.string ?? ""
+        generation = object["metadata"]?["generation"]?.int ?? 0
+        spec = try APICoding.decode(Spec.self, from: object["spec"] ?? .emptyMap)
+        status = try object["status"].map { try APICoding.decode(Status.self, from: $0) } ?? defaultStatus
+        requested = ReconcileRequest.value(object)
+    }
+}
+
 /// The annotation `flux reconcile` sets, and the status field that records it was handled.
 public enum ReconcileRequest {
     public static let annotation = "reconcile.fluxcd.io/requestedAt"

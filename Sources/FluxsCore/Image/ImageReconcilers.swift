@@ -7,10 +7,7 @@ import FluxsYAML
 enum ImageScan {
     static let secrets = ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
 
-    struct Failure: Error {
-        var reason: String
-        var message: String
-    }
+    typealias Failure = ReconcileFailure
 
     static func secretData(_ kube: KubeClient, _ ns: String, _ name: String) throws -> [String: String] {
         guard let s = try kube.getIfExists(secrets, namespace: ns, name: name) else {
@@ -80,13 +77,12 @@ public struct ImageRepositoryReconciler: OnDemandReconciler {
     public init() {}
 
     public func reconcile(_ object: Node, env: ReconcileEnv) throws -> Node {
-        let ns = object["metadata"]?["namespace"]?.string ?? ""
-        let generation = object["metadata"]?["generation"]?.int ?? 0
-        let spec = try APICoding.decode(ImageRepositorySpec.self, from: object["spec"] ?? .emptyMap)
-        var status = try object["status"].map { try APICoding.decode(ImageRepositoryStatus.self, from: $0) } ?? ImageRepositoryStatus()
+        let input = try ReconcileInput<ImageRepositorySpec, ImageRepositoryStatus>(object, defaultStatus: ImageRepositoryStatus())
+        let (ns, generation, spec) = (input.namespace, input.generation, input.spec)
+        var status = input.status
         let recorder = EventRecorder(kube: env.kube, component: ImageStatusWriter.controller, warn: env.warn)
         let now = Clock.rfc3339()
-        if let requested = ReconcileRequest.value(object) { status.lastHandledReconcileAt = requested }
+        if let requested = input.requested { status.lastHandledReconcileAt = requested }
         let message: String
         let failed: Bool
         do {
@@ -125,20 +121,16 @@ public struct ImageRepositoryReconciler: OnDemandReconciler {
 public struct ImagePolicyReconciler: OnDemandReconciler {
     public init() {}
 
-    struct Failure: Error {
-        var reason: String
-        var message: String
-    }
+    typealias Failure = ReconcileFailure
 
     public func reconcile(_ object: Node, env: ReconcileEnv) throws -> Node {
         let kube = env.kube
-        let ns = object["metadata"]?["namespace"]?.string ?? ""
-        let generation = object["metadata"]?["generation"]?.int ?? 0
-        let spec = try APICoding.decode(ImagePolicySpec.self, from: object["spec"] ?? .emptyMap)
-        var status = try object["status"].map { try APICoding.decode(ImagePolicyStatus.self, from: $0) } ?? ImagePolicyStatus()
+        let input = try ReconcileInput<ImagePolicySpec, ImagePolicyStatus>(object, defaultStatus: ImagePolicyStatus())
+        let (ns, generation, spec) = (input.namespace, input.generation, input.spec)
+        var status = input.status
         let recorder = EventRecorder(kube: kube, component: ImageStatusWriter.controller, warn: env.warn)
         let now = Clock.rfc3339()
-        if let requested = ReconcileRequest.value(object) { status.lastHandledReconcileAt = requested }
+        if let requested = input.requested { status.lastHandledReconcileAt = requested }
         var event: (type: String, reason: String, message: String)?
         do {
             let repoNS = spec.imageRepositoryRef.namespace.isEmpty ? ns : spec.imageRepositoryRef.namespace

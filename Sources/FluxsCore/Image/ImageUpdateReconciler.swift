@@ -10,21 +10,16 @@ public struct ImageUpdateReconciler: OnDemandReconciler {
 
     public init() {}
 
-    struct Failure: Error {
-        var reason: String
-        var message: String
-    }
+    typealias Failure = ReconcileFailure
 
     public func reconcile(_ object: Node, env: ReconcileEnv) throws -> Node {
         let kube = env.kube
-        let ns = object["metadata"]?["namespace"]?.string ?? ""
-        let name = object["metadata"]?["name"]?.string ?? ""
-        let generation = object["metadata"]?["generation"]?.int ?? 0
-        let spec = try APICoding.decode(ImageUpdateAutomationSpec.self, from: object["spec"] ?? .emptyMap)
-        var status = try object["status"].map { try APICoding.decode(ImageUpdateAutomationStatus.self, from: $0) } ?? ImageUpdateAutomationStatus()
+        let input = try ReconcileInput<ImageUpdateAutomationSpec, ImageUpdateAutomationStatus>(object, defaultStatus: ImageUpdateAutomationStatus())
+        let (ns, name, generation, spec) = (input.namespace, input.name, input.generation, input.spec)
+        var status = input.status
         let recorder = EventRecorder(kube: kube, component: Self.controller, warn: env.warn)
         let now = Clock.rfc3339()
-        if let requested = ReconcileRequest.value(object) { status.lastHandledReconcileAt = requested }
+        if let requested = input.requested { status.lastHandledReconcileAt = requested }
         var event: (type: String, reason: String, message: String)?
         var caFile: String?
         defer { if let caFile { Files.remove(caFile) } }

@@ -19,20 +19,14 @@ public struct KustomizationReconciler: OnDemandReconciler {
 
     public init() {}
 
-    struct Failure: Error {
-        var reason: String
-        var message: String
-    }
+    typealias Failure = ReconcileFailure
 
     public func reconcile(_ object: Node, env: ReconcileEnv) throws -> Node {
         let kube = env.kube
         let ref = FluxKinds.kustomization.resource
-        let ns = object["metadata"]?["namespace"]?.string ?? ""
-        let name = object["metadata"]?["name"]?.string ?? ""
-        let generation = object["metadata"]?["generation"]?.int ?? 0
-        let spec = try APICoding.decode(KustomizationSpec.self, from: object["spec"] ?? .emptyMap)
-        var status = try object["status"].map { try APICoding.decode(KustomizationStatus.self, from: $0) } ?? KustomizationStatus()
-        let requested = ReconcileRequest.value(object)
+        let input = try ReconcileInput<KustomizationSpec, KustomizationStatus>(object, defaultStatus: KustomizationStatus())
+        let (ns, name, generation, spec, requested) = (input.namespace, input.name, input.generation, input.spec, input.requested)
+        var status = input.status
         let recorder = EventRecorder(kube: kube, component: Self.controller, warn: env.warn)
         let started = monotonicSeconds()
         let interval = (try? GoDuration.parse(spec.interval.text)) ?? 600
@@ -359,7 +353,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
     }
 
     /// postBuild.substituteFrom values of a ConfigMap or Secret in the Kustomization's namespace.
-    static func values(_ kube: KubeClient, kind: String, namespace: String, name: String) throws -> [String: String]? {
+    public static func values(_ kube: KubeClient, kind: String, namespace: String, name: String) throws -> [String: String]? {
         let ref = kind == "Secret" ? ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
                                    : ResourceRef(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true)
         guard let o = try kube.getIfExists(ref, namespace: namespace, name: name) else { return nil }

@@ -94,17 +94,7 @@ enum BuildCommand {
         fb.ignorePaths = o.ignorePaths
         fb.strictSubstitute = o.strictSubstitute
         if let kube = o.kube {
-            fb.lookup = { kind, n in
-                let ref = kind == "Secret" ? ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
-                                           : ResourceRef(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true)
-                guard let obj = try kube.getIfExists(ref, namespace: ns, name: n) else { return nil }
-                var out: [String: String] = [:]
-                for (k, v) in obj["data"]?.map?.entries ?? [] {
-                    guard let s = v.string else { continue }
-                    out[k] = kind == "Secret" ? (Base64.decode(s).map { String(decoding: $0, as: UTF8.self) } ?? "") : s
-                }
-                return out
-            }
+            fb.lookup = { kind, n in try KustomizationReconciler.values(kube, kind: kind, namespace: ns, name: n) }
         }
         let docs = try fb.build()
         guard o.recursive else { return docs }
