@@ -9,30 +9,56 @@ enum NameReferences {
     /// referrer may refer to, those once called `old`, of the target kind, in the referrer's namespace (service
     /// accounts and cluster-scoped kinds excepted); then the ones renamed with the referrer's prefixes and
     /// suffixes. Several left that differ is an error, as in kustomize.
+    /// Lookups shared by every referrer of one build: objects by (kind, previous name), by original namespace.
+    struct Index {
+        let byPrevious: [String: [Int]]
+        let byOriginalNamespace: [String: [Int]]
+
+        init(_ res: [Resource]) {
+            var prev: [String: [Int]] = [:]
+            var orig: [String: [Int]] = [:]
+            for (j, r) in res.enumerated() {
+                for name in Set(r.previous.map(\.name)) { prev[r.kind + "\u{0}" + name, default: []].append(j) }
+                if !Transformers.isClusterScoped(r) {
+                    let ns = r.previous.first?.namespace ?? r.namespace
+                    orig[ns.isEmpty ? "default" : ns, default: []].append(j)
+                }
+            }
+            byPrevious = prev
+            byOriginalNamespace = orig
+        }
+    }
+
     struct Referrals {
         let res: [Resource]
         let referrer: Resource
-        let pool: [Int]
+        let index: Index
+        let referrerClusterScoped: Bool
+        let bindingNamespaces: Set<String>
 
-        init(_ res: [Resource], _ i: Int) throws {
+        init(_ res: [Resource], _ i: Int, index: Index) throws {
             self.res = res
+            self.index = index
             referrer = res[i]
-            if Transformers.isClusterScoped(referrer) { pool = Array(res.indices); return }
-            var bindingNamespaces: Set<String> = []
-            if referrer.kind == "RoleBinding" {
+            referrerClusterScoped = Transformers.isClusterScoped(referrer)
+            var namespaces: Set<String> = []
+            if referrer.kind == "RoleBinding" && !referrerClusterScoped {
                 for s in referrer.node["subjects"]?.array ?? [] {
                     guard let ns = s.map?["namespace"], s["kind"]?.string == "ServiceAccount" else { continue }
                     guard let n = ns.string else {
                         throw KustomizeError("Invalid Input: namespace is blank for resource \"\(referrer.id)\"")
                     }
-                    bindingNamespaces.insert(n)
+                    namespaces.insert(n)
                 }
             }
-            let referrer = self.referrer
-            pool = res.indices.filter { j in
-                let t = res[j]
-                return Transformers.isClusterScoped(t) || nsEquals(t.namespace, referrer.namespace) || bindingNamespaces.contains(t.namespace)
-            }
+            bindingNamespaces = namespaces
+        }
+
+        /// kustomize's SubsetThatCouldBeReferencedByResource.
+        func visible(_ j: Int) -> Bool {
+            let t = res[j]
+            return referrerClusterScoped || Transformers.isClusterScoped(t) || nsEquals(t.namespace, referrer.namespace)
+                || bindingNamespaces.contains(t.namespace)
         }
 
         static func sameEnding(_ a: [String], _ b: [String]) -> Bool {
@@ -50,11 +76,10 @@ enum NameReferences {
             return Self.sameEnding(r.prefixes, o.prefixes) && Self.sameEnding(r.suffixes, o.suffixes)
         }
 
-        func select(_ old: String, kind: String, group: String?, field: String, within: [Int], sameNamespace: Bool) throws -> Resource? {
-            var c = within.map { res[$0] }.filter { r in
-                r.kind == kind && r.previous.contains { $0.name == old } && (group == nil || r.group == group)
-            }
-            if !Transformers.isClusterScoped(referrer) {
+        func select(_ old: String, kind: String, group: String?, field: String, where keep: (Int) -> Bool, sameNamespace: Bool) throws -> Resource? {
+            var c = (index.byPrevious[kind + "\u{0}" + old] ?? []).filter { visible($0) && keep($0) }.map { res[$0] }
+                .filter { group == nil || $0.group == group }
+            if !referrerClusterScoped {
                 c = c.filter { Transformers.isClusterScoped($0) || $0.kind == "ServiceAccount" || nsEquals($0.namespace, referrer.namespace) }
             }
             if c.count == 1 { return c[0] }
@@ -68,25 +93,30 @@ enum NameReferences {
 
         /// The new name for a reference held in a string, nil when it stays.
         func scalar(_ old: String, kind: String, group: String? = nil, field: String) throws -> String? {
-            guard let r = try select(old, kind: kind, group: group, field: field, within: pool, sameNamespace: false), r.name != old else { return nil }
+            guard let r = try select(old, kind: kind, group: group, field: field, where: { _ in true }, sameNamespace: false),
+                  r.name != old else { return nil }
             return r.name
         }
 
         func effective(_ ns: String) -> String { ns.isEmpty ? "default" : ns }
 
-        /// A reference held in a map with `name` (and `namespace`): both follow the referral.
+        /// A reference held in a map with `name` (and `namespace`): both follow the referral. With a namespace, the
+        /// candidates are those originally in it if any visible object was, else those now in it.
         func mapping(_ m: Node, kind: String, group: String? = nil, field: String) throws -> Node? {
             guard let old = m["name"]?.string else { return nil }
-            var within = pool
+            var keep: (Int) -> Bool = { _ in true }
             if let nsNode = m.map?["namespace"] {
                 let ns = nsNode.text ?? ""
-                let original = pool.filter { j in
-                    let r = res[j]
-                    return !Transformers.isClusterScoped(r) && effective(r.previous.first?.namespace ?? r.namespace) == ns
+                if (index.byOriginalNamespace[ns] ?? []).contains(where: visible) {
+                    keep = { j in
+                        let r = res[j]
+                        return !Transformers.isClusterScoped(r) && effective(r.previous.first?.namespace ?? r.namespace) == ns
+                    }
+                } else {
+                    keep = { j in !Transformers.isClusterScoped(res[j]) && effective(res[j].namespace) == ns }
                 }
-                within = !original.isEmpty ? original : pool.filter { !Transformers.isClusterScoped(res[$0]) && effective(res[$0].namespace) == ns }
             }
-            guard let r = try select(old, kind: kind, group: group, field: field, within: within, sameNamespace: true) else { return nil }
+            guard let r = try select(old, kind: kind, group: group, field: field, where: keep, sameNamespace: true) else { return nil }
             if r.name == old && r.namespace.isEmpty { return nil }
             var out = m
             out["name"] = .string(r.name)
@@ -99,37 +129,45 @@ enum NameReferences {
     /// defaults, then `configurations:`) that names a renamed object is updated, in the table's order.
     static func fix(_ res: inout [Resource], config: FieldConfig = FieldConfig()) throws {
         let table = NameReferenceTable.defaults + config.nameReferences
+        let index = Index(res)
+        // The table's (target, field) pairs that can apply to each referrer kind, in table order.
+        var byKind: [String: [(target: String, spec: FieldSpec)]] = [:]
         for i in res.indices {
-            let refs = try Referrals(res, i)
+            let kind = res[i].kind
+            if byKind[kind] == nil {
+                byKind[kind] = table.flatMap { t in t.specs.filter { ($0.kind == nil || $0.kind == kind) && !$0.path.isEmpty }.map { (t.kind, $0) } }
+            }
+            let entries = byKind[kind]!
+            if entries.isEmpty && res[i].kind != "RoleBinding" { continue }
+            let refs = try Referrals(res, i, index: index)
             var n = res[i].node
-            for (target, _, specs) in table {
-                for spec in specs where spec.applies(to: refs.referrer) && !spec.path.isEmpty {
-                    let field = spec.path.joined(separator: "/")
-                    var group: String?
-                    if field == "roleRef/name" {
-                        // kustomize's roleRefFilter: the binding's roleRef names the kind and group of the referral.
-                        guard n["roleRef"]?["kind"]?.string == target else { continue }
-                        group = n["roleRef"]?["apiGroup"]?.string
-                    }
-                    var failure: Error?
-                    func update(_ v: Node) throws -> Node? {
-                        if let old = v.string { return try refs.scalar(old, kind: target, group: group, field: field).map { .string($0) } }
-                        if v.map != nil { return try refs.mapping(v, kind: target, group: group, field: field) }
-                        return nil
-                    }
-                    FieldSpec.visit(&n, spec.path[...], create: false) { v in
-                        guard let value = v else { return }
-                        do {
-                            if case .sequence(var items) = value {
-                                for k in items.indices { if let new = try update(items[k]) { items[k] = new } }
-                                v = .sequence(items)
-                            } else if let new = try update(value) {
-                                v = new
-                            }
-                        } catch { failure = error }
-                    }
-                    if let failure { throw failure }
+            for (target, spec) in entries {
+                guard spec.applies(to: refs.referrer) else { continue }
+                let field = spec.path.joined(separator: "/")
+                var group: String?
+                if field == "roleRef/name" {
+                    // kustomize's roleRefFilter: the binding's roleRef names the kind and group of the referral.
+                    guard n["roleRef"]?["kind"]?.string == target else { continue }
+                    group = n["roleRef"]?["apiGroup"]?.string
                 }
+                var failure: Error?
+                func update(_ v: Node) throws -> Node? {
+                    if let old = v.string { return try refs.scalar(old, kind: target, group: group, field: field).map { .string($0) } }
+                    if v.map != nil { return try refs.mapping(v, kind: target, group: group, field: field) }
+                    return nil
+                }
+                FieldSpec.visit(&n, spec.path[...], create: false) { v in
+                    guard let value = v else { return }
+                    do {
+                        if case .sequence(var items) = value {
+                            for k in items.indices { if let new = try update(items[k]) { items[k] = new } }
+                            v = .sequence(items)
+                        } else if let new = try update(value) {
+                            v = new
+                        }
+                    } catch { failure = error }
+                }
+                if let failure { throw failure }
             }
             res[i].node = n
         }
