@@ -83,7 +83,10 @@ public final class Applier {
         for (stage, wait) in [(clusterDefs, true), (classDefs, false), (rest, false)] where !stage.isEmpty {
             var entries: [ChangeSetEntry] = []
             for o in stage { entries.append(try applyOne(o)) }
-            if wait && !dryRun { try waitReady(entries.map(\.object)) }
+            if wait && !dryRun {
+                try waitReady(entries.map(\.object))
+                kube.forgetDiscovery()   // the new CRDs' kinds
+            }
             out += entries
         }
         return out

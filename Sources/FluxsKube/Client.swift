@@ -207,6 +207,12 @@ public final class KubeClient {
 
     // MARK: discovery
 
+    /// Forgets what discovery said (after CRDs were created, their kinds exist).
+    public func forgetDiscovery() {
+        discovery = [:]
+        missingGroupVersions = []
+    }
+
     /// The resources of one group/version; nil when the server does not serve it.
     public func resources(apiVersion: String) throws -> [ResourceRef]? {
         if let c = discovery[apiVersion] { return c }

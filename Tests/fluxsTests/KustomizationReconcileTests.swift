@@ -114,6 +114,39 @@ final class KustomizationReconcileTests: XCTestCase {
         XCTAssertTrue(events.stdout.contains("ReconciliationSucceeded") && events.stdout.contains("Progressing"), events.stdout)
     }
 
+    func testCustomResourceDefinitionAndItsObjectsInOneRevision() throws {
+        let id = UUID().uuidString.prefix(6).lowercased()
+        let group = "k\(id).example.com"
+        let crd = """
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata:
+          name: pets.\(group)
+        spec:
+          group: \(group)
+          names: {kind: Pet, listKind: PetList, plural: pets, singular: pet}
+          scope: Namespaced
+          versions:
+          - name: v1
+            served: true
+            storage: true
+            schema:
+              openAPIV3Schema:
+                type: object
+                properties:
+                  spec:
+                    type: object
+                    properties:
+                      sound: {type: string}
+
+        """
+        _ = try source(["crds/pet.yaml": crd, "apps/rex.yaml": "apiVersion: \(group)/v1\nkind: Pet\nmetadata:\n  name: rex\nspec:\n  sound: woof\n"])
+        let r = try fluxs(["create", "kustomization", "pets", "--source=GitRepository/fleet", "--path=./", "--prune=true", "--interval=10m",
+                           "--target-namespace=\(apps)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try kubectl("get", "pets.\(group)", "rex", "-n", apps, "-o", "jsonpath={.spec.sound}").stdout, "woof")
+    }
+
     func testFailuresChangeNothingAndSayWhy() throws {
         let repo = try source(["apps/podinfo/deployment.yaml": deployment, "apps/podinfo/config.yaml": config])
         XCTAssertEqual(try fluxs(["create", "kustomization", "podinfo", "--source=GitRepository/fleet", "--path=./apps/podinfo", "--prune=true",
