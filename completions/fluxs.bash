@@ -132,6 +132,8 @@ __fluxs_sub() {
         "reconcile source|git") __fluxs_next='reconcile source git' ;;
         "reconcile source|helm") __fluxs_next='reconcile source helm' ;;
         "reconcile source|oci") __fluxs_next='reconcile source oci' ;;
+        "bootstrap|git") __fluxs_next='bootstrap git' ;;
+        "bootstrap|github") __fluxs_next='bootstrap github' ;;
         "kustomize|build") __fluxs_next='kustomize build' ;;
         "build|kustomization"|"build|ks") __fluxs_next='build kustomization' ;;
     esac
@@ -190,6 +192,9 @@ __fluxs_value_flag() {
         "reconcile source git|--storage-path") return 0 ;;
         "reconcile source helm|--storage-path") return 0 ;;
         "reconcile source oci|--storage-path") return 0 ;;
+        "bootstrap|--version"|"bootstrap|-v"|"bootstrap|--components"|"bootstrap|--components-extra"|"bootstrap|--registry"|"bootstrap|--branch"|"bootstrap|--log-level"|"bootstrap|--cluster-domain"|"bootstrap|--secret-name"|"bootstrap|--ssh-key-algorithm"|"bootstrap|--ssh-ecdsa-curve"|"bootstrap|--ssh-hostname"|"bootstrap|--ca-file"|"bootstrap|--private-key-file"|"bootstrap|--author-name"|"bootstrap|--author-email"|"bootstrap|--commit-message-appendix") return 0 ;;
+        "bootstrap git|--url"|"bootstrap git|--interval"|"bootstrap git|--path"|"bootstrap git|--username"|"bootstrap git|-u"|"bootstrap git|--password"|"bootstrap git|-p"|"bootstrap git|--version"|"bootstrap git|-v"|"bootstrap git|--components"|"bootstrap git|--components-extra"|"bootstrap git|--registry"|"bootstrap git|--branch"|"bootstrap git|--log-level"|"bootstrap git|--cluster-domain"|"bootstrap git|--secret-name"|"bootstrap git|--ssh-key-algorithm"|"bootstrap git|--ssh-ecdsa-curve"|"bootstrap git|--ssh-hostname"|"bootstrap git|--ca-file"|"bootstrap git|--private-key-file"|"bootstrap git|--author-name"|"bootstrap git|--author-email"|"bootstrap git|--commit-message-appendix") return 0 ;;
+        "bootstrap github|--owner"|"bootstrap github|--repository"|"bootstrap github|--team"|"bootstrap github|--interval"|"bootstrap github|--hostname"|"bootstrap github|--path"|"bootstrap github|--version"|"bootstrap github|-v"|"bootstrap github|--components"|"bootstrap github|--components-extra"|"bootstrap github|--registry"|"bootstrap github|--branch"|"bootstrap github|--log-level"|"bootstrap github|--cluster-domain"|"bootstrap github|--secret-name"|"bootstrap github|--ssh-key-algorithm"|"bootstrap github|--ssh-ecdsa-curve"|"bootstrap github|--ssh-hostname"|"bootstrap github|--ca-file"|"bootstrap github|--private-key-file"|"bootstrap github|--author-name"|"bootstrap github|--author-email"|"bootstrap github|--commit-message-appendix") return 0 ;;
         "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths"|"build kustomization|--local-sources") return 0 ;;
     esac
     case "$2" in
@@ -325,11 +330,13 @@ __fluxs_words() {
         'reconcile source git') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
         'reconcile source helm') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
         'reconcile source oci') __fluxs_subs=''; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=names ;;
+        'bootstrap') __fluxs_subs='git github'; __fluxs_flags='--version -v --components --components-extra --registry --branch --recurse-submodules --watch-all-namespaces --network-policy --token-auth --log-level --cluster-domain --secret-name --ssh-key-algorithm --ssh-ecdsa-curve --ssh-hostname --ca-file --private-key-file --author-name --author-email --commit-message-appendix --force --silent -s --help -h'; __fluxs_args=subs ;;
+        'bootstrap git') __fluxs_subs=''; __fluxs_flags='--url --interval --path --username -u --password -p --allow-insecure-http --with-bearer-token --version -v --components --components-extra --registry --branch --recurse-submodules --watch-all-namespaces --network-policy --token-auth --log-level --cluster-domain --secret-name --ssh-key-algorithm --ssh-ecdsa-curve --ssh-hostname --ca-file --private-key-file --author-name --author-email --commit-message-appendix --force --silent -s --help -h'; __fluxs_args=none ;;
+        'bootstrap github') __fluxs_subs=''; __fluxs_flags='--owner --repository --team --personal --private --interval --hostname --path --read-write-key --reconcile --version -v --components --components-extra --registry --branch --recurse-submodules --watch-all-namespaces --network-policy --token-auth --log-level --cluster-domain --secret-name --ssh-key-algorithm --ssh-ecdsa-curve --ssh-hostname --ca-file --private-key-file --author-name --author-email --commit-message-appendix --force --silent -s --help -h'; __fluxs_args=none ;;
         'kustomize') __fluxs_subs='build'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'kustomize build') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'build') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'build kustomization') __fluxs_subs=''; __fluxs_flags='--path --kustomization-file --ignore-paths --dry-run --strict-substitute --in-memory-build --recursive -r --local-sources --help -h'; __fluxs_args=names ;;
-        'bootstrap') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'debug') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'diff') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'trigger') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;

@@ -141,19 +141,28 @@ extension Repository {
     }
 }
 
-extension Commit {
-    /// A new commit on top of this one whose tree is this commit's with `files` (path, content, executable)
-    /// replaced; `ref`, when given, is moved to it. Returns the new commit's id.
-    public func commit(replacing files: [(path: String, content: [UInt8], executable: Bool)], author: String, email: String,
-                       message: String, ref: String?) throws -> ObjectID {
+extension Repository {
+    /// A new commit whose tree is `parent`'s (an empty tree for a first commit) with `files` (path, content,
+    /// executable) written; `ref`, when given, is moved to it. Returns the new commit's id.
+    public func commit(on parent: Commit?, replacing files: [(path: String, content: [UInt8], executable: Bool)],
+                       author: String, email: String, message: String, ref: String?) throws -> ObjectID {
         var tree: OpaquePointer?
-        try check(git_commit_tree(&tree, handle), "tree of \(id)")
+        if let parent {
+            try check(git_commit_tree(&tree, parent.handle), "tree of \(parent.id)")
+        } else {
+            var builder: OpaquePointer?
+            try check(git_treebuilder_new(&builder, handle, nil), "empty tree")
+            defer { git_treebuilder_free(builder) }
+            var empty = git_oid()
+            try check(git_treebuilder_write(&empty, builder), "empty tree")
+            try check(git_tree_lookup(&tree, handle, &empty), "empty tree")
+        }
         defer { git_tree_free(tree) }
         var blobIDs: [git_oid] = []
         for f in files {
             var oid = git_oid()
             try f.content.withUnsafeBytes { raw in
-                try check(git_blob_create_from_buffer(&oid, repo.handle, raw.baseAddress, raw.count), "blob \(f.path)")
+                try check(git_blob_create_from_buffer(&oid, handle, raw.baseAddress, raw.count), "blob \(f.path)")
             }
             blobIDs.append(oid)
         }
@@ -164,18 +173,36 @@ extension Commit {
                             filemode: files[i].executable ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB, path: paths[i])
         }
         var newTreeID = git_oid()
-        try check(git_tree_create_updated(&newTreeID, repo.handle, tree, updates.count, &updates), "new tree")
+        try check(git_tree_create_updated(&newTreeID, handle, tree, updates.count, &updates), "new tree")
         var newTree: OpaquePointer?
-        try check(git_tree_lookup(&newTree, repo.handle, &newTreeID), "new tree")
+        try check(git_tree_lookup(&newTree, handle, &newTreeID), "new tree")
         defer { git_tree_free(newTree) }
         var sig: UnsafeMutablePointer<git_signature>?
         try check(git_signature_now(&sig, author, email), "signature")
         defer { git_signature_free(sig) }
         var out = git_oid()
-        var parents: [OpaquePointer?] = [handle]
+        var parents: [OpaquePointer?] = parent.map { [$0.handle] } ?? []
         try parents.withUnsafeMutableBufferPointer { p in
-            try check(git_commit_create(&out, repo.handle, ref, sig, sig, nil, message, newTree, 1, p.baseAddress), "commit")
+            try check(git_commit_create(&out, handle, ref, sig, sig, nil, message, newTree, p.count, p.baseAddress), "commit")
         }
         return ObjectID(out)
+    }
+}
+
+extension Commit {
+    /// The content of the file at `path` in this commit's tree, if there is one.
+    public func file(_ path: String) -> [UInt8]? {
+        var tree: OpaquePointer?
+        guard git_commit_tree(&tree, handle) == 0 else { return nil }
+        defer { git_tree_free(tree) }
+        var entry: OpaquePointer?
+        guard git_tree_entry_bypath(&entry, tree, path) == 0 else { return nil }
+        defer { git_tree_entry_free(entry) }
+        var blob: OpaquePointer?
+        guard git_blob_lookup(&blob, repo.handle, git_tree_entry_id(entry)) == 0 else { return nil }
+        defer { git_blob_free(blob) }
+        let size = Int(git_blob_rawsize(blob))
+        guard size > 0, let p = git_blob_rawcontent(blob) else { return [] }
+        return [UInt8](UnsafeRawBufferPointer(start: p, count: size))
     }
 }

@@ -108,7 +108,7 @@ public struct ImageUpdateReconciler: OnDemandReconciler {
                 let message = try MessageTemplate(automation: (name, ns), values: git.commit.messageTemplateValues, changes: changes)
                     .render(git.commit.messageTemplate)
                 let localRef = "refs/fluxs/image-update/\(ns)/\(name)"
-                let commit = try tip.commit(replacing: files, author: author.name, email: author.email, message: message, ref: nil)
+                let commit = try repo.commit(on: tip, replacing: files, author: author.name, email: author.email, message: message, ref: nil)
                 try repo.setRef(localRef, to: commit)
                 try repo.push(url: url, auth: auth, deadline: deadline, refspecs: ["\(localRef):refs/heads/\(pushBranch)"])
                 if pushBranch == branch { try repo.setRef(refName, to: commit) }

@@ -71,6 +71,7 @@ enum RootCommand {
             EventsCommand.make(),
             TreeCommand.make(),
             ReconcileCommand.make(),
+            BootstrapCommand.make(),
             KustomizeCommand.make(),
             BuildCommand.make(),
         ]
