@@ -251,7 +251,9 @@ enum BootstrapCommand {
                 inv.out.success("component manifests are up to date")
             }
             let ks = FluxKinds.kustomization.resource
-            let existing = try kube.getIfExists(ks, namespace: ns, name: ns)
+            // On a new cluster the Kustomization kind itself does not exist yet.
+            let existing: Node?
+            do { existing = try kube.getIfExists(ks, namespace: ns, name: ns) } catch let e as KubeError where e.kind == .notFound { existing = nil }
             if (existing?["status"]?["lastAppliedRevision"]?.string ?? "").isEmpty {
                 inv.out.action("installing components in \"\(ns)\" namespace")
                 let applier = Applier(kube: kube, fieldManager: "flux")
