@@ -19,6 +19,11 @@ final class BootstrapTests: XCTestCase {
 
     override func tearDownWithError() throws {
         if let storage { try? FileManager.default.removeItem(at: storage) }
+        // The bootstrap Kustomization labelled the CRDs as its own, which makes `install` refuse (as flux does on a
+        // bootstrapped cluster); other tests share this cluster, so the labels go.
+        _ = try? TestEnv.run("kubectl", ["delete", "kustomization", ns, "-n", ns, "--wait=false"])
+        _ = try? TestEnv.run("kubectl", ["label", "crd", "-l", "app.kubernetes.io/part-of=flux",
+                                         "kustomize.toolkit.fluxcd.io/name-", "kustomize.toolkit.fluxcd.io/namespace-"])
     }
 
     func fluxs(_ args: [String], env extra: [String: String] = [:]) throws -> TestEnv.Run {
