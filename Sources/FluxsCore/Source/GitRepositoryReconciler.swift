@@ -620,7 +620,8 @@ func tempPath(_ prefix: String) -> String {
 }
 
 extension String {
-    func trimmingSlashes() -> String {
+    /// The path without leading `./` and `/` and trailing `/`.
+    public func trimmingSlashes() -> String {
         var s = Substring(self)
         while s.hasPrefix("./") { s = s.dropFirst(2) }
         while s.hasPrefix("/") { s = s.dropFirst() }

@@ -279,9 +279,9 @@ enum BootstrapCommand {
                 } else {
                     data = try SSHSecret.data(inv, url: syncURL, announce: false)
                     let pub = data.first { $0.0 == "identity.pub" }?.1 ?? ""
-                    inv.out.success("public key: \(pub.trimmingSlashesNewline())")
+                    inv.out.success("public key: \(pub.trimmingTrailingWhitespace())")
                     let keyName = [ns, branch, secretName, syncPath].filter { !$0.isEmpty }.joined(separator: "-")
-                    if let deployKey { try deployKey(pub.trimmingSlashesNewline(), keyName) }
+                    if let deployKey { try deployKey(pub.trimmingTrailingWhitespace(), keyName) }
                     else if !inv.flags.bool("silent") && inv.flags.string("private-key-file").isEmpty { try SSHSecret.confirmDeployKey(inv) }
                 }
                 if !inv.flags.string("ca-file").isEmpty { data.append(("ca.crt", try Files.readText(inv.flags.string("ca-file")))) }
@@ -398,16 +398,9 @@ enum BootstrapCommand {
 }
 
 extension String {
-    func trimmingSlashesNewline() -> String {
+    func trimmingTrailingWhitespace() -> String {
         var s = Substring(self)
         while let l = s.last, l.isNewline || l == " " { s.removeLast() }
-        return String(s)
-    }
-    func trimmingSlashes() -> String {
-        var s = Substring(self)
-        while s.hasPrefix("./") { s = s.dropFirst(2) }
-        while s.hasPrefix("/") { s = s.dropFirst() }
-        while s.hasSuffix("/") { s = s.dropLast() }
         return String(s)
     }
 }
