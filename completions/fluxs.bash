@@ -22,6 +22,7 @@ __fluxs_sub() {
         "|suspend") __fluxs_next='suspend' ;;
         "|tree") __fluxs_next='tree' ;;
         "|trigger") __fluxs_next='trigger' ;;
+        "|uninstall") __fluxs_next='uninstall' ;;
         "|version") __fluxs_next='version' ;;
         "completion|bash") __fluxs_next='completion bash' ;;
         "completion|fish") __fluxs_next='completion fish' ;;
@@ -207,7 +208,7 @@ __fluxs_globals='--timeout --verbose --ns-follows-kube-context --namespace -n --
 
 __fluxs_words() {
     case "$1" in
-        '') __fluxs_subs='bootstrap build completion create debug delete diff events export get help install kustomize reconcile resume suspend tree trigger version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
+        '') __fluxs_subs='bootstrap build completion create debug delete diff events export get help install kustomize reconcile resume suspend tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
         'version') __fluxs_subs=''; __fluxs_flags='--client --output -o --help -h'; __fluxs_args=none ;;
         'completion') __fluxs_subs='bash fish zsh'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'completion bash') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
@@ -333,6 +334,7 @@ __fluxs_words() {
         'bootstrap') __fluxs_subs='git github'; __fluxs_flags='--version -v --components --components-extra --registry --branch --recurse-submodules --watch-all-namespaces --network-policy --token-auth --log-level --cluster-domain --secret-name --ssh-key-algorithm --ssh-ecdsa-curve --ssh-hostname --ca-file --private-key-file --author-name --author-email --commit-message-appendix --force --silent -s --help -h'; __fluxs_args=subs ;;
         'bootstrap git') __fluxs_subs=''; __fluxs_flags='--url --interval --path --username -u --password -p --allow-insecure-http --with-bearer-token --version -v --components --components-extra --registry --branch --recurse-submodules --watch-all-namespaces --network-policy --token-auth --log-level --cluster-domain --secret-name --ssh-key-algorithm --ssh-ecdsa-curve --ssh-hostname --ca-file --private-key-file --author-name --author-email --commit-message-appendix --force --silent -s --help -h'; __fluxs_args=none ;;
         'bootstrap github') __fluxs_subs=''; __fluxs_flags='--owner --repository --team --personal --private --interval --hostname --path --read-write-key --reconcile --version -v --components --components-extra --registry --branch --recurse-submodules --watch-all-namespaces --network-policy --token-auth --log-level --cluster-domain --secret-name --ssh-key-algorithm --ssh-ecdsa-curve --ssh-hostname --ca-file --private-key-file --author-name --author-email --commit-message-appendix --force --silent -s --help -h'; __fluxs_args=none ;;
+        'uninstall') __fluxs_subs=''; __fluxs_flags='--keep-namespace --dry-run --silent -s --help -h'; __fluxs_args=none ;;
         'kustomize') __fluxs_subs='build'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'kustomize build') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'build') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;

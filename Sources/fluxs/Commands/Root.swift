@@ -72,6 +72,7 @@ enum RootCommand {
             TreeCommand.make(),
             ReconcileCommand.make(),
             BootstrapCommand.make(),
+            UninstallCommand.make(),
             KustomizeCommand.make(),
             BuildCommand.make(),
         ]
