@@ -77,12 +77,12 @@ final class CLITests: XCTestCase {
     }
 
     func testPlannedCommandsSayTheyAreNotAvailable() throws {
-        let r = try fluxs("uninstall", "--help")
+        let r = try fluxs("check", "--help")
         XCTAssertEqual(r.status, 0)
         XCTAssertTrue(r.stdout.contains("Not available in this fluxs build yet"), r.stdout)
-        let run = try fluxs("uninstall")
+        let run = try fluxs("check")
         XCTAssertEqual(run.status, 1)
-        XCTAssertTrue(run.stderr.hasPrefix("✗ \"fluxs uninstall\" is not available in this fluxs build yet"), run.stderr)
+        XCTAssertTrue(run.stderr.hasPrefix("✗ \"fluxs check\" is not available in this fluxs build yet"), run.stderr)
     }
 
     func testCompletionFilesAreTheGeneratedOutput() throws {
