@@ -6,6 +6,7 @@ __fluxs_sub() {
     case "$1|$2" in
         "|bootstrap") __fluxs_next='bootstrap' ;;
         "|build") __fluxs_next='build' ;;
+        "|check") __fluxs_next='check' ;;
         "|completion") __fluxs_next='completion' ;;
         "|create") __fluxs_next='create' ;;
         "|debug") __fluxs_next='debug' ;;
@@ -196,6 +197,7 @@ __fluxs_value_flag() {
         "bootstrap|--version"|"bootstrap|-v"|"bootstrap|--components"|"bootstrap|--components-extra"|"bootstrap|--registry"|"bootstrap|--branch"|"bootstrap|--log-level"|"bootstrap|--cluster-domain"|"bootstrap|--secret-name"|"bootstrap|--ssh-key-algorithm"|"bootstrap|--ssh-ecdsa-curve"|"bootstrap|--ssh-hostname"|"bootstrap|--ca-file"|"bootstrap|--private-key-file"|"bootstrap|--author-name"|"bootstrap|--author-email"|"bootstrap|--commit-message-appendix") return 0 ;;
         "bootstrap git|--url"|"bootstrap git|--interval"|"bootstrap git|--path"|"bootstrap git|--username"|"bootstrap git|-u"|"bootstrap git|--password"|"bootstrap git|-p"|"bootstrap git|--version"|"bootstrap git|-v"|"bootstrap git|--components"|"bootstrap git|--components-extra"|"bootstrap git|--registry"|"bootstrap git|--branch"|"bootstrap git|--log-level"|"bootstrap git|--cluster-domain"|"bootstrap git|--secret-name"|"bootstrap git|--ssh-key-algorithm"|"bootstrap git|--ssh-ecdsa-curve"|"bootstrap git|--ssh-hostname"|"bootstrap git|--ca-file"|"bootstrap git|--private-key-file"|"bootstrap git|--author-name"|"bootstrap git|--author-email"|"bootstrap git|--commit-message-appendix") return 0 ;;
         "bootstrap github|--owner"|"bootstrap github|--repository"|"bootstrap github|--team"|"bootstrap github|--interval"|"bootstrap github|--hostname"|"bootstrap github|--path"|"bootstrap github|--version"|"bootstrap github|-v"|"bootstrap github|--components"|"bootstrap github|--components-extra"|"bootstrap github|--registry"|"bootstrap github|--branch"|"bootstrap github|--log-level"|"bootstrap github|--cluster-domain"|"bootstrap github|--secret-name"|"bootstrap github|--ssh-key-algorithm"|"bootstrap github|--ssh-ecdsa-curve"|"bootstrap github|--ssh-hostname"|"bootstrap github|--ca-file"|"bootstrap github|--private-key-file"|"bootstrap github|--author-name"|"bootstrap github|--author-email"|"bootstrap github|--commit-message-appendix") return 0 ;;
+        "check|--components"|"check|--components-extra"|"check|--poll-interval") return 0 ;;
         "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths"|"build kustomization|--local-sources") return 0 ;;
     esac
     case "$2" in
@@ -208,7 +210,7 @@ __fluxs_globals='--timeout --verbose --ns-follows-kube-context --namespace -n --
 
 __fluxs_words() {
     case "$1" in
-        '') __fluxs_subs='bootstrap build completion create debug delete diff events export get help install kustomize reconcile resume suspend tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
+        '') __fluxs_subs='bootstrap build check completion create debug delete diff events export get help install kustomize reconcile resume suspend tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
         'version') __fluxs_subs=''; __fluxs_flags='--client --output -o --help -h'; __fluxs_args=none ;;
         'completion') __fluxs_subs='bash fish zsh'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'completion bash') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
@@ -335,6 +337,7 @@ __fluxs_words() {
         'bootstrap git') __fluxs_subs=''; __fluxs_flags='--url --interval --path --username -u --password -p --allow-insecure-http --with-bearer-token --version -v --components --components-extra --registry --branch --recurse-submodules --watch-all-namespaces --network-policy --token-auth --log-level --cluster-domain --secret-name --ssh-key-algorithm --ssh-ecdsa-curve --ssh-hostname --ca-file --private-key-file --author-name --author-email --commit-message-appendix --force --silent -s --help -h'; __fluxs_args=none ;;
         'bootstrap github') __fluxs_subs=''; __fluxs_flags='--owner --repository --team --personal --private --interval --hostname --path --read-write-key --reconcile --version -v --components --components-extra --registry --branch --recurse-submodules --watch-all-namespaces --network-policy --token-auth --log-level --cluster-domain --secret-name --ssh-key-algorithm --ssh-ecdsa-curve --ssh-hostname --ca-file --private-key-file --author-name --author-email --commit-message-appendix --force --silent -s --help -h'; __fluxs_args=none ;;
         'uninstall') __fluxs_subs=''; __fluxs_flags='--keep-namespace --dry-run --silent -s --help -h'; __fluxs_args=none ;;
+        'check') __fluxs_subs=''; __fluxs_flags='--pre --components --components-extra --poll-interval --help -h'; __fluxs_args=none ;;
         'kustomize') __fluxs_subs='build'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'kustomize build') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'build') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;

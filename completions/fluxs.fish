@@ -7,6 +7,8 @@ function __fluxs_sub
             echo 'bootstrap'
         case '|build'
             echo 'build'
+        case '|check'
+            echo 'check'
         case '|completion'
             echo 'completion'
         case '|create'
@@ -382,6 +384,8 @@ function __fluxs_value_flag
             return 0
         case 'bootstrap github|--owner' 'bootstrap github|--repository' 'bootstrap github|--team' 'bootstrap github|--interval' 'bootstrap github|--hostname' 'bootstrap github|--path' 'bootstrap github|--version' 'bootstrap github|-v' 'bootstrap github|--components' 'bootstrap github|--components-extra' 'bootstrap github|--registry' 'bootstrap github|--branch' 'bootstrap github|--log-level' 'bootstrap github|--cluster-domain' 'bootstrap github|--secret-name' 'bootstrap github|--ssh-key-algorithm' 'bootstrap github|--ssh-ecdsa-curve' 'bootstrap github|--ssh-hostname' 'bootstrap github|--ca-file' 'bootstrap github|--private-key-file' 'bootstrap github|--author-name' 'bootstrap github|--author-email' 'bootstrap github|--commit-message-appendix'
             return 0
+        case 'check|--components' 'check|--components-extra' 'check|--poll-interval'
+            return 0
         case 'build kustomization|--path' 'build kustomization|--kustomization-file' 'build kustomization|--ignore-paths' 'build kustomization|--local-sources'
             return 0
     end
@@ -544,7 +548,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--version\tversion for fluxs' '--help\thelp for fluxs' '-h\thelp for fluxs'
             else
-                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'suspend\tSuspend resources' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger a Flux resource' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
+                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'suspend\tSuspend resources' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger a Flux resource' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
             end
         case 'version'
             if string match -q -- '-*' "$cur"
@@ -1257,6 +1261,10 @@ function __fluxs_candidates
         case 'uninstall'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--keep-namespace\tskip namespace deletion' '--dry-run\tonly print the objects that would be deleted' '--silent\tdelete components without asking for confirmation' '-s\tdelete components without asking for confirmation' '--help\thelp for uninstall' '-h\thelp for uninstall'
+            end
+        case 'check'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--pre\tonly run pre-installation checks' '--components\tlist of components, accepts comma-separated values' '--components-extra\tlist of components in addition to those supplied or defaulted, accepts comma-separated values' '--poll-interval\thow often the health checker should poll the cluster for the latest state of the resources.' '--help\thelp for check' '-h\thelp for check'
             end
         case 'kustomize'
             if string match -q -- '-*' "$cur"

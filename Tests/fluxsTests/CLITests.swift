@@ -77,12 +77,12 @@ final class CLITests: XCTestCase {
     }
 
     func testPlannedCommandsSayTheyAreNotAvailable() throws {
-        let r = try fluxs("check", "--help")
+        let r = try fluxs("logs", "--help")
         XCTAssertEqual(r.status, 0)
         XCTAssertTrue(r.stdout.contains("Not available in this fluxs build yet"), r.stdout)
-        let run = try fluxs("check")
+        let run = try fluxs("logs")
         XCTAssertEqual(run.status, 1)
-        XCTAssertTrue(run.stderr.hasPrefix("✗ \"fluxs check\" is not available in this fluxs build yet"), run.stderr)
+        XCTAssertTrue(run.stderr.hasPrefix("✗ \"fluxs logs\" is not available in this fluxs build yet"), run.stderr)
     }
 
     func testCompletionFilesAreTheGeneratedOutput() throws {

@@ -73,6 +73,7 @@ enum RootCommand {
             ReconcileCommand.make(),
             BootstrapCommand.make(),
             UninstallCommand.make(),
+            CheckCommand.make(),
             KustomizeCommand.make(),
             BuildCommand.make(),
         ]
