@@ -138,6 +138,7 @@ __fluxs_sub() {
         "bootstrap|github") __fluxs_next='bootstrap github' ;;
         "kustomize|build") __fluxs_next='kustomize build' ;;
         "build|kustomization"|"build|ks") __fluxs_next='build kustomization' ;;
+        "diff|kustomization"|"diff|ks") __fluxs_next='diff kustomization' ;;
     esac
 }
 
@@ -199,6 +200,7 @@ __fluxs_value_flag() {
         "bootstrap github|--owner"|"bootstrap github|--repository"|"bootstrap github|--team"|"bootstrap github|--interval"|"bootstrap github|--hostname"|"bootstrap github|--path"|"bootstrap github|--version"|"bootstrap github|-v"|"bootstrap github|--components"|"bootstrap github|--components-extra"|"bootstrap github|--registry"|"bootstrap github|--branch"|"bootstrap github|--log-level"|"bootstrap github|--cluster-domain"|"bootstrap github|--secret-name"|"bootstrap github|--ssh-key-algorithm"|"bootstrap github|--ssh-ecdsa-curve"|"bootstrap github|--ssh-hostname"|"bootstrap github|--ca-file"|"bootstrap github|--private-key-file"|"bootstrap github|--author-name"|"bootstrap github|--author-email"|"bootstrap github|--commit-message-appendix") return 0 ;;
         "check|--components"|"check|--components-extra"|"check|--poll-interval") return 0 ;;
         "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths"|"build kustomization|--local-sources") return 0 ;;
+        "diff kustomization|--path"|"diff kustomization|--ignore-paths"|"diff kustomization|--kustomization-file"|"diff kustomization|--local-sources") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -342,8 +344,9 @@ __fluxs_words() {
         'kustomize build') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'build') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'build kustomization') __fluxs_subs=''; __fluxs_flags='--path --kustomization-file --ignore-paths --dry-run --strict-substitute --in-memory-build --recursive -r --local-sources --help -h'; __fluxs_args=names ;;
+        'diff') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'diff kustomization') __fluxs_subs=''; __fluxs_flags='--path --progress-bar --ignore-paths --kustomization-file --strict-substitute --recursive -r --local-sources --ignore-not-found --help -h'; __fluxs_args=names ;;
         'debug') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'diff') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'trigger') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
     esac
     __fluxs_flags="$__fluxs_flags $__fluxs_globals"

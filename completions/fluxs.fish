@@ -271,6 +271,8 @@ function __fluxs_sub
             echo 'kustomize build'
         case 'build|kustomization' 'build|ks'
             echo 'build kustomization'
+        case 'diff|kustomization' 'diff|ks'
+            echo 'diff kustomization'
     end
 end
 
@@ -387,6 +389,8 @@ function __fluxs_value_flag
         case 'check|--components' 'check|--components-extra' 'check|--poll-interval'
             return 0
         case 'build kustomization|--path' 'build kustomization|--kustomization-file' 'build kustomization|--ignore-paths' 'build kustomization|--local-sources'
+            return 0
+        case 'diff kustomization|--path' 'diff kustomization|--ignore-paths' 'diff kustomization|--kustomization-file' 'diff kustomization|--local-sources'
             return 0
     end
     switch "$argv[2]"
@@ -1288,13 +1292,21 @@ function __fluxs_candidates
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
-        case 'debug'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for debug' '-h\thelp for debug'
-            end
         case 'diff'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for diff' '-h\thelp for diff'
+            else
+                printf '%b\n' 'kustomization\tDiff Kustomization'
+            end
+        case 'diff kustomization'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--path\tPath to a local directory that matches the specified Kustomization.spec.path.' '--progress-bar\tBoolean to set the progress bar. The default value is true.' '--ignore-paths\tset paths to ignore in .gitignore format' '--kustomization-file\tPath to the Flux Kustomization YAML file.' '--strict-substitute\tWhen enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--recursive\tRecursively diff Kustomizations' '-r\tRecursively diff Kustomizations' '--local-sources\tComma-separated list of repositories in format: Kind/namespace/name=path' '--ignore-not-found\ttreat a missing Kustomization in the cluster as new (requires --kustomization-file)' '--help\thelp for kustomization' '-h\thelp for kustomization'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'debug'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for debug' '-h\thelp for debug'
             end
         case 'trigger'
             if string match -q -- '-*' "$cur"

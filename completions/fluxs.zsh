@@ -139,6 +139,7 @@ __fluxs_sub() {
         "bootstrap|github") REPLY='bootstrap github' ;;
         "kustomize|build") REPLY='kustomize build' ;;
         "build|kustomization"|"build|ks") REPLY='build kustomization' ;;
+        "diff|kustomization"|"diff|ks") REPLY='diff kustomization' ;;
     esac
 }
 
@@ -200,6 +201,7 @@ __fluxs_value_flag() {
         "bootstrap github|--owner"|"bootstrap github|--repository"|"bootstrap github|--team"|"bootstrap github|--interval"|"bootstrap github|--hostname"|"bootstrap github|--path"|"bootstrap github|--version"|"bootstrap github|-v"|"bootstrap github|--components"|"bootstrap github|--components-extra"|"bootstrap github|--registry"|"bootstrap github|--branch"|"bootstrap github|--log-level"|"bootstrap github|--cluster-domain"|"bootstrap github|--secret-name"|"bootstrap github|--ssh-key-algorithm"|"bootstrap github|--ssh-ecdsa-curve"|"bootstrap github|--ssh-hostname"|"bootstrap github|--ca-file"|"bootstrap github|--private-key-file"|"bootstrap github|--author-name"|"bootstrap github|--author-email"|"bootstrap github|--commit-message-appendix") return 0 ;;
         "check|--components"|"check|--components-extra"|"check|--poll-interval") return 0 ;;
         "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths"|"build kustomization|--local-sources") return 0 ;;
+        "diff kustomization|--path"|"diff kustomization|--ignore-paths"|"diff kustomization|--kustomization-file"|"diff kustomization|--local-sources") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -345,8 +347,9 @@ __fluxs_candidates() {
         'kustomize build') subs=(); flags=('--help:help for build' '-h:help for build'); args=none ;;
         'build') subs=('kustomization:Build Kustomization'); flags=('--help:help for build' '-h:help for build'); args=subs ;;
         'build kustomization') subs=(); flags=('--path:Path to the manifests location.' '--kustomization-file:Path to the Flux Kustomization YAML file.' '--ignore-paths:set paths to ignore in .gitignore format' '--dry-run:Dry run mode.' '--strict-substitute:When enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--in-memory-build:Use in-memory filesystem during build (fluxs always builds in memory).' '--recursive:Recursively build Kustomizations' '-r:Recursively build Kustomizations' '--local-sources:Comma-separated list of repositories in format\: Kind/namespace/name=path' '--help:help for kustomization' '-h:help for kustomization'); args=names ;;
+        'diff') subs=('kustomization:Diff Kustomization'); flags=('--help:help for diff' '-h:help for diff'); args=subs ;;
+        'diff kustomization') subs=(); flags=('--path:Path to a local directory that matches the specified Kustomization.spec.path.' '--progress-bar:Boolean to set the progress bar. The default value is true.' '--ignore-paths:set paths to ignore in .gitignore format' '--kustomization-file:Path to the Flux Kustomization YAML file.' '--strict-substitute:When enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--recursive:Recursively diff Kustomizations' '-r:Recursively diff Kustomizations' '--local-sources:Comma-separated list of repositories in format\: Kind/namespace/name=path' '--ignore-not-found:treat a missing Kustomization in the cluster as new (requires --kustomization-file)' '--help:help for kustomization' '-h:help for kustomization'); args=names ;;
         'debug') subs=(); flags=('--help:help for debug' '-h:help for debug'); args=none ;;
-        'diff') subs=(); flags=('--help:help for diff' '-h:help for diff'); args=none ;;
         'trigger') subs=(); flags=('--help:help for trigger' '-h:help for trigger'); args=none ;;
     esac
     flags+=($__fluxs_globals)
@@ -615,6 +618,10 @@ __fluxs_flag_values() {
         "build kustomization|--kustomization-file") _message 'value' ;;
         "build kustomization|--ignore-paths") _message 'value' ;;
         "build kustomization|--local-sources") _message 'value' ;;
+        "diff kustomization|--path") _message 'value' ;;
+        "diff kustomization|--ignore-paths") _message 'value' ;;
+        "diff kustomization|--kustomization-file") _message 'value' ;;
+        "diff kustomization|--local-sources") _message 'value' ;;
         *)
             case "$2" in
                 --timeout) _message 'value' ;;

@@ -336,6 +336,12 @@ public struct KustomizationReconciler: OnDemandReconciler {
         return ResourceInventory.Entry(id: "\(ns)_\(name)_\(group)_\(o["kind"]?.string ?? "")", v: version)
     }
 
+    /// The inventory id of an object (`<namespace>_<name>_<group>_<kind>`).
+    public static func inventoryID(_ o: Node) -> String { entry(o).id }
+
+    /// `Kind/namespace/name` (or `Kind/name`) of an inventory id.
+    public static func inventorySubject(_ id: String) -> String { entrySubject(ResourceInventory.Entry(id: id, v: "")) }
+
     static func parse(_ id: String) -> (namespace: String, name: String, group: String, kind: String)? {
         guard let first = id.firstIndex(of: "_"), let last = id.lastIndex(of: "_"), first < last else { return nil }
         let ns = String(id[..<first])

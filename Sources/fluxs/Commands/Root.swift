@@ -76,6 +76,7 @@ enum RootCommand {
             CheckCommand.make(),
             KustomizeCommand.make(),
             BuildCommand.make(),
+            DiffCommand.make(),
         ]
         root.subcommands = built + PlannedCommands.all().filter { p in !built.contains { $0.name == p.name } }
         return root
