@@ -28,29 +28,12 @@ enum BuildCommand {
     static func run(_ inv: Invocation) throws -> Int32 {
         guard let name = inv.args.first else { throw CLIError("kustomization name is required") }
         let f = inv.flags
-        let path = f.string("path")
-        if path.isEmpty || !Files.isDirectory(Files.absolute(path)) {
-            throw CLIError("invalid resource path \"\(path.isEmpty ? "" : Files.absolute(path))\"")
-        }
+        let path = try validPath(f.string("path"))
         let file = f.string("kustomization-file")
         let dryRun = f.bool("dry-run")
         if dryRun && file.isEmpty { throw CLIError("dry-run mode requires a kustomization file") }
         let ns = try inv.namespace()
-        var object: Node?
-        if !file.isEmpty {
-            guard let text = try? Files.readText(file), let docs = try? YAML.parseDocuments(text, file: file) else {
-                throw CLIError("invalid kustomization file \"\(file)\"")
-            }
-            object = docs.first { d in
-                (d["apiVersion"]?.string ?? "").hasPrefix("kustomize.toolkit.fluxcd.io/") && d["kind"]?.string == "Kustomization"
-                    && d["metadata"]?["name"]?.string == name
-                    && ((d["metadata"]?["namespace"]?.string ?? "").isEmpty || d["metadata"]?["namespace"]?.string == ns)
-            }
-            guard object != nil else {
-                throw CLIError("failed find kustomization with name '\(name)' and namespace '\(ns)' in file '\(file)'")
-            }
-            if object?["metadata"]?["namespace"]?.string?.isEmpty ?? true { object?.set(["metadata", "namespace"], .string(ns)) }
-        }
+        var object: Node? = file.isEmpty ? nil : try kustomization(file: file, name: name, namespace: ns)
         var kube: KubeClient?
         if !dryRun {
             kube = try inv.kube()
@@ -60,21 +43,62 @@ enum BuildCommand {
                 }
             }
         }
-        var localSources: [String: String] = [:]
-        for pair in f.strings("local-sources") {
-            guard let eq = pair.firstIndex(of: "=") else {
-                throw CLIError("invalid argument \"\(pair)\" for \"--local-sources\" flag: \(pair) must be formatted as key=value")
-            }
-            localSources[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
-        }
         let options = Options(ignorePaths: f.strings("ignore-paths"), strictSubstitute: f.bool("strict-substitute"),
-                              recursive: f.bool("recursive"), localSources: localSources, kube: kube)
+                              recursive: f.bool("recursive"), localSources: try localSources(f), kube: kube)
         do {
             inv.out.write(try FluxBuild.render(try build(object!, path: path, options)))
         } catch let e as FluxBuild.Failure {
             throw CLIError(e.description)
         }
         return 0
+    }
+
+    /// `--path` as flux checks it.
+    static func validPath(_ path: String) throws -> String {
+        if path.isEmpty || !Files.isDirectory(Files.absolute(path)) {
+            throw CLIError("invalid resource path \"\(path.isEmpty ? "" : Files.absolute(path))\"")
+        }
+        return path
+    }
+
+    /// The first Flux Kustomization named `name` (in `namespace` or without one) of a `--kustomization-file`.
+    static func kustomization(file: String, name: String, namespace ns: String) throws -> Node {
+        guard let text = try? Files.readText(file), let docs = try? YAML.parseDocuments(text, file: file) else {
+            throw CLIError("invalid kustomization file \"\(file)\"")
+        }
+        guard var object = docs.first(where: { d in
+            (d["apiVersion"]?.string ?? "").hasPrefix("kustomize.toolkit.fluxcd.io/") && d["kind"]?.string == "Kustomization"
+                && d["metadata"]?["name"]?.string == name
+                && ((d["metadata"]?["namespace"]?.string ?? "").isEmpty || d["metadata"]?["namespace"]?.string == ns)
+        }) else {
+            throw CLIError("failed find kustomization with name '\(name)' and namespace '\(ns)' in file '\(file)'")
+        }
+        if object["metadata"]?["namespace"]?.string?.isEmpty ?? true { object.set(["metadata", "namespace"], .string(ns)) }
+        return object
+    }
+
+    /// `--local-sources Kind/namespace/name=path,...`
+    static func localSources(_ f: FlagValues) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in f.strings("local-sources") {
+            guard let eq = pair.firstIndex(of: "=") else {
+                throw CLIError("invalid argument \"\(pair)\" for \"--local-sources\" flag: \(pair) must be formatted as key=value")
+            }
+            out[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+        }
+        return out
+    }
+
+    /// The local directory of a Kustomization found in a build, from --local-sources (key `Kind/namespace/name`).
+    static func localPath(of child: Node, _ o: Options) throws -> String {
+        let childName = child["metadata"]?["name"]?.string ?? "", childNS = child["metadata"]?["namespace"]?.string ?? ""
+        let src = child["spec"]?["sourceRef"]
+        let srcNS = src?["namespace"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? childNS
+        let key = "\(src?["kind"]?.string ?? "")/\(srcNS)/\(src?["name"]?.string ?? "")"
+        guard let local = o.localSources[key] else {
+            throw FluxBuild.Failure("cannot get local path for \(key) of kustomization \(childName)")
+        }
+        return local + "/" + (child["spec"]?["path"]?.string ?? "")
     }
 
     struct Options {
@@ -102,17 +126,12 @@ enum BuildCommand {
         for d in docs where (d["apiVersion"]?.string ?? "").hasPrefix("kustomize.toolkit.fluxcd.io/") && d["kind"]?.string == "Kustomization" {
             let childName = d["metadata"]?["name"]?.string ?? "", childNS = d["metadata"]?["namespace"]?.string ?? ""
             if childName == name && childNS == ns { continue }
-            let src = d["spec"]?["sourceRef"]
-            let srcNS = src?["namespace"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? childNS
-            let key = "\(src?["kind"]?.string ?? "")/\(srcNS)/\(src?["name"]?.string ?? "")"
-            guard let local = o.localSources[key] else {
-                throw FluxBuild.Failure("cannot get local path for \(key) of kustomization \(childName)")
-            }
+            let childPath = try localPath(of: d, o)
             var child = d
             if let kube = o.kube, let live = try kube.getIfExists(Adapters.kustomization.resource, namespace: childNS, name: childName) {
                 child = live
             }
-            nested += try build(child, path: local + "/" + (d["spec"]?["path"]?.string ?? ""), o)
+            nested += try build(child, path: childPath, o)
         }
         return docs + nested
     }

@@ -38,45 +38,26 @@ enum DiffCommand {
     static func diff(_ inv: Invocation) throws -> Int32 {
         guard let name = inv.args.first else { throw CLIError("kustomization name is required") }
         let f = inv.flags
-        let path = f.string("path")
-        if path.isEmpty || !Files.isDirectory(Files.absolute(path)) {
-            throw CLIError("invalid resource path \"\(path.isEmpty ? "" : Files.absolute(path))\"")
-        }
+        let path = try BuildCommand.validPath(f.string("path"))
         let ns = try inv.namespace()
         let kube = try inv.kube()
-        var object: Node?
         var live: Node?
         do { live = try kube.getIfExists(Adapters.kustomization.resource, namespace: ns, name: name) } catch let e as KubeError where e.kind == .notFound {
             live = nil
         }
         let file = f.string("kustomization-file")
+        var object: Node
         if !file.isEmpty {
-            guard let text = try? Files.readText(file), let docs = try? YAML.parseDocuments(text, file: file) else {
-                throw CLIError("invalid kustomization file \"\(file)\"")
-            }
-            object = docs.first { d in
-                (d["apiVersion"]?.string ?? "").hasPrefix("kustomize.toolkit.fluxcd.io/") && d["kind"]?.string == "Kustomization"
-                    && d["metadata"]?["name"]?.string == name
-                    && ((d["metadata"]?["namespace"]?.string ?? "").isEmpty || d["metadata"]?["namespace"]?.string == ns)
-            }
-            guard object != nil else { throw CLIError("failed find kustomization with name '\(name)' and namespace '\(ns)' in file '\(file)'") }
-            if object?["metadata"]?["namespace"]?.string?.isEmpty ?? true { object?.set(["metadata", "namespace"], .string(ns)) }
-            if let inventory = live?["status"]?["inventory"] { object?.set(["status", "inventory"], inventory) }
+            object = try BuildCommand.kustomization(file: file, name: name, namespace: ns)
+            if let inventory = live?["status"]?["inventory"] { object.set(["status", "inventory"], inventory) }
         } else {
             guard let live else { throw CLIError("failed to get kustomization object: kustomizations.kustomize.toolkit.fluxcd.io \"\(name)\" not found") }
             object = live
         }
-        var localSources: [String: String] = [:]
-        for pair in f.strings("local-sources") {
-            guard let eq = pair.firstIndex(of: "=") else {
-                throw CLIError("invalid argument \"\(pair)\" for \"--local-sources\" flag: \(pair) must be formatted as key=value")
-            }
-            localSources[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
-        }
         let options = BuildCommand.Options(ignorePaths: f.strings("ignore-paths"), strictSubstitute: f.bool("strict-substitute"),
-                                           recursive: false, localSources: localSources, kube: kube)
+                                           recursive: false, localSources: try BuildCommand.localSources(f), kube: kube)
         var out = ""
-        let changed = try diffOne(object!, path: path, options, recursive: f.bool("recursive"), kube: kube, out: &out)
+        let changed = try diffOne(object, path: path, options, recursive: f.bool("recursive"), kube: kube, out: &out)
         inv.out.write(out)
         if changed {
             inv.out.stderr("⚠️ identified at least one change, exiting with non-zero exit code")
@@ -117,12 +98,10 @@ enum DiffCommand {
                 if recursive, o["kind"]?.string == "Kustomization", (o["apiVersion"]?.string ?? "").hasPrefix("kustomize.toolkit.fluxcd.io/") {
                     let childName = o["metadata"]?["name"]?.string ?? "", childNS = o["metadata"]?["namespace"]?.string ?? ""
                     if childName != object["metadata"]?["name"]?.string || childNS != object["metadata"]?["namespace"]?.string {
-                        let src = o["spec"]?["sourceRef"]
-                        let srcNS = src?["namespace"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? childNS
-                        let key = "\(src?["kind"]?.string ?? "")/\(srcNS)/\(src?["name"]?.string ?? "")"
-                        guard let local = options.localSources[key] else { throw CLIError("cannot get local path for \(key) of kustomization \(childName)") }
+                        let childPath: String
+                        do { childPath = try BuildCommand.localPath(of: o, options) } catch let e as FluxBuild.Failure { throw CLIError(e.description) }
                         var sub = ""
-                        if try diffOne(current, path: local + "/" + (o["spec"]?["path"]?.string ?? ""), options, recursive: true, kube: kube, out: &sub) {
+                        if try diffOne(current, path: childPath, options, recursive: true, kube: kube, out: &sub) {
                             out += "📁 \(subject) changed\n" + sub
                             changed = true
                         }
