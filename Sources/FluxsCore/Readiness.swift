@@ -56,7 +56,7 @@ public enum Controllers {
 
     /// True when the controller's Deployment is Available in the Flux namespace.
     public static func running(_ kube: KubeClient, component: String, namespace: String) -> Bool {
-        let deploy = ResourceRef(group: "apps", version: "v1", resource: "deployments", kind: "Deployment", namespaced: true)
+        let deploy = ResourceRef.deployments
         guard let d = try? kube.getIfExists(deploy, namespace: namespace, name: component) else { return false }
         return (d["status"]?["conditions"]?.array ?? []).contains { $0["type"]?.string == "Available" && $0["status"]?.string == "True" }
     }

@@ -1,3 +1,5 @@
+import FluxsYAML
+
 /// The `.gitmodules` file of a tree: which URL each submodule path comes from.
 public struct GitModules: Sendable, Equatable {
     public struct Module: Sendable, Equatable {
@@ -17,20 +19,20 @@ public struct GitModules: Sendable, Equatable {
             if let c = current, let p = c.path, let u = c.url { out.append(Module(name: c.name, path: p, url: u)) }
         }
         for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
-            let line = raw.trimmingCharacters()
+            let line = raw.trimming(" \t\n\r")
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("[") {
                 flush()
                 current = nil
                 guard let close = line.lastIndex(of: "]") else { continue }
-                let header = line[line.index(after: line.startIndex)..<close].trimmingCharacters()
+                let header = line[line.index(after: line.startIndex)..<close].trimming(" \t\n\r")
                 guard header.lowercased().hasPrefix("submodule"), let q1 = header.firstIndex(of: "\""),
                       let q2 = header.lastIndex(of: "\""), q1 < q2 else { continue }
                 current = (String(header[header.index(after: q1)..<q2]), nil, nil)
                 continue
             }
             guard current != nil, let eq = line.firstIndex(of: "=") else { continue }
-            let key = line[..<eq].trimmingCharacters().lowercased()
+            let key = line[..<eq].trimming(" \t\n\r").lowercased()
             let value = Self.value(line[line.index(after: eq)...])
             if key == "path" { current?.path = value }
             if key == "url" { current?.url = value }
@@ -55,7 +57,7 @@ public struct GitModules: Sendable, Equatable {
             if !quoted && (c == "#" || c == ";") { break }
             out.append(c)
         }
-        return out.trimmingCharacters()
+        return out.trimming(" \t\n\r")
     }
 
     /// A submodule URL as git resolves it: `./x` and `../x` are relative to the superproject's URL (each `../`
@@ -90,13 +92,6 @@ public struct GitModules: Sendable, Equatable {
 }
 
 extension StringProtocol {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" || l.isNewline { s.removeLast() }
-        return String(s)
-    }
-
     func trimmingSuffix(_ suffix: String) -> String {
         var s = Substring(self)
         while s.hasSuffix(suffix) { s = s.dropLast(suffix.count) }

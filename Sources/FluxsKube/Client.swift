@@ -19,6 +19,14 @@ public struct ResourceRef: Sendable, Hashable {
         self.namespaced = namespaced
     }
 
+    // The built-in types fluxs reads or writes by name.
+    public static let secrets = ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
+    public static let configMaps = ResourceRef(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true)
+    public static let namespaces = ResourceRef(group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false)
+    public static let deployments = ResourceRef(group: "apps", version: "v1", resource: "deployments", kind: "Deployment", namespaced: true)
+    public static let crds = ResourceRef(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions",
+                                         kind: "CustomResourceDefinition", namespaced: false)
+
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
     /// "plural.group" as Kubernetes names a group resource in messages.
     public var groupResource: String { group.isEmpty ? resource : "\(resource).\(group)" }
@@ -203,6 +211,17 @@ public final class KubeClient {
         if let n = name { p += "/" + pathEscape(n) }
         if let s = subresource, !s.isEmpty { p += "/" + s }
         return p
+    }
+
+    /// The data of a Secret (base64-decoded) or a ConfigMap as text; nil when the object does not exist.
+    public func stringData(of r: ResourceRef, namespace: String, name: String) throws -> [String: String]? {
+        guard let o = try getIfExists(r, namespace: namespace, name: name) else { return nil }
+        var out: [String: String] = [:]
+        for (k, v) in o["data"]?.map?.entries ?? [] {
+            guard let s = v.string else { continue }
+            out[k] = r.kind == "Secret" ? (Base64.decode(s).map { String(decoding: $0, as: UTF8.self) } ?? "") : s
+        }
+        return out
     }
 
     // MARK: discovery

@@ -380,11 +380,14 @@ extension Substring {
 }
 
 extension StringProtocol {
-    /// The text without the given characters at either end (no Foundation needed).
+    /// The text without the given characters at either end (no Foundation needed). Compared by Unicode scalar, so
+    /// "\r\n" (one Character) goes when "\r" and "\n" are in `characters`, in whatever order they are written.
     public func trimming(_ characters: String) -> String {
+        let set = Set(characters.unicodeScalars)
+        func trimmed(_ c: Character) -> Bool { c.unicodeScalars.allSatisfy(set.contains) }
         var s = Substring(self)
-        while let f = s.first, characters.contains(f) { s = s.dropFirst() }
-        while let l = s.last, characters.contains(l) { s = s.dropLast() }
+        while let f = s.first, trimmed(f) { s = s.dropFirst() }
+        while let l = s.last, trimmed(l) { s = s.dropLast() }
         return String(s)
     }
 }

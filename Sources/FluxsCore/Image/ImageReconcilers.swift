@@ -5,19 +5,13 @@ import FluxsYAML
 /// The tags of an ImageRepository's image, as image-reflector-controller scans them: credentials from its
 /// dockerconfigjson Secret, its CA from certSecretRef, tags matching the exclusion list left out.
 enum ImageScan {
-    static let secrets = ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
-
     typealias Failure = ReconcileFailure
 
     static func secretData(_ kube: KubeClient, _ ns: String, _ name: String) throws -> [String: String] {
-        guard let s = try kube.getIfExists(secrets, namespace: ns, name: name) else {
+        guard let data = try kube.stringData(of: .secrets, namespace: ns, name: name) else {
             throw Failure(reason: "AuthenticationFailed", message: "secret '\(ns)/\(name)' not found")
         }
-        var out: [String: String] = [:]
-        for (k, v) in s["data"]?.map?.entries ?? [] {
-            if let b = v.string.flatMap(Base64.decode) { out[k] = String(decoding: b, as: UTF8.self) }
-        }
-        return out
+        return data
     }
 
     static func scan(_ spec: ImageRepositorySpec, namespace ns: String, kube: KubeClient) throws -> (ImageName, [String]) {

@@ -111,7 +111,7 @@ struct RegistryClient {
         for part in challenge.dropFirst(6).split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1)
             guard kv.count == 2 else { continue }
-            params[kv[0].trimmingCharacters(in: " ").lowercased()] = kv[1].trimmingCharacters(in: " \"")
+            params[kv[0].trimming(" ").lowercased()] = kv[1].trimming(" \"")
         }
         guard let realm = params["realm"] else { throw ImageError("the registry \(name.registry) sent a Bearer challenge without realm") }
         var tokenURL = realm + "?scope=" + "repository:\(name.repository):pull"
@@ -133,14 +133,5 @@ struct RegistryClient {
         case 404: return "repository \(name.canonical) not found (HTTP 404)"
         default: return "GET tags of \(name.canonical): HTTP \(resp.status)" + (code.map { ": \($0)" } ?? "")
         }
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var s = self
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
     }
 }

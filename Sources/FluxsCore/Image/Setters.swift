@@ -1,4 +1,5 @@
 import FluxsAPI
+import FluxsYAML
 
 /// image-automation-controller's "Setters" strategy on YAML text: a value followed by a marker comment
 /// `# {"$imagepolicy": "<namespace>:<policy>[:tag|:name|:digest]"}` takes the policy's latest image (or its tag,
@@ -96,7 +97,7 @@ struct MessageTemplate {
             var action = String(inner[..<close.lowerBound])
             var trimRight = false
             if action.hasSuffix("-") { trimRight = true; action.removeLast() }
-            action = action.trimmingCharacters(in: " \n\t")
+            action = action.trimming(" \n\t")
             rest = inner[close.upperBound...]
             if trimLeft { while let l = out.last, l.isWhitespace { out.removeLast() } }
             if trimRight { while let f = rest.first, f.isWhitespace { rest.removeFirst() } }
@@ -105,7 +106,7 @@ struct MessageTemplate {
                 return
             }
             if action.hasPrefix("range ") {
-                let target = action.dropFirst(6).trimmingCharacters(in: " ")
+                let target = action.dropFirst(6).trimming(" ")
                 guard target == ".Changed.Changes" else {
                     throw Unsupported(description: "commit message template: 'range \(target)' is not supported by fluxs yet")
                 }
@@ -147,14 +148,5 @@ struct MessageTemplate {
             if expr.hasPrefix(".Values."), let v = values[String(expr.dropFirst(8))] { return v }
             throw Unsupported(description: "commit message template: '{{\(expr)}}' is not supported by fluxs yet")
         }
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
     }
 }

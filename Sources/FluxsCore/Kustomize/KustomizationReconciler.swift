@@ -360,14 +360,6 @@ public struct KustomizationReconciler: OnDemandReconciler {
 
     /// postBuild.substituteFrom values of a ConfigMap or Secret in the Kustomization's namespace.
     public static func values(_ kube: KubeClient, kind: String, namespace: String, name: String) throws -> [String: String]? {
-        let ref = kind == "Secret" ? ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
-                                   : ResourceRef(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true)
-        guard let o = try kube.getIfExists(ref, namespace: namespace, name: name) else { return nil }
-        var out: [String: String] = [:]
-        for (k, v) in o["data"]?.map?.entries ?? [] {
-            guard let s = v.string else { continue }
-            out[k] = kind == "Secret" ? (Base64.decode(s).map { String(decoding: $0, as: UTF8.self) } ?? "") : s
-        }
-        return out
+        try kube.stringData(of: kind == "Secret" ? .secrets : .configMaps, namespace: namespace, name: name)
     }
 }

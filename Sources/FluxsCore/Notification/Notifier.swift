@@ -39,15 +39,16 @@ public struct NotificationEvent {
 public final class Notifier {
     let kube: KubeClient
     let warn: (String) -> Void
-    static let secrets = ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
 
     public init(kube: KubeClient, warn: @escaping (String) -> Void) {
         self.kube = kube
         self.warn = warn
     }
 
+    /// The cluster's Alerts, listed once per reconciliation (empty when the kind is not installed).
+    private lazy var alerts: [Node] = (try? kube.list(FluxKinds.alert.resource, namespace: nil).items) ?? []
+
     public func dispatch(_ event: NotificationEvent) {
-        guard let alerts = try? kube.list(FluxKinds.alert.resource, namespace: nil).items else { return }   // no CRD: nothing to send
         for a in alerts {
             guard let alert = try? APICoding.decode(Alert.self, from: a), matches(alert, event) else { continue }
             do { try send(event, alert: alert) } catch {
@@ -103,12 +104,10 @@ public final class Notifier {
         if provider.spec.suspend { return }
         var secret: [String: String] = [:]
         if let ref = provider.spec.secretRef {
-            guard let s = try kube.getIfExists(Self.secrets, namespace: ns, name: ref.name) else {
+            guard let data = try kube.stringData(of: .secrets, namespace: ns, name: ref.name) else {
                 throw NotifyError("Secret \(ns)/\(ref.name) not found")
             }
-            for (k, v) in s["data"]?.map?.entries ?? [] {
-                if let b = v.string.flatMap(Base64.decode) { secret[k] = String(decoding: b, as: UTF8.self) }
-            }
+            secret = data
         }
         let address = secret["address"] ?? provider.spec.address
         guard !address.isEmpty else { throw NotifyError("the Provider has no address") }

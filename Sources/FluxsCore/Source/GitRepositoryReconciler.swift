@@ -10,7 +10,6 @@ import Glibc
 /// a local mirror, archive the tree (after ignore rules) as a reproducible tar.gz, and write the status.
 public struct GitRepositoryReconciler: OnDemandReconciler {
     public static let controller = "source-controller"
-    static let secrets = ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
 
     public init() {}
 
@@ -78,8 +77,8 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
             // stored revision (libgit2 is not started), and a changed ref is fetched at depth 1. Anything unexpected
             // (and SSH, proxies, pinned commits) takes the libgit2 path below, which reports errors properly.
             func viaHTTP() -> (Resolution, Bool)? {
-                guard ShallowFetch.applies(url: url, auth: auth), plan.commit.isEmpty,
-                      let refs = RefProbe(url: url, auth: auth, timeout: seconds).refs(log: env.log),
+                guard plan.commit.isEmpty, let http = SmartHTTP(url: url, auth: auth),
+                      let refs = http.refs(timeout: seconds, log: env.log),
                       let r = try? plan.resolve(refs) else { return nil }
                 let revision = plan.revision(r.name, r.commitHint)
                 if let prev = previous, artifactCurrent, observedSame, prev.revision == revision {
@@ -96,7 +95,7 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
                         }
                         let repo = try Repository.openOrInitBare(mirrorPath)
                         if repo.peelToCommit(r.id) == nil {
-                            try ShallowFetch(url: url, auth: auth, timeout: max(0.001, checkoutDeadline - monotonicSeconds())).fetch(r.id, into: repo)
+                            try http.fetch(r.id, into: repo, timeout: max(0.001, checkoutDeadline - monotonicSeconds()))
                             env.log("fetched \(r.name) at depth 1")
                         }
                         try repo.setRef(r.name, to: r.id)
@@ -287,21 +286,15 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
     }
 
     func secretData(_ kube: KubeClient, _ ns: String, _ name: String) throws -> [String: String] {
-        let secret: Node
+        let problem: String
         do {
-            secret = try kube.get(Self.secrets, namespace: ns, name: name)
+            if let data = try kube.stringData(of: .secrets, namespace: ns, name: name) { return data }
+            problem = "secrets \"\(name)\" not found"
         } catch let e as KubeError {
-            throw Failure(condition: ConditionType.fetchFailed, reason: "AuthenticationFailed",
-                          message: "failed to get secret '\(ns)/\(name)': \(e.message)")
+            problem = e.message
         }
-        var out: [String: String] = [:]
-        if case .mapping(let m)? = secret["data"] {
-            for (k, v) in m.entries { if let s = v.string, let b = Base64.decode(s) { out[k] = String(decoding: b, as: UTF8.self) } }
-        }
-        if case .mapping(let m)? = secret["stringData"] {
-            for (k, v) in m.entries { if let s = v.string { out[k] = s } }
-        }
-        return out
+        throw Failure(condition: ConditionType.fetchFailed, reason: "AuthenticationFailed",
+                      message: "failed to get secret '\(ns)/\(name)': \(problem)")
     }
 
     func isEncryptedKey(_ pem: String) -> Bool {

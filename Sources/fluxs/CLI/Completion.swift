@@ -96,7 +96,7 @@ enum Completion {
             case .namespaces:
                 let inv = inv(parsed)
                 if let kube = try? inv.kube(),
-                   let list = try? kube.list(ResourceRef(group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false), namespace: nil) {
+                   let list = try? kube.list(ResourceRef.namespaces, namespace: nil) {
                     r.candidates = list.items.compactMap { $0["metadata"]?["name"]?.string }.map { ($0, "") }
                 } else { r.directive = 1 }
             case .values(let v): r.candidates = v.map { ($0, "") }

@@ -266,7 +266,7 @@ enum BootstrapCommand {
 
             // 2. Source secret.
             let secretName = inv.flags.string("secret-name")
-            let secrets = ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
+            let secrets = ResourceRef.secrets
             inv.out.action("determining if source secret \"\(ns)/\(secretName)\" exists")
             let explicit = tokenSecret != nil || !inv.flags.string("private-key-file").isEmpty || !inv.flags.string("ca-file").isEmpty
             if try kube.getIfExists(secrets, namespace: ns, name: secretName) != nil && !explicit {
@@ -279,9 +279,9 @@ enum BootstrapCommand {
                 } else {
                     data = try SSHSecret.data(inv, url: syncURL, announce: false)
                     let pub = data.first { $0.0 == "identity.pub" }?.1 ?? ""
-                    inv.out.success("public key: \(pub.trimmingTrailingWhitespace())")
+                    inv.out.success("public key: \(pub.trimming(" \n"))")
                     let keyName = [ns, branch, secretName, syncPath].filter { !$0.isEmpty }.joined(separator: "-")
-                    if let deployKey { try deployKey(pub.trimmingTrailingWhitespace(), keyName) }
+                    if let deployKey { try deployKey(pub.trimming(" \n"), keyName) }
                     else if !inv.flags.bool("silent") && inv.flags.string("private-key-file").isEmpty { try SSHSecret.confirmDeployKey(inv) }
                 }
                 if !inv.flags.string("ca-file").isEmpty { data.append(("ca.crt", try Files.readText(inv.flags.string("ca-file")))) }
@@ -397,13 +397,6 @@ enum BootstrapCommand {
     }
 }
 
-extension String {
-    func trimmingTrailingWhitespace() -> String {
-        var s = Substring(self)
-        while let l = s.last, l.isNewline || l == " " { s.removeLast() }
-        return String(s)
-    }
-}
 
 /// The GitHub REST API calls bootstrap makes (go-git-providers' paths and payloads).
 struct GitHubAPI {

@@ -61,7 +61,7 @@ enum CheckCommand {
             inv.out.failure("checking failed: \(e.message)"); ok = false
         }
         inv.out.action("checking controllers")
-        let deployments = ResourceRef(group: "apps", version: "v1", resource: "deployments", kind: "Deployment", namespaced: true)
+        let deployments = ResourceRef.deployments
         let items = (try? kube.list(deployments, namespace: ns, labelSelector: UninstallCommand.selector).items) ?? []
         if items.isEmpty {
             inv.out.success("no controllers in the '\(ns)' namespace: fluxs reconciles on demand")
@@ -76,8 +76,7 @@ enum CheckCommand {
             }
         }
         inv.out.action("checking crds")
-        let crds = ResourceRef(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions",
-                               kind: "CustomResourceDefinition", namespaced: false)
+        let crds = ResourceRef.crds
         let list = (try? kube.list(crds, namespace: nil, labelSelector: UninstallCommand.selector).items) ?? []
         if list.isEmpty {
             inv.out.failure("no crds found with the label selector '\(UninstallCommand.selector)'"); ok = false

@@ -207,8 +207,7 @@ enum TreeCommand {
         let ns = try inv.namespace()
         let kube = try inv.kube()
         let a = Adapters.kustomization
-        guard try GetCommand.ensureCRD(kube, a) else { throw GetCommand.missingCRD(a) }
-        let root = try kube.get(a.resource, namespace: ns, name: name)
+        let root = try GetCommand.getObject(kube, a, namespace: ns, name: name)
         var tree = Entry(namespace: ns, name: name, group: a.kind.group, kind: "Kustomization")
         var seen = Set<String>()
         tree.children = try children(of: root, kube: kube, compact: inv.flags.bool("compact"), seen: &seen)

@@ -101,6 +101,14 @@ enum GetCommand {
         return true
     }
 
+    /// One object; discovery is asked only when the GET fails, to say that the kind itself is missing.
+    static func getObject(_ kube: KubeClient, _ a: KindAdapter, namespace: String, name: String) throws -> Node {
+        do { return try kube.get(a.resource, namespace: namespace, name: name) } catch let e as KubeError where e.kind == .notFound {
+            guard try ensureCRD(kube, a) else { throw missingCRD(a) }
+            throw e
+        }
+    }
+
     static func missingCRD(_ a: KindAdapter) -> CLIError {
         CLIError("the CustomResourceDefinition \(a.kind.crdName) is not installed in the cluster; run 'fluxs install' first")
     }

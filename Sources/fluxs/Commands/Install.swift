@@ -130,8 +130,7 @@ struct ClusterInfo {
     var partOf = ""
     var distribution: String { partOf.isEmpty ? version : "\(partOf)-\(version)" }
 
-    static let crdRef = ResourceRef(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions",
-                                    kind: "CustomResourceDefinition", namespaced: false)
+    static let crdRef = ResourceRef.crds
 
     static func read(_ kube: KubeClient) throws -> ClusterInfo {
         var i = ClusterInfo()

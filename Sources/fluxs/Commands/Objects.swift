@@ -212,7 +212,7 @@ enum ObjectCommands {
             guard let name = inv.args.first else { throw CLIError("name is required") }
             objects = [try kube.get(a.resource, namespace: ns, name: name)]
         }
-        let secretRef = ResourceRef(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true)
+        let secretRef = ResourceRef.secrets
         for o in objects {
             inv.out.print("---")
             inv.out.write(try a.export(o).yamlString())
@@ -248,8 +248,7 @@ enum ObjectCommands {
         guard let name = inv.args.first else { throw CLIError("\(a.kind.humanKind) name is required") }
         let ns = try inv.namespace()
         let kube = try inv.kube()
-        guard try GetCommand.ensureCRD(kube, a) else { throw GetCommand.missingCRD(a) }
-        _ = try kube.get(a.resource, namespace: ns, name: name)
+        _ = try GetCommand.getObject(kube, a, namespace: ns, name: name)
         if !inv.flags.bool("silent") {
             guard try confirm(inv, "Are you sure you want to delete this \(a.kind.humanKind)") else { throw CLIError("aborting") }
         }

@@ -109,11 +109,7 @@ enum ReconcileCommand {
     }
 
     static func reconcile(_ inv: Invocation, _ a: KindAdapter, _ kube: KubeClient, name: String, ns: String) throws {
-        let object: Node
-        do { object = try kube.get(a.resource, namespace: ns, name: name) } catch let e as KubeError where e.kind == .notFound {
-            guard try GetCommand.ensureCRD(kube, a) else { throw GetCommand.missingCRD(a) }
-            throw e
-        }
+        let object = try GetCommand.getObject(kube, a, namespace: ns, name: name)
         if a.isStatic(object) {
             inv.out.success("reconciliation not supported by the object")
             return

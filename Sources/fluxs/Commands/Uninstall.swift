@@ -39,7 +39,7 @@ enum UninstallCommand {
 
         inv.out.action("deleting components in \(ns) namespace")
         let kinds: [(ResourceRef, Bool)] = [
-            (ResourceRef(group: "apps", version: "v1", resource: "deployments", kind: "Deployment", namespaced: true), true),
+            (ResourceRef.deployments, true),
             (ResourceRef(group: "", version: "v1", resource: "services", kind: "Service", namespaced: true), true),
             (ResourceRef(group: "networking.k8s.io", version: "v1", resource: "networkpolicies", kind: "NetworkPolicy", namespaced: true), true),
             (ResourceRef(group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", namespaced: true), true),
@@ -80,8 +80,7 @@ enum UninstallCommand {
         }
 
         inv.out.action("deleting toolkit.fluxcd.io custom resource definitions")
-        let crds = ResourceRef(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions",
-                               kind: "CustomResourceDefinition", namespaced: false)
+        let crds = ResourceRef.crds
         for o in (try? kube.list(crds, namespace: nil, labelSelector: selector).items) ?? [] {
             let name = o["metadata"]?["name"]?.string ?? ""
             do {
@@ -93,7 +92,7 @@ enum UninstallCommand {
         }
 
         if !inv.flags.bool("keep-namespace") {
-            let nsRef = ResourceRef(group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false)
+            let nsRef = ResourceRef.namespaces
             do {
                 _ = try kube.delete(nsRef, namespace: nil, name: ns, dryRun: dryRun)
                 inv.out.success("Namespace/\(ns) deleted \(suffix)")

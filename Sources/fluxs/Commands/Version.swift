@@ -36,8 +36,7 @@ enum VersionCommand {
         if !inv.flags.bool("client") {
             let kube = try inv.kube()
             let ns = try inv.namespace()
-            let crd = ResourceRef(group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions",
-                                  kind: "CustomResourceDefinition", namespaced: false)
+            let crd = ResourceRef.crds
             if let obj = try kube.getIfExists(crd, namespace: nil, name: FluxKinds.gitRepository.crdName) {
                 let labels = obj["metadata"]?["labels"]
                 let version = labels?["app.kubernetes.io/version"]?.string ?? ""
@@ -45,7 +44,7 @@ enum VersionCommand {
                 let dist = partOf.isEmpty ? version : "\(partOf)-\(version)"
                 if !dist.isEmpty { info.append(("distribution", dist)) }
             }
-            let deploy = ResourceRef(group: "apps", version: "v1", resource: "deployments", kind: "Deployment", namespaced: true)
+            let deploy = ResourceRef.deployments
             let list = try kube.list(deploy, namespace: ns, labelSelector: "app.kubernetes.io/part-of=flux")
             var controllers: [(String, String)] = []
             for d in list.items {
