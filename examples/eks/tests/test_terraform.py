@@ -132,7 +132,10 @@ class TerraformFiles(unittest.TestCase):
                          "aws eks update-kubeconfig --region ${var.region} --name ${module.eks.cluster_name}")
 
     def test_every_variable_used_is_declared(self):
-        text = "".join(open(f).read() for f in self.files)
+        text = ""
+        for f in self.files:
+            with open(f) as fh:
+                text += fh.read()
         used = set(re.findall(r"\bvar\.([A-Za-z_][A-Za-z0-9_-]*)", text))
         self.assertEqual(used - set(self.variables), set())
         self.assertEqual(set(self.variables) - used, set(), "declared but unused")
