@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 
+import lease as leaselib
 import patch as patchlib
 import registry
 import schema as schemalib
@@ -62,6 +63,7 @@ class API:
         self.types = {}  # (group, version, plural) -> ResourceType
         self.lock = threading.RLock()
         self.faults = []
+        self.faults_injected = 0
         self.fault_lock = threading.Lock()
         self.auto_ready = False
         for rt in registry.BUILTINS:
@@ -234,6 +236,11 @@ class API:
                     raise ApiError(400, "BadRequest", "json: cannot unmarshal %s into Go struct field ConfigMap.data of type string" % schemalib.type_name(v))
         elif rt.kind == "CustomResourceDefinition":
             self.validate_crd(obj, errs)
+        elif rt.kind == "Lease" and rt.group == "coordination.k8s.io":
+            try:
+                leaselib.prepare(obj, errs)
+            except leaselib.DecodeError as e:
+                raise ApiError(400, "BadRequest", 'Lease in version "v1" cannot be handled as a Lease: %s' % e)
 
     def validate_crd(self, crd, errs):
         spec = crd.get("spec") or {}
@@ -770,17 +777,22 @@ class API:
 
     # -- faults ------------------------------------------------------------------
     def add_fault(self, spec):
+        action = spec.get("action") or "status"
+        if action not in ("status", "drop", "reset"):
+            raise ApiError(400, "BadRequest", 'fault action must be "status", "drop" or "reset"')
         with self.fault_lock:
             self.faults.append({"verb": (spec.get("verb") or "*").upper(), "path": re.compile(spec.get("path") or ".*"),
+                                "query": re.compile(spec.get("query") or ""),
                                 "status": int(spec.get("status") or 0), "retryAfter": spec.get("retryAfter"),
-                                "count": int(spec.get("count") or 1), "action": spec.get("action") or "status",
+                                "count": int(spec.get("count") or 1), "action": action,
                                 "delay": float(spec.get("delay") or 0)})
 
-    def take_fault(self, verb, path):
+    def take_fault(self, verb, path, query=""):
         with self.fault_lock:
             for f in self.faults:
-                if f["count"] > 0 and (f["verb"] in ("*", verb)) and f["path"].search(path):
+                if f["count"] > 0 and (f["verb"] in ("*", verb)) and f["path"].search(path) and f["query"].search(query):
                     f["count"] -= 1
+                    self.faults_injected += 1
                     if f["count"] == 0:
                         self.faults.remove(f)
                     return f

@@ -76,6 +76,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_json(self, code, obj, headers=None):
         body = json.dumps(obj, separators=(",", ":")).encode()
+        if getattr(self, "reset_mid_body", False):
+            self.reset_mid_body = False
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self.drop()
+            return
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -182,13 +192,16 @@ class Handler(BaseHTTPRequestHandler):
                     raise ApiError(415, "UnsupportedMediaType", str(e), {})
             elif raw and ctype == "application/cbor":
                 raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml", {})
-            fault = api.take_fault(method, path)
+            fault = None if path.startswith("/__sim") else api.take_fault(method, path, url.query)
             if fault:
                 if fault["delay"]:
                     time.sleep(fault["delay"])
                 if fault["action"] == "drop":
                     self.drop()
                     return
+                if fault["action"] == "reset":
+                    # the request is served, then the connection is reset half-way through the response body
+                    self.reset_mid_body = True
                 if fault["status"]:
                     code = fault["status"]
                     reason = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
@@ -359,7 +372,9 @@ class Handler(BaseHTTPRequestHandler):
                     api.faults.clear()
             elif method == "POST":
                 api.add_fault(body)
-            self.send_json(200, {"faults": len(api.faults)})
+            with api.fault_lock:
+                self.send_json(200, {"faults": len(api.faults), "injected": api.faults_injected,
+                                     "pending": [{"verb": f["verb"], "path": f["path"].pattern, "count": f["count"]} for f in api.faults]})
             return
         if path == "/__sim/workloads" and method == "POST":
             av = body.get("apiVersion", "apps/v1")
@@ -451,6 +466,12 @@ class Handler(BaseHTTPRequestHandler):
         if verb == "watch":
             self.watch(rt, ns, params, table, table_version)
             return
+        # Writes are atomic as etcd's transactions make them: a create of an existing name is AlreadyExists and an
+        # update with a stale resourceVersion a Conflict, also when two clients race (Leases rely on it).
+        with api.lock:
+            self.write(api, rt, verb, ns, name, sub, params, raw, user, manager)
+
+    def write(self, api, rt, verb, ns, name, sub, params, raw, user, manager):
         body = None
         if verb in ("create", "update"):
             try:
