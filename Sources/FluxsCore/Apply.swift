@@ -69,6 +69,9 @@ public final class Applier {
     public var dryRun = false
     /// How long to wait for CRDs and namespaces of the first stage.
     public var waitTimeout: Double = 60
+    /// Every object an apply was sent for, in order, also when the call failed (it may have reached the server):
+    /// a reconciliation that fails part-way keeps them all in its inventory, so none is orphaned.
+    public private(set) var attempted: [Node] = []
 
     public init(kube: KubeClient, fieldManager: String) {
         self.kube = kube
@@ -92,14 +95,22 @@ public final class Applier {
         return out
     }
 
+    /// Applies one object; errors name the object and the step (`query`, `apply`), as fluxcd/pkg/ssa's do.
     public func applyOne(_ obj: Node) throws -> ChangeSetEntry {
-        let r = try kube.resource(for: obj)
+        let what = subject(of: obj)
+        let r: ResourceRef
+        do { r = try kube.resource(for: obj) } catch let e as KubeError { throw e.naming("\(what) discovery failed") }
         guard let name = obj["metadata"]?["name"]?.string, !name.isEmpty else {
             throw KubeError(kind: .badRequest, message: "\(r.kind) has no metadata.name")
         }
         let ns = r.namespaced ? obj["metadata"]?["namespace"]?.string : nil
-        let existing = try kube.getIfExists(r, namespace: ns, name: name)
-        let result = try kube.apply(obj, fieldManager: fieldManager, force: force, dryRun: dryRun)
+        let existing: Node?
+        do { existing = try kube.getIfExists(r, namespace: ns, name: name) } catch let e as KubeError { throw e.naming("\(what) query failed") }
+        if !dryRun { attempted.append(obj) }
+        let result: Node
+        do { result = try kube.apply(obj, fieldManager: fieldManager, force: force, dryRun: dryRun) } catch let e as KubeError {
+            throw e.naming("\(what) \(dryRun ? "dry-run" : "apply") failed")
+        }
         let action: ApplyAction
         if existing == nil {
             action = .created
@@ -129,7 +140,8 @@ public final class Applier {
             let r = try kube.resource(for: o)
             let name = o["metadata"]?["name"]?.string ?? ""
             while true {
-                let live = try kube.get(r, namespace: nil, name: name)
+                let live: Node
+                do { live = try kube.get(r, namespace: nil, name: name) } catch let e as KubeError { throw e.naming("\(subject(of: o)) query failed") }
                 let ready: Bool
                 if kind == "Namespace" {
                     ready = live["status"]?["phase"]?.string == "Active"

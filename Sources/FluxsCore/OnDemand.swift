@@ -151,16 +151,19 @@ public struct EventRecorder {
     let component: String
     /// Sends each event to the Alerts that match it, as notification-controller would.
     let notifier: Notifier
+    let warn: (String) -> Void
 
     public init(kube: KubeClient, component: String, warn: @escaping (String) -> Void = { _ in }) {
         self.kube = kube
         self.component = component
         self.notifier = Notifier(kube: kube, warn: warn)
+        self.warn = warn
     }
 
     static let events = ResourceRef(group: "", version: "v1", resource: "events", kind: "Event", namespaced: true)
 
-    /// Records an event; failures to record are not errors of the reconciliation.
+    /// Records an event; a failure to record it is a warning naming the object, not an error of the reconciliation
+    /// (as for the controllers: the objects and the status are what count).
     public func record(_ object: Node, type: String, reason: String, message: String, annotations: [String: String] = [:]) {
         let meta = object["metadata"] ?? .map([])
         let ns = meta["namespace"]?.string ?? "default"
@@ -182,7 +185,9 @@ public struct EventRecorder {
             ("firstTimestamp", .string(now)), ("lastTimestamp", .string(now)), ("eventTime", .string(micro)), ("count", 1),
             ("reportingComponent", .string(component)), ("reportingInstance", .string("fluxs")), ("action", .string(reason)),
         ])
-        _ = try? kube.create(Self.events, namespace: ns, object: event)
+        do { _ = try kube.create(Self.events, namespace: ns, object: event) } catch {
+            warn("\(object["kind"]?.string ?? "")/\(ns)/\(name): event create failed (\(reason) event not recorded): \(error)")
+        }
         let involved: Node = .map([
             ("kind", object["kind"] ?? ""), ("namespace", .string(ns)), ("name", .string(name)), ("uid", meta["uid"] ?? ""),
             ("apiVersion", object["apiVersion"] ?? ""), ("resourceVersion", meta["resourceVersion"] ?? ""),

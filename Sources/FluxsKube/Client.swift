@@ -62,7 +62,7 @@ public final class KubeClient {
     let http: HTTPClient
     let exec: ExecPluginRunner
     /// Monotonic time after which calls fail.
-    public let deadline: Double
+    public private(set) var deadline: Double
     let timeout: Double
     let log: ((String) -> Void)?
     var credential: ExecCredential?
@@ -81,6 +81,12 @@ public final class KubeClient {
     }
 
     public var remaining: Double { deadline - monotonicSeconds() }
+
+    /// Lets calls run `seconds` past the deadline when it has passed (or is closer): for recording in a status why a
+    /// step failed, also when the failure was the deadline itself. Never shortens the deadline.
+    public func allowGrace(_ seconds: Double) {
+        deadline = max(deadline, monotonicSeconds() + seconds)
+    }
 
     // MARK: low level
 
@@ -173,7 +179,9 @@ public final class KubeClient {
             default: retryable = false
             }
             if retryable && attempt < 10 {
-                let wait = err.retryAfter ?? backoff
+                // Retry-After is a floor, never a reason to retry at once (`Retry-After: 0` would spend every attempt
+                // in a burst): the wait is the larger of it and the exponential backoff.
+                let wait = max(err.retryAfter ?? 0, backoff)
                 if wait < remaining {
                     log?("retrying in \(formatSeconds(wait)) (\(resp.status) \(err.reason))")
                     sleepSeconds(wait)
@@ -181,6 +189,7 @@ public final class KubeClient {
                     continue
                 }
             }
+            if attempt > 1 && retryable { err.message += " (gave up after \(attempt) attempts)" }
             if err.kind == .unauthorized {
                 err.message = "the Kubernetes API at \(config.server) rejected the credentials\(config.userName.map { " of user \"\($0)\"" } ?? "") (401 Unauthorized): check the token, client certificate or exec plugin in \(config.source)"
             }

@@ -108,6 +108,13 @@ public enum Files {
         return out
     }
 
+    /// Names in a directory (without . and ..); an error when it cannot be read.
+    public static func entries(_ dir: String) throws -> [String] {
+        guard let d = opendir(dir) else { throw Failure(path: dir, errno: errno, op: "open") }
+        closedir(d)
+        return list(dir)
+    }
+
     public static func dirname(_ path: String) -> String {
         guard let i = path.lastIndex(of: "/") else { return "." }
         if i == path.startIndex { return "/" }

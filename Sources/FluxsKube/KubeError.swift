@@ -35,6 +35,13 @@ public struct KubeError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { message }
 
+    /// The same error with what failed in front of the message (`ConfigMap/apps/x apply failed: …`).
+    public func naming(_ step: String) -> KubeError {
+        var e = self
+        e.message = "\(step): \(message)"
+        return e
+    }
+
     public var isNotFound: Bool { kind == .notFound }
     public var isConflict: Bool { kind == .conflict }
 

@@ -40,6 +40,12 @@ public struct FluxBuild {
         do { docs = try Kustomizer().build(dir, root: k, legacyOrder: false) } catch let e as KustomizeError {
             throw Failure("kustomize build failed: \(e.description)")
         }
+        // kustomize-controller refuses objects without apiVersion, kind or name before anything else.
+        for d in docs where (d["apiVersion"]?.string ?? "").isEmpty || (d["kind"]?.string ?? "").isEmpty || (d["metadata"]?["name"]?.string ?? "").isEmpty {
+            var text = (try? YAMLEmitter().emit(d)) ?? ""
+            while text.hasSuffix("\n") { text.removeLast() }
+            throw Failure("failed to decode Kubernetes apiVersion, kind and name from: \(text)")
+        }
         let vars = try substitutions()
         for i in docs.indices {
             if let vars, !disabled(docs[i]) {
@@ -68,29 +74,37 @@ public struct FluxBuild {
                 throw Failure("kustomize build failed: \(error)")
             }
         }
-        // Generated: every YAML file that holds Kubernetes objects, and folders with their own kustomization.
+        // Generated, as fluxcd/pkg's generator does it (docs/reliability.md): the tree is walked in name order; a
+        // folder with its own kustomization file is a resource and is not entered; every other .yaml/.yml file is a
+        // resource and must decode as Kubernetes YAML, or the build fails naming it. Nothing is skipped.
         let extra = SourceIgnore.read(ignorePaths.joined(separator: "\n"))
         var patterns: [IgnorePattern] = []
         var resources: [Node] = []
         func walk(_ rel: String) throws {
             let full = rel.isEmpty ? dir : dir + "/" + rel
-            if let text = try? Files.readText(full + "/.sourceignore") {
+            if Files.exists(full + "/.sourceignore") {
+                let text: String
+                do { text = try Files.readText(full + "/.sourceignore") } catch { throw Failure("failed to load ignore patterns: \(error)") }
                 patterns += SourceIgnore.read(text, domain: rel.split(separator: "/").map(String.init))
             }
             let filter = SourceIgnore(userPatterns: patterns + extra)
-            for entry in Files.list(full).sorted() {
+            let names: [String]
+            do { names = try Files.entries(full) } catch { throw Failure("\(error)") }
+            for entry in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
                 let r = rel.isEmpty ? entry : rel + "/" + entry
                 let isDir = Files.isDirectory(dir + "/" + r)
                 if filter.ignores(r, isDir: isDir) { continue }
                 if isDir {
-                    if Kustomizer.fileNames.contains(where: { Files.exists(dir + "/" + r + "/" + $0) }) {
+                    if Kustomizer.fileNames.contains(where: { Files.exists(dir + "/" + r + "/" + $0) && !Files.isDirectory(dir + "/" + r + "/" + $0) }) {
                         resources.append(.string("./" + r))
                     } else {
                         try walk(r)
                     }
                 } else if entry.hasSuffix(".yaml") || entry.hasSuffix(".yml") {
-                    guard let text = try? Files.readText(dir + "/" + r), let docs = try? YAML.parseDocuments(text),
-                          !docs.isEmpty, docs.allSatisfy({ $0["apiVersion"] != nil && $0["kind"] != nil }) else { continue }
+                    let path = dir + "/" + r
+                    do { _ = try KubernetesYAML.decode(try Files.read(path)) } catch {
+                        throw Failure("failed to decode Kubernetes YAML from \(path): \(error)")
+                    }
                     resources.append(.string("./" + r))
                 }
             }
@@ -128,15 +142,22 @@ public struct FluxBuild {
         var vars: [String: String] = [:]
         for ref in pb["substituteFrom"]?.array ?? [] {
             let kind = ref["kind"]?.string ?? "", n = ref["name"]?.string ?? ""
+            // Without a cluster (`build --dry-run`) substituteFrom is not read, as flux does.
             guard let lookup else { continue }
-            guard let data = try lookup(kind, n) else {
+            let found: [String: String]?
+            do { found = try lookup(kind, n) } catch { throw Failure("substitute from '\(kind)/\(n)' error: \(error)") }
+            guard let data = found else {
                 if ref["optional"]?.bool == true { continue }
-                throw Failure("substitute from '\(kind)/\(n)' failed: \(kind.lowercased())s \"\(n)\" not found")
+                throw Failure("substitute from '\(kind)/\(n)' error: \(kind.lowercased())s \"\(n)\" not found")
             }
             for (key, v) in data { vars[key] = v.replacingNewlines() }
         }
-        for (key, v) in pb["substitute"]?.map?.entries ?? [] { vars[key] = v.text ?? "" }
+        for (key, v) in pb["substitute"]?.map?.entries ?? [] { vars[key] = (v.text ?? "").replacingNewlines() }
         if vars.isEmpty && pb["substituteStrategy"]?.string != "Always" { return nil }
+        // Every variable name must be a shell name (fluxcd/pkg's varsubRegex), or nothing is substituted.
+        for key in vars.keys.sorted() where !Envsubst.isName(key) {
+            throw Failure("'\(key)' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'")
+        }
         return vars
     }
 
@@ -212,13 +233,21 @@ public enum Envsubst {
         }
     }
 
+    /// `^[_[:alpha:]][_[:alpha:][:digit:]]*$` (ASCII, as Go's regexp classes are).
+    static func isName(_ s: String) -> Bool {
+        func alpha(_ c: UInt8) -> Bool { c == 95 || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) }
+        let u = Array(s.utf8)
+        guard let f = u.first, alpha(f) else { return false }
+        return u.allSatisfy { alpha($0) || ($0 >= 48 && $0 <= 57) }
+    }
+
     static func expand(_ s: String, _ vars: [String: String], strict: Bool) throws -> String {
         var out = ""
         var rest = Substring(s)
         while let start = rest.firstRange(of: "${") {
             out += rest[..<start.lowerBound]
             let after = rest[start.upperBound...]
-            guard let close = after.firstIndex(of: "}") else { out += rest[start.lowerBound...]; return out }
+            guard let close = after.firstIndex(of: "}") else { throw Failure(description: "missing closing brace") }
             let expr = String(after[..<close])
             rest = after[after.index(after: close)...]
             var name = expr, defaultValue: String?, onlyUnset = false
@@ -228,7 +257,7 @@ public enum Envsubst {
                     break
                 }
             }
-            guard name.first.map({ $0 == "_" || $0.isLetter }) == true, name.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }) else {
+            guard isName(name) else {
                 throw Failure(description: "variable name '\(name)' is invalid")
             }
             if let v = vars[name], !(v.isEmpty && !onlyUnset && defaultValue != nil) {

@@ -29,18 +29,34 @@ public struct KustomizationReconciler: OnDemandReconciler {
         var status = input.status
         let recorder = EventRecorder(kube: kube, component: Self.controller, warn: env.warn)
         let started = monotonicSeconds()
-        let interval = (try? GoDuration.parse(spec.interval.text)) ?? 600
-        let configured = spec.timeout.flatMap { try? GoDuration.parse($0.text) } ?? interval
+        // Durations beyond Go's range are refused as kustomize-controller's decoder refuses them.
+        var specProblem: String?
+        func seconds(_ text: String?, _ field: String) -> Double? {
+            guard let text else { return nil }
+            do { return try GoDuration.parse(text) } catch {
+                if specProblem == nil { specProblem = "\(field): \(error)" }
+                return nil
+            }
+        }
+        let interval = seconds(spec.interval.text, "spec.interval") ?? 600
+        let configured = seconds(spec.timeout?.text, "spec.timeout") ?? interval
+        _ = seconds(spec.retryInterval?.text, "spec.retryInterval")
         let deadline = started + min(configured, max(1, kube.remaining))
         let timeoutText = GoDuration.format(configured)
         func now() -> String { Clock.rfc3339() }
 
-        func write() throws -> Node {
-            if let requested { status.lastHandledReconcileAt = requested }
+        func write(final: Bool = true) throws -> Node {
+            if final, let requested { status.lastHandledReconcileAt = requested }
             let body: Node = ["status": try APICoding.node(status)]
-            return try kube.patch(ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status", fieldManager: Self.controller)
+            do {
+                return try kube.patch(ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status", fieldManager: Self.controller)
+            } catch let e as KubeError {
+                throw e.naming("Kustomization/\(ns)/\(name) status update failed")
+            }
         }
         func fail(_ f: Failure, revision: String) throws -> Node {
+            // The reason is recorded even when the failure was the deadline itself.
+            kube.allowGrace(Self.statusGrace)
             if !revision.isEmpty { status.lastAttemptedRevision = revision }
             status.conditions.set(ConditionType.reconciling, true, reason: "ProgressingWithRetry", message: f.message, generation: generation, now: now())
             status.conditions.set(ConditionType.ready, false, reason: f.reason, message: f.message, generation: generation, now: now())
@@ -60,6 +76,9 @@ public struct KustomizationReconciler: OnDemandReconciler {
         if !spec.serviceAccountName.isEmpty { unsupported.append("spec.serviceAccountName (impersonation)") }
         if !spec.healthCheckExprs.isEmpty { unsupported.append("spec.healthCheckExprs (CEL health checks)") }
         if !spec.ignore.isEmpty { unsupported.append("spec.ignore (drift rules)") }
+        if let p = specProblem {
+            return try fail(Failure(reason: "ReconciliationFailed", message: p), revision: "")
+        }
         if let what = unsupported.first {
             return try fail(Failure(reason: "ReconciliationFailed",
                                     message: "\(what) is not supported by fluxs yet; reconcile this Kustomization with kustomize-controller"), revision: "")
@@ -71,7 +90,10 @@ public struct KustomizationReconciler: OnDemandReconciler {
             if !d.readyExpr.isEmpty {
                 return try fail(Failure(reason: "DependencyNotReady", message: "dependency '\(dns)/\(d.name)': readyExpr is not supported by fluxs yet"), revision: "")
             }
-            let dep = try kube.getIfExists(ref, namespace: dns, name: d.name)
+            let dep: Node?
+            do { dep = try kube.getIfExists(ref, namespace: dns, name: d.name) } catch let e as KubeError {
+                throw e.naming("dependency Kustomization/\(dns)/\(d.name) query failed")
+            }
             let ready = dep.map { o in
                 Obj.condition(o, "Ready")?["status"]?.string == "True" && o["status"]?["observedGeneration"]?.int == o["metadata"]?["generation"]?.int
             } ?? false
@@ -87,7 +109,11 @@ public struct KustomizationReconciler: OnDemandReconciler {
         guard let srcKind = Self.sourceKinds[spec.sourceRef.kind] else {
             return try fail(Failure(reason: "ArtifactFailed", message: "source kind '\(spec.sourceRef.kind)' is not supported"), revision: "")
         }
-        guard let source = try kube.getIfExists(srcKind.resource, namespace: srcNS, name: spec.sourceRef.name) else {
+        let found: Node?
+        do { found = try kube.getIfExists(srcKind.resource, namespace: srcNS, name: spec.sourceRef.name) } catch let e as KubeError {
+            throw e.naming("source \(srcID) query failed")
+        }
+        guard let source = found else {
             return try fail(Failure(reason: "ArtifactFailed", message: "Source '\(srcID)' not found"), revision: "")
         }
         guard let artifactNode = source["status"]?["artifact"], let artifact = try? APICoding.decode(Artifact.self, from: artifactNode) else {
@@ -147,8 +173,18 @@ public struct KustomizationReconciler: OnDemandReconciler {
         } catch let f as Failure {
             return try fail(f, revision: revision)
         }
+        // Write-ahead inventory: objects this revision adds are recorded before they are applied, so a run that is
+        // killed part-way leaves nothing untracked (an entry whose object was never created is pruned as a no-op).
+        let old = status.inventory ?? ResourceInventory()
+        let planned = Self.union(old, objects.map(Self.entry))
+        if planned.entries.count > old.entries.count {
+            status.inventory = planned
+            do { _ = try write(final: false) } catch let e as KubeError { return try fail(Failure(reason: "ReconciliationFailed", message: e.message), revision: revision) }
+        }
         let changes: [ChangeSetEntry]
         do { changes = try applier.apply(objects) } catch {
+            // Part-way: keep what was there and every object an apply was sent for.
+            status.inventory = Self.union(old, applier.attempted.map(Self.entry))
             return try fail(Failure(reason: "ReconciliationFailed", message: "\(error)"), revision: revision)
         }
         for c in changes { env.log(c.line) }
@@ -157,7 +193,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
         var inventory = ResourceInventory()
         inventory.entries = changes.map { Self.entry($0.object) }
         var deleted: [String] = []
-        if spec.prune, let old = status.inventory {
+        if spec.prune {
             let keep = Set(inventory.entries.map(\.id))
             for e in old.entries where !keep.contains(e.id) {
                 do {
@@ -184,7 +220,11 @@ public struct KustomizationReconciler: OnDemandReconciler {
                 pending = []
                 for (r, cns, cname) in checks {
                     let id = cns.map { "\(r.kind)/\($0)/\(cname)" } ?? "\(r.kind)/\(cname)"
-                    guard let live = try kube.getIfExists(r, namespace: cns, name: cname) else { pending.append("\(id) status: 'NotFound'"); continue }
+                    let found: Node?
+                    do { found = try kube.getIfExists(r, namespace: cns, name: cname) } catch let e as KubeError {
+                        return try fail(Failure(reason: "HealthCheckFailed", message: "health check of \(id): query failed: \(e.message)"), revision: revision)
+                    }
+                    guard let live = found else { pending.append("\(id) status: 'NotFound'"); continue }
                     switch Health.of(live) {
                     case .current: continue
                     case .inProgress: pending.append("\(id) status: 'InProgress'")
@@ -274,7 +314,8 @@ public struct KustomizationReconciler: OnDemandReconciler {
             }
             if r.namespaced && newNamespaces.contains(objNS) { continue }
             do { _ = try kube.apply(o, fieldManager: Self.controller, force: true, dryRun: true) } catch let e as KubeError {
-                throw Failure(reason: "ReconciliationFailed", message: "\(subject(of: o)) dry-run failed: \(e.message)")
+                let reason = e.reason.isEmpty ? "" : " (\(e.reason))"
+                throw Failure(reason: "ReconciliationFailed", message: "\(subject(of: o)) dry-run failed\(reason): \(e.message)")
             }
         }
     }
@@ -284,16 +325,27 @@ public struct KustomizationReconciler: OnDemandReconciler {
     func prune(_ e: ResourceInventory.Entry, kube: KubeClient, owner: (name: String, namespace: String)) throws -> String? {
         guard let id = Self.parse(e.id) else { return nil }
         let apiVersion = id.group.isEmpty ? e.v : "\(id.group)/\(e.v)"
-        guard let r = try? kube.resource(apiVersion: apiVersion, kind: id.kind) else { return nil }
+        let what = Self.entrySubject(e)
+        let r: ResourceRef
+        do { r = try kube.resource(apiVersion: apiVersion, kind: id.kind) } catch let err as KubeError {
+            // A kind the server no longer serves has no objects left to delete.
+            if err.kind == .notFound { return nil }
+            throw err.naming("\(what) discovery failed")
+        }
         let objNS: String? = r.namespaced ? id.namespace : nil
-        guard let live = try kube.getIfExists(r, namespace: objNS, name: id.name) else { return nil }
+        let found: Node?
+        do { found = try kube.getIfExists(r, namespace: objNS, name: id.name) } catch let err as KubeError { throw err.naming("\(what) query failed") }
+        guard let live = found else { return nil }
         let meta = live["metadata"]
         if meta?["annotations"]?["kustomize.toolkit.fluxcd.io/prune"]?.string == "disabled" { return nil }
         let labels = meta?["labels"]
         guard labels?["kustomize.toolkit.fluxcd.io/name"]?.string == owner.name,
               labels?["kustomize.toolkit.fluxcd.io/namespace"]?.string == owner.namespace else { return nil }
-        _ = try kube.delete(r, namespace: objNS, name: id.name)
-        return Self.entrySubject(e) + " deleted"
+        do { _ = try kube.delete(r, namespace: objNS, name: id.name) } catch let err as KubeError {
+            // Gone already (a retried DELETE whose first answer was lost): what prune wanted.
+            if err.kind != .notFound { throw err.naming("\(what) delete failed") }
+        }
+        return what + " deleted"
     }
 
     /// What to wait for: every applied object with `wait`, else spec.healthChecks.
@@ -324,7 +376,18 @@ public struct KustomizationReconciler: OnDemandReconciler {
         }
     }
 
+    /// How long a failure may still take to be recorded in the status after the deadline passed.
+    static let statusGrace = 5.0
+
     // MARK: inventory ids
+
+    /// `a` followed by the entries of `b` it lacks (ids compared without version).
+    static func union(_ a: ResourceInventory, _ b: [ResourceInventory.Entry]) -> ResourceInventory {
+        var out = a
+        var seen = Set(a.entries.map(\.id))
+        for e in b where !seen.contains(e.id) { out.entries.append(e); seen.insert(e.id) }
+        return out
+    }
 
     /// `<namespace>_<name>_<group>_<kind>` (":" in RBAC names written as "__"), version apart.
     static func entry(_ o: Node) -> ResourceInventory.Entry {

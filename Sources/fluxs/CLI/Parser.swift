@@ -226,7 +226,11 @@ enum ArgParser {
             guard let r = raw, let v = Double(r) else { throw invalid("strconv.ParseFloat: parsing \"\(raw ?? "")\": invalid syntax") }
             values.values[f.name] = .float(v)
         case .duration:
-            do { values.values[f.name] = .duration(try GoDuration.parse(raw ?? "")) } catch { throw invalid("\(error)") }
+            let seconds: Double
+            do { seconds = try GoDuration.parse(raw ?? "") } catch { throw invalid("\(error)") }
+            // Go accepts negative durations; as a timeout or interval one means "already over", so it is refused.
+            if seconds < 0 { throw invalid("a negative duration is not allowed") }
+            values.values[f.name] = .duration(seconds)
         }
     }
 
