@@ -18,9 +18,14 @@ __fluxs_sub() {
         "|help") __fluxs_next='help' ;;
         "|install") __fluxs_next='install' ;;
         "|kustomize") __fluxs_next='kustomize' ;;
+        "|list") __fluxs_next='list' ;;
+        "|plugin") __fluxs_next='plugin' ;;
+        "|pull") __fluxs_next='pull' ;;
+        "|push") __fluxs_next='push' ;;
         "|reconcile") __fluxs_next='reconcile' ;;
         "|resume") __fluxs_next='resume' ;;
         "|suspend") __fluxs_next='suspend' ;;
+        "|tag") __fluxs_next='tag' ;;
         "|tree") __fluxs_next='tree' ;;
         "|trigger") __fluxs_next='trigger' ;;
         "|uninstall") __fluxs_next='uninstall' ;;
@@ -31,6 +36,7 @@ __fluxs_sub() {
         "get|alert-providers"|"get|alert-provider") __fluxs_next='get alert-providers' ;;
         "get|alerts"|"get|alert") __fluxs_next='get alerts' ;;
         "get|all") __fluxs_next='get all' ;;
+        "get|artifacts"|"get|artifact") __fluxs_next='get artifacts' ;;
         "get|helmreleases"|"get|hr"|"get|helmrelease") __fluxs_next='get helmreleases' ;;
         "get|images"|"get|image") __fluxs_next='get images' ;;
         "get|kustomizations"|"get|ks"|"get|kustomization") __fluxs_next='get kustomizations' ;;
@@ -120,6 +126,7 @@ __fluxs_sub() {
         "create image|policy") __fluxs_next='create image policy' ;;
         "create image|repository") __fluxs_next='create image repository' ;;
         "create image|update") __fluxs_next='create image update' ;;
+        "tree|artifact") __fluxs_next='tree artifact' ;;
         "tree|kustomization"|"tree|ks") __fluxs_next='tree kustomization' ;;
         "reconcile|helmrelease"|"reconcile|hr") __fluxs_next='reconcile helmrelease' ;;
         "reconcile|image") __fluxs_next='reconcile image' ;;
@@ -152,6 +159,7 @@ __fluxs_value_flag() {
         "get alerts|--status-selector"|"get alerts|--label-selector"|"get alerts|-l"|"get alerts|--output"|"get alerts|-o") return 0 ;;
         "get alert-providers|--status-selector"|"get alert-providers|--label-selector"|"get alert-providers|-l"|"get alert-providers|--output"|"get alert-providers|-o") return 0 ;;
         "get all|--status-selector"|"get all|--label-selector"|"get all|-l"|"get all|--output"|"get all|-o") return 0 ;;
+        "get artifacts|--status-selector"|"get artifacts|--label-selector"|"get artifacts|-l"|"get artifacts|--output"|"get artifacts|-o") return 0 ;;
         "get sources|--status-selector"|"get sources|--label-selector"|"get sources|-l"|"get sources|--output"|"get sources|-o") return 0 ;;
         "get sources all|--status-selector"|"get sources all|--label-selector"|"get sources all|-l"|"get sources all|--output"|"get sources all|-o") return 0 ;;
         "get sources git|--status-selector"|"get sources git|--label-selector"|"get sources git|-l"|"get sources git|--output"|"get sources git|-o") return 0 ;;
@@ -212,20 +220,21 @@ __fluxs_globals='--timeout --verbose --ns-follows-kube-context --namespace -n --
 
 __fluxs_words() {
     case "$1" in
-        '') __fluxs_subs='bootstrap build check completion create debug delete diff events export get help install kustomize reconcile resume suspend tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
+        '') __fluxs_subs='bootstrap build check completion create debug delete diff events export get help install kustomize list plugin pull push reconcile resume suspend tag tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
         'version') __fluxs_subs=''; __fluxs_flags='--client --output -o --help -h'; __fluxs_args=none ;;
         'completion') __fluxs_subs='bash fish zsh'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'completion bash') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'completion fish') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'completion zsh') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'help') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'get') __fluxs_subs='alert-providers alerts all helmreleases images kustomizations receivers sources'; __fluxs_flags='--all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=subs ;;
+        'get') __fluxs_subs='alert-providers alerts all artifacts helmreleases images kustomizations receivers sources'; __fluxs_flags='--all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=subs ;;
         'get kustomizations') __fluxs_subs=''; __fluxs_flags='--show-source --all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=names ;;
         'get helmreleases') __fluxs_subs=''; __fluxs_flags='--show-source --all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=names ;;
         'get receivers') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=names ;;
         'get alerts') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=names ;;
         'get alert-providers') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=names ;;
         'get all') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=none ;;
+        'get artifacts') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=none ;;
         'get sources') __fluxs_subs='all bucket chart external git helm oci'; __fluxs_flags='--all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=subs ;;
         'get sources all') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=none ;;
         'get sources git') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=names ;;
@@ -319,8 +328,9 @@ __fluxs_words() {
         'create alert') __fluxs_subs=''; __fluxs_flags='--provider-ref --event-severity --event-source --interval --export --label --help -h'; __fluxs_args=none ;;
         'create receiver') __fluxs_subs=''; __fluxs_flags='--type --secret-ref --event --resource --interval --export --label --help -h'; __fluxs_args=none ;;
         'events') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --watch -w --for --types --help -h'; __fluxs_args=none ;;
-        'tree') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'tree') __fluxs_subs='artifact kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'tree kustomization') __fluxs_subs=''; __fluxs_flags='--compact --output -o --help -h'; __fluxs_args=names ;;
+        'tree artifact') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'reconcile') __fluxs_subs='helmrelease image kustomization receiver source'; __fluxs_flags='--local --storage-path --help -h'; __fluxs_args=subs ;;
         'reconcile helmrelease') __fluxs_subs=''; __fluxs_flags='--with-source --force --reset --local --storage-path --help -h'; __fluxs_args=names ;;
         'reconcile kustomization') __fluxs_subs=''; __fluxs_flags='--with-source --local --storage-path --help -h'; __fluxs_args=names ;;
@@ -348,6 +358,11 @@ __fluxs_words() {
         'diff kustomization') __fluxs_subs=''; __fluxs_flags='--path --progress-bar --ignore-paths --kustomization-file --strict-substitute --recursive -r --local-sources --ignore-not-found --help -h'; __fluxs_args=names ;;
         'debug') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'trigger') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
+        'list') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
+        'plugin') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
+        'pull') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
+        'push') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
+        'tag') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
     esac
     __fluxs_flags="$__fluxs_flags $__fluxs_globals"
 }
@@ -362,6 +377,7 @@ __fluxs_flag_values() {
         "get alerts|--output"|"get alerts|-o") COMPREPLY=($(compgen -W 'table json yaml wide' -- "$cur")) ;;
         "get alert-providers|--output"|"get alert-providers|-o") COMPREPLY=($(compgen -W 'table json yaml wide' -- "$cur")) ;;
         "get all|--output"|"get all|-o") COMPREPLY=($(compgen -W 'table json yaml wide' -- "$cur")) ;;
+        "get artifacts|--output"|"get artifacts|-o") COMPREPLY=($(compgen -W 'table json yaml wide' -- "$cur")) ;;
         "get sources|--output"|"get sources|-o") COMPREPLY=($(compgen -W 'table json yaml wide' -- "$cur")) ;;
         "get sources all|--output"|"get sources all|-o") COMPREPLY=($(compgen -W 'table json yaml wide' -- "$cur")) ;;
         "get sources git|--output"|"get sources git|-o") COMPREPLY=($(compgen -W 'table json yaml wide' -- "$cur")) ;;

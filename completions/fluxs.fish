@@ -31,12 +31,22 @@ function __fluxs_sub
             echo 'install'
         case '|kustomize'
             echo 'kustomize'
+        case '|list'
+            echo 'list'
+        case '|plugin'
+            echo 'plugin'
+        case '|pull'
+            echo 'pull'
+        case '|push'
+            echo 'push'
         case '|reconcile'
             echo 'reconcile'
         case '|resume'
             echo 'resume'
         case '|suspend'
             echo 'suspend'
+        case '|tag'
+            echo 'tag'
         case '|tree'
             echo 'tree'
         case '|trigger'
@@ -57,6 +67,8 @@ function __fluxs_sub
             echo 'get alerts'
         case 'get|all'
             echo 'get all'
+        case 'get|artifacts' 'get|artifact'
+            echo 'get artifacts'
         case 'get|helmreleases' 'get|hr' 'get|helmrelease'
             echo 'get helmreleases'
         case 'get|images' 'get|image'
@@ -235,6 +247,8 @@ function __fluxs_sub
             echo 'create image repository'
         case 'create image|update'
             echo 'create image update'
+        case 'tree|artifact'
+            echo 'tree artifact'
         case 'tree|kustomization' 'tree|ks'
             echo 'tree kustomization'
         case 'reconcile|helmrelease' 'reconcile|hr'
@@ -293,6 +307,8 @@ function __fluxs_value_flag
         case 'get alert-providers|--status-selector' 'get alert-providers|--label-selector' 'get alert-providers|-l' 'get alert-providers|--output' 'get alert-providers|-o'
             return 0
         case 'get all|--status-selector' 'get all|--label-selector' 'get all|-l' 'get all|--output' 'get all|-o'
+            return 0
+        case 'get artifacts|--status-selector' 'get artifacts|--label-selector' 'get artifacts|-l' 'get artifacts|--output' 'get artifacts|-o'
             return 0
         case 'get sources|--status-selector' 'get sources|--label-selector' 'get sources|-l' 'get sources|--output' 'get sources|-o'
             return 0
@@ -458,6 +474,9 @@ function __fluxs_candidates
             case 'get all|--output' 'get all|-o'
                 printf '%s\n' 'table' 'json' 'yaml' 'wide'
                 return
+            case 'get artifacts|--output' 'get artifacts|-o'
+                printf '%s\n' 'table' 'json' 'yaml' 'wide'
+                return
             case 'get sources|--output' 'get sources|-o'
                 printf '%s\n' 'table' 'json' 'yaml' 'wide'
                 return
@@ -552,7 +571,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--version\tversion for fluxs' '--help\thelp for fluxs' '-h\thelp for fluxs'
             else
-                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'suspend\tSuspend resources' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger a Flux resource' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
+                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'list\tList artifacts' 'plugin\tManage Flux CLI plugins' 'pull\tPull artifacts' 'push\tPush artifacts' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'suspend\tSuspend resources' 'tag\tTag artifacts' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger a Flux resource' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
             end
         case 'version'
             if string match -q -- '-*' "$cur"
@@ -584,7 +603,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for get' '-h\thelp for get'
             else
-                printf '%b\n' 'alert-providers\tGet Provider statuses' 'alerts\tGet Alert statuses' 'all\tGet all resources and statuses' 'helmreleases\tGet HelmRelease statuses' 'images\tGet image automation object status' 'kustomizations\tGet Kustomization statuses' 'receivers\tGet Receiver statuses' 'sources\tGet source statuses'
+                printf '%b\n' 'alert-providers\tGet Provider statuses' 'alerts\tGet Alert statuses' 'all\tGet all resources and statuses' 'artifacts\tGet artifact object status' 'helmreleases\tGet HelmRelease statuses' 'images\tGet image automation object status' 'kustomizations\tGet Kustomization statuses' 'receivers\tGet Receiver statuses' 'sources\tGet source statuses'
             end
         case 'get kustomizations'
             if string match -q -- '-*' "$cur"
@@ -619,6 +638,10 @@ function __fluxs_candidates
         case 'get all'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for all' '-h\thelp for all'
+            end
+        case 'get artifacts'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the requested object(s) across all namespaces' '-A\tlist the requested object(s) across all namespaces' '--no-header\tskip the header when printing the results' '--watch\tAfter listing/getting the requested object, watch for changes.' '-w\tAfter listing/getting the requested object, watch for changes.' '--status-selector\tspecify the status condition name and the desired state to filter the get result, e.g. ready=false' '--label-selector\tfilter objects by label selector' '-l\tfilter objects by label selector' '--output\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '-o\toutput format: table (flux\'s), json or yaml (a v1 List of the objects), wide (table with AGE)' '--help\thelp for artifacts' '-h\thelp for artifacts'
             end
         case 'get sources'
             if string match -q -- '-*' "$cur"
@@ -1156,13 +1179,17 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for tree' '-h\thelp for tree'
             else
-                printf '%b\n' 'kustomization\tPrint the resources reconciled by a Kustomization'
+                printf '%b\n' 'artifact\tPrint artifact objects reconciled by Flux' 'kustomization\tPrint the resources reconciled by a Kustomization'
             end
         case 'tree kustomization'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--compact\tlist Flux resources only.' '--output\tthe format in which the tree should be printed. can be \'json\' or \'yaml\'' '-o\tthe format in which the tree should be printed. can be \'json\' or \'yaml\'' '--help\thelp for kustomization' '-h\thelp for kustomization'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'tree artifact'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for artifact' '-h\thelp for artifact'
             end
         case 'reconcile'
             if string match -q -- '-*' "$cur"
@@ -1311,6 +1338,26 @@ function __fluxs_candidates
         case 'trigger'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for trigger' '-h\thelp for trigger'
+            end
+        case 'list'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for list' '-h\thelp for list'
+            end
+        case 'plugin'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for plugin' '-h\thelp for plugin'
+            end
+        case 'pull'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for pull' '-h\thelp for pull'
+            end
+        case 'push'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for push' '-h\thelp for push'
+            end
+        case 'tag'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for tag' '-h\thelp for tag'
             end
     end
 end

@@ -15,6 +15,7 @@ public enum CRDs {
         ("notification-controller", Receiver.self),
         ("image-reflector-controller", ImageRepository.self), ("image-reflector-controller", ImagePolicy.self),
         ("image-automation-controller", ImageUpdateAutomation.self),
+        ("source-watcher", ArtifactGenerator.self),
     ]
 
     public static let defaultComponents = ["source-controller", "kustomize-controller", "helm-controller", "notification-controller"]

@@ -35,8 +35,7 @@ func runMain() -> Int32 {
     do {
         parsed = try ArgParser.parse(root: root, argv: argv)
     } catch let u as UsageError {
-        let sep = u.message.hasSuffix("?") ? " " : ". "
-        out.failure("\(u.message)\(sep)Run '\(u.commandPath) --help' for usage.")
+        out.failure(u.message)
         return 1
     } catch {
         out.failure("\(error)")

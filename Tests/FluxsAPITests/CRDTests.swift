@@ -49,7 +49,11 @@ final class CRDTests: XCTestCase {
                 let examples = ["^(http|https|ssh)://.*$": "https://example.com/repo", "^oci://.*$": "oci://registry.example.com/app",
                                 "^(http|https|oci)://.*$": "https://charts.example.com", "^(http|https)://.*$": "https://sts.example.com",
                                 "^https?://": "https://issuer.example.com", "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$": "1m0s",
-                                "^([0-9]+(\\.[0-9]+)?(ms|s|m))+$": "30s"]
+                                "^([0-9]+(\\.[0-9]+)?(ms|s|m))+$": "30s",
+                                // ArtifactGenerator (source-watcher)
+                                "^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$": "src", "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$": "name",
+                                "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "ns", "^@([a-z0-9]([a-z0-9_-]*[a-z0-9])?)/(.*)$": "@src/**",
+                                "^@(artifact)/(.*)$": "@artifact/", "^@([a-z0-9]([a-z0-9_-]*[a-z0-9])?)$": "@src"]
                 if let ex = examples[p] { return .string(ex) }
                 if p.contains("A-Za-z0-9_,:") { return "ReconciliationSucceeded" }
                 if p.contains("[.+_-]") { return "sha256:0123abcd" }
@@ -99,7 +103,7 @@ final class CRDTests: XCTestCase {
             let r = try kube.resource(for: obj)
             _ = try kube.create(r, namespace: ns, object: obj, fieldManager: "fluxs-test")
             if let st = t.statusSchema, var status = Self.sample(st, path: "status") {
-                status["observedGeneration"] = 1
+                if st.property("observedGeneration") != nil { status["observedGeneration"] = 1 }
                 var live = try kube.get(r, namespace: ns, name: "sample")
                 live["status"] = status
                 _ = try kube.update(r, namespace: ns, object: live, subresource: "status")

@@ -54,4 +54,44 @@ final class BuildKustomizationTests: XCTestCase {
             XCTAssertEqual(r.stderr, want, "\(args)")
         }
     }
+
+    /// flux's TestBuildKustomization: the Kustomization comes from the cluster (owner labels, targetNamespace,
+    /// postBuild), and a name that is not there fails.
+    func testBuildsTheLiveKustomizationAsFluxDoes() throws {
+        _ = try TestEnv.require("FLUXS_TEST_KUBECONFIG")
+        XCTAssertEqual(try TestEnv.fluxs(["install"]).status, 0)
+        let ns = "bk-\(UUID().uuidString.prefix(6).lowercased())"
+        let fixtures = TestEnv.packageRoot.appendingPathComponent("tools/testenv/fixtures.py").path
+        for f in ["podinfo-source.yaml", "podinfo-kustomization.yaml"] {
+            let r = try TestEnv.run("python3", [fixtures, "apply", dir.appendingPathComponent(f).path, "--ns", ns])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        func golden(_ f: String) throws -> String {
+            let r = try TestEnv.run("python3", [fixtures, "render", dir.appendingPathComponent(f).path, "--ns", ns])
+            return r.stdout
+        }
+        let cases: [([String], String)] = [
+            (["--path", "podinfo"], "podinfo-result.yaml"),
+            (["--path", "podinfo", "--in-memory-build=true"], "podinfo-result.yaml"),
+            (["--path", "delete-service"], "podinfo-without-service-result.yaml"),
+            (["--path", "var-substitution"], "podinfo-with-var-substitution-result.yaml"),
+            (["--path", "ignore", "--ignore-paths", "!configmap.yaml,!secret.yaml"], "podinfo-with-ignore-result.yaml"),
+            (["--path", "podinfo-with-my-app", "--recursive", "--local-sources", "GitRepository/default/podinfo=."], "podinfo-with-my-app-result.yaml"),
+        ]
+        for (args, file) in cases {
+            let r = try TestEnv.fluxs(["build", "kustomization", "podinfo", "-n", ns] + args, cwd: dir)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            XCTAssertEqual(r.stdout, try golden(file), file)
+        }
+        let missing = try TestEnv.fluxs(["build", "kustomization", "nope", "-n", ns, "--path", "podinfo"], cwd: dir)
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertEqual(missing.stdout, "")
+        XCTAssertEqual(missing.stderr, "✗ failed to get kustomization object: kustomizations.kustomize.toolkit.fluxcd.io \"nope\" not found\n")
+        // a local file does not stand for a Kustomization the cluster lacks unless --dry-run
+        let ks = try ksFile()
+        let noLive = try TestEnv.fluxs(["build", "kustomization", "podinfo", "-n", ns + "-x", "--path", "podinfo", "--kustomization-file", ks], cwd: dir)
+        XCTAssertEqual(noLive.status, 1)
+        XCTAssertTrue(noLive.stderr.hasPrefix("✗ failed to get kustomization object: "), noLive.stderr)
+    }
 }
+

@@ -14,7 +14,8 @@ enum ImageScan {
         return data
     }
 
-    static func scan(_ spec: ImageRepositorySpec, namespace ns: String, kube: KubeClient) throws -> (ImageName, [String]) {
+    /// The registry client of an ImageRepository: its image, credentials, CA and timeout.
+    static func client(_ spec: ImageRepositorySpec, namespace ns: String, kube: KubeClient) throws -> RegistryClient {
         let name: ImageName
         do { name = try ImageName(spec.image) } catch { throw Failure(reason: "ImageURLInvalid", message: "\(error)") }
         if !spec.provider.isEmpty && spec.provider != "generic" {
@@ -37,6 +38,12 @@ enum ImageScan {
             let data = try secretData(kube, ns, ref.name)
             if let ca = data["ca.crt"] ?? data["caFile"] { client.caData = Array(ca.utf8) }
         }
+        return client
+    }
+
+    static func scan(_ spec: ImageRepositorySpec, namespace ns: String, kube: KubeClient) throws -> (ImageName, [String]) {
+        let client = try client(spec, namespace: ns, kube: kube)
+        let name = client.name
         let tags: [String]
         do { tags = try client.tags() } catch let e as ImageError {
             let auth = e.description.contains("authentication")
@@ -132,8 +139,8 @@ public struct ImagePolicyReconciler: OnDemandReconciler {
             guard let repoObject = try kube.getIfExists(FluxKinds.imageRepository.resource, namespace: repoNS, name: repoName) else {
                 throw Failure(reason: "DependencyNotReady", message: "referenced ImageRepository '\(repoNS)/\(repoName)' not found")
             }
-            if spec.digestReflectionPolicy == "IfNotPresent" || spec.digestReflectionPolicy == "Always" {
-                throw Failure(reason: "ReconciliationFailed", message: "digestReflectionPolicy \(spec.digestReflectionPolicy) is not supported by fluxs yet")
+            if spec.digestReflectionPolicy == "Always" && spec.interval == nil {
+                throw Failure(reason: "IntervalNotConfigured", message: "spec.interval must be set when spec.digestReflectionPolicy is set to 'Always'")
             }
             let repoSpec = try APICoding.decode(ImageRepositorySpec.self, from: repoObject["spec"] ?? .emptyMap)
             let tags: [String]
@@ -144,17 +151,34 @@ public struct ImagePolicyReconciler: OnDemandReconciler {
             var ref = ImageRef()
             ref.name = repoSpec.image
             ref.tag = tag
-            if let previous = status.latestRef, previous != ref {
-                status.observedPreviousRef = previous
-                event = ("Normal", "Succeeded", "Latest image tag for \(ref.name) updated from \(previous.tag) to \(tag)")
-            } else if status.latestRef == nil {
-                event = ("Normal", "Succeeded", "Latest image tag for \(ref.name) resolved to \(tag)")
+            // Digest reflection (image-reflector-controller updateImageRefs): IfNotPresent keeps a known digest of
+            // the same name and tag, Always asks the registry every time.
+            let previous = status.latestRef
+            switch spec.digestReflectionPolicy {
+            case "IfNotPresent", "Always":
+                if spec.digestReflectionPolicy == "IfNotPresent", let p = previous, p.name == ref.name, p.tag == ref.tag, !p.digest.isEmpty {
+                    ref.digest = p.digest
+                } else {
+                    do { ref.digest = try ImageScan.client(repoSpec, namespace: repoNS, kube: kube).digest(tag: tag) } catch let e as ImageError {
+                        throw Failure(reason: "ReconciliationFailed", message: "failed fetching digest of \(ref.name):\(tag): \(e.description)")
+                    }
+                }
+            default:
+                break
             }
-            status.latestRef = ref
+            if previous != ref {
+                status.observedPreviousRef = previous
+                status.latestRef = ref
+            }
+            let message = Self.readyMessage(status)
+            if let p = previous, p != ref {
+                event = ("Normal", "Succeeded", "Latest image tag for \(ref.name) updated from \(p.tag) to \(tag)")
+            } else if previous == nil {
+                event = ("Normal", "Succeeded", message)
+            }
             status.conditions.delete(ConditionType.reconciling)
             status.conditions.delete(ConditionType.stalled)
-            status.conditions.set(ConditionType.ready, true, reason: "Succeeded", message: "Latest image tag for \(ref.name) resolved to \(tag)",
-                                  generation: generation, now: now)
+            status.conditions.set(ConditionType.ready, true, reason: "Succeeded", message: message, generation: generation, now: now)
             status.observedGeneration = generation
         } catch let f as Failure {
             status.conditions.set(ConditionType.reconciling, true, reason: "ProgressingWithRetry", message: f.message, generation: generation, now: now)
@@ -164,6 +188,17 @@ public struct ImagePolicyReconciler: OnDemandReconciler {
         let out = try ImageStatusWriter(kube: kube, ref: FluxKinds.imagePolicy.resource, object: object).write(try APICoding.node(status))
         if let event { recorder.record(out, type: event.type, reason: event.reason, message: event.message) }
         return out
+    }
+
+    /// image-reflector-controller's composeImagePolicyReadyMessage.
+    static func readyMessage(_ status: ImagePolicyStatus) -> String {
+        guard let ref = status.latestRef else { return "" }
+        var m = "Latest image tag for \(ref.name) resolved to \(ref.tag)"
+        if !ref.digest.isEmpty { m += " with digest \(ref.digest)" }
+        if let p = status.observedPreviousRef, p != ref {
+            m += " (previously \(p.name):\(p.tag)" + (p.digest.isEmpty ? "" : "@\(p.digest)") + ")"
+        }
+        return m
     }
 
     /// The policy's choice among the tags (after filterTags: the pattern, and the extracted value compared).

@@ -68,26 +68,39 @@ struct RegistryClient {
         return nil
     }
 
-    func tags() throws -> [String] {
-        let http = try HTTPClient()
-        var tls = TLSSettings()
-        tls.caData = caData
-        var authorization: String?
-        var url = "\(name.scheme(insecure: insecure))://\(name.registry)/v2/\(name.repository)/tags/list?n=1000"
-        var out: [String] = []
+    /// One registry request, answering a 401 challenge once (Basic, or a Bearer token for pull).
+    func request(_ method: String, _ url: String, accept: String, http: HTTPClient, tls: TLSSettings, authorization: inout String?) throws -> HTTPResponse {
         var retried = false
         while true {
-            var headers: [(String, String)] = [("Accept", "application/json"), ("User-Agent", "fluxs")]
+            var headers: [(String, String)] = [("Accept", accept), ("User-Agent", "fluxs")]
             if let authorization { headers.append(("Authorization", authorization)) }
             let resp: HTTPResponse
-            do { resp = try http.perform(HTTPRequest(method: "GET", url: url, headers: headers, timeout: timeout), tls: tls) } catch {
-                throw ImageError("GET \(url.split(separator: "?")[0]): \(error)")
+            do { resp = try http.perform(HTTPRequest(method: method, url: url, headers: headers, timeout: timeout), tls: tls) } catch {
+                throw ImageError("\(method) \(url.split(separator: "?")[0]): \(error)")
             }
             if resp.status == 401 && !retried {
                 retried = true
                 authorization = try authorize(resp.headers["www-authenticate"] ?? "", http: http, tls: tls)
                 continue
             }
+            return resp
+        }
+    }
+
+    var tls: TLSSettings {
+        var t = TLSSettings()
+        t.caData = caData
+        return t
+    }
+
+    func tags() throws -> [String] {
+        let http = try HTTPClient()
+        let tls = self.tls
+        var authorization: String?
+        var url = "\(name.scheme(insecure: insecure))://\(name.registry)/v2/\(name.repository)/tags/list?n=1000"
+        var out: [String] = []
+        while true {
+            let resp = try request("GET", url, accept: "application/json", http: http, tls: tls, authorization: &authorization)
             guard resp.status == 200 else { throw ImageError(describe(resp)) }
             let doc = try JSON.decode(bytes: resp.body)
             out += (doc["tags"]?.array ?? []).compactMap(\.string)
@@ -97,6 +110,30 @@ struct RegistryClient {
             url = next.hasPrefix("http") ? next : "\(name.scheme(insecure: insecure))://\(name.registry)\(next)"
         }
         return out
+    }
+
+    /// The media types go-containerregistry's remote.Head accepts for a tag.
+    static let manifestTypes = ["application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
+                                "application/vnd.docker.distribution.manifest.list.v2+json",
+                                "application/vnd.docker.distribution.manifest.v2+json",
+                                "application/vnd.docker.distribution.manifest.v1+prettyjws", "application/vnd.docker.distribution.manifest.v1+json"]
+
+    /// The digest of a tag's manifest (what image-reflector-controller reflects): a HEAD request's
+    /// Docker-Content-Digest, or the SHA-256 of the manifest when the registry does not send it.
+    func digest(tag: String) throws -> String {
+        let http = try HTTPClient()
+        let tls = self.tls
+        var authorization: String?
+        let url = "\(name.scheme(insecure: insecure))://\(name.registry)/v2/\(name.repository)/manifests/\(tag)"
+        let accept = Self.manifestTypes.joined(separator: ",")
+        let head = try request("HEAD", url, accept: accept, http: http, tls: tls, authorization: &authorization)
+        if head.status == 200, let d = head.headers["docker-content-digest"], d.hasPrefix("sha256:") { return d }
+        let get = try request("GET", url, accept: accept, http: http, tls: tls, authorization: &authorization)
+        guard get.status == 200 else {
+            if get.status == 404 { throw ImageError("manifest of \(name.canonical):\(tag) not found (HTTP 404)") }
+            throw ImageError(describe(get))
+        }
+        return get.headers["docker-content-digest"] ?? "sha256:" + SHA256.hex(get.body)
     }
 
     /// The answer to a 401 challenge: Basic with the credentials, or a token from the Bearer realm.

@@ -85,6 +85,9 @@ enum ArgParser {
             break
         }
         let cmdPath = path.map(\.name).joined(separator: " ")
+        // A command that is not built yet accepts every flag flux's command takes (it only says it is not available).
+        var lenient = false
+        if case .planned = path.last!.availability { lenient = true }
         // Pass 2: parse flags of the located command.
         let flags = visibleFlags(path)
         var values = FlagValues()
@@ -114,6 +117,7 @@ enum ArgParser {
                     name = body
                 }
                 guard let f = flags.first(where: { $0.name == name }) else {
+                    if lenient { continue }
                     throw err("unknown flag: --\(name)" + suggestFlag(name, flags))
                 }
                 if f.name == "help" { help = true; continue }
@@ -132,6 +136,7 @@ enum ArgParser {
                 while !chars.isEmpty {
                     let c = chars.removeFirst()
                     guard let f = flags.first(where: { $0.short == c }) else {
+                        if lenient { chars = []; continue }
                         throw err("unknown shorthand flag: '\(c)' in \(a)")
                     }
                     if f.name == "help" { help = true; continue }

@@ -104,6 +104,10 @@ struct Command {
     var hidden: Bool = false
     var availability: Availability = .available
     var handler: Handler? = nil
+    /// What docs/status.md says about the command beyond its state (limits, differences from flux).
+    var note: String = ""
+    /// A fluxs addition, not part of flux's command tree.
+    var fluxsOnly = false
 
     func sub(_ word: String) -> Command? {
         subcommands.first { $0.name == word || $0.aliases.contains(word) }

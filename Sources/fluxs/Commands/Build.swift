@@ -33,24 +33,36 @@ enum BuildCommand {
         let dryRun = f.bool("dry-run")
         if dryRun && file.isEmpty { throw CLIError("dry-run mode requires a kustomization file") }
         let ns = try inv.namespace()
-        var object: Node? = file.isEmpty ? nil : try kustomization(file: file, name: name, namespace: ns)
-        var kube: KubeClient?
-        if !dryRun {
-            kube = try inv.kube()
-            if object == nil {
-                do { object = try kube!.get(Adapters.kustomization.resource, namespace: ns, name: name) } catch let e as KubeError {
-                    throw CLIError("failed to get kustomization object: \(e.message)")
-                }
-            }
-        }
+        let kube: KubeClient? = dryRun ? nil : try inv.kube()
+        let object = try resolve(kube, name: name, namespace: ns, file: file, ignoreNotFound: false)
         let options = Options(ignorePaths: f.strings("ignore-paths"), strictSubstitute: f.bool("strict-substitute"),
                               recursive: f.bool("recursive"), localSources: try localSources(f), kube: kube)
         do {
-            inv.out.write(try FluxBuild.render(try build(object!, path: path, options)))
+            inv.out.write(try FluxBuild.render(try build(object, path: path, options)))
         } catch let e as FluxBuild.Failure {
             throw CLIError(e.description)
         }
         return 0
+    }
+
+    /// The Flux Kustomization to build, as flux resolves it: the `--kustomization-file` object takes precedence (with
+    /// the live object's status, so its inventory is known); without `--dry-run` the live object must exist, unless
+    /// `ignoreNotFound` lets a file stand for a Kustomization that is not in the cluster yet.
+    static func resolve(_ kube: KubeClient?, name: String, namespace ns: String, file: String, ignoreNotFound: Bool) throws -> Node {
+        if ignoreNotFound && file.isEmpty { throw CLIError("kustomization file is required when assuming new kustomizations") }
+        guard let kube else {
+            guard !file.isEmpty else { throw CLIError("dry-run mode requires a kustomization file") }
+            return try kustomization(file: file, name: name, namespace: ns)
+        }
+        let live: Node?
+        do { live = try kube.get(Adapters.kustomization.resource, namespace: ns, name: name) } catch let e as KubeError {
+            guard e.kind == .notFound, e.name != nil, ignoreNotFound else { throw CLIError("failed to get kustomization object: \(e.message)") }
+            live = nil
+        }
+        let local: Node? = file.isEmpty ? Optional<Node>.none : try kustomization(file: file, name: name, namespace: ns)
+        guard var object = local else { return live! }
+        if let status = live?["status"], status["inventory"] != nil { object["status"] = status }
+        return object
     }
 
     /// `--path` as flux checks it.
@@ -66,14 +78,15 @@ enum BuildCommand {
         guard let text = try? Files.readText(file), let docs = try? YAML.parseDocuments(text, file: file) else {
             throw CLIError("invalid kustomization file \"\(file)\"")
         }
-        guard var object = docs.first(where: { d in
+        // As flux: a document without a namespace stands for the Kustomization in -n, and keeps its empty namespace
+        // (the owner labels then carry an empty namespace, as flux's do).
+        guard let object = docs.first(where: { d in
             (d["apiVersion"]?.string ?? "").hasPrefix("kustomize.toolkit.fluxcd.io/") && d["kind"]?.string == "Kustomization"
                 && d["metadata"]?["name"]?.string == name
                 && ((d["metadata"]?["namespace"]?.string ?? "").isEmpty || d["metadata"]?["namespace"]?.string == ns)
         }) else {
             throw CLIError("failed find kustomization with name '\(name)' and namespace '\(ns)' in file '\(file)'")
         }
-        if object["metadata"]?["namespace"]?.string?.isEmpty ?? true { object.set(["metadata", "namespace"], .string(ns)) }
         return object
     }
 

@@ -48,7 +48,7 @@ enum HelpCommand {
                     for w in inv.args {
                         guard let s = path.last!.sub(w) else {
                             throw CLIError("unknown help topic \"\(inv.args.joined(separator: " "))\"" +
-                                           ArgParser.suggestCommand(w, path.last!) + ". Run 'fluxs --help' for usage.")
+                                           ArgParser.suggestCommand(w, path.last!))
                         }
                         path.append(s)
                     }

@@ -41,19 +41,8 @@ enum DiffCommand {
         let path = try BuildCommand.validPath(f.string("path"))
         let ns = try inv.namespace()
         let kube = try inv.kube()
-        var live: Node?
-        do { live = try kube.getIfExists(Adapters.kustomization.resource, namespace: ns, name: name) } catch let e as KubeError where e.kind == .notFound {
-            live = nil
-        }
-        let file = f.string("kustomization-file")
-        var object: Node
-        if !file.isEmpty {
-            object = try BuildCommand.kustomization(file: file, name: name, namespace: ns)
-            if let inventory = live?["status"]?["inventory"] { object.set(["status", "inventory"], inventory) }
-        } else {
-            guard let live else { throw CLIError("failed to get kustomization object: kustomizations.kustomize.toolkit.fluxcd.io \"\(name)\" not found") }
-            object = live
-        }
+        let object = try BuildCommand.resolve(kube, name: name, namespace: ns, file: f.string("kustomization-file"),
+                                              ignoreNotFound: f.bool("ignore-not-found"))
         let options = BuildCommand.Options(ignorePaths: f.strings("ignore-paths"), strictSubstitute: f.bool("strict-substitute"),
                                            recursive: false, localSources: try BuildCommand.localSources(f), kube: kube)
         var out = ""
@@ -66,17 +55,27 @@ enum DiffCommand {
         return 0
     }
 
-    /// One Kustomization's diff lines; true when something would be created, changed or deleted.
+    /// One Kustomization's diff lines; true when something would be created, changed or deleted. Per object, as
+    /// fluxcd/pkg ssa's Diff: reconcile-disabled and ssa-ignored objects are skipped, every other object goes through a
+    /// server-side dry run with kustomize-controller's field manager, spec.ignore drift rules strip their paths from
+    /// both sides, and SOPS-encrypted Secrets are compared by their keys only.
     static func diffOne(_ object: Node, path: String, _ options: BuildCommand.Options, recursive: Bool, kube: KubeClient, out: inout String) throws -> Bool {
         let objects: [Node]
         do { objects = try BuildCommand.build(object, path: path, options) } catch let e as FluxBuild.Failure { throw CLIError(e.description) }
+        let rules = try DriftIgnoreRule.parse(object["spec"]?["ignore"])
+        // Objects in namespaces this build creates cannot be dry-run yet; they are new with their namespace.
+        var newNamespaces = Set<String>()
+        for o in objects where o["kind"]?.string == "Namespace" && o["apiVersion"]?.string == "v1" {
+            let n = o["metadata"]?["name"]?.string ?? ""
+            if try kube.getIfExists(ResourceRef.namespaces, namespace: nil, name: n) == nil { newNamespaces.insert(n) }
+        }
         var changed = false
         var errors: [String] = []
         var ids = Set<String>()
-        for o in objects {
+        for built in objects {
+            let o = normalized(built)
             let subject = FluxsCore.subject(of: o)
-            let anns = o["metadata"]?["annotations"]
-            if anns?["kustomize.toolkit.fluxcd.io/reconcile"]?.string == "disabled" || anns?["kustomize.toolkit.fluxcd.io/ssa"]?.string?.lowercased() == "ignore" {
+            if inMetadata(o, "kustomize.toolkit.fluxcd.io/reconcile", "disabled") || inMetadata(o, "kustomize.toolkit.fluxcd.io/ssa", "ignore") {
                 out += "► \(subject) skipped\n"
                 continue
             }
@@ -84,31 +83,59 @@ enum DiffCommand {
                 let r = try kube.resource(for: o)
                 let ns = r.namespaced ? o["metadata"]?["namespace"]?.string : nil
                 ids.insert(KustomizationReconciler.inventoryID(o))
-                guard let current = try kube.getIfExists(r, namespace: ns, name: o["metadata"]?["name"]?.string ?? "") else {
+                if let ns, newNamespaces.contains(ns) {
                     out += "► \(subject) created\n"
                     changed = true
                     continue
                 }
-                let merged = try kube.apply(o, fieldManager: KustomizationReconciler.controller, force: true, dryRun: true)
-                let report = Dyff.report(Dyff.comparable(current), Dyff.comparable(merged), secret: o["kind"]?.string == "Secret")
+                let current = try kube.getIfExists(r, namespace: ns, name: o["metadata"]?["name"]?.string ?? "")
+                let merged: Node
+                do { merged = try kube.apply(o, fieldManager: KustomizationReconciler.controller, force: true, dryRun: true) } catch let e as KubeError {
+                    if e.kind == .notFound { throw CLIError(ns == nil ? "\(subject) namespace not specified: \(e.message)" : "\(subject) not found: \(e.message)") }
+                    throw CLIError("\(subject) dry-run failed\(e.reason.isEmpty ? "" : " (\(e.reason))"): \(e.message)")
+                }
+                guard let current else {
+                    out += "► \(subject) created\n"
+                    changed = true
+                    continue
+                }
+                var live = Dyff.comparable(current), after = Dyff.comparable(merged)
+                for rule in rules where rule.matches(merged) {
+                    for p in rule.paths { live = removing(p, from: live); after = removing(p, from: after) }
+                }
+                var secret = o["kind"]?.string == "Secret"
+                if secret, sopsEncrypted(o) {
+                    // flux compares SOPS-encrypted Secrets by their keys: values are unknown locally.
+                    live["data"] = keysOnly(live["data"]); after["data"] = keysOnly(after["data"])
+                    secret = false
+                }
+                let report = Dyff.report(live, after, secret: secret)
                 if !report.isEmpty {
-                    out += "► \(subject) drifted\n\n" + report + "\n"
+                    out += "► \(subject) drifted\n" + report
                     changed = true
                 }
                 if recursive, o["kind"]?.string == "Kustomization", (o["apiVersion"]?.string ?? "").hasPrefix("kustomize.toolkit.fluxcd.io/") {
                     let childName = o["metadata"]?["name"]?.string ?? "", childNS = o["metadata"]?["namespace"]?.string ?? ""
                     if childName != object["metadata"]?["name"]?.string || childNS != object["metadata"]?["namespace"]?.string {
+                        if o["spec"]?["kubeConfig"] != nil {
+                            out += "⚠️ \(subject) skipped: diff not supported for remote clusters\n"
+                            continue
+                        }
                         let childPath: String
                         do { childPath = try BuildCommand.localPath(of: o, options) } catch let e as FluxBuild.Failure { throw CLIError(e.description) }
                         var sub = ""
-                        if try diffOne(current, path: childPath, options, recursive: true, kube: kube, out: &sub) {
-                            out += "📁 \(subject) changed\n" + sub
-                            changed = true
-                        }
+                        do {
+                            if try diffOne(current, path: childPath, options, recursive: true, kube: kube, out: &sub) {
+                                out += "📁 \(subject) changed\n" + sub
+                                changed = true
+                            }
+                        } catch let e as CLIError { errors.append(e.message) }
                     }
                 }
             } catch let e as KubeError {
                 errors.append("\(subject): \(e.message)")
+            } catch let e as CLIError {
+                errors.append(e.message)
             }
         }
         if errors.isEmpty, object["spec"]?["prune"]?.bool == true {
@@ -121,72 +148,92 @@ enum DiffCommand {
         if !errors.isEmpty { throw CLIError(errors.joined(separator: "; ")) }
         return changed
     }
+
+    /// As fluxcd/pkg ssa/normalize before a diff: a Secret's stringData is moved into data (base64), so the dry run
+    /// sets the same fields an apply of a normalized object sets.
+    static func normalized(_ o: Node) -> Node {
+        guard o["kind"]?.string == "Secret", o["apiVersion"]?.string == "v1", let sd = o["stringData"]?.map else { return o }
+        var out = o
+        var data = o["data"]?.map ?? Mapping()
+        for (k, v) in sd.entries { data[k] = .string(Base64.encode(Array((v.text ?? "").utf8))) }
+        out["data"] = .mapping(data)
+        out["stringData"] = nil
+        return out
+    }
+
+    /// A label or annotation with this value, compared case-insensitively (fluxcd/pkg ssa AnyInMetadata).
+    static func inMetadata(_ o: Node, _ key: String, _ value: String) -> Bool {
+        ["labels", "annotations"].contains { (o["metadata"]?[$0]?[key]?.string ?? "").lowercased() == value }
+    }
+
+    /// Secret values fluxs masked because they are SOPS-encrypted (`**SOPS**` in data or stringData).
+    static func sopsEncrypted(_ o: Node) -> Bool {
+        let data = o["data"]?.map?.entries.compactMap { $0.1.string.flatMap { Base64.decode($0) }.map { String(decoding: $0, as: UTF8.self) } } ?? []
+        let stringData = o["stringData"]?.map?.entries.compactMap { $0.1.string } ?? []
+        return (data + stringData).contains { $0.contains("**SOPS**") }
+    }
+
+    static func keysOnly(_ data: Node?) -> Node? {
+        guard let m = data?.map else { return data }
+        return .mapping(Mapping(m.entries.map { ($0.0, Node.string("*****")) }))
+    }
+
+    /// The node without the field at a JSON pointer (RFC 6901); unchanged when the path does not exist.
+    static func removing(_ pointer: String, from n: Node) -> Node {
+        let tokens = pointer.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            .map { String($0).replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~") }
+        func remove(_ n: Node, _ t: ArraySlice<String>) -> Node {
+            guard let head = t.first else { return n }
+            switch n {
+            case .mapping(var m):
+                guard let child = m[head] else { return n }
+                if t.count == 1 { m[head] = nil } else { m[head] = remove(child, t.dropFirst()) }
+                return .mapping(m)
+            case .sequence(var a):
+                guard let i = Int(head), i >= 0, i < a.count else { return n }
+                if t.count == 1 { a.remove(at: i) } else { a[i] = remove(a[i], t.dropFirst()) }
+                return .sequence(a)
+            default:
+                return n
+            }
+        }
+        return tokens.isEmpty ? n : remove(n, tokens[...])
+    }
 }
 
-/// A dyff-style report of what a server-side apply would change in an object (the "human" format flux prints).
-enum Dyff {
-    /// The object without the fields the server manages.
-    static func comparable(_ o: Node) -> Node {
-        var c = o
-        for f in ["managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"] {
-            c.set(["metadata", f], nil)
-        }
-        c.set(["status"], nil)
-        return c
-    }
+/// A `spec.ignore` drift rule of a Kustomization: JSON pointers to leave out of drift detection, for the objects its
+/// target selects (group, version, kind, name and namespace as anchored regular expressions; label and annotation
+/// selectors), as fluxcd/pkg ssa/jsondiff selects them.
+struct DriftIgnoreRule {
+    var paths: [String]
+    var group: Regex<AnyRegexOutput>?, version: Regex<AnyRegexOutput>?, kind: Regex<AnyRegexOutput>?
+    var name: Regex<AnyRegexOutput>?, namespace: Regex<AnyRegexOutput>?
+    var labels: SelectorExpression?, annotations: SelectorExpression?
 
-    static let numbers = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
-
-    static func count(_ n: Int, _ noun: String) -> String {
-        let word = n < numbers.count ? numbers[n] : String(n)
-        return "\(word) \(noun)\(n == 1 ? "y" : "ies")"   // "entry"/"entries"
-    }
-
-    static func report(_ live: Node, _ merged: Node, secret: Bool) -> String {
-        var blocks: [String] = []
-        walk(live, merged, path: [], secret: secret, into: &blocks)
-        return blocks.joined(separator: "\n")
-    }
-
-    static func yaml(_ n: Node, indent: String) -> String {
-        let text = (try? YAMLEmitter().emit(n)) ?? ""
-        return text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }.map { indent + $0 }.joined(separator: "\n") + "\n"
-    }
-
-    static func walk(_ a: Node, _ b: Node, path: [String], secret: Bool, into out: inout [String]) {
-        let where_ = path.joined(separator: ".")
-        switch (a, b) {
-        case (.mapping(let ma), .mapping(let mb)):
-            let added = mb.entries.filter { ma[$0.0] == nil }
-            let removed = ma.entries.filter { mb[$0.0] == nil }
-            if !added.isEmpty {
-                out.append("\(where_)\n+ \(count(added.count, "map entr")) added:\n" + yaml(.mapping(Mapping(added.map { ($0.0, mask($0.1, secret)) })), indent: "  "))
+    static func parse(_ ignore: Node?) throws -> [DriftIgnoreRule] {
+        try (ignore?.array ?? []).map { r in
+            func regex(_ field: String) throws -> Regex<AnyRegexOutput>? {
+                guard let p = r["target"]?[field]?.string, !p.isEmpty else { return nil }
+                do { return try Regex("^(?:" + p + ")$") } catch { throw CLIError("invalid \(field) regex: \(p)") }
             }
-            if !removed.isEmpty {
-                out.append("\(where_)\n- \(count(removed.count, "map entr")) removed:\n" + yaml(.mapping(Mapping(removed.map { ($0.0, mask($0.1, secret)) })), indent: "  "))
+            func selector(_ field: String) throws -> SelectorExpression? {
+                guard let s = r["target"]?[field]?.string, !s.isEmpty else { return nil }
+                do { return try SelectorExpression(s) } catch { throw CLIError("invalid \(field == "labelSelector" ? "label" : "annotation") selector: \(error)") }
             }
-            for (k, v) in ma.entries { if let w = mb[k] { walk(v, w, path: path + [k], secret: secret, into: &out) } }
-        case (.sequence(let la), .sequence(let lb)):
-            let named = (la + lb).allSatisfy { $0["name"]?.string != nil }
-            if named {
-                let names = la.compactMap { $0["name"]?.string }, other = lb.compactMap { $0["name"]?.string }
-                let added = lb.filter { !names.contains($0["name"]!.string!) }, removed = la.filter { !other.contains($0["name"]!.string!) }
-                if !added.isEmpty { out.append("\(where_)\n+ \(count(added.count, "list entr")) added:\n" + yaml(.sequence(added), indent: "  ")) }
-                if !removed.isEmpty { out.append("\(where_)\n- \(count(removed.count, "list entr")) removed:\n" + yaml(.sequence(removed), indent: "  ")) }
-                for x in la { if let y = lb.first(where: { $0["name"] == x["name"] }) { walk(x, y, path: path + [x["name"]!.string!], secret: secret, into: &out) } }
-            } else if la.count == lb.count {
-                for i in la.indices { walk(la[i], lb[i], path: path + [String(i)], secret: secret, into: &out) }
-            } else if la != lb {
-                out.append("\(where_)\n± value change\n" + yaml(.sequence(la), indent: "- ") + yaml(.sequence(lb), indent: "+ "))
-            }
-        default:
-            guard a != b else { return }
-            let isSecretValue = secret && (path.first == "data" || path.first == "stringData")
-            let before = isSecretValue ? "*** (before)" : (a.text ?? ((try? JSON.encode(a)) ?? ""))
-            let after = isSecretValue ? "*** (after)" : (b.text ?? ((try? JSON.encode(b)) ?? ""))
-            out.append("\(where_)\n± value change\n- \(before)\n+ \(after)\n")
+            return DriftIgnoreRule(paths: (r["paths"]?.array ?? []).compactMap(\.string), group: try regex("group"),
+                                   version: try regex("version"), kind: try regex("kind"), name: try regex("name"),
+                                   namespace: try regex("namespace"), labels: try selector("labelSelector"),
+                                   annotations: try selector("annotationSelector"))
         }
     }
 
-    static func mask(_ n: Node, _ secret: Bool) -> Node { secret ? .string("***") : n }
+    func matches(_ o: Node) -> Bool {
+        let av = o["apiVersion"]?.string ?? ""
+        let g = av.contains("/") ? String(av.split(separator: "/")[0]) : ""
+        let v = av.contains("/") ? String(av.split(separator: "/")[1]) : av
+        func ok(_ r: Regex<AnyRegexOutput>?, _ s: String) -> Bool { r == nil || (try? r!.wholeMatch(in: s)) != nil }
+        return ok(group, g) && ok(version, v) && ok(kind, o["kind"]?.string ?? "") && ok(name, o["metadata"]?["name"]?.string ?? "")
+            && ok(namespace, o["metadata"]?["namespace"]?.string ?? "")
+            && (labels?.matches(o["metadata"]?["labels"]) ?? true) && (annotations?.matches(o["metadata"]?["annotations"]) ?? true)
+    }
 }

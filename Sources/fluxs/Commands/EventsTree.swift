@@ -198,7 +198,7 @@ enum TreeCommand {
                                     Flag(name: "output", short: "o", kind: .choice(["", "json", "yaml"]), help: "the format in which the tree should be printed. can be 'json' or 'yaml'",
                                          completion: .values(["json", "yaml"]))],
                             args: .names(kind: "Kustomization", many: false), handler: run),
-                    PlannedCommands.planned("artifact", [], "Print the resources reconciled by an ArtifactGenerator", []),
+                    PlannedCommands.artifactGenerator("tree"),
                 ])
     }
 

@@ -39,6 +39,7 @@ enum GetCommand {
             kind("alert-providers", ["alert-provider"], "Get Provider statuses", A.provider,
                  example: "  # List all Providers and their status\n  fluxs get alert-providers"),
             all("all", "Get all resources and statuses", A.all),
+            PlannedCommands.artifactGenerator("get"),
             Command(name: "sources", aliases: ["source"], summary: "Get source statuses",
                     long: "The get source sub-commands print the statuses of the sources.", subcommands: [
                         all("all", "Get all source statuses", [A.ociRepository, A.bucket, A.gitRepository, A.helmRepository, A.helmChart, A.externalArtifact]),
@@ -207,14 +208,21 @@ enum GetCommand {
         var first = true
         let allNS = namespace == nil
         let ss = inv.flags.bool("show-source") && a.source != nil
-        try kube.watch(a.resource, namespace: namespace, labelSelector: labels, fieldSelector: name.map { "metadata.name=\($0)" }) { ev in
-            if let s = selector, !s.matches(ev.object, a) { return true }
-            let h = first && !inv.flags.bool("no-header") ? header(a, allNamespaces: allNS, showSource: ss, wide: false) : nil
-            inv.out.write(Table.render(header: h, rows: rows([ev.object], a, allNamespaces: allNS, showSource: ss, prefixKind: false, wide: false)))
-            inv.out.flush()
-            first = false
-            return true
+        // The server ends a watch at its timeoutSeconds (whole seconds); watch again from the last seen
+        // resourceVersion until --timeout has passed, which ends `get --watch` as flux ends it.
+        var resourceVersion: String? = nil
+        while kube.remaining > 0.05 {
+            try kube.watch(a.resource, namespace: namespace, labelSelector: labels, fieldSelector: name.map { "metadata.name=\($0)" },
+                           resourceVersion: resourceVersion) { ev in
+                if let rv = ev.object["metadata"]?["resourceVersion"]?.string { resourceVersion = rv }
+                if let s = selector, !s.matches(ev.object, a) { return true }
+                let h = first && !inv.flags.bool("no-header") ? header(a, allNamespaces: allNS, showSource: ss, wide: false) : nil
+                inv.out.write(Table.render(header: h, rows: rows([ev.object], a, allNamespaces: allNS, showSource: ss, prefixKind: false, wide: false)))
+                inv.out.flush()
+                first = false
+                return true
+            }
         }
-        if kube.remaining <= 0 { throw CLIError("timed out waiting for the condition") }
+        throw CLIError("timed out waiting for the condition")
     }
 }

@@ -8,7 +8,9 @@ enum KustomizeCommand {
                             long: "Build prints the resources of a kustomization directory as `kubectl kustomize DIR` does, with fluxs's own kustomize engine (no kubectl needed). Features the engine does not support yet are errors naming the field (see docs/kustomize.md).",
                             examples: "  # Build the overlay in ./deploy/prod\n  fluxs kustomize build ./deploy/prod",
                             args: .any("DIR"), handler: run)
-        return Command(name: "kustomize", summary: "Build kustomizations with fluxs's kustomize engine (fluxs)", subcommands: [build])
+        var c = Command(name: "kustomize", summary: "Build kustomizations with fluxs's kustomize engine (fluxs)", subcommands: [build])
+        c.fluxsOnly = true
+        return c
     }
 
     static func run(_ inv: Invocation) throws -> Int32 {

@@ -248,11 +248,14 @@ enum ObjectCommands {
         guard let name = inv.args.first else { throw CLIError("\(a.kind.humanKind) name is required") }
         let ns = try inv.namespace()
         let kube = try inv.kube()
-        _ = try GetCommand.getObject(kube, a, namespace: ns, name: name)
+        let object = try GetCommand.getObject(kube, a, namespace: ns, name: name)
         if !inv.flags.bool("silent") {
             guard try confirm(inv, "Are you sure you want to delete this \(a.kind.humanKind)") else { throw CLIError("aborting") }
         }
         inv.out.action("deleting \(a.kind.humanKind) \(name) in \(ns) namespace")
+        if a.kind == FluxKinds.kustomization, case .local = Reconciliation.mode(inv, a, kube: kube) {
+            try collectGarbage(inv, kube, object)
+        }
         _ = try kube.delete(a.resource, namespace: ns, name: name)
         inv.out.success("\(a.kind.humanKind) deleted")
         if let left = try kube.getIfExists(a.resource, namespace: ns, name: name),
@@ -261,6 +264,32 @@ enum ObjectCommands {
             inv.out.warning("\(a.kind.kind) \(name) waits for its finalizers (\(names)); the Flux controller that set them must remove them")
         }
         return 0
+    }
+
+    /// Without kustomize-controller nobody runs the Kustomization's finalizer, so fluxs does what it would do before
+    /// the object goes: garbage-collect the inventory as spec.deletionPolicy says (FluxsCore's collector). When that
+    /// fails the Kustomization is kept, as the finalizer keeps it, and the command fails.
+    static func collectGarbage(_ inv: Invocation, _ kube: KubeClient, _ ks: Node) throws {
+        let count = ks["status"]?["inventory"]?["entries"]?.array?.count ?? 0
+        let gc = KustomizationGarbageCollector(kube: kube)
+        if let why = KustomizationGarbageCollector.reasonToKeep(ks) {
+            if count > 0 { inv.out.action("keeping the \(count) object(s) of its inventory: \(why)") }
+            return
+        }
+        let policy = KustomizationGarbageCollector.policy(ks)
+        inv.out.action("deleting the \(count) object(s) of its inventory (deletionPolicy \(policy.rawValue)), as kustomize-controller's finalizer does")
+        let result: KustomizationGarbageCollector.Result
+        do { result = try gc.collect(ks) { inv.out.success($0) } } catch let e as KustomizationGarbageCollector.Failure {
+            throw CLIError("pruning for deleted resource failed, the Kustomization is kept: \(e.description)")
+        }
+        for s in result.skipped { inv.out.action(s) }
+        if policy == .waitForTermination, !result.deleted.isEmpty {
+            inv.out.waiting("waiting for the deleted objects to be terminated")
+            let timeout = ks["spec"]?["timeout"]?.string.flatMap { try? GoDuration.parse($0) }
+                ?? ks["spec"]?["interval"]?.string.flatMap { try? GoDuration.parse($0) } ?? 300
+            let left = try gc.waitForTermination(result, timeout: timeout)
+            if !left.isEmpty { inv.out.warning("failed to wait for resources termination: \(left.joined(separator: ", "))") }
+        }
     }
 
     /// flux's confirm prompt on stdout; without a terminal there is nobody to answer, which is an error.

@@ -37,6 +37,21 @@ enum PlannedCommands {
         return out
     }
 
+    /// `<verb> artifact generator`: ArtifactGenerator objects (source-watcher).
+    static func artifactGenerator(_ verb: String) -> Command {
+        switch verb {
+        case "get":
+            return planned("artifacts", ["artifact"], "Get artifact object status",
+                           [planned("generators", ["generator"], "Get artifact generator statuses")])
+        case "export":
+            return planned("artifact", [], "Export artifact objects",
+                           [planned("generator", [], "Export ArtifactGenerator resources in YAML format")])
+        default:
+            return planned("artifact", [], "Print artifact objects reconciled by Flux",
+                           [planned("generator", [], "Print the inventory of an ArtifactGenerator")])
+        }
+    }
+
     static func all() -> [Command] {
         [
             planned("bootstrap", [], "Deploy Flux on a cluster the GitOps way.", [
@@ -124,11 +139,26 @@ enum PlannedCommands {
             planned("suspend", [], "Suspend resources", perKind("suspend") { "Suspend reconciliation of \($0.kind)" }),
             planned("tree", [], "Print the resources reconciled by Flux", [
                 planned("kustomization", ["ks"], "Print the resources reconciled by a Kustomization"),
+                artifactGenerator("tree"),
             ]),
             planned("trigger", [], "Trigger a Flux resource", [
                 planned("receiver", [], "Trigger a Receiver webhook"),
             ]),
             planned("uninstall", [], "Uninstall Flux and its custom resource definitions"),
+            planned("list", [], "List artifacts", [planned("artifacts", [], "list artifacts")]),
+            planned("migrate", [], "Migrate the Flux custom resources to their latest API version"),
+            planned("plugin", [], "Manage Flux CLI plugins", [
+                planned("install", [], "Install a plugin from the catalog"),
+                planned("list", ["ls"], "List installed plugins"),
+                planned("search", [], "Search the plugin catalog"),
+                planned("uninstall", ["delete"], "Uninstall a plugin"),
+                planned("update", ["upgrade"], "Update installed plugins"),
+            ]),
+            planned("pull", [], "Pull artifacts", [planned("artifact", [], "Pull artifact")]),
+            planned("push", [], "Push artifacts", [planned("artifact", [], "Push artifact")]),
+            planned("tag", [], "Tag artifacts", [planned("artifact", [], "Tag artifact")]),
+            planned("stats", [], "Stats of Flux reconciles"),
+            planned("trace", [], "Trace in-cluster objects throughout the GitOps delivery pipeline"),
         ]
     }
 }

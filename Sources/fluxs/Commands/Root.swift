@@ -75,6 +75,7 @@ enum RootCommand {
             UninstallCommand.make(),
             CheckCommand.make(),
             KustomizeCommand.make(),
+            DocgenCommand.make(),
             BuildCommand.make(),
             DiffCommand.make(),
         ]
