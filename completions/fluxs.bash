@@ -12,6 +12,7 @@ __fluxs_sub() {
         "|debug") __fluxs_next='debug' ;;
         "|delete") __fluxs_next='delete' ;;
         "|diff") __fluxs_next='diff' ;;
+        "|envsubst") __fluxs_next='envsubst' ;;
         "|events") __fluxs_next='events' ;;
         "|export") __fluxs_next='export' ;;
         "|get") __fluxs_next='get' ;;
@@ -19,19 +20,23 @@ __fluxs_sub() {
         "|install") __fluxs_next='install' ;;
         "|kustomize") __fluxs_next='kustomize' ;;
         "|list") __fluxs_next='list' ;;
+        "|logs") __fluxs_next='logs' ;;
         "|plugin") __fluxs_next='plugin' ;;
         "|pull") __fluxs_next='pull' ;;
         "|push") __fluxs_next='push' ;;
         "|reconcile") __fluxs_next='reconcile' ;;
         "|resume") __fluxs_next='resume' ;;
+        "|stats") __fluxs_next='stats' ;;
         "|suspend") __fluxs_next='suspend' ;;
         "|tag") __fluxs_next='tag' ;;
+        "|trace") __fluxs_next='trace' ;;
         "|tree") __fluxs_next='tree' ;;
         "|trigger") __fluxs_next='trigger' ;;
         "|uninstall") __fluxs_next='uninstall' ;;
         "|version") __fluxs_next='version' ;;
         "completion|bash") __fluxs_next='completion bash' ;;
         "completion|fish") __fluxs_next='completion fish' ;;
+        "completion|powershell") __fluxs_next='completion powershell' ;;
         "completion|zsh") __fluxs_next='completion zsh' ;;
         "get|alert-providers"|"get|alert-provider") __fluxs_next='get alert-providers' ;;
         "get|alerts"|"get|alert") __fluxs_next='get alerts' ;;
@@ -121,8 +126,17 @@ __fluxs_sub() {
         "create|receiver") __fluxs_next='create receiver' ;;
         "create|secret") __fluxs_next='create secret' ;;
         "create|source") __fluxs_next='create source' ;;
+        "create|tenant") __fluxs_next='create tenant' ;;
+        "create source|bucket") __fluxs_next='create source bucket' ;;
         "create source|git") __fluxs_next='create source git' ;;
         "create secret|git") __fluxs_next='create secret git' ;;
+        "create secret|githubapp") __fluxs_next='create secret githubapp' ;;
+        "create secret|helm") __fluxs_next='create secret helm' ;;
+        "create secret|notation") __fluxs_next='create secret notation' ;;
+        "create secret|oci") __fluxs_next='create secret oci' ;;
+        "create secret|proxy") __fluxs_next='create secret proxy' ;;
+        "create secret|receiver") __fluxs_next='create secret receiver' ;;
+        "create secret|tls") __fluxs_next='create secret tls' ;;
         "create image|policy") __fluxs_next='create image policy' ;;
         "create image|repository") __fluxs_next='create image repository' ;;
         "create image|update") __fluxs_next='create image update' ;;
@@ -144,6 +158,8 @@ __fluxs_sub() {
         "bootstrap|git") __fluxs_next='bootstrap git' ;;
         "bootstrap|github") __fluxs_next='bootstrap github' ;;
         "kustomize|build") __fluxs_next='kustomize build' ;;
+        "debug|kustomization"|"debug|ks") __fluxs_next='debug kustomization' ;;
+        "trigger|receiver") __fluxs_next='trigger receiver' ;;
         "build|kustomization"|"build|ks") __fluxs_next='build kustomization' ;;
         "diff|kustomization"|"diff|ks") __fluxs_next='diff kustomization' ;;
     esac
@@ -177,9 +193,17 @@ __fluxs_value_flag() {
         "create|--interval"|"create|--label") return 0 ;;
         "create source|--fetch-timeout"|"create source|--interval"|"create source|--label") return 0 ;;
         "create source git|--url"|"create source git|--branch"|"create source git|--tag"|"create source git|--tag-semver"|"create source git|--ref-name"|"create source git|--commit"|"create source git|--username"|"create source git|-u"|"create source git|--password"|"create source git|-p"|"create source git|--ssh-key-algorithm"|"create source git|--ssh-rsa-bits"|"create source git|--ssh-ecdsa-curve"|"create source git|--secret-ref"|"create source git|--proxy-secret-ref"|"create source git|--provider"|"create source git|--ca-file"|"create source git|--private-key-file"|"create source git|--ignore-paths"|"create source git|--sparse-checkout-paths"|"create source git|--fetch-timeout"|"create source git|--interval"|"create source git|--label") return 0 ;;
+        "create source bucket|--provider"|"create source bucket|--bucket-name"|"create source bucket|--endpoint"|"create source bucket|--access-key"|"create source bucket|--secret-key"|"create source bucket|--region"|"create source bucket|--secret-ref"|"create source bucket|--proxy-secret-ref"|"create source bucket|--ignore-paths"|"create source bucket|--fetch-timeout"|"create source bucket|--interval"|"create source bucket|--label") return 0 ;;
         "create kustomization|--source"|"create kustomization|--path"|"create kustomization|--health-check"|"create kustomization|--health-check-timeout"|"create kustomization|--depends-on"|"create kustomization|--service-account"|"create kustomization|--decryption-provider"|"create kustomization|--decryption-secret"|"create kustomization|--target-namespace"|"create kustomization|--kubeconfig-secret-ref"|"create kustomization|--retry-interval"|"create kustomization|--interval"|"create kustomization|--label") return 0 ;;
         "create secret|--interval"|"create secret|--label") return 0 ;;
         "create secret git|--url"|"create secret git|--username"|"create secret git|-u"|"create secret git|--password"|"create secret git|-p"|"create secret git|--bearer-token"|"create secret git|--ssh-key-algorithm"|"create secret git|--ssh-rsa-bits"|"create secret git|--ssh-ecdsa-curve"|"create secret git|--ca-crt-file"|"create secret git|--private-key-file"|"create secret git|--interval"|"create secret git|--label") return 0 ;;
+        "create secret tls|--tls-crt-file"|"create secret tls|--tls-key-file"|"create secret tls|--ca-crt-file"|"create secret tls|--interval"|"create secret tls|--label") return 0 ;;
+        "create secret helm|--username"|"create secret helm|-u"|"create secret helm|--password"|"create secret helm|-p"|"create secret helm|--tls-crt-file"|"create secret helm|--tls-key-file"|"create secret helm|--ca-crt-file"|"create secret helm|--interval"|"create secret helm|--label") return 0 ;;
+        "create secret oci|--url"|"create secret oci|--username"|"create secret oci|-u"|"create secret oci|--password"|"create secret oci|-p"|"create secret oci|--interval"|"create secret oci|--label") return 0 ;;
+        "create secret proxy|--address"|"create secret proxy|--username"|"create secret proxy|-u"|"create secret proxy|--password"|"create secret proxy|-p"|"create secret proxy|--interval"|"create secret proxy|--label") return 0 ;;
+        "create secret notation|--trust-policy-file"|"create secret notation|--ca-cert-file"|"create secret notation|--interval"|"create secret notation|--label") return 0 ;;
+        "create secret githubapp|--app-id"|"create secret githubapp|--app-installation-owner"|"create secret githubapp|--app-installation-id"|"create secret githubapp|--app-private-key"|"create secret githubapp|--app-base-url"|"create secret githubapp|--interval"|"create secret githubapp|--label") return 0 ;;
+        "create secret receiver|--type"|"create secret receiver|--hostname"|"create secret receiver|--email-claim"|"create secret receiver|--audience-claim"|"create secret receiver|--interval"|"create secret receiver|--label") return 0 ;;
         "create image|--interval"|"create image|--label") return 0 ;;
         "create image repository|--image"|"create image repository|--secret-ref"|"create image repository|--cert-ref"|"create image repository|--scan-timeout"|"create image repository|--interval"|"create image repository|--label") return 0 ;;
         "create image policy|--image-ref"|"create image policy|--select-semver"|"create image policy|--select-alpha"|"create image policy|--select-numeric"|"create image policy|--filter-regex"|"create image policy|--filter-extract"|"create image policy|--reflect-digest"|"create image policy|--interval"|"create image policy|--label") return 0 ;;
@@ -187,6 +211,7 @@ __fluxs_value_flag() {
         "create alert-provider|--type"|"create alert-provider|--channel"|"create alert-provider|--username"|"create alert-provider|--address"|"create alert-provider|--secret-ref"|"create alert-provider|--interval"|"create alert-provider|--label") return 0 ;;
         "create alert|--provider-ref"|"create alert|--event-severity"|"create alert|--event-source"|"create alert|--interval"|"create alert|--label") return 0 ;;
         "create receiver|--type"|"create receiver|--secret-ref"|"create receiver|--event"|"create receiver|--resource"|"create receiver|--interval"|"create receiver|--label") return 0 ;;
+        "create tenant|--with-namespace"|"create tenant|--cluster-role"|"create tenant|--with-service-account"|"create tenant|--interval"|"create tenant|--label") return 0 ;;
         "events|--for"|"events|--types") return 0 ;;
         "tree kustomization|--output"|"tree kustomization|-o") return 0 ;;
         "reconcile|--storage-path") return 0 ;;
@@ -207,6 +232,9 @@ __fluxs_value_flag() {
         "bootstrap git|--url"|"bootstrap git|--interval"|"bootstrap git|--path"|"bootstrap git|--username"|"bootstrap git|-u"|"bootstrap git|--password"|"bootstrap git|-p"|"bootstrap git|--version"|"bootstrap git|-v"|"bootstrap git|--components"|"bootstrap git|--components-extra"|"bootstrap git|--registry"|"bootstrap git|--branch"|"bootstrap git|--log-level"|"bootstrap git|--cluster-domain"|"bootstrap git|--secret-name"|"bootstrap git|--ssh-key-algorithm"|"bootstrap git|--ssh-ecdsa-curve"|"bootstrap git|--ssh-hostname"|"bootstrap git|--ca-file"|"bootstrap git|--private-key-file"|"bootstrap git|--author-name"|"bootstrap git|--author-email"|"bootstrap git|--commit-message-appendix") return 0 ;;
         "bootstrap github|--owner"|"bootstrap github|--repository"|"bootstrap github|--team"|"bootstrap github|--interval"|"bootstrap github|--hostname"|"bootstrap github|--path"|"bootstrap github|--version"|"bootstrap github|-v"|"bootstrap github|--components"|"bootstrap github|--components-extra"|"bootstrap github|--registry"|"bootstrap github|--branch"|"bootstrap github|--log-level"|"bootstrap github|--cluster-domain"|"bootstrap github|--secret-name"|"bootstrap github|--ssh-key-algorithm"|"bootstrap github|--ssh-ecdsa-curve"|"bootstrap github|--ssh-hostname"|"bootstrap github|--ca-file"|"bootstrap github|--private-key-file"|"bootstrap github|--author-name"|"bootstrap github|--author-email"|"bootstrap github|--commit-message-appendix") return 0 ;;
         "check|--components"|"check|--components-extra"|"check|--poll-interval") return 0 ;;
+        "trace|--kind"|"trace|--api-version") return 0 ;;
+        "logs|--level"|"logs|--kind"|"logs|--name"|"logs|--tail"|"logs|--flux-namespace"|"logs|--since"|"logs|--since-time") return 0 ;;
+        "trigger receiver|--url"|"trigger receiver|--type"|"trigger receiver|--oidc-token"|"trigger receiver|--oidc-provider"|"trigger receiver|--oidc-audience"|"trigger receiver|--payload"|"trigger receiver|--retries"|"trigger receiver|--retry-delay"|"trigger receiver|--storage-path") return 0 ;;
         "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths"|"build kustomization|--local-sources") return 0 ;;
         "diff kustomization|--path"|"diff kustomization|--ignore-paths"|"diff kustomization|--kustomization-file"|"diff kustomization|--local-sources") return 0 ;;
     esac
@@ -220,12 +248,13 @@ __fluxs_globals='--timeout --verbose --ns-follows-kube-context --namespace -n --
 
 __fluxs_words() {
     case "$1" in
-        '') __fluxs_subs='bootstrap build check completion create debug delete diff events export get help install kustomize list plugin pull push reconcile resume suspend tag tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
+        '') __fluxs_subs='bootstrap build check completion create debug delete diff envsubst events export get help install kustomize list logs plugin pull push reconcile resume stats suspend tag trace tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
         'version') __fluxs_subs=''; __fluxs_flags='--client --output -o --help -h'; __fluxs_args=none ;;
-        'completion') __fluxs_subs='bash fish zsh'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'completion') __fluxs_subs='bash fish powershell zsh'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'completion bash') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'completion fish') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'completion zsh') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
+        'completion powershell') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'help') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'get') __fluxs_subs='alert-providers alerts all artifacts helmreleases images kustomizations receivers sources'; __fluxs_flags='--all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=subs ;;
         'get kustomizations') __fluxs_subs=''; __fluxs_flags='--show-source --all-namespaces -A --no-header --watch -w --status-selector --label-selector -l --output -o --help -h'; __fluxs_args=names ;;
@@ -314,12 +343,20 @@ __fluxs_words() {
         'delete source git') __fluxs_subs=''; __fluxs_flags='--silent -s --help -h'; __fluxs_args=names ;;
         'delete source helm') __fluxs_subs=''; __fluxs_flags='--silent -s --help -h'; __fluxs_args=names ;;
         'delete source oci') __fluxs_subs=''; __fluxs_flags='--silent -s --help -h'; __fluxs_args=names ;;
-        'create') __fluxs_subs='alert alert-provider image kustomization receiver secret source'; __fluxs_flags='--interval --export --label --help -h'; __fluxs_args=subs ;;
-        'create source') __fluxs_subs='git'; __fluxs_flags='--fetch-timeout --interval --export --label --help -h'; __fluxs_args=subs ;;
+        'create') __fluxs_subs='alert alert-provider image kustomization receiver secret source tenant'; __fluxs_flags='--interval --export --label --help -h'; __fluxs_args=subs ;;
+        'create source') __fluxs_subs='bucket git'; __fluxs_flags='--fetch-timeout --interval --export --label --help -h'; __fluxs_args=subs ;;
         'create source git') __fluxs_subs=''; __fluxs_flags='--url --branch --tag --tag-semver --ref-name --commit --username -u --password -p --ssh-key-algorithm --ssh-rsa-bits --ssh-ecdsa-curve --secret-ref --proxy-secret-ref --provider --ca-file --private-key-file --recurse-submodules --silent -s --ignore-paths --sparse-checkout-paths --fetch-timeout --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create source bucket') __fluxs_subs=''; __fluxs_flags='--provider --bucket-name --endpoint --access-key --secret-key --region --insecure --secret-ref --proxy-secret-ref --ignore-paths --fetch-timeout --interval --export --label --help -h'; __fluxs_args=none ;;
         'create kustomization') __fluxs_subs=''; __fluxs_flags='--source --path --prune --wait --health-check --health-check-timeout --depends-on --service-account --decryption-provider --decryption-secret --target-namespace --kubeconfig-secret-ref --retry-interval --interval --export --label --help -h'; __fluxs_args=none ;;
-        'create secret') __fluxs_subs='git'; __fluxs_flags='--interval --export --label --help -h'; __fluxs_args=subs ;;
+        'create secret') __fluxs_subs='git githubapp helm notation oci proxy receiver tls'; __fluxs_flags='--interval --export --label --help -h'; __fluxs_args=subs ;;
         'create secret git') __fluxs_subs=''; __fluxs_flags='--url --username -u --password -p --bearer-token --ssh-key-algorithm --ssh-rsa-bits --ssh-ecdsa-curve --ca-crt-file --private-key-file --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create secret tls') __fluxs_subs=''; __fluxs_flags='--tls-crt-file --tls-key-file --ca-crt-file --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create secret helm') __fluxs_subs=''; __fluxs_flags='--username -u --password -p --tls-crt-file --tls-key-file --ca-crt-file --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create secret oci') __fluxs_subs=''; __fluxs_flags='--url --username -u --password -p --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create secret proxy') __fluxs_subs=''; __fluxs_flags='--address --username -u --password -p --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create secret notation') __fluxs_subs=''; __fluxs_flags='--trust-policy-file --ca-cert-file --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create secret githubapp') __fluxs_subs=''; __fluxs_flags='--app-id --app-installation-owner --app-installation-id --app-private-key --app-base-url --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create secret receiver') __fluxs_subs=''; __fluxs_flags='--type --hostname --email-claim --audience-claim --interval --export --label --help -h'; __fluxs_args=none ;;
         'create image') __fluxs_subs='policy repository update'; __fluxs_flags='--interval --export --label --help -h'; __fluxs_args=subs ;;
         'create image repository') __fluxs_subs=''; __fluxs_flags='--image --secret-ref --cert-ref --scan-timeout --interval --export --label --help -h'; __fluxs_args=none ;;
         'create image policy') __fluxs_subs=''; __fluxs_flags='--image-ref --select-semver --select-alpha --select-numeric --filter-regex --filter-extract --reflect-digest --interval --export --label --help -h'; __fluxs_args=none ;;
@@ -327,6 +364,7 @@ __fluxs_words() {
         'create alert-provider') __fluxs_subs=''; __fluxs_flags='--type --channel --username --address --secret-ref --interval --export --label --help -h'; __fluxs_args=none ;;
         'create alert') __fluxs_subs=''; __fluxs_flags='--provider-ref --event-severity --event-source --interval --export --label --help -h'; __fluxs_args=none ;;
         'create receiver') __fluxs_subs=''; __fluxs_flags='--type --secret-ref --event --resource --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create tenant') __fluxs_subs=''; __fluxs_flags='--with-namespace --cluster-role --with-service-account --skip-namespace --interval --export --label --help -h'; __fluxs_args=none ;;
         'events') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --watch -w --for --types --help -h'; __fluxs_args=none ;;
         'tree') __fluxs_subs='artifact kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'tree kustomization') __fluxs_subs=''; __fluxs_flags='--compact --output -o --help -h'; __fluxs_args=names ;;
@@ -352,12 +390,18 @@ __fluxs_words() {
         'check') __fluxs_subs=''; __fluxs_flags='--pre --components --components-extra --poll-interval --help -h'; __fluxs_args=none ;;
         'kustomize') __fluxs_subs='build'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'kustomize build') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
+        'envsubst') __fluxs_subs=''; __fluxs_flags='--strict --help -h'; __fluxs_args=none ;;
+        'trace') __fluxs_subs=''; __fluxs_flags='--kind --api-version --help -h'; __fluxs_args=none ;;
+        'stats') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --help -h'; __fluxs_args=none ;;
+        'debug') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'debug kustomization') __fluxs_subs=''; __fluxs_flags='--show-status --show-vars --show-history --help -h'; __fluxs_args=names ;;
+        'logs') __fluxs_subs=''; __fluxs_flags='--level --kind --name --follow -f --tail --flux-namespace --all-namespaces -A --since --since-time --help -h'; __fluxs_args=none ;;
+        'trigger') __fluxs_subs='receiver'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'trigger receiver') __fluxs_subs=''; __fluxs_flags='--url --type --oidc-token --oidc-provider --oidc-audience --payload --retries --retry-delay --local --storage-path --help -h'; __fluxs_args=names ;;
         'build') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'build kustomization') __fluxs_subs=''; __fluxs_flags='--path --kustomization-file --ignore-paths --dry-run --strict-substitute --in-memory-build --recursive -r --local-sources --help -h'; __fluxs_args=names ;;
         'diff') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'diff kustomization') __fluxs_subs=''; __fluxs_flags='--path --progress-bar --ignore-paths --kustomization-file --strict-substitute --recursive -r --local-sources --ignore-not-found --help -h'; __fluxs_args=names ;;
-        'debug') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'trigger') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'list') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'plugin') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'pull') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
@@ -396,11 +440,23 @@ __fluxs_flag_values() {
         "create source git|--ssh-ecdsa-curve") COMPREPLY=($(compgen -W 'p256 p384 p521' -- "$cur")) ;;
         "create source git|--ca-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "create source git|--private-key-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create source bucket|--provider") COMPREPLY=($(compgen -W 'generic aws azure gcp' -- "$cur")) ;;
         "create secret git|--ssh-key-algorithm") COMPREPLY=($(compgen -W 'rsa ecdsa ed25519' -- "$cur")) ;;
         "create secret git|--ssh-ecdsa-curve") COMPREPLY=($(compgen -W 'p256 p384 p521' -- "$cur")) ;;
         "create secret git|--ca-crt-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "create secret git|--private-key-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create secret tls|--tls-crt-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create secret tls|--tls-key-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create secret tls|--ca-crt-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create secret helm|--tls-crt-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create secret helm|--tls-key-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create secret helm|--ca-crt-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create secret notation|--trust-policy-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create secret notation|--ca-cert-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "create secret githubapp|--app-private-key") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "tree kustomization|--output"|"tree kustomization|-o") COMPREPLY=($(compgen -W 'json yaml' -- "$cur")) ;;
+        "logs|--level") COMPREPLY=($(compgen -W 'debug info error' -- "$cur")) ;;
+        "trigger receiver|--storage-path") COMPREPLY=($(compgen -d -- "$cur")) ;;
         *)
             case "$2" in
                 --namespace|-n) __fluxs_dynamic ;;

@@ -19,6 +19,8 @@ function __fluxs_sub
             echo 'delete'
         case '|diff'
             echo 'diff'
+        case '|envsubst'
+            echo 'envsubst'
         case '|events'
             echo 'events'
         case '|export'
@@ -33,6 +35,8 @@ function __fluxs_sub
             echo 'kustomize'
         case '|list'
             echo 'list'
+        case '|logs'
+            echo 'logs'
         case '|plugin'
             echo 'plugin'
         case '|pull'
@@ -43,10 +47,14 @@ function __fluxs_sub
             echo 'reconcile'
         case '|resume'
             echo 'resume'
+        case '|stats'
+            echo 'stats'
         case '|suspend'
             echo 'suspend'
         case '|tag'
             echo 'tag'
+        case '|trace'
+            echo 'trace'
         case '|tree'
             echo 'tree'
         case '|trigger'
@@ -59,6 +67,8 @@ function __fluxs_sub
             echo 'completion bash'
         case 'completion|fish'
             echo 'completion fish'
+        case 'completion|powershell'
+            echo 'completion powershell'
         case 'completion|zsh'
             echo 'completion zsh'
         case 'get|alert-providers' 'get|alert-provider'
@@ -237,10 +247,28 @@ function __fluxs_sub
             echo 'create secret'
         case 'create|source'
             echo 'create source'
+        case 'create|tenant'
+            echo 'create tenant'
+        case 'create source|bucket'
+            echo 'create source bucket'
         case 'create source|git'
             echo 'create source git'
         case 'create secret|git'
             echo 'create secret git'
+        case 'create secret|githubapp'
+            echo 'create secret githubapp'
+        case 'create secret|helm'
+            echo 'create secret helm'
+        case 'create secret|notation'
+            echo 'create secret notation'
+        case 'create secret|oci'
+            echo 'create secret oci'
+        case 'create secret|proxy'
+            echo 'create secret proxy'
+        case 'create secret|receiver'
+            echo 'create secret receiver'
+        case 'create secret|tls'
+            echo 'create secret tls'
         case 'create image|policy'
             echo 'create image policy'
         case 'create image|repository'
@@ -283,6 +311,10 @@ function __fluxs_sub
             echo 'bootstrap github'
         case 'kustomize|build'
             echo 'kustomize build'
+        case 'debug|kustomization' 'debug|ks'
+            echo 'debug kustomization'
+        case 'trigger|receiver'
+            echo 'trigger receiver'
         case 'build|kustomization' 'build|ks'
             echo 'build kustomization'
         case 'diff|kustomization' 'diff|ks'
@@ -344,11 +376,27 @@ function __fluxs_value_flag
             return 0
         case 'create source git|--url' 'create source git|--branch' 'create source git|--tag' 'create source git|--tag-semver' 'create source git|--ref-name' 'create source git|--commit' 'create source git|--username' 'create source git|-u' 'create source git|--password' 'create source git|-p' 'create source git|--ssh-key-algorithm' 'create source git|--ssh-rsa-bits' 'create source git|--ssh-ecdsa-curve' 'create source git|--secret-ref' 'create source git|--proxy-secret-ref' 'create source git|--provider' 'create source git|--ca-file' 'create source git|--private-key-file' 'create source git|--ignore-paths' 'create source git|--sparse-checkout-paths' 'create source git|--fetch-timeout' 'create source git|--interval' 'create source git|--label'
             return 0
+        case 'create source bucket|--provider' 'create source bucket|--bucket-name' 'create source bucket|--endpoint' 'create source bucket|--access-key' 'create source bucket|--secret-key' 'create source bucket|--region' 'create source bucket|--secret-ref' 'create source bucket|--proxy-secret-ref' 'create source bucket|--ignore-paths' 'create source bucket|--fetch-timeout' 'create source bucket|--interval' 'create source bucket|--label'
+            return 0
         case 'create kustomization|--source' 'create kustomization|--path' 'create kustomization|--health-check' 'create kustomization|--health-check-timeout' 'create kustomization|--depends-on' 'create kustomization|--service-account' 'create kustomization|--decryption-provider' 'create kustomization|--decryption-secret' 'create kustomization|--target-namespace' 'create kustomization|--kubeconfig-secret-ref' 'create kustomization|--retry-interval' 'create kustomization|--interval' 'create kustomization|--label'
             return 0
         case 'create secret|--interval' 'create secret|--label'
             return 0
         case 'create secret git|--url' 'create secret git|--username' 'create secret git|-u' 'create secret git|--password' 'create secret git|-p' 'create secret git|--bearer-token' 'create secret git|--ssh-key-algorithm' 'create secret git|--ssh-rsa-bits' 'create secret git|--ssh-ecdsa-curve' 'create secret git|--ca-crt-file' 'create secret git|--private-key-file' 'create secret git|--interval' 'create secret git|--label'
+            return 0
+        case 'create secret tls|--tls-crt-file' 'create secret tls|--tls-key-file' 'create secret tls|--ca-crt-file' 'create secret tls|--interval' 'create secret tls|--label'
+            return 0
+        case 'create secret helm|--username' 'create secret helm|-u' 'create secret helm|--password' 'create secret helm|-p' 'create secret helm|--tls-crt-file' 'create secret helm|--tls-key-file' 'create secret helm|--ca-crt-file' 'create secret helm|--interval' 'create secret helm|--label'
+            return 0
+        case 'create secret oci|--url' 'create secret oci|--username' 'create secret oci|-u' 'create secret oci|--password' 'create secret oci|-p' 'create secret oci|--interval' 'create secret oci|--label'
+            return 0
+        case 'create secret proxy|--address' 'create secret proxy|--username' 'create secret proxy|-u' 'create secret proxy|--password' 'create secret proxy|-p' 'create secret proxy|--interval' 'create secret proxy|--label'
+            return 0
+        case 'create secret notation|--trust-policy-file' 'create secret notation|--ca-cert-file' 'create secret notation|--interval' 'create secret notation|--label'
+            return 0
+        case 'create secret githubapp|--app-id' 'create secret githubapp|--app-installation-owner' 'create secret githubapp|--app-installation-id' 'create secret githubapp|--app-private-key' 'create secret githubapp|--app-base-url' 'create secret githubapp|--interval' 'create secret githubapp|--label'
+            return 0
+        case 'create secret receiver|--type' 'create secret receiver|--hostname' 'create secret receiver|--email-claim' 'create secret receiver|--audience-claim' 'create secret receiver|--interval' 'create secret receiver|--label'
             return 0
         case 'create image|--interval' 'create image|--label'
             return 0
@@ -363,6 +411,8 @@ function __fluxs_value_flag
         case 'create alert|--provider-ref' 'create alert|--event-severity' 'create alert|--event-source' 'create alert|--interval' 'create alert|--label'
             return 0
         case 'create receiver|--type' 'create receiver|--secret-ref' 'create receiver|--event' 'create receiver|--resource' 'create receiver|--interval' 'create receiver|--label'
+            return 0
+        case 'create tenant|--with-namespace' 'create tenant|--cluster-role' 'create tenant|--with-service-account' 'create tenant|--interval' 'create tenant|--label'
             return 0
         case 'events|--for' 'events|--types'
             return 0
@@ -403,6 +453,12 @@ function __fluxs_value_flag
         case 'bootstrap github|--owner' 'bootstrap github|--repository' 'bootstrap github|--team' 'bootstrap github|--interval' 'bootstrap github|--hostname' 'bootstrap github|--path' 'bootstrap github|--version' 'bootstrap github|-v' 'bootstrap github|--components' 'bootstrap github|--components-extra' 'bootstrap github|--registry' 'bootstrap github|--branch' 'bootstrap github|--log-level' 'bootstrap github|--cluster-domain' 'bootstrap github|--secret-name' 'bootstrap github|--ssh-key-algorithm' 'bootstrap github|--ssh-ecdsa-curve' 'bootstrap github|--ssh-hostname' 'bootstrap github|--ca-file' 'bootstrap github|--private-key-file' 'bootstrap github|--author-name' 'bootstrap github|--author-email' 'bootstrap github|--commit-message-appendix'
             return 0
         case 'check|--components' 'check|--components-extra' 'check|--poll-interval'
+            return 0
+        case 'trace|--kind' 'trace|--api-version'
+            return 0
+        case 'logs|--level' 'logs|--kind' 'logs|--name' 'logs|--tail' 'logs|--flux-namespace' 'logs|--since' 'logs|--since-time'
+            return 0
+        case 'trigger receiver|--url' 'trigger receiver|--type' 'trigger receiver|--oidc-token' 'trigger receiver|--oidc-provider' 'trigger receiver|--oidc-audience' 'trigger receiver|--payload' 'trigger receiver|--retries' 'trigger receiver|--retry-delay' 'trigger receiver|--storage-path'
             return 0
         case 'build kustomization|--path' 'build kustomization|--kustomization-file' 'build kustomization|--ignore-paths' 'build kustomization|--local-sources'
             return 0
@@ -531,6 +587,9 @@ function __fluxs_candidates
             case 'create source git|--private-key-file'
                 __fish_complete_path "$cur"
                 return
+            case 'create source bucket|--provider'
+                printf '%s\n' 'generic' 'aws' 'azure' 'gcp'
+                return
             case 'create secret git|--ssh-key-algorithm'
                 printf '%s\n' 'rsa' 'ecdsa' 'ed25519'
                 return
@@ -543,8 +602,41 @@ function __fluxs_candidates
             case 'create secret git|--private-key-file'
                 __fish_complete_path "$cur"
                 return
+            case 'create secret tls|--tls-crt-file'
+                __fish_complete_path "$cur"
+                return
+            case 'create secret tls|--tls-key-file'
+                __fish_complete_path "$cur"
+                return
+            case 'create secret tls|--ca-crt-file'
+                __fish_complete_path "$cur"
+                return
+            case 'create secret helm|--tls-crt-file'
+                __fish_complete_path "$cur"
+                return
+            case 'create secret helm|--tls-key-file'
+                __fish_complete_path "$cur"
+                return
+            case 'create secret helm|--ca-crt-file'
+                __fish_complete_path "$cur"
+                return
+            case 'create secret notation|--trust-policy-file'
+                __fish_complete_path "$cur"
+                return
+            case 'create secret notation|--ca-cert-file'
+                __fish_complete_path "$cur"
+                return
+            case 'create secret githubapp|--app-private-key'
+                __fish_complete_path "$cur"
+                return
             case 'tree kustomization|--output' 'tree kustomization|-o'
                 printf '%s\n' 'json' 'yaml'
+                return
+            case 'logs|--level'
+                printf '%s\n' 'debug' 'info' 'error'
+                return
+            case 'trigger receiver|--storage-path'
+                __fish_complete_directories "$cur"
                 return
         end
         switch "$prev"
@@ -571,7 +663,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--version\tversion for fluxs' '--help\thelp for fluxs' '-h\thelp for fluxs'
             else
-                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'list\tList artifacts' 'plugin\tManage Flux CLI plugins' 'pull\tPull artifacts' 'push\tPush artifacts' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'suspend\tSuspend resources' 'tag\tTag artifacts' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger a Flux resource' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
+                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'envsubst\tenvsubst substitutes the values of environment variables' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'list\tList artifacts' 'logs\tDisplay formatted logs for Flux components' 'plugin\tManage Flux CLI plugins' 'pull\tPull artifacts' 'push\tPush artifacts' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'stats\tStats of Flux reconciles' 'suspend\tSuspend resources' 'tag\tTag artifacts' 'trace\tTrace in-cluster objects throughout the GitOps delivery pipeline' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger Flux resources from outside the cluster' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
             end
         case 'version'
             if string match -q -- '-*' "$cur"
@@ -581,7 +673,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for completion' '-h\thelp for completion'
             else
-                printf '%b\n' 'bash\tGenerates bash completion scripts' 'fish\tGenerates fish completion scripts' 'zsh\tGenerates zsh completion scripts'
+                printf '%b\n' 'bash\tGenerates bash completion scripts' 'fish\tGenerates fish completion scripts' 'powershell\tGenerates powershell completion scripts' 'zsh\tGenerates zsh completion scripts'
             end
         case 'completion bash'
             if string match -q -- '-*' "$cur"
@@ -594,6 +686,10 @@ function __fluxs_candidates
         case 'completion zsh'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for zsh' '-h\thelp for zsh'
+            end
+        case 'completion powershell'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for powershell' '-h\thelp for powershell'
             end
         case 'help'
             if string match -q -- '-*' "$cur"
@@ -1115,17 +1211,21 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for create' '-h\thelp for create'
             else
-                printf '%b\n' 'alert\tCreate or update a Alert resource' 'alert-provider\tCreate or update a Provider resource' 'image\tCreate or update resources dealing with image automation' 'kustomization\tCreate or update a Kustomization resource' 'receiver\tCreate or update a Receiver resource' 'secret\tCreate or update Kubernetes secrets' 'source\tCreate or update sources'
+                printf '%b\n' 'alert\tCreate or update a Alert resource' 'alert-provider\tCreate or update a Provider resource' 'image\tCreate or update resources dealing with image automation' 'kustomization\tCreate or update a Kustomization resource' 'receiver\tCreate or update a Receiver resource' 'secret\tCreate or update Kubernetes secrets' 'source\tCreate or update sources' 'tenant\tCreate or update a tenant'
             end
         case 'create source'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for source' '-h\thelp for source'
             else
-                printf '%b\n' 'git\tCreate or update a GitRepository source'
+                printf '%b\n' 'bucket\tCreate or update a Bucket source' 'git\tCreate or update a GitRepository source'
             end
         case 'create source git'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--url\tgit address, e.g. ssh://git@host/org/repository' '--branch\tgit branch' '--tag\tgit tag' '--tag-semver\tgit tag semver range' '--ref-name\tgit reference name' '--commit\tgit commit' '--username\tbasic authentication username' '-u\tbasic authentication username' '--password\tbasic authentication password' '-p\tbasic authentication password' '--ssh-key-algorithm\tSSH public key algorithm (rsa, ecdsa, ed25519)' '--ssh-rsa-bits\tSSH RSA public key bit size (multiplies of 8, min 1024)' '--ssh-ecdsa-curve\tSSH ECDSA public key curve (p256, p384, p521)' '--secret-ref\tthe name of an existing secret containing SSH or basic credentials or github app authentication' '--proxy-secret-ref\tthe name of an existing secret containing the proxy address and credentials' '--provider\tthe Git provider name (generic, github, aws, azure)' '--ca-file\tpath to TLS CA file used for validating self-signed certificates' '--private-key-file\tpath to a passwordless private key file used for authenticating to the Git SSH server' '--recurse-submodules\twhen enabled, configures the GitRepository source to initialize and include Git submodules in the artifact it produces' '--silent\tassumes the deploy key is already setup, skips confirmation' '-s\tassumes the deploy key is already setup, skips confirmation' '--ignore-paths\tset paths to ignore in git resource (can specify multiple paths with commas: path1,path2)' '--sparse-checkout-paths\tset paths to sparse checkout in git resource (can specify multiple paths with commas: path1,path2)' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for git' '-h\thelp for git'
+            end
+        case 'create source bucket'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--provider\tthe S3 compatible storage provider name' '--bucket-name\tthe bucket name' '--endpoint\tthe bucket endpoint address' '--access-key\tthe bucket access key' '--secret-key\tthe bucket secret key' '--region\tthe bucket region' '--insecure\tfor when connecting to a non-TLS S3 HTTP endpoint' '--secret-ref\tthe name of an existing secret containing credentials' '--proxy-secret-ref\tthe name of an existing secret containing the proxy address and credentials' '--ignore-paths\tset paths to ignore in bucket resource (can specify multiple paths with commas: path1,path2)' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for bucket' '-h\thelp for bucket'
             end
         case 'create kustomization'
             if string match -q -- '-*' "$cur"
@@ -1135,11 +1235,39 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for secret' '-h\thelp for secret'
             else
-                printf '%b\n' 'git\tCreate or update a Kubernetes secret for Git authentication'
+                printf '%b\n' 'git\tCreate or update a Kubernetes secret for Git authentication' 'githubapp\tCreate or update a github app secret' 'helm\tCreate or update a Kubernetes secret for Helm repository authentication' 'notation\tCreate or update a Kubernetes secret for verifications of artifacts signed by Notation' 'oci\tCreate or update a Kubernetes image pull secret' 'proxy\tCreate or update a Kubernetes secret for proxy authentication' 'receiver\tCreate or update a Kubernetes secret for a Receiver webhook' 'tls\tCreate or update a Kubernetes secret with TLS certificates'
             end
         case 'create secret git'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--url\tgit address, e.g. ssh://git@host/org/repository' '--username\tbasic authentication username' '-u\tbasic authentication username' '--password\tbasic authentication password' '-p\tbasic authentication password' '--bearer-token\tbearer authentication token' '--ssh-key-algorithm\tSSH public key algorithm (rsa, ecdsa, ed25519)' '--ssh-rsa-bits\tSSH RSA public key bit size (multiplies of 8, min 1024)' '--ssh-ecdsa-curve\tSSH ECDSA public key curve (p256, p384, p521)' '--ca-crt-file\tpath to TLS CA certificate file used for validating self-signed certificates' '--private-key-file\tpath to a passwordless private key file used for authenticating to the Git SSH server' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for git' '-h\thelp for git'
+            end
+        case 'create secret tls'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--tls-crt-file\tTLS authentication cert file path' '--tls-key-file\tTLS authentication key file path' '--ca-crt-file\tTLS authentication CA file path' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for tls' '-h\thelp for tls'
+            end
+        case 'create secret helm'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--username\tbasic authentication username' '-u\tbasic authentication username' '--password\tbasic authentication password' '-p\tbasic authentication password' '--tls-crt-file\tTLS authentication cert file path' '--tls-key-file\tTLS authentication key file path' '--ca-crt-file\tTLS authentication CA file path' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for helm' '-h\thelp for helm'
+            end
+        case 'create secret oci'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--url\toci repository address e.g ghcr.io/stefanprodan/charts' '--username\tbasic authentication username' '-u\tbasic authentication username' '--password\tbasic authentication password' '-p\tbasic authentication password' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for oci' '-h\thelp for oci'
+            end
+        case 'create secret proxy'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--address\tproxy address' '--username\tbasic authentication username' '-u\tbasic authentication username' '--password\tbasic authentication password' '-p\tbasic authentication password' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for proxy' '-h\thelp for proxy'
+            end
+        case 'create secret notation'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--trust-policy-file\tnotation trust policy file path' '--ca-cert-file\troot ca cert file path' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for notation' '-h\thelp for notation'
+            end
+        case 'create secret githubapp'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--app-id\tgithub app ID' '--app-installation-owner\tgithub app installation owner (user or organization)' '--app-installation-id\tgithub app installation ID' '--app-private-key\tgithub app private key file path' '--app-base-url\tgithub app base URL' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for githubapp' '-h\thelp for githubapp'
+            end
+        case 'create secret receiver'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--type\tthe receiver type, available options are: (generic, generic-hmac, github, gitlab, bitbucket, harbor, dockerhub, quay, gcr, nexus, acr, cdevents)' '--hostname\thostname for the webhook URL e.g. flux.example.com' '--email-claim\tIAM service account email, required for gcr type' '--audience-claim\tcustom OIDC token audience for gcr type, defaults to the webhook URL' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for receiver' '-h\thelp for receiver'
             end
         case 'create image'
             if string match -q -- '-*' "$cur"
@@ -1170,6 +1298,10 @@ function __fluxs_candidates
         case 'create receiver'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--type\ttype of receiver' '--secret-ref\tname of secret containing authentication token' '--event\talso accepts comma-separated values' '--resource\talso accepts comma-separated values' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for receiver' '-h\thelp for receiver'
+            end
+        case 'create tenant'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--with-namespace\tnamespace belonging to this tenant' '--cluster-role\tcluster role of the tenant role binding' '--with-service-account\tservice account belonging to this tenant' '--skip-namespace\tskip namespace creation (namespace must exist already)' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for tenant' '-h\thelp for tenant'
             end
         case 'events'
             if string match -q -- '-*' "$cur"
@@ -1307,6 +1439,46 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for build' '-h\thelp for build'
             end
+        case 'envsubst'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--strict\tfail if a variable without a default value is declared in the input but is missing from the environment' '--help\thelp for envsubst' '-h\thelp for envsubst'
+            end
+        case 'trace'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--kind\tthe Kubernetes object kind, e.g. Deployment\'' '--api-version\tthe Kubernetes object API version, e.g. \'apps/v1\'' '--help\thelp for trace' '-h\thelp for trace'
+            end
+        case 'stats'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tlist the statistics for objects across all namespaces' '-A\tlist the statistics for objects across all namespaces' '--help\thelp for stats' '-h\thelp for stats'
+            end
+        case 'debug'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for debug' '-h\thelp for debug'
+            else
+                printf '%b\n' 'kustomization\tDebug a Flux Kustomization resource'
+            end
+        case 'debug kustomization'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--show-status\tprint the status of the Flux Kustomization' '--show-vars\tprint the final vars of the Flux Kustomization in dot env format' '--show-history\tprint the reconciliation history of the Flux Kustomization' '--help\thelp for kustomization' '-h\thelp for kustomization'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'logs'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--level\tlog level, available options are: (debug, info, error)' '--kind\tdisplays errors of a particular toolkit kind e.g GitRepository' '--name\tspecifies the name of the object logs to be displayed' '--follow\tspecifies if the logs should be streamed' '-f\tspecifies if the logs should be streamed' '--tail\tlines of recent log file to display' '--flux-namespace\tthe namespace where the Flux components are running' '--all-namespaces\tdisplays logs for objects across all namespaces' '-A\tdisplays logs for objects across all namespaces' '--since\tOnly return logs newer than a relative duration like 5s, 2m, or 3h. Defaults to all logs. Only one of since-time / since may be used.' '--since-time\tOnly return logs after a specific date (RFC3339). Defaults to all logs. Only one of since-time / since may be used.' '--help\thelp for logs' '-h\thelp for logs'
+            end
+        case 'trigger'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for trigger' '-h\thelp for trigger'
+            else
+                printf '%b\n' 'receiver\tTrigger the webhook of a Receiver'
+            end
+        case 'trigger receiver'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--url\tthe base URL of the notification-controller webhook receiver, may contain a base path' '--type\tthe Receiver type, one of: generic, generic-hmac, generic-oidc' '--oidc-token\tthe OIDC token to authenticate the request (generic-oidc only); defaults to the FLUX_TRIGGER_RECEIVER_OIDC_TOKEN environment variable' '--oidc-provider\tthe OIDC provider to fetch the token from, one of: github, forgejo (generic-oidc only, mutually exclusive with --oidc-token)' '--oidc-audience\tthe audience of the OIDC token to fetch (requires --oidc-provider); defaults to "notification-controller"' '--payload\tthe JSON payload to send in the request body' '--retries\tthe number of times to retry on connection errors or retryable HTTP status codes (404, 408, 429, 5xx); set to 0 to disable' '--retry-delay\tthe delay between retries' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for receiver' '-h\thelp for receiver'
+            else
+                fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
         case 'build'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for build' '-h\thelp for build'
@@ -1330,14 +1502,6 @@ function __fluxs_candidates
                 printf '%b\n' '--path\tPath to a local directory that matches the specified Kustomization.spec.path.' '--progress-bar\tBoolean to set the progress bar. The default value is true.' '--ignore-paths\tset paths to ignore in .gitignore format' '--kustomization-file\tPath to the Flux Kustomization YAML file.' '--strict-substitute\tWhen enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--recursive\tRecursively diff Kustomizations' '-r\tRecursively diff Kustomizations' '--local-sources\tComma-separated list of repositories in format: Kind/namespace/name=path' '--ignore-not-found\ttreat a missing Kustomization in the cluster as new (requires --kustomization-file)' '--help\thelp for kustomization' '-h\thelp for kustomization'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
-            end
-        case 'debug'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for debug' '-h\thelp for debug'
-            end
-        case 'trigger'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for trigger' '-h\thelp for trigger'
             end
         case 'list'
             if string match -q -- '-*' "$cur"

@@ -77,12 +77,12 @@ final class CLITests: XCTestCase {
     }
 
     func testPlannedCommandsSayTheyAreNotAvailable() throws {
-        let r = try fluxs("logs", "--help")
+        let r = try fluxs("migrate", "--help")
         XCTAssertEqual(r.status, 0)
         XCTAssertTrue(r.stdout.contains("Not available in this fluxs build yet"), r.stdout)
-        let run = try fluxs("logs")
+        let run = try fluxs("migrate")
         XCTAssertEqual(run.status, 1)
-        XCTAssertTrue(run.stderr.hasPrefix("✗ \"fluxs logs\" is not available in this fluxs build yet"), run.stderr)
+        XCTAssertTrue(run.stderr.hasPrefix("✗ \"fluxs migrate\" is not available in this fluxs build yet"), run.stderr)
     }
 
     func testCompletionFilesAreTheGeneratedOutput() throws {
@@ -116,7 +116,7 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(lines[1].contains("sources") && lines[1].contains("images"), lines[1])
         XCTAssertEqual(lines[3].split(separator: " ").sorted(), ["--client", "--client-certificate", "--client-key", "--cluster"])
         XCTAssertEqual(lines[4], "json yaml")
-        XCTAssertEqual(lines[5], "bash fish zsh")
+        XCTAssertEqual(lines[5], "bash fish powershell zsh")
         XCTAssertTrue(lines[6].contains("image") && lines[6].contains("source"), lines[6])
     }
 

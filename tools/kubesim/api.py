@@ -66,6 +66,8 @@ class API:
         self.faults_injected = 0
         self.fault_lock = threading.Lock()
         self.auto_ready = False
+        # container logs of pods (there are no kubelets): (namespace, pod, container) -> text, set by /__sim/podlogs
+        self.pod_logs = {}
         for rt in registry.BUILTINS:
             self.types[(rt.group, rt.version, rt.plural)] = rt
         for crd in store.list("apiextensions.k8s.io", "customresourcedefinitions"):

@@ -395,6 +395,11 @@ class Handler(BaseHTTPRequestHandler):
                                 api.set_workload_state(t, o["metadata"].get("namespace", ""), o["metadata"]["name"], "ready")
             self.send_json(200, {"autoReady": api.auto_ready})
             return
+        if path == "/__sim/podlogs" and method == "POST":
+            # {"namespace", "name", "container", "log"}: what the container wrote (kubelets would keep it)
+            api.pod_logs[(body.get("namespace", ""), body.get("name", ""), body.get("container", ""))] = body.get("log", "")
+            self.send_json(200, {"pods": len(api.pod_logs)})
+            return
         if path == "/__sim/requests":
             with self.server.log_lock:
                 entries = list(self.server.log)
@@ -405,6 +410,33 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, {"requests": entries})
             return
         raise ApiError(404, "NotFound", "no such control endpoint")
+
+    def pod_log(self, pod, params):
+        """GET pods/NAME/log as the kubelet answers through the apiserver: the container (required when the pod has
+        several), tailLines, sinceSeconds/sinceTime (lines carry no times here, so they filter nothing), text/plain."""
+        api = self.server.api
+        ns, name = pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
+        containers = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+        container = params.get("container") or ""
+        if not container:
+            if len(containers) != 1:
+                raise ApiError(400, "BadRequest", "a container name must be specified for pod %s, choose one of: [%s]" % (name, " ".join(containers)))
+            container = containers[0]
+        elif container not in containers:
+            raise ApiError(400, "BadRequest", "container %s is not valid for pod %s" % (container, name))
+        if params.get("sinceTime") and params.get("sinceSeconds"):
+            raise ApiError(422, "Invalid", "PodLogOptions \"\" is invalid: [spec.sinceSeconds: Invalid value: \"%s\": at most one of sinceTime or sinceSeconds may be specified]" % params["sinceSeconds"])
+        text = api.pod_logs.get((ns, name, container), "")
+        lines = text.splitlines(True)
+        if params.get("tailLines") not in (None, ""):
+            n = int(params["tailLines"])
+            lines = lines[-n:] if n > 0 else []
+        body = "".join(lines).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     # -- resources ------------------------------------------------------------------------------
     def resource(self, method, group, version, rest, params, raw, user):
@@ -424,7 +456,8 @@ class Handler(BaseHTTPRequestHandler):
         rt = names.get(plural)
         if rt is None or len(rest) > 3:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
-        if sub and not ((sub == "status" and rt.status) or (sub == "finalize" and rt.kind == "Namespace") or (sub == "scale" and rt.scale)):
+        if sub and not ((sub == "status" and rt.status) or (sub == "finalize" and rt.kind == "Namespace") or (sub == "scale" and rt.scale)
+                        or (sub == "log" and rt.kind == "Pod" and rt.group == "" and method == "GET")):
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
         if rt.namespaced and ns is None and name is not None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
@@ -442,6 +475,9 @@ class Handler(BaseHTTPRequestHandler):
             o = api.get_obj(rt, ns, name)
             if o is None:
                 raise api.not_found(rt, name)
+            if sub == "log":
+                self.pod_log(o, params)
+                return
             if sub == "scale":
                 o = scale_of(rt, o)
             if table and not sub:

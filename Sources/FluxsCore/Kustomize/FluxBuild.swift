@@ -241,7 +241,7 @@ public enum Envsubst {
         return u.allSatisfy { alpha($0) || ($0 >= 48 && $0 <= 57) }
     }
 
-    static func expand(_ s: String, _ vars: [String: String], strict: Bool) throws -> String {
+    public static func expand(_ s: String, _ vars: [String: String], strict: Bool) throws -> String {
         var out = ""
         var rest = Substring(s)
         while let start = rest.firstRange(of: "${") {

@@ -167,8 +167,8 @@ struct NotifyError: Error, CustomStringConvertible {
 }
 
 /// HMAC (RFC 2104) over SHA-256.
-enum HMAC {
-    static func sha256(key: [UInt8], message: [UInt8]) -> [UInt8] {
+public enum HMAC {
+    public static func sha256(key: [UInt8], message: [UInt8]) -> [UInt8] {
         var k = key.count > 64 ? SHA256.hash(key) : key
         k += [UInt8](repeating: 0, count: 64 - k.count)
         let inner = SHA256.hash(k.map { $0 ^ 0x36 } + message)

@@ -32,8 +32,18 @@ enum CompletionCommand {
                   # ~/.zshrc or ~/.profile
                   command -v fluxs >/dev/null && . <(fluxs completion zsh) && compdef _fluxs fluxs
                 """, Completion.zsh),
-                Command(name: "powershell", summary: "Generates powershell completion scripts",
-                        availability: .planned("PowerShell completion is not generated yet; bash, zsh and fish are.")),
+                shell("powershell", "Generates powershell completion scripts", """
+                  # To load completion run
+                  . <(fluxs completion powershell)
+
+                  # To configure your powershell shell to load completions for each session add to your powershell profile
+                  # Windows:
+                  cd "$env:USERPROFILE\\Documents\\WindowsPowerShell\\Modules"
+                  fluxs completion powershell >> fluxs-completion.ps1
+                  # Linux:
+                  cd "${XDG_CONFIG_HOME:-"$HOME/.config/"}/powershell/modules"
+                  fluxs completion powershell >> fluxs-completions.ps1
+                """, Completion.powershell),
             ])
     }
 }

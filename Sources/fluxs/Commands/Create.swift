@@ -20,7 +20,7 @@ enum CreateCommand {
                     persistentFlags: [.duration("fetch-timeout", "set a timeout for fetch operations performed by source-controller (e.g. 'git clone' or 'helm repo add')", default: "0s")],
                     subcommands: [
                         CreateSourceGit.make(),
-                        planned("bucket", [], "Create or update a Bucket source", []),
+                        CreateSourceBucket.make(),
                         planned("chart", [], "Create or update a HelmChart source", []),
                         planned("helm", [], "Create or update a HelmRepository source", []),
                         planned("oci", [], "Create or update an OCIRepository", []),
@@ -30,20 +30,13 @@ enum CreateCommand {
                     long: "The create source sub-commands generate Kubernetes secrets specific to Flux.",
                     subcommands: [
                         CreateSecretGit.make(),
-                        planned("githubapp", [], "Create or update a github app secret", []),
-                        planned("helm", [], "Create or update a Kubernetes secret for Helm repository authentication", []),
-                        planned("notation", [], "Create or update a Kubernetes secret for verifications of artifacts signed by Notation", []),
-                        planned("oci", [], "Create or update a Kubernetes image pull secret", []),
-                        planned("proxy", [], "Create or update a Kubernetes secret for proxy authentication", []),
-                        planned("receiver", [], "Create or update a Kubernetes secret for a Receiver webhook", []),
-                        planned("tls", [], "Create or update a Kubernetes secret with TLS certificates", []),
-                    ]),
+                    ] + CreateSecret.make()),
             CreateImage.make(),
             CreateNotification.alertProvider(),
             CreateNotification.alert(),
             CreateNotification.receiver(),
             planned("helmrelease", ["hr"], "Create or update a HelmRelease resource", []),
-            planned("tenant", [], "Create or update a tenant", []),
+            CreateTenant.make(),
         ]
         return c
     }

@@ -281,6 +281,9 @@ enum CreateImage {
 // MARK: create alert-provider|alert|receiver
 
 enum CreateNotification {
+    /// The receiver types flux's CLI accepts (flags.ReceiverType).
+    static let receiverTypes = ["generic", "generic-hmac", "github", "gitlab", "bitbucket", "harbor", "dockerhub", "quay", "gcr", "nexus", "acr", "cdevents"]
+
     static func alertProvider() -> Command {
         Command(name: "alert-provider", summary: "Create or update a Provider resource",
                 long: "The create alert-provider command generates a Provider resource.",
@@ -385,7 +388,7 @@ enum CreateNotification {
                     let f = inv.flags
                     let type = f.string("type")
                     if type.isEmpty { throw CLIError("Receiver type is required") }
-                    let allowed = ["generic", "generic-hmac", "github", "gitlab", "bitbucket", "harbor", "dockerhub", "quay", "gcr", "nexus", "acr", "cdevents"]
+                    let allowed = receiverTypes
                     guard allowed.contains(type) else {
                         throw CLIError("receiver type '\(type)' is not supported, must be one of: \(allowed.joined(separator: ", "))")
                     }

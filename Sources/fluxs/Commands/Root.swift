@@ -76,6 +76,12 @@ enum RootCommand {
             CheckCommand.make(),
             KustomizeCommand.make(),
             DocgenCommand.make(),
+            EnvsubstCommand.make(),
+            TraceCommand.make(),
+            StatsCommand.make(),
+            DebugCommand.make(),
+            LogsCommand.make(),
+            TriggerCommand.make(),
             BuildCommand.make(),
             DiffCommand.make(),
         ]
