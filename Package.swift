@@ -8,7 +8,7 @@ let package = Package(
         .executable(name: "fluxs", targets: ["fluxs"]),
     ],
     dependencies: [
-        // SSH key generation (ECDSA, Ed25519) for Git deploy keys.
+        // SSH key generation (ECDSA, Ed25519) for Git deploy keys; age and SOPS decryption.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
     ],
     targets: [
@@ -22,14 +22,14 @@ let package = Package(
         .target(name: "FluxsGit", dependencies: ["FluxsYAML", "CGit2", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "FluxsKustomize", dependencies: ["FluxsYAML", "FluxsKube"]),
         .target(name: "FluxsAPI", dependencies: ["FluxsYAML", "FluxsKube"]),
-        .target(name: "FluxsCore", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize"]),
+        .target(name: "FluxsCore", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize", "FluxsCore"]),
 
         .target(name: "FluxsTestSupport", path: "Tests/FluxsTestSupport"),
         .testTarget(name: "FluxsYAMLTests", dependencies: ["FluxsYAML", "FluxsTestSupport"]),
         .testTarget(name: "FluxsKubeTests", dependencies: ["FluxsKube", "FluxsYAML", "FluxsTestSupport"]),
         .testTarget(name: "FluxsGitTests", dependencies: ["FluxsGit", "FluxsYAML", "FluxsTestSupport"]),
-        .testTarget(name: "FluxsCoreTests", dependencies: ["FluxsCore", "FluxsAPI", "FluxsGit", "FluxsYAML", "FluxsKube", "FluxsTestSupport"]),
+        .testTarget(name: "FluxsCoreTests", dependencies: ["FluxsCore", "FluxsAPI", "FluxsGit", "FluxsYAML", "FluxsKube", "FluxsTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "FluxsKustomizeTests", dependencies: ["FluxsKustomize", "FluxsTestSupport"]),
         .testTarget(name: "FluxsAPITests", dependencies: ["FluxsAPI", "FluxsYAML", "FluxsKube", "FluxsTestSupport"]),
         .testTarget(name: "fluxsTests", dependencies: ["FluxsYAML", "FluxsTestSupport", "fluxs"]),

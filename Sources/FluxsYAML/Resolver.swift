@@ -290,6 +290,15 @@ public enum Resolver {
         return fmtF(d < 0, digits, dp)
     }
 
+    /// strconv.FormatFloat(d, 'f', -1, 64): the shortest round-trip digits, never an exponent.
+    public static func goFormatFloatFixed(_ d: Double) -> String {
+        if d.isNaN { return "NaN" }
+        if d.isInfinite { return d < 0 ? "-Inf" : "+Inf" }
+        if d == 0 { return d.sign == .minus ? "-0" : "0" }
+        let (digits, dp) = shortestDigits(d)
+        return fmtF(d < 0, digits, dp)
+    }
+
     /// encoding/json's float64 format.
     public static func goJSONFloat(_ d: Double) -> String {
         if d == 0 { return d.sign == .minus ? "-0" : "0" }
