@@ -10,13 +10,16 @@ public struct Kustomizer {
     /// Builds the kustomization in `dir` and returns the documents in kustomize's output order.
     /// `root`, when given, is used instead of the directory's kustomization file (nothing is written to disk).
     /// `legacyOrder: false` keeps the order resources were read in (kustomize-controller builds that way).
-    public func build(_ dir: String, root rootKustomization: Node? = nil, legacyOrder: Bool = true) throws -> [Node] {
+    /// `files` are read from memory instead of the disk (absolute path → content): fluxs's SOPS decryption serves
+    /// decrypted generator sources and patches this way, so no cleartext is written.
+    public func build(_ dir: String, root rootKustomization: Node? = nil, legacyOrder: Bool = true, files: [String: [UInt8]] = [:]) throws -> [Node] {
         let root = Files.absolute(dir)
         guard Files.isDirectory(root) else {
             throw KustomizeError("must build at directory: not a valid directory: '\(root)'")
         }
         var level = Level(dir: root, stack: [], vars: VarSet(), top: root, config: FieldConfig())
         level.override = rootKustomization
+        level.config.files = files
         let meta = try level.kustomizationFile().1["buildMetadata"]?.array?.compactMap(\.string) ?? []
         level.config.recordTransformations = meta.contains("transformerAnnotations")
         var resources = try level.accumulate()
@@ -149,7 +152,7 @@ struct Level {
             var sub = Level(dir: cdir, stack: stack + [dir], vars: vars, top: top, config: config)
             res = try sub.accumulate(into: res, asComponent: true)
         }
-        try Generators.run(k, dir: dir, configuredIn: relativePath(from: top, to: path), into: &res)
+        try Generators.run(k, dir: dir, configuredIn: relativePath(from: top, to: path), files: config.files, into: &res)
         try Plugins.generate(k["generators"]?.array ?? [], level: self, into: &res)
         try vars.add(k, level: dir)
         try Transformers.run(k, level: self, recordIn: relativePath(from: top, to: path), into: &res)

@@ -73,6 +73,8 @@ struct FieldSpec {
 /// Field specs added by `configurations:` files, shared by the whole build (a base's configuration is
 /// visible in its overlays, as in kustomize).
 final class FieldConfig {
+    /// Files read from memory instead of the disk (absolute path → content): see Kustomizer.build(files:).
+    var files: [String: [UInt8]] = [:]
     var commonLabels: [FieldSpec] = []
     var commonAnnotations: [FieldSpec] = []
     var images: [FieldSpec] = []

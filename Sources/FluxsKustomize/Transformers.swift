@@ -33,7 +33,7 @@ enum Transformers {
         // patches
         for p in k["patches"]?.array ?? [] {
             var text = p["patch"]?.string
-            if text == nil, let path = p["path"]?.string { text = try Generators.read(path, dir: dir) }
+            if text == nil, let path = p["path"]?.string { text = try Generators.read(path, dir: dir, files: level.config.files) }
             guard let text else { throw KustomizeError("a patch needs 'patch' or 'path'") }
             let target = p["target"]
             let docs = try YAML.parseDocuments(text)

@@ -342,6 +342,8 @@ struct SopsWalk {
     var hash = SHA512()
     /// Raw bytes of decrypted top-level values (the binary store keeps its file under `data`).
     var topLevel: [String: [UInt8]] = [:]
+    /// The cleartext of every value that was encrypted (so that output can mask it).
+    var revealed: [String] = []
 
     init(_ md: SopsMetadata) {
         self.md = md
@@ -405,6 +407,7 @@ struct SopsWalk {
             }
             if !w.md.macOnlyEncrypted || isEnc { w.hash.update(data: v.bytes) }
             if path.count == 1, case .str(let raw) = v { w.topLevel[path[0]] = raw }
+            if isEnc { w.revealed.append(String(decoding: v.bytes, as: UTF8.self)) }
             return isEnc ? v.node : .scalar(s)
         }
     }

@@ -8,6 +8,8 @@ public final class SopsDecryptor {
     /// Entries of the decryption Secret fluxs cannot use (`*.asc`, `sops.aws-kms`, …), named when a file needs them.
     let unusable: [String]
     private var dataKeys: [String: [UInt8]] = [:]
+    /// The cleartext of every encrypted value decrypted so far.
+    public private(set) var revealed: Set<String> = []
 
     public init(identities: [Age.Identity], unusableEntries: [String] = []) {
         self.identities = identities
@@ -54,6 +56,7 @@ public final class SopsDecryptor {
         } catch let e as SopsError {
             throw SopsError("error decrypting sops tree: Error walking tree: \(e.description)")
         }
+        revealed.formUnion(walk.revealed.filter { !$0.isEmpty })
         if verifyMAC {
             let stored: SopsValue
             do { stored = try SopsCipher.decrypt(tree.metadata.mac, key: key, aad: tree.metadata.macAAD) } catch let e as SopsError {

@@ -19,6 +19,8 @@ public struct FluxBuild {
     public var strictSubstitute = false
     /// SOPS-encrypted Secret data is masked in output (`fluxs build`), not when the objects are applied.
     public var maskSecrets = true
+    /// SOPS decryption (`spec.decryption`) with the keys of its Secret, when the caller could read them.
+    public var decryption: KustomizationDecryption?
     /// Data of a postBuild.substituteFrom ConfigMap or Secret (kind, name); nil when it does not exist.
     public var lookup: ((String, String) throws -> [String: String]?)?
 
@@ -36,8 +38,11 @@ public struct FluxBuild {
         guard !path.isEmpty, Files.isDirectory(dir) else { throw Failure("invalid resource path \"\(path.isEmpty ? "" : dir)\"") }
         var k = try rootKustomization(dir)
         layer(&k)
+        do { try decryption?.decryptSources(dir: dir, kustomization: k) } catch let e as KustomizationDecryption.Failure {
+            throw Failure(e.description)
+        }
         var docs: [Node]
-        do { docs = try Kustomizer().build(dir, root: k, legacyOrder: false) } catch let e as KustomizeError {
+        do { docs = try Kustomizer().build(dir, root: k, legacyOrder: false, files: decryption?.files ?? [:]) } catch let e as KustomizeError {
             throw Failure("kustomize build failed: \(e.description)")
         }
         // kustomize-controller refuses objects without apiVersion, kind or name before anything else.
@@ -48,13 +53,16 @@ public struct FluxBuild {
         }
         let vars = try substitutions()
         for i in docs.indices {
+            if let decryption {
+                do { docs[i] = try decryption.decrypt(docs[i]) } catch let e as KustomizationDecryption.Failure { throw Failure(e.description) }
+            }
             if let vars, !disabled(docs[i]) {
                 do { docs[i] = try Envsubst.apply(docs[i], vars, strict: strictSubstitute) } catch let e as Envsubst.Failure {
                     throw Failure("var substitution failed for '\(docs[i]["metadata"]?["name"]?.string ?? "")': \(e.description)")
                 }
             }
             owner(&docs[i])
-            if maskSecrets { docs[i] = Masking.mask(docs[i]) }
+            if maskSecrets { docs[i] = decryption?.mask(docs[i]) ?? Masking.mask(docs[i]) }
         }
         return docs
     }
@@ -188,7 +196,8 @@ extension String {
 public enum Masking {
     static let mask = "**SOPS**"
 
-    public static func mask(_ o: Node) -> Node {
+    /// `also`: values (decoded) to mask besides the SOPS-encrypted ones.
+    public static func mask(_ o: Node, also: (String) -> Bool = { _ in false }) -> Node {
         guard o["kind"]?.string == "Secret", o["apiVersion"]?.string == "v1" else { return o }
         var s = o
         let whole = s["sops"] != nil && ((try? JSON.encode(s["sops"]!))?.contains("ENC[") == true || s["sops"]?["mac"] != nil)
@@ -201,7 +210,7 @@ public enum Masking {
             guard var m = s[field]?.map else { continue }
             for (k, v) in m.entries {
                 let raw = b64 ? (v.string.flatMap { Base64.decode($0) }.map { String(decoding: $0, as: UTF8.self) } ?? "") : (v.string ?? "")
-                if whole || (raw.contains("sops") && raw.contains("ENC[")) { m[k] = masked(v, base64: b64) }
+                if whole || (raw.contains("sops") && raw.contains("ENC[")) || also(raw) { m[k] = masked(v, base64: b64) }
             }
             s[field] = .mapping(m)
         }

@@ -140,11 +140,12 @@ public struct KustomizationReconciler: OnDemandReconciler {
                 throw Failure(reason: "ArtifactFailed", message: "kustomization path not found: stat \(spec.path): no such file or directory")
             }
             env.log("Building manifests for revision \(revision) with a timeout of \(timeoutText)")
-            if spec.decryption != nil {
-                throw Failure(reason: "BuildFailed", message: "spec.decryption (SOPS) is not supported by fluxs yet; reconcile this Kustomization with kustomize-controller")
-            }
             var build = FluxBuild(kustomization: object, path: dir)
             build.maskSecrets = false
+            // SOPS: decrypted inside the build, confined to the artifact; the cleartext stays in memory.
+            do { build.decryption = try KustomizationDecryption.load(for: object, kube: kube, root: workdir) } catch let e as KustomizationDecryption.Failure {
+                throw Failure(reason: "BuildFailed", message: e.description)
+            }
             build.lookup = { kind, n in try Self.values(kube, kind: kind, namespace: ns, name: n) }
             do { built = try build.build() } catch let e as FluxBuild.Failure {
                 // Paths in the message are the source's, not the temporary copy's.

@@ -35,8 +35,9 @@ enum BuildCommand {
         let ns = try inv.namespace()
         let kube: KubeClient? = dryRun ? nil : try inv.kube()
         let object = try resolve(kube, name: name, namespace: ns, file: file, ignoreNotFound: false)
-        let options = Options(ignorePaths: f.strings("ignore-paths"), strictSubstitute: f.bool("strict-substitute"),
+        var options = Options(ignorePaths: f.strings("ignore-paths"), strictSubstitute: f.bool("strict-substitute"),
                               recursive: f.bool("recursive"), localSources: try localSources(f), kube: kube)
+        options.warn = { inv.out.warning($0) }
         do {
             inv.out.write(try FluxBuild.render(try build(object, path: path, options)))
         } catch let e as FluxBuild.Failure {
@@ -120,6 +121,11 @@ enum BuildCommand {
         var recursive: Bool
         var localSources: [String: String]
         var kube: KubeClient?
+        /// Decrypted values of every build of this command, masked wherever they are printed.
+        var revealed = SopsRevealed()
+        /// false: decrypted objects stay in clear (diff applies them in a dry run and masks its report).
+        var mask = true
+        var warn: ((String) -> Void)? = nil
     }
 
     /// One Kustomization's build; with --recursive, followed by the builds of the Kustomizations it produces, each
@@ -132,7 +138,12 @@ enum BuildCommand {
         fb.strictSubstitute = o.strictSubstitute
         if let kube = o.kube {
             fb.lookup = { kind, n in try KustomizationReconciler.values(kube, kind: kind, namespace: ns, name: n) }
+            // SOPS as kustomize-controller decrypts (values masked in output); without the keys, flux's masking.
+            do { fb.decryption = try KustomizationDecryption.load(for: object, kube: kube, root: nil, revealed: o.revealed) } catch let e as KustomizationDecryption.Failure {
+                o.warn?("SOPS decryption skipped for Kustomization '\(ns)/\(name)': \(e.description); encrypted values are masked")
+            }
         }
+        fb.maskSecrets = o.mask || fb.decryption == nil
         let docs = try fb.build()
         guard o.recursive else { return docs }
         var nested: [Node] = []

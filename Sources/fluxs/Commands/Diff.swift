@@ -43,8 +43,11 @@ enum DiffCommand {
         let kube = try inv.kube()
         let object = try BuildCommand.resolve(kube, name: name, namespace: ns, file: f.string("kustomization-file"),
                                               ignoreNotFound: f.bool("ignore-not-found"))
-        let options = BuildCommand.Options(ignorePaths: f.strings("ignore-paths"), strictSubstitute: f.bool("strict-substitute"),
+        var options = BuildCommand.Options(ignorePaths: f.strings("ignore-paths"), strictSubstitute: f.bool("strict-substitute"),
                                            recursive: false, localSources: try BuildCommand.localSources(f), kube: kube)
+        // Decrypted objects go to the dry run in clear; the report masks their values.
+        options.mask = false
+        options.warn = { inv.out.warning($0) }
         var out = ""
         let changed = try diffOne(object, path: path, options, recursive: f.bool("recursive"), kube: kube, out: &out)
         inv.out.write(out)
@@ -109,6 +112,7 @@ enum DiffCommand {
                     live["data"] = keysOnly(live["data"]); after["data"] = keysOnly(after["data"])
                     secret = false
                 }
+                if !secret { (live, after) = options.revealed.mask(live: live, built: after) }
                 let report = Dyff.report(live, after, secret: secret)
                 if !report.isEmpty {
                     out += "► \(subject) drifted\n" + report
