@@ -63,7 +63,8 @@ public final class KubeClient {
     let exec: ExecPluginRunner
     /// Monotonic time after which calls fail.
     public private(set) var deadline: Double
-    let timeout: Double
+    /// --timeout, in seconds.
+    public let timeout: Double
     let log: ((String) -> Void)?
     var credential: ExecCredential?
     var discovery: [String: [ResourceRef]] = [:]
@@ -110,7 +111,7 @@ public final class KubeClient {
                 exec.forget(x, server: config.server)
             }
             if credential == nil || !(credential!.isValid(at: Clock.now())) {
-                do { credential = try exec.run(x, cluster: config, user: config.userName ?? "") } catch {
+                do { credential = try exec.run(x, cluster: config, user: config.userName ?? "", timeout: max(0.001, remaining)) } catch {
                     throw KubeError(kind: .config, message: "\(error)")
                 }
             }

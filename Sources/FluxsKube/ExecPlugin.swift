@@ -57,7 +57,9 @@ public struct ExecPluginRunner: Sendable {
         Files.remove(dir + "/" + cacheKey(x, server: server) + ".json")
     }
 
-    public func run(_ x: ExecConfig, cluster: RESTConfig, user: String) throws -> ExecCredential {
+    /// Runs the plugin for at most `timeout` seconds (what is left of --timeout); past it the plugin and what it
+    /// started are killed.
+    public func run(_ x: ExecConfig, cluster: RESTConfig, user: String, timeout: Double = 120) throws -> ExecCredential {
         if let c = cached(x, server: cluster.server) { return c }
         var env = environment
         for e in x.env { env[e.name] = e.value }
@@ -73,11 +75,13 @@ public struct ExecPluginRunner: Sendable {
         env["KUBERNETES_EXEC_INFO"] = (try? info.jsonString()) ?? ""
         let result: Subprocess.Result
         do {
-            result = try Subprocess.run(x.command, x.args, env: env, passStderr: true, timeout: 120)
+            result = try Subprocess.run(x.command, x.args, env: env, passStderr: true, timeout: max(0.001, timeout))
         } catch Subprocess.Failure.notFound(let c) {
             var msg = "exec credential plugin \"\(c)\" of user \"\(user)\" not found in PATH"
             msg += x.installHint.map { "; \($0.trimmingWhitespace())" } ?? "; install it or fix users[].user.exec.command in the kubeconfig"
             throw ExecPluginError(message: msg)
+        } catch Subprocess.Failure.timedOut(_, _) {
+            throw ExecPluginError(message: "exec credential plugin \"\(x.command)\" of user \"\(user)\" did not finish within \(GoDuration.format((timeout * 1000).rounded() / 1000)) (what --timeout left); it was killed")
         } catch {
             throw ExecPluginError(message: "exec credential plugin of user \"\(user)\": \(error)")
         }

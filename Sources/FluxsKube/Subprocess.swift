@@ -74,8 +74,24 @@ public enum Subprocess {
         defer { for a in argv { free(a) } }
         let envp: [UnsafeMutablePointer<CChar>?] = (env ?? environment()).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for e in envp { free(e) } }
+        // Its own process group (so a timeout kills what it started too) and default signal handling (fluxs blocks
+        // SIGINT and SIGTERM in its threads to clean up on its own thread; a child must not inherit that).
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT)
+        sigaddset(&defaults, SIGTERM)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, exe, &actions, nil, argv, envp)
+        let rc = posix_spawn(&pid, exe, &actions, &attr, argv, envp)
         close(outPipe[1]); close(errPipe[1]); close(inPipe[0])
         guard rc == 0 else {
             close(outPipe[0]); close(errPipe[0]); close(inPipe[1])
@@ -103,6 +119,7 @@ public enum Subprocess {
             if timeout > 0 {
                 let left = timeout - (monotonicSeconds() - start)
                 if left <= 0 {
+                    kill(-pid, SIGKILL)
                     kill(pid, SIGKILL)
                     var st: Int32 = 0
                     waitpid(pid, &st, 0)

@@ -1,11 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FluxsCore
 import FluxsKube
 
 /// Entry point: parse the command line against the command table, run the
 /// handler, print errors as one `✗` line, exit with the handler's status.
 func runMain() -> Int32 {
+    SignalCleanup.install()
     let env = Subprocess.environment()
     let out = Output(env: env)
     defer { out.flush() }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import FluxsCore
+import FluxsKube
 import FluxsTestSupport
 
 final class ArchiveTests: XCTestCase {
@@ -82,6 +83,17 @@ final class ArchiveTests: XCTestCase {
         var w = Tar.Writer()
         w.append(.init(path: "../evil", kind: .file, mode: 0o600, data: [1]))
         XCTAssertThrowsError(try Tar.read(w.finish()))
+    }
+
+    /// A gzip bomb (gzip's own, 200 MB of zeros in ~200 KB) stops at the deadline with a message that says so.
+    func testDecompressionStopsAtTheDeadline() throws {
+        let r = try TestEnv.run("sh", ["-c", "head -c 200000000 /dev/zero | gzip -1 | base64 -w0"])
+        let bomb = try XCTUnwrap(Data(base64Encoded: r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let t0 = Date()
+        XCTAssertThrowsError(try Gzip.decompress(Array(bomb), deadline: monotonicSeconds() + 0.2)) {
+            XCTAssertTrue("\($0)".hasPrefix("decompression did not finish in time"), "\($0)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 2)
     }
 
     func testCorruptGzipIsAnError() {

@@ -1,3 +1,5 @@
+import FluxsKube
+
 /// gzip (RFC 1952) over our DEFLATE: fixed header (no name, mtime 0, OS unknown) so output is reproducible.
 public enum Gzip {
     public struct Failure: Error, CustomStringConvertible {
@@ -14,8 +16,8 @@ public enum Gzip {
         return out
     }
 
-    /// Decompresses every member of a gzip file and checks each CRC.
-    public static func decompress(_ data: [UInt8]) throws -> [UInt8] {
+    /// Decompresses every member of a gzip file and checks each CRC; stops at `deadline` (monotonic, 0: never).
+    public static func decompress(_ data: [UInt8], deadline: Double = 0) throws -> [UInt8] {
         try data.withUnsafeBufferPointer { buf in
             var result: [UInt8] = []
             var p = 0
@@ -33,7 +35,10 @@ public enum Gzip {
                 guard q < buf.count else { throw Failure(description: "truncated gzip header") }
                 let body = UnsafeBufferPointer(rebasing: buf[q...])
                 let (plain, used): ([UInt8], Int)
-                do { (plain, used) = try Inflater.inflate(body) } catch let e as Inflater.Failure {
+                do { (plain, used) = try Inflater.inflate(body, deadline: deadline) } catch let e as Inflater.Failure {
+                    if deadline > 0 && monotonicSeconds() > deadline {
+                        throw Failure(description: "decompression did not finish in time (\(e.description))")
+                    }
                     throw Failure(description: "corrupt gzip data: \(e.description)")
                 }
                 q += used

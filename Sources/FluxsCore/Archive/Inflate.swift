@@ -1,3 +1,5 @@
+import FluxsKube
+
 /// DEFLATE (RFC 1951) decompressor with table-driven Huffman decoding.
 struct Inflater {
     struct Failure: Error, CustomStringConvertible {
@@ -64,8 +66,17 @@ struct Inflater {
     var bitBuf: UInt64 = 0
     var bitCount = 0
     var out: [UInt8] = []
+    /// Monotonic time after which inflating stops (0: never), checked every 64 KiB of output.
+    var deadline = 0.0
+    var nextCheck = 1 << 16
 
     init(_ input: UnsafeBufferPointer<UInt8>) { self.input = input }
+
+    mutating func checkDeadline() throws {
+        guard deadline > 0, out.count >= nextCheck else { return }
+        nextCheck = out.count + (1 << 16)
+        if monotonicSeconds() > deadline { throw Failure(description: "out of time after \(out.count) bytes (deadline)") }
+    }
 
     @inline(__always)
     mutating func need(_ n: Int) {
@@ -115,8 +126,9 @@ struct Inflater {
     static let fixedDist = Table(valid: [Int](repeating: 5, count: 30))
 
     /// Inflates a raw DEFLATE stream; returns the data and the number of input bytes consumed.
-    static func inflate(_ data: UnsafeBufferPointer<UInt8>, sizeHint: Int = 0) throws -> (data: [UInt8], consumed: Int) {
+    static func inflate(_ data: UnsafeBufferPointer<UInt8>, sizeHint: Int = 0, deadline: Double = 0) throws -> (data: [UInt8], consumed: Int) {
         var s = Inflater(data)
+        s.deadline = deadline
         s.out.reserveCapacity(max(sizeHint, data.count * 4))
         var final = false
         while !final {
@@ -129,6 +141,7 @@ struct Inflater {
                 let len = try s.bits(16), nlen = try s.bits(16)
                 if len != (~nlen & 0xffff) { throw Failure(description: "invalid stored block length") }
                 for _ in 0..<len { s.out.append(UInt8(try s.bits(8))) }
+                try s.checkDeadline()
             case 1:
                 try s.block(fixedLit, fixedDist)
             case 2:
@@ -183,6 +196,7 @@ struct Inflater {
                 }
             }
             if padded > 8 { throw Failure(description: "unexpected end of compressed data") }
+            try checkDeadline()
         }
     }
 }

@@ -42,6 +42,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
         let configured = seconds(spec.timeout?.text, "spec.timeout") ?? interval
         _ = seconds(spec.retryInterval?.text, "spec.retryInterval")
         let deadline = started + min(configured, max(1, kube.remaining))
+        let bound = configured <= kube.remaining ? "spec.timeout \(GoDuration.format(configured))" : "--timeout \(GoDuration.format(kube.timeout))"
         let timeoutText = GoDuration.format(configured)
         func now() -> String { Clock.rfc3339() }
 
@@ -129,10 +130,10 @@ public struct KustomizationReconciler: OnDemandReconciler {
         let built: [Node]
         do {
             let bytes: [UInt8]
-            do { bytes = try env.storage.fetch(artifact) { try HTTPDownload.get($0) } } catch {
+            do { bytes = try env.storage.fetch(artifact) { try HTTPDownload.get($0, timeout: max(0.001, deadline - monotonicSeconds())) } } catch {
                 throw Failure(reason: "ArtifactFailed", message: "failed to download artifact from \(artifact.url): \(error)")
             }
-            try extract(bytes, into: workdir)
+            try extract(bytes, into: workdir, deadline: deadline, limit: bound)
             var rel = Substring(spec.path)
             while rel.hasPrefix("./") { rel = rel.dropFirst(2) }
             let dir = rel.isEmpty ? workdir : workdir + "/" + rel
@@ -268,10 +269,14 @@ public struct KustomizationReconciler: OnDemandReconciler {
 
     // MARK: steps
 
-    /// Writes an artifact's files under `dir` (0700 directories, 0600 files); paths may not leave it.
-    func extract(_ bytes: [UInt8], into dir: String) throws {
+    /// Writes an artifact's files under `dir` (0700 directories, 0600 files); paths may not leave it. Stops at the
+    /// deadline (`limit` says which one).
+    func extract(_ bytes: [UInt8], into dir: String, deadline: Double, limit: String) throws {
         let entries: [Tar.Entry]
-        do { entries = try Tar.read(Gzip.decompress(bytes)) } catch {
+        do { entries = try Tar.read(Gzip.decompress(bytes, deadline: deadline)) } catch {
+            if monotonicSeconds() > deadline {
+                throw Failure(reason: "ArtifactFailed", message: "failed to extract artifact: context deadline exceeded (decompressing did not finish within \(limit))")
+            }
             throw Failure(reason: "ArtifactFailed", message: "failed to extract artifact: \(error)")
         }
         try Files.makeDirectories(dir, mode: 0o700)

@@ -50,12 +50,22 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
         var live = object
 
         let timeout = spec.timeout.flatMap { try? GoDuration.parse($0.text) } ?? 60
+        // One deadline for the whole checkout (ref probe, fetch, fallback, submodules): spec.timeout, or less when
+        // --timeout ends first.
+        let seconds = min(timeout, max(0, kube.remaining))
+        let bound = timeout <= kube.remaining ? "spec.timeout \(GoDuration.format(timeout))" : "--timeout \(GoDuration.format(kube.timeout))"
+        let checkoutDeadline = monotonicSeconds() + seconds
         var outcome: Result<Resolution, Failure>
         var noop = false
         var auth = GitAuth()
         defer { if let ca = auth.caFile { Files.remove(ca) } }
         do {
             try unsupported(spec)
+            if let t = spec.timeout {
+                do { _ = try GoDuration.parse(t.text) } catch {
+                    throw Failure(condition: ConditionType.fetchFailed, reason: "GitOperationFailed", message: "spec.timeout: \(error)")
+                }
+            }
             auth = try credentials(kube, spec, ns)
             let auth = auth
             let storage = env.storage
@@ -67,26 +77,30 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
             let specIncludes: [String] = spec.include.map { "\($0.repository.name)|\($0.fromPath)|\($0.toPath)" }
             let sameSparse: Bool = status.observedSparseCheckout == spec.sparseCheckout
             let observedSame = sameIgnore && sameSubmodules && observedIncludes == specIncludes && sameSparse && spec.include.isEmpty
-            let seconds = min(timeout, max(0, kube.remaining))
             env.log("fetching \(redact(spec.url)) (timeout \(GoDuration.format(seconds)))")
             let plan = GitPlan(spec: spec)
             let mirrorPath = storage.mirror(url: spec.url)
             let url = spec.url
-            let checkoutDeadline = monotonicSeconds() + seconds
+            func left() -> Double { max(0.001, checkoutDeadline - monotonicSeconds()) }
+            func timedOut(_ what: String) -> Failure {
+                Failure(condition: ConditionType.fetchFailed, reason: "GitOperationFailed",
+                        message: "failed to checkout and determine revision: unable to clone '\(redact(url))': context deadline exceeded (\(what) did not finish within \(bound))")
+            }
             // Over HTTP(S) fluxs talks smart HTTP itself: one request tells whether the remote ref still names the
             // stored revision (libgit2 is not started), and a changed ref is fetched at depth 1. Anything unexpected
             // (and SSH, proxies, pinned commits) takes the libgit2 path below, which reports errors properly.
-            func viaHTTP() -> (Resolution, Bool)? {
-                guard plan.commit.isEmpty, let http = SmartHTTP(url: url, auth: auth),
-                      let refs = http.refs(timeout: seconds, log: env.log),
-                      let r = try? plan.resolve(refs) else { return nil }
+            func viaHTTP() throws -> (Resolution, Bool)? {
+                guard plan.commit.isEmpty, let http = SmartHTTP(url: url, auth: auth) else { return nil }
+                let advertised: [RemoteRef]?
+                do { advertised = try http.refs(timeout: left(), log: env.log) } catch { throw timedOut("the ref listing") }
+                guard let refs = advertised, let r = try? plan.resolve(refs) else { return nil }
                 let revision = plan.revision(r.name, r.commitHint)
                 if let prev = previous, artifactCurrent, observedSame, prev.revision == revision {
                     env.log("remote ref unchanged (one smart-HTTP request, libgit2 not started)")
                     return (Resolution(revision: revision, commit: r.commitHint, commitSubject: ""), true)
                 }
                 do {
-                    return try Blocking.run(seconds: seconds + 1) {
+                    return try Blocking.run(seconds: left() + 0.5) {
                         try Files.makeDirectories(Files.dirname(mirrorPath), mode: 0o700)
                         // Each fetch adds a pack; past 50 the mirror starts again (one depth-1 fetch) instead of
                         // slowing every lookup down.
@@ -95,18 +109,22 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
                         }
                         let repo = try Repository.openOrInitBare(mirrorPath)
                         if repo.peelToCommit(r.id) == nil {
-                            try http.fetch(r.id, into: repo, timeout: max(0.001, checkoutDeadline - monotonicSeconds()))
+                            try http.fetch(r.id, into: repo, timeout: left())
                             env.log("fetched \(r.name) at depth 1")
                         }
                         try repo.setRef(r.name, to: r.id)
                         return (try plan.checkout(repo, r), false)
                     }
                 } catch {
+                    // Out of time is not "something unexpected": libgit2 would only wait again.
+                    if error is Blocking.DeadlineExceeded || (error as? TransportError)?.kind == .timeout || monotonicSeconds() >= checkoutDeadline {
+                        throw timedOut("the fetch")
+                    }
                     env.log("shallow fetch: \(error); taking the libgit2 path")
                     return nil
                 }
             }
-            let result: (Resolution, Bool) = try viaHTTP() ?? Blocking.run(seconds: seconds + 1) {
+            let result: (Resolution, Bool) = try viaHTTP() ?? Blocking.run(seconds: left() + 0.5) {
                 try Files.makeDirectories(Files.dirname(mirrorPath), mode: 0o700)
                 var repo = try Repository.openOrInitBare(mirrorPath)
                 if !repo.shallowCommits.isEmpty {
@@ -148,7 +166,7 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
                                        message: "failed to checkout and determine revision: unable to clone '\(redact(spec.url))': \(explain(e, spec, ns))"))
         } catch is Blocking.DeadlineExceeded {
             outcome = .failure(Failure(condition: ConditionType.fetchFailed, reason: "GitOperationFailed",
-                                       message: "failed to checkout and determine revision: unable to clone '\(redact(spec.url))': context deadline exceeded"))
+                                       message: "failed to checkout and determine revision: unable to clone '\(redact(spec.url))': context deadline exceeded (the Git server did not answer within \(bound))"))
         } catch let e as KubeError {
             throw e
         } catch {
@@ -169,7 +187,7 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
                 status.conditions.set(ConditionType.reconciling, true, reason: "Progressing", message: msg, generation: generation, now: now())
                 live = try patchStatus(kube, ref, ns, name, status)
                 do {
-                    let artifact = try buildArtifact(env: env, spec: spec, ns: ns, name: name, resolution: res, auth: auth, timeout: timeout)
+                    let artifact = try buildArtifact(env: env, spec: spec, ns: ns, name: name, resolution: res, auth: auth, deadline: checkoutDeadline)
                     status.artifact = artifact
                     status.observedIgnore = spec.ignore
                     status.observedRecurseSubmodules = spec.recurseSubmodules
@@ -195,6 +213,8 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
         }
 
         func fail(_ f: Failure) throws -> Node {
+            // The reason is recorded even when the failure was the deadline itself.
+            kube.allowGrace(KustomizationReconciler.statusGrace)
             status.conditions.set(f.condition, true, reason: f.reason, message: f.message, generation: generation, now: now())
             if var r = status.conditions.get(ConditionType.reconciling) {
                 r.reason = "ProgressingWithRetry"
@@ -212,7 +232,11 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
     /// Writes the status through the status subresource (merge patch, field manager of the controller).
     func patchStatus(_ kube: KubeClient, _ ref: ResourceRef, _ ns: String, _ name: String, _ status: GitRepositoryStatus) throws -> Node {
         let body: Node = ["status": try APICoding.node(status)]
-        return try kube.patch(ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status", fieldManager: Self.controller)
+        do {
+            return try kube.patch(ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status", fieldManager: Self.controller)
+        } catch let e as KubeError {
+            throw e.naming("GitRepository/\(ns)/\(name) status update failed")
+        }
     }
 
     /// Settings fluxs does not implement yet fail plainly instead of producing a different artifact.
@@ -323,7 +347,7 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
     // MARK: artifact
 
     func buildArtifact(env: ReconcileEnv, spec: GitRepositorySpec, ns: String, name: String, resolution: Resolution,
-                       auth: GitAuth, timeout: Double) throws -> Artifact {
+                       auth: GitAuth, deadline: Double) throws -> Artifact {
         let storage = env.storage
         let mirror = storage.mirror(url: spec.url)
         let tarball: [UInt8]
@@ -335,7 +359,7 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
             }
             var files: [(path: String, kind: TreeEntry.Kind, entry: TreeEntry)] = []
             try collect(commit, prefix: "", url: spec.url, depth: 0, submodules: spec.recurseSubmodules,
-                        storage: storage, auth: auth, timeout: timeout, into: &files)
+                        storage: storage, auth: auth, deadline: deadline, into: &files)
             var userPatterns: [IgnorePattern] = []
             for (path, kind, e) in files where kind == .file || kind == .executable {
                 if path == ".sourceignore" || path.hasSuffix("/.sourceignore") {
@@ -405,7 +429,7 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
     /// The entries of a commit's tree under `prefix`; with `submodules`, each submodule's tree too, fetched into
     /// its own mirror from the URL in .gitmodules (relative URLs resolved against `url`), up to git's depth of 10.
     func collect(_ commit: Commit, prefix: String, url: String, depth: Int, submodules: Bool, storage: Storage,
-                 auth: GitAuth, timeout: Double, into files: inout [(path: String, kind: TreeEntry.Kind, entry: TreeEntry)]) throws {
+                 auth: GitAuth, deadline: Double, into files: inout [(path: String, kind: TreeEntry.Kind, entry: TreeEntry)]) throws {
         var subs: [(path: String, id: ObjectID)] = []
         var gitmodules: TreeEntry?
         try commit.walk { e in
@@ -425,9 +449,8 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
             guard let m = modules.module(at: path) else { throw failure("submodule '\(full)' has no URL in .gitmodules") }
             let subURL = GitModules.resolve(m.url, relativeTo: url)
             let mirror = storage.mirror(url: subURL)
-            let deadline = monotonicSeconds() + timeout
             do {
-                try Blocking.run(seconds: timeout + 1) {
+                try Blocking.run(seconds: max(0.001, deadline - monotonicSeconds()) + 0.5) {
                     try Files.makeDirectories(Files.dirname(mirror), mode: 0o700)
                     let repo = try Repository.openOrInitBare(mirror)
                     guard repo.peelToCommit(id) == nil else { return }
@@ -444,7 +467,7 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
                 throw failure("submodule '\(full)': commit \(id.hex) is not on any branch or tag of '\(redact(subURL))'")
             }
             try collect(sub, prefix: full, url: subURL, depth: depth + 1, submodules: true, storage: storage,
-                        auth: auth, timeout: timeout, into: &files)
+                        auth: auth, deadline: deadline, into: &files)
         }
     }
 

@@ -40,7 +40,8 @@ final class SmartHTTP {
     }
 
     /// The advertised refs, or nil when the answer is not a ref advertisement (the caller then asks libgit2).
-    func refs(timeout: Double, log: (String) -> Void) -> [RemoteRef]? {
+    /// A timeout is thrown: asking libgit2 would only wait again.
+    func refs(timeout: Double, log: (String) -> Void) throws -> [RemoteRef]? {
         do {
             let resp = try request("GET", RefAdvertisement.url(url), [("Accept", "*/*"), ("Pragma", "no-cache")], timeout: timeout)
             guard resp.status == 200, resp.headers["content-type"] == RefAdvertisement.contentType else {
@@ -48,6 +49,8 @@ final class SmartHTTP {
                 return nil
             }
             return try RefAdvertisement.parse(resp.body)
+        } catch let t as TransportError where t.kind == .timeout {
+            throw t
         } catch {
             log("ref probe: \(error), taking the full fetch path")
             return nil
