@@ -391,10 +391,15 @@ def apply(live, applied, manager, force, sem, api_version, status_mode=None, sub
     if base.get("metadata"):
         base["metadata"].pop("managedFields", None)
     merged = merge_apply(base, applied, sem)
-    # fields this manager stops applying: removed when nobody else owns them
-    for p in sorted(prev - applied_set, key=len, reverse=True):
-        if not entries.owners(p, exclude=mine) and value_at(merged, p, sem) is not MISSING:
-            remove_path(merged, p, sem)
+    # fields this manager stops applying: removed when nobody else owns them. A list item that goes takes its fields
+    # with it; removing those one by one first could change the item's key (port, protocol) and strand the rest, so
+    # paths under a removed path are left out, and the order is fixed (not the set's, which varies with the hash seed).
+    gone = [p for p in prev - applied_set if not entries.owners(p, exclude=mine) and value_at(merged, p, sem) is not MISSING]
+    gone_set = set(gone)
+    for p in sorted(gone, key=lambda p: (-len(p), path_string(p))):
+        if any(p[:i] in gone_set for i in range(1, len(p))):
+            continue
+        remove_path(merged, p, sem)
     changed = {p for p in applied_set if _leaf_value(base, p, sem) != _leaf_value(merged, p, sem)}
     conflicts = []
     for it in entries.items:

@@ -88,6 +88,30 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(p.stdout.strip(), "configmap/c")
 
 
+class ListItemRemovalTest(unittest.TestCase):
+    """A manager that stops applying a list item removes the whole item, whatever the hash seed (the item's key
+    fields used to be removed one by one in set order, which could strand the rest of the item)."""
+
+    def test_service_port_replaced_by_the_same_manager(self):
+        ns = "s-" + uuid.uuid4().hex[:6]
+        kubectl("create", "namespace", ns)
+        svc = """apiVersion: v1
+kind: Service
+metadata: {name: p, namespace: %s}
+spec:
+  selector: {app: p}
+  ports:
+  - {name: http, port: %d, protocol: TCP, targetPort: http}
+  - {name: grpc, port: 9999, protocol: TCP, targetPort: grpc}
+"""
+        kubectl("apply", "--server-side", "--field-manager=kustomize-controller", "-f", "-", stdin=svc % (ns, 9899))
+        for dry in (["--dry-run=server"], []):
+            p = kubectl("apply", "--server-side", "--field-manager=kustomize-controller", "-o", "jsonpath={.spec.ports}", "-f", "-",
+                        *dry, stdin=svc % (ns, 9898))
+            ports = json.loads(p.stdout)
+            self.assertEqual([(x.get("name"), x.get("port")) for x in ports], [("http", 9898), ("grpc", 9999)], dry)
+
+
 class LeaseTest(unittest.TestCase):
     def setUp(self):
         self.ns = "l-" + uuid.uuid4().hex[:6]
