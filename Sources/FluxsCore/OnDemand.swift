@@ -131,6 +131,12 @@ public enum Blocking {
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
             let j = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+            // A server that closes the connection while libgit2 (or libssh2) writes must be an error, not the
+            // SIGPIPE that ends the process: blocked on this thread, the write fails with EPIPE instead.
+            var pipe = sigset_t()
+            sigemptyset(&pipe)
+            sigaddset(&pipe, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &pipe, nil)
             j.work()
             j.finish()
             return nil

@@ -91,6 +91,46 @@ public struct GitModules: Sendable, Equatable {
     }
 }
 
+extension GitModules {
+    /// Why a submodule URL (after `resolve`) must not be fetched, or nil. git refuses local submodules since 2.38.1
+    /// (CVE-2022-39253: `protocol.file.allow=user`, a repository's .gitmodules is not the user) and transports
+    /// other than http(s), ssh and git (`protocol.allow`); it refuses URLs that start with `-` (CVE-2018-17456).
+    /// For fluxs a local submodule would copy a repository of the machine running it into the artifact.
+    public static func refusal(_ url: String) -> String? {
+        if url.hasPrefix("-") { return "the URL '\(url)' starts with '-'; refused as git refuses it" }
+        if let sep = url.firstRange(of: "://") {
+            let scheme = url[..<sep.lowerBound].lowercased()
+            switch scheme {
+            case "http", "https", "ssh", "git", "git+ssh", "ssh+git": return nil
+            case "file":
+                return "the URL '\(url)' is a local repository (file://); fluxs refuses local submodules, as git does since CVE-2022-39253 (protocol.file.allow=user)"
+            default:
+                return "the URL '\(url)' uses the transport '\(scheme)'; fluxs fetches submodules over http(s), ssh and git only"
+            }
+        }
+        if url.contains("::") { return "the URL '\(url)' names a remote helper; fluxs fetches submodules over http(s), ssh and git only" }
+        // scp-like "[user@]host:path" (a colon before any slash) is SSH; anything else is a path on this machine.
+        if let colon = url.firstIndex(of: ":"), !url[..<colon].contains("/"), url[..<colon].count > 1 { return nil }
+        return "the URL '\(url)' is a local path; fluxs refuses local submodules, as git does since CVE-2022-39253 (protocol.file.allow=user)"
+    }
+
+    /// Whether two Git URLs name the same host and port (scp-like URLs are SSH on port 22).
+    public static func sameHost(_ a: String, _ b: String) -> Bool {
+        func key(_ u: String) -> String? {
+            if let g = GitURL(u) {
+                let port = g.port ?? (g.scheme == "https" ? 443 : g.scheme == "http" ? 80 : g.scheme == "git" ? 9418 : 22)
+                return "\(g.scheme == "http" || g.scheme == "https" ? g.scheme : "ssh")|\(g.host.lowercased())|\(port)"
+            }
+            guard let colon = u.firstIndex(of: ":") else { return nil }
+            var host = u[..<colon]
+            if let at = host.lastIndex(of: "@") { host = host[host.index(after: at)...] }
+            return "ssh|\(host.lowercased())|22"
+        }
+        guard let ka = key(a), let kb = key(b) else { return false }
+        return ka == kb
+    }
+}
+
 extension StringProtocol {
     func trimmingSuffix(_ suffix: String) -> String {
         var s = Substring(self)

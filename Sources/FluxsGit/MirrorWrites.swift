@@ -9,16 +9,9 @@ extension Repository {
     /// Stores a pack (as sent by upload-pack) in the repository's object database, indexed.
     public func addPack(_ pack: [UInt8]) throws {
         guard !pack.isEmpty else { return }
-        var opts = git_indexer_options()
-        try check(git_indexer_options_init(&opts, UInt32(GIT_INDEXER_OPTIONS_VERSION)), "indexer options")
-        var idx: OpaquePointer?
-        try check(git_indexer_new(&idx, path.trimmingSuffix("/") + "/objects/pack", 0, nil, &opts), "indexer")
-        defer { git_indexer_free(idx) }
-        var stats = git_indexer_progress()
-        try pack.withUnsafeBytes { raw in
-            try check(git_indexer_append(idx, raw.baseAddress, raw.count, &stats), "indexing the fetched pack")
-        }
-        try check(git_indexer_commit(idx, &stats), "indexing the fetched pack")
+        let w = try PackWriter(self)
+        try w.append(pack)
+        try w.commit()
     }
 
     /// Points `name` at `id` (created or moved).
@@ -129,5 +122,36 @@ extension Commit {
         let size = Int(git_blob_rawsize(blob))
         guard size > 0, let p = git_blob_rawcontent(blob) else { return [] }
         return [UInt8](UnsafeRawBufferPointer(start: p, count: size))
+    }
+}
+
+/// A pack written into a repository as it arrives (libgit2's indexer: objects go to disk, not to memory).
+public final class PackWriter {
+    private let handle: OpaquePointer
+    private var stats = git_indexer_progress()
+    private var bytes = 0
+
+    public init(_ repo: Repository) throws {
+        var opts = git_indexer_options()
+        try check(git_indexer_options_init(&opts, UInt32(GIT_INDEXER_OPTIONS_VERSION)), "indexer options")
+        var idx: OpaquePointer?
+        try check(git_indexer_new(&idx, repo.path.trimmingSuffix("/") + "/objects/pack", 0, nil, &opts), "indexer")
+        handle = idx!
+    }
+
+    deinit { git_indexer_free(handle) }
+
+    public func append(_ data: [UInt8]) throws {
+        guard !data.isEmpty else { return }
+        bytes += data.count
+        try data.withUnsafeBytes { raw in
+            try check(git_indexer_append(handle, raw.baseAddress, raw.count, &stats), "indexing the fetched pack")
+        }
+    }
+
+    /// Finishes the pack (its index is written); nothing when no data came.
+    public func commit() throws {
+        guard bytes > 0 else { return }
+        try check(git_indexer_commit(handle, &stats), "indexing the fetched pack")
     }
 }

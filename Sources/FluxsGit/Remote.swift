@@ -15,6 +15,18 @@ public struct GitAuth: Sendable {
     /// Proxy URL, credentials included.
     public var proxyURL: String?
     public init() {}
+
+    /// The same settings without what proves who we are (for a host the credentials are not for): trust
+    /// (CA, known_hosts) and the proxy stay.
+    public var withoutCredentials: GitAuth {
+        var a = self
+        a.username = nil
+        a.password = nil
+        a.bearerToken = nil
+        a.identity = nil
+        a.identityPublic = nil
+        return a
+    }
 }
 
 /// One ref the remote advertises. `peeled` is the commit an annotated tag points to.
@@ -73,6 +85,12 @@ public struct GitURL: Sendable {
         }
     }
 }
+
+/// libgit2 follows a redirect of the first request to any host by default (git's `http.followRedirects=initial`)
+/// and sends the credentials it holds, and those a 401 there asks for, to that host. fluxs resolves the first
+/// redirect itself on smart HTTP (Sources/FluxsCore/Source/SmartHTTP.swift: credentials only to the same origin, as
+/// git and curl) and lets libgit2 follow none to another host.
+let noOffsiteRedirects = GIT_REMOTE_REDIRECT_NONE
 
 /// State shared with libgit2's callbacks for one connection.
 final class TransportContext {
@@ -174,7 +192,25 @@ private let certificateCallback: git_transport_certificate_check_cb = { cert, va
     }
     if valid != 0 { return 0 }
     let name = host.map { String(cString: $0) } ?? "server"
-    return ctx.fail(GitError(.certificate, "x509: the TLS certificate of \(name) is not signed by a trusted authority (add the CA as 'ca.crt' to the Secret)"))
+    return ctx.fail(GitError(.certificate, tlsFailure(host: name, libgit2Message: git_error_last()?.pointee.message.map { String(cString: $0) } ?? "")))
+}
+
+/// Why libgit2 (mbedTLS) rejected a server certificate, from the verification flags it reports
+/// ("the SSL certificate is invalid: 0x04 - ..."): MBEDTLS_X509_BADCERT_EXPIRED 0x01, _REVOKED 0x02, _CN_MISMATCH 0x04,
+/// _NOT_TRUSTED 0x08, _FUTURE 0x200.
+func tlsFailure(host: String, libgit2Message m: String) -> String {
+    var flags = 0
+    if let r = m.firstRange(of: "invalid: 0x") {
+        flags = Int(m[r.upperBound...].prefix { $0.isHexDigit }, radix: 16) ?? 0
+    }
+    if flags & 0x04 != 0 {
+        return "x509: the TLS certificate of \(host) is not valid for the name \(host) (it names other hosts); use the host name the certificate was issued for in spec.url"
+    }
+    if flags & 0x01 != 0 || flags & 0x200 != 0 {
+        return "x509: the TLS certificate of \(host) has expired or is not yet valid"
+    }
+    if flags & 0x02 != 0 { return "x509: the TLS certificate of \(host) is revoked" }
+    return "x509: the TLS certificate of \(host) is not signed by a trusted authority (add the CA as 'ca.crt' to the Secret)"
 }
 
 private let progressCallback: git_indexer_progress_cb = { _, payload in
@@ -272,7 +308,13 @@ public final class Repository: @unchecked Sendable {
                      want: ([RemoteRef]) throws -> [String]) throws -> [RemoteRef] {
         try withTransport(url: url, auth: auth, deadline: deadline) { remote, callbacks, proxy, headers, wrap, _ in
             let refs: [RemoteRef] = try withStrarray(headers) { hdrs in
-                try wrap(git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, &proxy, hdrs), "connect")
+                var connect = git_remote_connect_options()
+                git_remote_connect_options_init(&connect, UInt32(GIT_REMOTE_CONNECT_OPTIONS_VERSION))
+                connect.callbacks = callbacks
+                connect.proxy_opts = proxy
+                connect.custom_headers = hdrs.pointee
+                connect.follow_redirects = noOffsiteRedirects
+                try wrap(git_remote_connect_ext(remote, GIT_DIRECTION_FETCH, &connect), "connect")
                 return try listRefs(remote)
             }
             let specs = try want(refs)
@@ -284,6 +326,7 @@ public final class Repository: @unchecked Sendable {
             git_fetch_options_init(&opts, UInt32(GIT_FETCH_OPTIONS_VERSION))
             opts.callbacks = callbacks
             opts.proxy_opts = proxy
+            opts.follow_redirects = noOffsiteRedirects
             opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE
             opts.update_fetchhead = 0
             try withStrarray(headers) { hdrs in
@@ -303,6 +346,7 @@ public final class Repository: @unchecked Sendable {
             git_push_options_init(&opts, UInt32(GIT_PUSH_OPTIONS_VERSION))
             callbacks.push_update_reference = pushUpdateCallback
             opts.callbacks = callbacks
+            opts.follow_redirects = noOffsiteRedirects
             opts.proxy_opts = proxy
             try withStrarray(headers) { hdrs in
                 opts.custom_headers = hdrs.pointee

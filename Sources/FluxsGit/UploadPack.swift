@@ -40,41 +40,77 @@ public enum UploadPack {
     }
 
     public static func parse(_ body: [UInt8]) throws -> Result {
-        var r = Result()
-        var i = 0
-        enum Phase { case shallowInfo, acks, pack }
+        var pack: [UInt8] = []
+        var r = Reader { pack += $0 }
+        try r.feed(body)
+        var result = try r.finish()
+        result.pack = pack
+        return result
+    }
+
+    /// The most pack data fluxs takes from one fetch (it goes to the indexer on disk as it arrives, not to memory).
+    public static let maxPack = 2 << 30
+
+    /// Reads an upload-pack answer as it arrives: shallow lines and acknowledgements, then side-band packets whose
+    /// pack data goes to `sink` (band 1); band 3 is the server's error.
+    public struct Reader {
+        enum Phase { case shallowInfo, acks, pack, done }
+        var packets = PktLineReader()
         var phase = Phase.shallowInfo
-        while i < body.count {
-            guard i + 4 <= body.count, let n = Int(String(decoding: body[i..<(i + 4)], as: UTF8.self), radix: 16) else {
-                throw GitError(.invalid, "malformed pkt-line at byte \(i) of the upload-pack response")
+        var result = Result()
+        var packBytes = 0
+        let sink: ([UInt8]) throws -> Void
+        let maxPack: Int
+
+        public init(maxPack: Int = UploadPack.maxPack, sink: @escaping ([UInt8]) throws -> Void) {
+            self.sink = sink
+            self.maxPack = maxPack
+        }
+
+        public mutating func feed(_ chunk: [UInt8]) throws {
+            guard phase != .done else { return }
+            var framing = packets
+            packets = PktLineReader()
+            defer { packets = framing }
+            try framing.feed(chunk, what: "the upload-pack response") { packet in
+                try self.packet(packet)
+                return phase != .done
             }
-            if n == 0 {
-                i += 4
-                if phase == .shallowInfo { phase = .acks; continue }
-                if phase == .pack { break }
-                continue
+        }
+
+        mutating func packet(_ packet: ArraySlice<UInt8>?) throws {
+            guard let payload = packet else {
+                if phase == .shallowInfo { phase = .acks } else if phase == .pack { phase = .done }
+                return
             }
-            guard n >= 4, i + n <= body.count else { throw GitError(.invalid, "truncated upload-pack response at byte \(i)") }
-            let payload = body[(i + 4)..<(i + n)]
-            i += n
             if phase != .pack {
                 let text = String(decoding: payload, as: UTF8.self).trimming(" \t\n\r")
-                if text.hasPrefix("shallow "), let id = ObjectID(hex: String(text.dropFirst(8))) { r.shallow.append(id); continue }
-                if text.hasPrefix("unshallow "), let id = ObjectID(hex: String(text.dropFirst(10))) { r.unshallow.append(id); continue }
+                if text.hasPrefix("shallow "), let id = ObjectID(hex: String(text.dropFirst(8))) { result.shallow.append(id); return }
+                if text.hasPrefix("unshallow "), let id = ObjectID(hex: String(text.dropFirst(10))) { result.unshallow.append(id); return }
                 if text.hasPrefix("ERR ") { throw GitError(.rejected, "remote error: \(text.dropFirst(4))") }
-                if text == "NAK" || text.hasPrefix("ACK ") { phase = .pack; continue }
-                if phase == .shallowInfo { phase = .acks }
-                // Anything else starts the side-band data.
+                // Anything else (NAK, ACK, or side-band data at once) starts the pack.
                 phase = .pack
+                if text == "NAK" || text.hasPrefix("ACK ") { return }
             }
-            guard let band = payload.first else { continue }
+            guard let band = payload.first else { return }
             switch band {
-            case 1: r.pack += payload.dropFirst()
-            case 2: continue
+            case 1:
+                packBytes += payload.count - 1
+                if packBytes > maxPack {
+                    throw GitError(.tooLarge, "the pack sent by the server exceeds \(maxPack >> 20) MiB; fluxs stops reading there")
+                }
+                try sink(Array(payload.dropFirst()))
+            case 2: return
             case 3: throw GitError(.rejected, "remote error: \(String(decoding: payload.dropFirst(), as: UTF8.self).trimming(" \t\n\r"))")
             default: throw GitError(.invalid, "unexpected side-band \(band) in the upload-pack response")
             }
         }
-        return r
+
+        public func finish() throws -> Result {
+            if phase != .done && packets.pending > 0 {
+                throw GitError(.invalid, "truncated upload-pack response at byte \(packets.consumed)")
+            }
+            return result
+        }
     }
 }

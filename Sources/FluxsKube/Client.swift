@@ -166,6 +166,7 @@ public final class KubeClient {
             }
             log?("\(method) \(url) \(resp.status) in \(ms(start))")
             if (200..<300).contains(resp.status) { return resp }
+            if HTTPRedirect.statuses.contains(resp.status) { throw redirected(resp, url: url) }
             var err = KubeError.from(response: resp, method: method, url: url)
             if resp.status == 401, case .exec = config.auth, !refreshed {
                 refreshed = true
@@ -198,7 +199,16 @@ public final class KubeClient {
         }
     }
 
+    /// API servers answer, they do not redirect. client-go follows up to ten redirects and its round trippers add the
+    /// token and client certificate to each, wherever it leads; fluxs follows none, so credentials stay with the server.
+    func redirected(_ resp: HTTPResponse, url: String) -> KubeError {
+        let to = resp.headers["location"].map { HTTPOrigin(HTTPRedirect.resolve($0, against: url))?.description ?? "another URL" } ?? "nowhere"
+        return KubeError(kind: .unreachable, code: resp.status,
+                         message: "the Kubernetes API at \(config.server) answered HTTP \(resp.status), a redirect to \(to): fluxs does not follow redirects from the API server, so credentials are not sent elsewhere; check the server address in \(config.source)")
+    }
+
     func unreachable(_ t: TransportError) -> KubeError {
+        if t.kind == .tooLarge { return KubeError(kind: .decode, message: "the Kubernetes API at \(config.server): \(t.detail)") }
         let what: String
         switch t.kind {
         case .refused: what = "connection refused"
@@ -424,6 +434,10 @@ public final class KubeClient {
         do {
             resp = try withoutActuallyEscaping(handler) { handler in try stream.perform(HTTPRequest(method: "GET", url: url, headers: headers, timeout: max(0.001, remaining)), tls: tls) { chunk in
                 pending.append(contentsOf: chunk)
+                if pending.count > HTTPLimits.body {
+                    failure = KubeError(kind: .decode, message: "a watch event from the Kubernetes API at \(self.config.server) exceeds \(HTTPLimits.describe(HTTPLimits.body)); fluxs stops reading there")
+                    return false
+                }
                 while let nl = pending.firstIndex(of: 10) {
                     let line = Array(pending[..<nl])
                     pending.removeSubrange(...nl)
@@ -450,6 +464,7 @@ public final class KubeClient {
             throw unreachable(t)
         }
         if let f = failure { throw f }
+        if HTTPRedirect.statuses.contains(resp.status) { throw redirected(resp, url: url) }
         if !(200..<300).contains(resp.status) { throw KubeError.from(response: resp, method: "GET", url: url) }
     }
 }

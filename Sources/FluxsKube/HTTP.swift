@@ -8,13 +8,32 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]?
     /// Seconds the whole transfer may take (0: no limit).
     public var timeout: Double
+    /// Bytes of response body kept in memory before the transfer is stopped (a body streamed to `onData` is the
+    /// receiver's to bound).
+    public var maxBody: Int
 
-    public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: Double = 0) {
+    public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: Double = 0,
+                maxBody: Int = HTTPLimits.body) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeout = timeout
+        self.maxBody = maxBody
+    }
+}
+
+/// What fluxs reads from a server at most (docs/security.md): a hostile server cannot make it allocate more.
+public enum HTTPLimits {
+    /// Response bodies kept in memory, unless a caller asks for a smaller limit.
+    public static let body = 256 << 20
+    /// All header lines of one response together (curl's own limit for one line is 100 KiB).
+    public static let headers = 256 << 10
+    /// Bodies of answers fluxs only needs a status and a short message from (webhooks, token endpoints).
+    public static let small = 1 << 20
+
+    static func describe(_ n: Int) -> String {
+        n >= 1 << 20 && n % (1 << 20) == 0 ? "\(n >> 20) MiB" : n >= 1 << 10 && n % (1 << 10) == 0 ? "\(n >> 10) KiB" : "\(n) bytes"
     }
 }
 
@@ -48,7 +67,7 @@ public struct TLSSettings: Sendable, Equatable {
 
 /// A transport-level failure (no HTTP status): refused, unresolvable, timed out, TLS, reset.
 public struct TransportError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable { case refused, unresolved, timeout, tls, reset, aborted, other }
+    public enum Kind: Sendable { case refused, unresolved, timeout, tls, reset, aborted, tooLarge, redirect, other }
     public var kind: Kind
     public var url: String
     public var detail: String
@@ -93,12 +112,17 @@ public final class HTTPClient: @unchecked Sendable {
         var body: [UInt8] = []
         var onData: (([UInt8]) -> Bool)?
         var stopped = false
+        var maxBody = HTTPLimits.body
+        var headerBytes = 0
+        /// Which limit stopped the transfer.
+        var overflow: String?
     }
 
     public func perform(_ req: HTTPRequest, tls: TLSSettings, onData: (([UInt8]) -> Bool)? = nil) throws -> HTTPResponse {
         curl_easy_reset(handle)
         let ctx = Context()
         ctx.onData = onData
+        ctx.maxBody = req.maxBody
         var slist: UnsafeMutablePointer<curl_slist>? = nil
         defer { if let s = slist { curl_slist_free_all(s) } }
         errorBuffer[0] = 0
@@ -114,7 +138,22 @@ public final class HTTPClient: @unchecked Sendable {
         }
 
         try check(fluxs_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
-        try set(CURLOPT_URL, req.url)
+        // A TLS server name (kubeconfig `tls-server-name`, `--tls-server-name`) is what client-go puts in
+        // tls.Config.ServerName: the name sent as SNI and verified in the certificate, while the connection goes to
+        // the URL's host and the Host header stays the URL's. libcurl verifies the URL's host, so the URL names the
+        // server name and CURLOPT_CONNECT_TO sends the connection to the real host.
+        var connectTo: UnsafeMutablePointer<curl_slist>? = nil
+        defer { if let s = connectTo { curl_slist_free_all(s) } }
+        var extraHeaders: [(String, String)] = []
+        if let sn = tls.serverName?.lowercased(), !sn.isEmpty, let o = HTTPOrigin(req.url), o.scheme == "https", o.host != sn,
+           let swapped = Self.replacingHost(req.url, with: sn) {
+            try set(CURLOPT_URL, swapped.url)
+            connectTo = curl_slist_append(nil, "\(sn):\(o.port):\(o.host):\(o.port)")
+            try check(fluxs_curl_setopt_slist(handle, CURLOPT_CONNECT_TO, connectTo))
+            if !req.headers.contains(where: { $0.0.lowercased() == "host" }) { extraHeaders.append(("Host", swapped.authority)) }
+        } else {
+            try set(CURLOPT_URL, req.url)
+        }
         try set(CURLOPT_NOSIGNAL, 1)
         try set(CURLOPT_TCP_KEEPALIVE, 1)
         try set(CURLOPT_CONNECTTIMEOUT_MS, 10_000)
@@ -144,7 +183,7 @@ public final class HTTPClient: @unchecked Sendable {
             }
         }
         var hasExpect = false
-        for (k, v) in req.headers {
+        for (k, v) in req.headers + extraHeaders {
             slist = curl_slist_append(slist, "\(k): \(v)")
             if k.lowercased() == "expect" { hasExpect = true }
         }
@@ -160,6 +199,7 @@ public final class HTTPClient: @unchecked Sendable {
             if let f = c.onData, c.status < 300 {
                 if !f(Array(bytes)) { c.stopped = true; return 0 }
             } else {
+                if c.body.count + count > c.maxBody { c.overflow = "body exceeds \(HTTPLimits.describe(c.maxBody))"; return 0 }
                 c.body.append(contentsOf: bytes)
             }
             return count
@@ -169,6 +209,8 @@ public final class HTTPClient: @unchecked Sendable {
             let count = size * n
             guard let user, let ptr else { return count }
             let c = Unmanaged<HTTPClient.Context>.fromOpaque(user).takeUnretainedValue()
+            c.headerBytes += count
+            if c.headerBytes > HTTPLimits.headers { c.overflow = "headers exceed \(HTTPLimits.describe(HTTPLimits.headers))"; return 0 }
             let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: count), as: UTF8.self)
             if line.hasPrefix("HTTP/") {
                 let parts = line.split(separator: " ")
@@ -189,19 +231,39 @@ public final class HTTPClient: @unchecked Sendable {
 
         let rc = withExtendedLifetime(ctx) { curl_easy_perform(handle) }
         if rc != CURLE_OK {
+            if let what = ctx.overflow {
+                throw TransportError(kind: .tooLarge, url: req.url,
+                                     detail: "the response of \(HTTPOrigin(req.url)?.description ?? "the server") is too large: its \(what); fluxs stops reading there")
+            }
             if ctx.stopped { return HTTPResponse(status: ctx.status, headers: ctx.headers, warnings: ctx.warnings, body: ctx.body) }
-            throw transportError(rc, url: req.url)
+            throw transportError(rc, url: req.url, verifiedName: connectTo == nil ? nil : tls.serverName)
         }
         var code = 0
         _ = fluxs_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
         return HTTPResponse(status: code != 0 ? code : ctx.status, headers: ctx.headers, warnings: ctx.warnings, body: ctx.body)
     }
 
+    /// `url` with its host replaced (user info dropped), and the authority it had (the Host header).
+    static func replacingHost(_ url: String, with host: String) -> (url: String, authority: String)? {
+        guard let sep = url.firstRange(of: "://") else { return nil }
+        let rest = url[sep.upperBound...]
+        let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        var authority = rest[..<end]
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        var port = ""
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            port = String(authority[authority.index(after: close)...])
+        } else if let colon = authority.lastIndex(of: ":") {
+            port = String(authority[colon...])
+        }
+        return (String(url[..<sep.upperBound]) + host + port + rest[end...], String(authority))
+    }
+
     private func check(_ rc: CURLcode) throws {
         if rc != CURLE_OK { throw transportError(rc, url: "") }
     }
 
-    private func transportError(_ rc: CURLcode, url: String) -> TransportError {
+    private func transportError(_ rc: CURLcode, url: String, verifiedName: String? = nil) -> TransportError {
         let detail = String(cString: errorBuffer)
         let base = String(cString: curl_easy_strerror(rc))
         let msg = detail.isEmpty ? base : detail
@@ -214,10 +276,28 @@ public final class HTTPClient: @unchecked Sendable {
              CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS:
             kind = .tls
         case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE: kind = .reset
+        case CURLE_TOO_MANY_REDIRECTS: kind = .redirect
         case CURLE_WRITE_ERROR, CURLE_ABORTED_BY_CALLBACK: kind = .aborted
         default: kind = .other
         }
-        return TransportError(kind: kind, url: url, detail: msg)
+        return TransportError(kind: kind, url: url, detail: kind == .tls ? Self.explainTLS(msg, url: url, name: verifiedName) : msg)
+    }
+
+    /// Certificate failures in the words Go's crypto/x509 uses (what flux prints), curl's reason kept.
+    static func explainTLS(_ msg: String, url: String, name: String?) -> String {
+        let who = HTTPOrigin(url).map { "\($0.host):\($0.port)" } ?? "the server"
+        let host = name ?? HTTPOrigin(url)?.host ?? "the host"
+        let m = msg.lowercased()
+        if m.contains("subject name") || m.contains("does not match") || m.contains("doesn't match") {
+            return "x509: the TLS certificate of \(who) is not valid for the name \(host) (\(msg))"
+        }
+        if m.contains("expired") || m.contains("not yet valid") {
+            return "x509: the TLS certificate of \(who) has expired or is not yet valid (\(msg))"
+        }
+        if m.contains("issuer") || m.contains("self-signed") || m.contains("self signed") || m.contains("unknown ca") || m.contains("not trusted") {
+            return "x509: the TLS certificate of \(who) is not signed by a trusted authority (\(msg))"
+        }
+        return msg
     }
 }
 

@@ -1,4 +1,4 @@
-import FluxsGit
+@testable import FluxsGit
 import FluxsTestSupport
 import Foundation
 import XCTest
@@ -151,5 +151,57 @@ final class UploadPackTests: XCTestCase {
         XCTAssertThrowsError(try UploadPack.parse(Array("0010ERR no repo".utf8)))
         XCTAssertThrowsError(try UploadPack.parse(Array("00zz".utf8)))
         XCTAssertEqual(UploadPack.url("https://h/r.git/"), "https://h/r.git/git-upload-pack")
+    }
+}
+
+/// Limits on what a server may send (docs/security.md), on generated input.
+final class AdvertisementLimitTests: XCTestCase {
+    func pkt(_ s: String) -> [UInt8] { Array((String(format: "%04x", s.utf8.count + 4) + s).utf8) }
+
+    func testStreamedInAnyChunksAsWhole() throws {
+        var body = pkt("# service=git-upload-pack\n") + Array("0000".utf8)
+        var g = SystemRandomNumberGenerator()
+        var expected: [String] = []
+        for i in 0..<500 {
+            let id = (0..<40).map { _ in "0123456789abcdef".randomElement(using: &g)! }
+            let name = "refs/tags/v\(i)"
+            body += pkt(String(id) + " " + name + (i == 0 ? "\0shallow side-band-64k" : "") + "\n")
+            expected.append(name)
+        }
+        body += Array("0000".utf8)
+        let whole = try RefAdvertisement.parse(body)
+        XCTAssertEqual(whole.map(\.name), expected)
+        for _ in 0..<20 {
+            var r = RefAdvertisement.Reader()
+            var i = 0
+            while i < body.count {
+                let n = Int.random(in: 1...300, using: &g)
+                try r.feed(Array(body[i..<min(body.count, i + n)]))
+                i += n
+            }
+            XCTAssertEqual(try r.finish(), whole)
+            XCTAssertEqual(r.capabilities, ["shallow", "side-band-64k"])
+        }
+    }
+
+    func testLimitsStopTheReader() throws {
+        let line = pkt(String(repeating: "1", count: 40) + " refs/heads/x\n")
+        var r = RefAdvertisement.Reader(maxRefs: 10)
+        XCTAssertThrowsError(try r.feed(Array((0..<11).map { _ in line }.joined()))) { e in
+            XCTAssertEqual((e as? GitError)?.kind, .tooLarge)
+        }
+        var kept = RefAdvertisement.Reader(keep: { $0.hasPrefix("refs/tags/") }, maxKept: 3)
+        let tags = (0..<4).map { pkt(String(repeating: "2", count: 40) + " refs/tags/t\($0)\n") }
+        XCTAssertThrowsError(try kept.feed(Array(([line, line] + tags).joined())))
+        var bytes = RefAdvertisement.Reader(maxBytes: 100)
+        XCTAssertThrowsError(try bytes.feed([UInt8](repeating: 0x30, count: 101)))
+    }
+
+    func testTLSFailuresSayWhy() {
+        XCTAssertTrue(tlsFailure(host: "h", libgit2Message: "the SSL certificate is invalid: 0x04 - The certificate Common Name (CN) does not match with the expected CN")
+            .contains("is not valid for the name h"))
+        XCTAssertTrue(tlsFailure(host: "h", libgit2Message: "the SSL certificate is invalid: 0x08 - not trusted").contains("not signed by a trusted authority"))
+        XCTAssertTrue(tlsFailure(host: "h", libgit2Message: "the SSL certificate is invalid: 0x0c - both").contains("not valid for the name"))
+        XCTAssertTrue(tlsFailure(host: "h", libgit2Message: "the SSL certificate is invalid: 0x01 - expired").contains("expired"))
     }
 }

@@ -10,6 +10,8 @@ Services:
   registry  Debian's docker-registry, one open instance and one with basic auth
   github    GitHub REST API simulator (repositories are real bare repos served by `git`)
   webhook   webhook sink recording notifications
+  hostile   a hostile HTTP server for security tests (tools/testenv/hostile.py): redirects, endless refs,
+            headers and bodies, TLS certificates for other names
 
 usage:
   testenv.py run [--services LIST] [--dir DIR] -- CMD [ARGS...]
@@ -49,7 +51,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tools", "kubesim"))
 import pki  # noqa: E402
 
-ALL = ["kube", "git", "ssh", "registry", "github", "webhook"]
+ALL = ["kube", "git", "ssh", "registry", "github", "webhook", "hostile"]
 
 
 def free_port():
@@ -316,6 +318,31 @@ ForceCommand %(shell)s %(root)s
         p = self.spawn("webhook", [sys.executable, os.path.join(HERE, "webhooksink.py"), "--port", str(port)], "webhook.log")
         wait_tcp(port, "webhook sink", proc=p)
         self.vars["FLUXS_TEST_WEBHOOK"] = "http://127.0.0.1:%d" % port
+
+    # -- hostile server (security tests) ----------------------------------------------
+    def hostile(self):
+        d = os.path.join(self.dir, "hostile")
+        os.makedirs(d, exist_ok=True)
+        info = os.path.join(d, "info.json")
+        git_http = self.vars.get("FLUXS_TEST_GIT_HTTP", "http://127.0.0.1:9")
+        p = self.spawn("hostile", [sys.executable, os.path.join(HERE, "hostile.py"), "--pki", self.pki, "--git-http", git_http,
+                                   "--kube-http", self.vars.get("FLUXS_TEST_KUBE_HTTP", ""), "--info", info], "hostile.log")
+        deadline = time.time() + 20
+        while not os.path.exists(info):
+            if p.poll() is not None:
+                raise RuntimeError("hostile.py exited with status %s; see %s/hostile.log" % (p.returncode, self.dir))
+            if time.time() > deadline:
+                raise RuntimeError("hostile.py did not start within 20s")
+            time.sleep(0.05)
+        with open(info) as f:
+            ports = json.load(f)
+        self.vars.update({
+            "FLUXS_TEST_HOSTILE": "http://127.0.0.1:%d" % ports["origin"],
+            "FLUXS_TEST_HOSTILE_ELSEWHERE": "http://localhost:%d" % ports["elsewhere"],
+            "FLUXS_TEST_HOSTILE_TLS": "https://localhost:%d" % ports["tls"],
+            "FLUXS_TEST_HOSTILE_TLS_OTHER": "https://localhost:%d" % ports["tlsOther"],
+            "FLUXS_TEST_HOSTILE_KUBE_SNI": "https://127.0.0.1:%d" % ports["kubeSNI"] if "kubeSNI" in ports else "",
+        })
 
     def start(self, services):
         order = [s for s in ALL if s in services]

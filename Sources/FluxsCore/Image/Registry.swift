@@ -73,9 +73,12 @@ struct RegistryClient {
         var retried = false
         while true {
             var headers: [(String, String)] = [("Accept", accept), ("User-Agent", "fluxs")]
-            if let authorization { headers.append(("Authorization", authorization)) }
+            // Credentials (and the token they bought) are for the registry: a link or redirect elsewhere gets none.
+            if let authorization, HTTPOrigin(url) == origin { headers.append(("Authorization", authorization)) }
             let resp: HTTPResponse
-            do { resp = try http.perform(HTTPRequest(method: method, url: url, headers: headers, timeout: timeout), tls: tls) } catch {
+            do {
+                resp = try http.performFollowing(HTTPRequest(method: method, url: url, headers: headers, timeout: timeout, maxBody: 32 << 20), tls: tls).0
+            } catch {
                 throw ImageError("\(method) \(url.split(separator: "?")[0]): \(error)")
             }
             if resp.status == 401 && !retried {
@@ -86,6 +89,9 @@ struct RegistryClient {
             return resp
         }
     }
+
+    /// Where the registry's credentials may go.
+    var origin: HTTPOrigin? { HTTPOrigin("\(name.scheme(insecure: insecure))://\(name.registry)") }
 
     var tls: TLSSettings {
         var t = TLSSettings()
@@ -107,7 +113,8 @@ struct RegistryClient {
             // Pagination: Link: </v2/<name>/tags/list?last=x&n=1000>; rel="next"
             guard let link = resp.headers["link"], let lt = link.firstIndex(of: "<"), let gt = link.firstIndex(of: ">"), lt < gt else { break }
             let next = String(link[link.index(after: lt)..<gt])
-            url = next.hasPrefix("http") ? next : "\(name.scheme(insecure: insecure))://\(name.registry)\(next)"
+            url = HTTPRedirect.resolve(next, against: url)
+            if out.count > 1_000_000 { throw ImageError("the registry \(name.registry) lists more than 1000000 tags for \(name.repository); fluxs stops there") }
         }
         return out
     }
@@ -151,11 +158,16 @@ struct RegistryClient {
             params[kv[0].trimming(" ").lowercased()] = kv[1].trimming(" \"")
         }
         guard let realm = params["realm"] else { throw ImageError("the registry \(name.registry) sent a Bearer challenge without realm") }
+        // The Docker token protocol sends the registry credentials to the realm (go-containerregistry does); never
+        // in plain text when the registry itself is TLS.
+        if name.scheme(insecure: insecure) == "https" && HTTPOrigin(realm)?.scheme != "https" {
+            throw ImageError("the registry \(name.registry) names a token realm that is not https (\(HTTPOrigin(realm)?.description ?? realm)); fluxs does not send credentials there")
+        }
         var tokenURL = realm + "?scope=" + "repository:\(name.repository):pull"
         if let service = params["service"] { tokenURL += "&service=" + service }
         var headers: [(String, String)] = [("Accept", "application/json")]
         if let basic { headers.append(("Authorization", basic)) }
-        let resp = try http.perform(HTTPRequest(method: "GET", url: tokenURL, headers: headers, timeout: timeout), tls: tls)
+        let resp = try http.performFollowing(HTTPRequest(method: "GET", url: tokenURL, headers: headers, timeout: timeout, maxBody: HTTPLimits.small), tls: tls).0
         guard resp.status == 200, let doc = try? JSON.decode(bytes: resp.body),
               let token = doc["token"]?.string ?? doc["access_token"]?.string else {
             throw ImageError("authentication to \(name.registry) failed: token endpoint answered HTTP \(resp.status)")

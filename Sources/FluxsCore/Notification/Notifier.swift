@@ -140,8 +140,33 @@ public final class Notifier {
         var tls = TLSSettings()
         if let ca = secret["ca.crt"] { tls.caData = Array(ca.utf8) }
         let timeout = provider.spec.timeout.flatMap { try? GoDuration.parse($0.text) } ?? 15
-        let resp = try HTTPClient().perform(HTTPRequest(method: "POST", url: url, headers: headers, body: body, timeout: timeout), tls: tls)
+        // notification-controller's HTTP client follows redirects; what the Secret adds (token, extra headers, the
+        // signature) goes only to the origin of the address, as Go drops Authorization for another host.
+        var sensitive = HTTPRedirect.credentialHeaders
+        sensitive.insert("x-signature")
+        for (k, _) in headers where k.lowercased() != "content-type" && k.lowercased() != "gotk-component" { sensitive.insert(k.lowercased()) }
+        let resp: HTTPResponse
+        do {
+            resp = try HTTPClient().performFollowing(HTTPRequest(method: "POST", url: url, headers: headers, body: body, timeout: timeout,
+                                                                 maxBody: HTTPLimits.small), tls: tls, sensitive: sensitive).0
+        } catch let t as TransportError {
+            throw NotifyError(Self.describe(t))
+        }
         guard (200..<300).contains(resp.status) else { throw NotifyError("postMessage failed: HTTP \(resp.status)") }
+    }
+
+    /// A transport failure without the address (webhook URLs carry their token in the path or host).
+    static func describe(_ t: TransportError) -> String {
+        switch t.kind {
+        case .refused: return "postMessage failed: connection refused"
+        case .unresolved: return "postMessage failed: cannot resolve the host name"
+        case .timeout: return "postMessage failed: timed out"
+        case .tls: return "postMessage failed: TLS handshake failed (check the Provider's certificate and ca.crt)"
+        case .reset: return "postMessage failed: the connection was dropped"
+        case .tooLarge: return "postMessage failed: the answer is too large"
+        case .redirect: return "postMessage failed: the address redirects where fluxs does not follow (to plain http, or too often)"
+        case .aborted, .other: return "postMessage failed: the request could not be sent"
+        }
     }
 
     /// Slack's webhook payload as notification-controller builds it (Discord and Rocket.Chat take the same).

@@ -87,13 +87,26 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
                         message: "failed to checkout and determine revision: unable to clone '\(redact(url))': context deadline exceeded (\(what) did not finish within \(bound))")
             }
             // Over HTTP(S) fluxs talks smart HTTP itself: one request tells whether the remote ref still names the
-            // stored revision (libgit2 is not started), and a changed ref is fetched at depth 1. Anything unexpected
-            // (and SSH, proxies, pinned commits) takes the libgit2 path below, which reports errors properly.
+            // stored revision (libgit2 is not started), and a changed ref is fetched at depth 1, both within the
+            // limits of docs/security.md. SSH, proxies, pinned commits and servers that are not smart HTTP take the
+            // libgit2 path below.
+            // The first request's redirects are resolved there too (credentials only to spec.url's origin); libgit2
+            // then starts at the resolved URL and follows no redirect to another host.
+            var gitURL = url
+            var gitAuth = auth
             func viaHTTP() throws -> (Resolution, Bool)? {
-                guard plan.commit.isEmpty, let http = SmartHTTP(url: url, auth: auth) else { return nil }
-                let advertised: [RemoteRef]?
-                do { advertised = try http.refs(timeout: left(), log: env.log) } catch { throw timedOut("the ref listing") }
-                guard let refs = advertised, let r = try? plan.resolve(refs) else { return nil }
+                guard let http = SmartHTTP(url: url, auth: auth) else { return nil }
+                let probed: [RemoteRef]?
+                do { probed = try http.refs(timeout: left(), keep: plan.wants, log: env.log) } catch let t as TransportError where t.kind == .timeout {
+                    throw timedOut("the ref listing")
+                }
+                gitURL = http.url
+                if !http.sendsCredentials { gitAuth = auth.withoutCredentials }
+                // libgit2 takes over for pinned commits (the "on the branch" check needs history), answers that are
+                // not an advertisement, and servers that cannot fetch shallow. A ref the advertisement lacks is the
+                // answer: libgit2 would only read the same advertisement again.
+                guard plan.commit.isEmpty, let refs = probed, http.capabilities.contains("shallow"),
+                      let r = try plan.resolve(refs) else { return nil }
                 let revision = plan.revision(r.name, r.commitHint)
                 if let prev = previous, artifactCurrent, observedSame, prev.revision == revision {
                     env.log("remote ref unchanged (one smart-HTTP request, libgit2 not started)")
@@ -120,11 +133,13 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
                     if error is Blocking.DeadlineExceeded || (error as? TransportError)?.kind == .timeout || monotonicSeconds() >= checkoutDeadline {
                         throw timedOut("the fetch")
                     }
-                    env.log("shallow fetch: \(error); taking the libgit2 path")
-                    return nil
+                    // A server that advertised well and then fails the fetch gets no second, unbounded try through
+                    // libgit2 (which would read its advertisement again without limits).
+                    if let t = error as? TransportError { throw SmartHTTP.Refusal(description: t.detail) }
+                    throw error
                 }
             }
-            let result: (Resolution, Bool) = try viaHTTP() ?? Blocking.run(seconds: left() + 0.5) {
+            let result: (Resolution, Bool) = try viaHTTP() ?? Blocking.run(seconds: left() + 0.5) { [gitURL, gitAuth] in
                 try Files.makeDirectories(Files.dirname(mirrorPath), mode: 0o700)
                 var repo = try Repository.openOrInitBare(mirrorPath)
                 if !repo.shallowCommits.isEmpty {
@@ -134,7 +149,7 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
                 }
                 var resolved: (name: String, id: ObjectID, commitHint: ObjectID)?
                 var skip = false
-                _ = try repo.sync(url: url, auth: auth, deadline: checkoutDeadline) { refs in
+                _ = try repo.sync(url: gitURL, auth: gitAuth, deadline: checkoutDeadline) { refs in
                     let r = try plan.resolve(refs)
                     resolved = r
                     if let prev = previous, artifactCurrent, observedSame,
@@ -161,6 +176,9 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
             }
         } catch let f as Failure {
             outcome = .failure(f)
+        } catch let r as SmartHTTP.Refusal {
+            outcome = .failure(Failure(condition: ConditionType.fetchFailed, reason: "GitOperationFailed",
+                                       message: "failed to checkout and determine revision: unable to clone '\(redact(spec.url))': \(redactMessage(r.description))"))
         } catch let e as GitError {
             outcome = .failure(Failure(condition: ConditionType.fetchFailed, reason: "GitOperationFailed",
                                        message: "failed to checkout and determine revision: unable to clone '\(redact(spec.url))': \(explain(e, spec, ns))"))
@@ -448,13 +466,16 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
             let full = prefix.isEmpty ? path : prefix + "/" + path
             guard let m = modules.module(at: path) else { throw failure("submodule '\(full)' has no URL in .gitmodules") }
             let subURL = GitModules.resolve(m.url, relativeTo: url)
+            if let why = GitModules.refusal(subURL) { throw failure("submodule '\(full)': \(why)") }
+            // The GitRepository's credentials are for its own host: a submodule elsewhere is fetched without them.
+            let subAuth = GitModules.sameHost(subURL, url) ? auth : auth.withoutCredentials
             let mirror = storage.mirror(url: subURL)
             do {
                 try Blocking.run(seconds: max(0.001, deadline - monotonicSeconds()) + 0.5) {
                     try Files.makeDirectories(Files.dirname(mirror), mode: 0o700)
                     let repo = try Repository.openOrInitBare(mirror)
                     guard repo.peelToCommit(id) == nil else { return }
-                    _ = try repo.sync(url: subURL, auth: auth, deadline: deadline) { _ in
+                    _ = try repo.sync(url: subURL, auth: subAuth, deadline: deadline) { _ in
                         ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
                     }
                 }
@@ -562,6 +583,15 @@ struct GitPlan: Sendable {
         }
         if !tag.isEmpty { return try find("refs/tags/" + tag) }
         return try find("refs/heads/" + branch)
+    }
+
+    /// Whether `resolve` can use the advertised ref `ref` (the probe stores only those).
+    func wants(_ ref: String) -> Bool {
+        if !commit.isEmpty { return !branch.isEmpty && name.isEmpty && ref == "refs/heads/" + branch }
+        if !name.isEmpty { return ref == name }
+        if !semver.isEmpty { return ref.hasPrefix("refs/tags/") }
+        if !tag.isEmpty { return ref == "refs/tags/" + tag }
+        return ref == "refs/heads/" + branch
     }
 
     /// Refspecs that fetch a ref into the mirror under the same name (forced: branches may be rewritten).

@@ -413,7 +413,11 @@ struct GitHubAPI {
         var bytes: [UInt8]?
         if let body { bytes = try JSON.encodeBytes(body); headers.append(("Content-Type", "application/json")) }
         let resp: HTTPResponse
-        do { resp = try HTTPClient().perform(HTTPRequest(method: method, url: base + path, headers: headers, body: bytes, timeout: 30), tls: TLSSettings()) } catch {
+        // GitHub redirects renamed repositories (301/307, same host); the token goes along only to the API's origin.
+        do {
+            resp = try HTTPClient().performFollowing(HTTPRequest(method: method, url: base + path, headers: headers, body: bytes, timeout: 30,
+                                                                 maxBody: 32 << 20), tls: TLSSettings()).0
+        } catch {
             throw CLIError("GitHub API \(method) \(path): \(error)")
         }
         if resp.status == 401 { throw CLIError("GitHub API: bad credentials (check GITHUB_TOKEN)") }
