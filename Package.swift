@@ -8,7 +8,7 @@ let package = Package(
         .executable(name: "fluxs", targets: ["fluxs"]),
     ],
     dependencies: [
-        // SSH key generation (ECDSA, Ed25519) for Git deploy keys; age and SOPS decryption.
+        // SHA-256, SHA-1 and HMAC; SSH key generation (ECDSA, Ed25519) for Git deploy keys; age and SOPS decryption.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
     ],
     targets: [
@@ -16,13 +16,14 @@ let package = Package(
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "FluxsYAML", dependencies: ["CYAML"]),
-        .target(name: "FluxsKube", dependencies: ["FluxsYAML", "CCurl"]),
+        .target(name: "FluxsKube", dependencies: ["FluxsYAML", "CCurl", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "FluxsGit", dependencies: ["FluxsYAML", "CGit2", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "FluxsKustomize", dependencies: ["FluxsYAML", "FluxsKube"]),
         .target(name: "FluxsAPI", dependencies: ["FluxsYAML", "FluxsKube"]),
-        .target(name: "FluxsCore", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "FluxsCore", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize", "CZlib", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize", "FluxsCore"]),
 
         .target(name: "FluxsTestSupport", path: "Tests/FluxsTestSupport"),

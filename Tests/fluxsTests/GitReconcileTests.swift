@@ -53,10 +53,18 @@ final class GitReconcileTests: XCTestCase {
         return (s, r, m)
     }
 
+    /// The artifact's entries as GNU tar lists them; tar -xzf and Python's tarfile must read it too.
     func artifactFiles(_ name: String) throws -> [String] {
-        let path = try jsonpath(name, ".status.artifact.path")
-        let t = try TestEnv.run("tar", ["-tzf", storage.appendingPathComponent(path).path])
+        let file = storage.appendingPathComponent(try jsonpath(name, ".status.artifact.path")).path
+        let t = try TestEnv.run("tar", ["-tzf", file])
         XCTAssertEqual(t.status, 0, t.stderr)
+        let out = try TestEnv.tempDir("fluxs-untar")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let x = try TestEnv.run("tar", ["-xzf", file, "-C", out.path])
+        XCTAssertEqual(x.status, 0, x.stderr)
+        let py = try TestEnv.run("python3", ["-c", "import sys, tarfile\nwith tarfile.open(sys.argv[1], 'r:gz') as t:\n    for m in t:\n        t.extractfile(m).read() if m.isfile() else None\n        print(m.name)", file])
+        XCTAssertEqual(py.status, 0, py.stderr)
+        XCTAssertEqual(py.stdout, t.stdout.split(separator: "\n").map { $0.hasSuffix("/") ? String($0.dropLast()) : String($0) }.joined(separator: "\n") + "\n")
         return t.stdout.split(separator: "\n").map(String.init)
     }
 

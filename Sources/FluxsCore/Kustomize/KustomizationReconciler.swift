@@ -272,26 +272,26 @@ public struct KustomizationReconciler: OnDemandReconciler {
     /// Writes an artifact's files under `dir` (0700 directories, 0600 files); paths may not leave it. Stops at the
     /// deadline (`limit` says which one).
     func extract(_ bytes: [UInt8], into dir: String, deadline: Double, limit: String) throws {
-        let entries: [Tar.Entry]
-        do { entries = try Tar.read(Gzip.decompress(bytes, deadline: deadline)) } catch {
+        try Files.makeDirectories(dir, mode: 0o700)
+        do {
+            try Tar.forEach(gzip: bytes, deadline: deadline) { e in
+                let parts = e.path.split(separator: "/")
+                if e.path.hasPrefix("/") || parts.contains("..") {
+                    throw Failure(reason: "ArtifactFailed", message: "failed to extract artifact: unsafe path '\(e.path)'")
+                }
+                let path = dir + "/" + parts.joined(separator: "/")
+                switch e.kind {
+                case .directory: try Files.makeDirectories(path, mode: 0o700)
+                case .file:
+                    try Files.makeDirectories(Files.dirname(path), mode: 0o700)
+                    try Files.writeAtomically(path, e.data, mode: 0o600)
+                }
+            }
+        } catch let f as Failure { throw f } catch {
             if monotonicSeconds() > deadline {
                 throw Failure(reason: "ArtifactFailed", message: "failed to extract artifact: context deadline exceeded (decompressing did not finish within \(limit))")
             }
             throw Failure(reason: "ArtifactFailed", message: "failed to extract artifact: \(error)")
-        }
-        try Files.makeDirectories(dir, mode: 0o700)
-        for e in entries {
-            let parts = e.path.split(separator: "/")
-            if e.path.hasPrefix("/") || parts.contains("..") {
-                throw Failure(reason: "ArtifactFailed", message: "failed to extract artifact: unsafe path '\(e.path)'")
-            }
-            let path = dir + "/" + parts.joined(separator: "/")
-            switch e.kind {
-            case .directory: try Files.makeDirectories(path, mode: 0o700)
-            case .file:
-                try Files.makeDirectories(Files.dirname(path), mode: 0o700)
-                try Files.writeAtomically(path, e.data, mode: 0o600)
-            }
         }
     }
 

@@ -396,29 +396,28 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
             }
             let sparse = spec.sparseCheckout.map { $0.trimmingSlashes() }.filter { !$0.isEmpty && $0 != "." }
             let filter = SourceIgnore(userPatterns: userPatterns)
-            var entries: [Tar.Entry] = [Tar.Entry(path: ".", kind: .directory, mode: 0o750)]
+            let w = try TarGzWriter()
+            try w.append(Tar.Entry(path: ".", kind: .directory, mode: 0o750))
             for f in files.sorted(by: { walkOrder($0.path, $1.path) }) {
                 if !sparse.isEmpty && !sparse.contains(where: { f.path == $0 || f.path.hasPrefix($0 + "/") || $0.hasPrefix(f.path + "/") }) { continue }
                 switch f.kind {
                 case .directory:
                     if filter.ignores(f.path, isDir: true) { continue }
-                    entries.append(Tar.Entry(path: f.path, kind: .directory, mode: 0o750))
+                    try w.append(Tar.Entry(path: f.path, kind: .directory, mode: 0o750))
                 case .file, .executable:
                     if filter.ignores(f.path, isDir: false) { continue }
-                    entries.append(Tar.Entry(path: f.path, kind: .file, mode: f.kind == .executable ? 0o700 : 0o600, data: try f.entry.contents()))
+                    try w.append(Tar.Entry(path: f.path, kind: .file, mode: f.kind == .executable ? 0o700 : 0o600, data: try f.entry.contents()))
                 case .submodule:
                     // A directory, empty unless recurseSubmodules checked it out (go-git creates it either way).
                     if !filter.ignores(f.path, isDir: true) {
-                        entries.append(Tar.Entry(path: f.path, kind: .directory, mode: 0o750))
+                        try w.append(Tar.Entry(path: f.path, kind: .directory, mode: 0o750))
                     }
                 case .symlink:
                     continue   // symlinks are left out of artifacts, as upstream
                 }
             }
-            entries += try includes(env: env, spec: spec, ns: ns)
-            var w = Tar.Writer()
-            for e in entries { w.append(e) }
-            tarball = Gzip.compress(w.finish())
+            try includes(env: env, spec: spec, ns: ns, into: w)
+            tarball = try w.finish()
         } catch let f as Failure {
             throw f
         } catch {
@@ -492,10 +491,9 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
         }
     }
 
-    /// The files of included GitRepositories, copied under their toPath.
-    func includes(env: ReconcileEnv, spec: GitRepositorySpec, ns: String) throws -> [Tar.Entry] {
-        var out: [Tar.Entry] = []
-        guard !spec.include.isEmpty else { return out }
+    /// The files of included GitRepositories, written under their toPath.
+    func includes(env: ReconcileEnv, spec: GitRepositorySpec, ns: String, into w: TarGzWriter) throws {
+        guard !spec.include.isEmpty else { return }
         let ref = try env.kube.resource(apiVersion: FluxKinds.gitRepository.apiVersion, kind: "GitRepository")
         for inc in spec.include {
             let other: Node
@@ -514,21 +512,21 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
             }
             let from = inc.fromPath.trimmingSlashes()
             let to = inc.toPath.isEmpty ? inc.repository.name : inc.toPath.trimmingSlashes()
-            for e in try Tar.read(Gzip.decompress(bytes)) {
+            // Parent directories of toPath first.
+            var acc = ""
+            for part in to.split(separator: "/") {
+                acc = acc.isEmpty ? String(part) : acc + "/" + part
+                try w.append(Tar.Entry(path: acc, kind: .directory, mode: 0o750))
+            }
+            try Tar.forEach(gzip: bytes) { e in
                 let p: String
                 if from.isEmpty || from == "." { p = e.path }
-                else if e.path == from { continue }
+                else if e.path == from { return }
                 else if e.path.hasPrefix(from + "/") { p = String(e.path.dropFirst(from.count + 1)) }
-                else { continue }
-                out.append(Tar.Entry(path: to + "/" + p, kind: e.kind, mode: e.mode, data: e.data))
+                else { return }
+                try w.append(Tar.Entry(path: to + "/" + p, kind: e.kind, mode: e.mode, data: e.data))
             }
-            // Parent directories of toPath.
-            var parents: [String] = []
-            var acc = ""
-            for part in to.split(separator: "/") { acc = acc.isEmpty ? String(part) : acc + "/" + part; parents.append(acc) }
-            out.insert(contentsOf: parents.map { Tar.Entry(path: $0, kind: .directory, mode: 0o750) }, at: 0)
         }
-        return out
     }
 }
 
