@@ -1,3 +1,4 @@
+import Crypto
 import FluxsYAML
 
 /// OpenSSH known_hosts: plain, wildcard, negated and hashed (`|1|salt|hash`) host patterns.
@@ -96,48 +97,14 @@ func glob(_ pattern: String, _ s: String) -> Bool {
 }
 
 
-/// SHA-1, only for hashed known_hosts names (HMAC-SHA1), as OpenSSH defines them.
-struct SHA1 {
-    static func hash(_ message: [UInt8]) -> [UInt8] {
-        var h: [UInt32] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0]
-        var m = message
-        let bitLength = UInt64(message.count) * 8
-        m.append(0x80)
-        while m.count % 64 != 56 { m.append(0) }
-        for i in (0..<8).reversed() { m.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
-        var w = [UInt32](repeating: 0, count: 80)
-        for chunk in stride(from: 0, to: m.count, by: 64) {
-            for i in 0..<16 {
-                let b = chunk + i * 4
-                w[i] = UInt32(m[b]) << 24 | UInt32(m[b + 1]) << 16 | UInt32(m[b + 2]) << 8 | UInt32(m[b + 3])
-            }
-            for i in 16..<80 {
-                let x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]
-                w[i] = x << 1 | x >> 31
-            }
-            var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4]
-            for i in 0..<80 {
-                let f: UInt32, k: UInt32
-                switch i {
-                case 0..<20: f = (b & c) | (~b & d); k = 0x5A827999
-                case 20..<40: f = b ^ c ^ d; k = 0x6ED9EBA1
-                case 40..<60: f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDC
-                default: f = b ^ c ^ d; k = 0xCA62C1D6
-                }
-                let t = (a << 5 | a >> 27) &+ f &+ e &+ k &+ w[i]
-                e = d; d = c; c = b << 30 | b >> 2; b = a; a = t
-            }
-            h[0] = h[0] &+ a; h[1] = h[1] &+ b; h[2] = h[2] &+ c; h[3] = h[3] &+ d; h[4] = h[4] &+ e
-        }
-        return h.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - $0 * 8)) } }
-    }
+/// SHA-1 and HMAC-SHA1 (swift-crypto), only for hashed known_hosts names and libgit2's SHA-1 host-key
+/// fingerprints, as OpenSSH defines them.
+enum SHA1 {
+    static func hash(_ message: [UInt8]) -> [UInt8] { Array(Insecure.SHA1.hash(data: message)) }
 }
 
 enum HMACSHA1 {
     static func mac(key: [UInt8], message: [UInt8]) -> [UInt8] {
-        var k = key.count > 64 ? SHA1.hash(key) : key
-        k += [UInt8](repeating: 0, count: 64 - k.count)
-        let inner = SHA1.hash(k.map { $0 ^ 0x36 } + message)
-        return SHA1.hash(k.map { $0 ^ 0x5c } + inner)
+        Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: SymmetricKey(data: key)))
     }
 }

@@ -33,12 +33,11 @@ public struct ExecPluginRunner: Sendable {
     }
 
     func cacheKey(_ x: ExecConfig, server: String) -> String {
-        var h = SHA256()
-        h.update(x.command)
-        for a in x.args { h.update("\u{0}" + a) }
-        for e in x.env { h.update("\u{1}" + e.name + "=" + e.value) }
-        h.update("\u{2}" + x.apiVersion + "\u{2}" + server)
-        return hexString(h.finalize())
+        var key = x.command
+        for a in x.args { key += "\u{0}" + a }
+        for e in x.env { key += "\u{1}" + e.name + "=" + e.value }
+        key += "\u{2}" + x.apiVersion + "\u{2}" + server
+        return Hashing.sha256Hex(key)
     }
 
     public func cached(_ x: ExecConfig, server: String, now: Double = Clock.now()) -> ExecCredential? {

@@ -163,7 +163,7 @@ enum Hasher {
         }
         let sortedNode = Node.map(m.sorted { $0.0 < $1.0 })
         let json = try JSON.encode(sortedNode)
-        let hex = SHA256.hex(json)
+        let hex = Hashing.sha256Hex(json)
         var enc = Array(hex.prefix(10))
         for i in enc.indices {
             switch enc[i] {

@@ -1,5 +1,7 @@
+import Foundation
 import XCTest
 @testable import FluxsGit
+import FluxsTestSupport
 
 final class KnownHostsTests: XCTestCase {
     func testSHA1AndHMAC() {
@@ -8,6 +10,22 @@ final class KnownHostsTests: XCTestCase {
         // RFC 2202 test case 2
         XCTAssertEqual(HMACSHA1.mac(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8)).map { String(format2: $0) }.joined(),
                        "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")
+    }
+
+    /// SHA-1 and HMAC-SHA1 (swift-crypto) against openssl's answers on seeded random input.
+    func testSHA1AndHMACMatchOpenSSL() throws {
+        var rng = SeededRandom(seed: 1)
+        let dir = try TestEnv.tempDir("fluxs-sha1")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (i, size) in [0, 20, 55, 64, 65, 4096].enumerated() {
+            let data = rng.bytes(size), key = rng.bytes([20, 64, 65][i % 3])
+            let f = dir.appendingPathComponent("in\(i)")
+            try Data(data).write(to: f)
+            let sha = try TestEnv.run("openssl", ["dgst", "-sha1", "-r", f.path])
+            XCTAssertEqual(SHA1.hash(data).map { String(format2: $0) }.joined(), String(sha.stdout.prefix(40)), sha.stderr)
+            let mac = try TestEnv.run("openssl", ["dgst", "-sha1", "-mac", "HMAC", "-macopt", "hexkey:" + key.map { String(format2: $0) }.joined(), "-r", f.path])
+            XCTAssertEqual(HMACSHA1.mac(key: key, message: data).map { String(format2: $0) }.joined(), String(mac.stdout.prefix(40)), mac.stderr)
+        }
     }
 
     func testPlainWildcardNegatedAndPorts() {

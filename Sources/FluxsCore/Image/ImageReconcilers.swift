@@ -94,7 +94,7 @@ public struct ImageRepositoryReconciler: OnDemandReconciler {
             result.scanTime = Time(now)
             let sorted = tags.sorted()
             result.latestTags = Array(sorted.reversed().prefix(10))
-            result.revision = SHA256.hex(Array(sorted.joined(separator: "\n").utf8))
+            result.revision = Hashing.sha256Hex(Array(sorted.joined(separator: "\n").utf8))
             status.lastScanResult = result
             status.observedExclusionList = spec.exclusionList
             message = "successful scan: found \(tags.count) tags"

@@ -140,7 +140,7 @@ struct RegistryClient {
             if get.status == 404 { throw ImageError("manifest of \(name.canonical):\(tag) not found (HTTP 404)") }
             throw ImageError(describe(get))
         }
-        return get.headers["docker-content-digest"] ?? "sha256:" + SHA256.hex(get.body)
+        return get.headers["docker-content-digest"] ?? "sha256:" + Hashing.sha256Hex(get.body)
     }
 
     /// The answer to a 401 challenge: Basic with the credentials, or a token from the Bearer realm.

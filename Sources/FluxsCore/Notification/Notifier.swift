@@ -128,7 +128,7 @@ public final class Notifier {
             }
             if provider.spec.type == "generic-hmac" {
                 guard let key = secret["token"], !key.isEmpty else { throw NotifyError("generic-hmac needs a 'token' in the Provider's Secret") }
-                headers.append(("X-Signature", "sha256=" + hexString(HMAC.sha256(key: Array(key.utf8), message: body))))
+                headers.append(("X-Signature", "sha256=" + hexString(Hashing.hmacSHA256(key: Array(key.utf8), message: body))))
             }
         case "slack", "discord", "rocket":
             if provider.spec.type == "discord" && !url.hasSuffix("/slack") { url += url.hasSuffix("/") ? "slack" : "/slack" }
@@ -191,12 +191,3 @@ struct NotifyError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// HMAC (RFC 2104) over SHA-256.
-public enum HMAC {
-    public static func sha256(key: [UInt8], message: [UInt8]) -> [UInt8] {
-        var k = key.count > 64 ? SHA256.hash(key) : key
-        k += [UInt8](repeating: 0, count: 64 - k.count)
-        let inner = SHA256.hash(k.map { $0 ^ 0x36 } + message)
-        return SHA256.hash(k.map { $0 ^ 0x5c } + inner)
-    }
-}

@@ -23,14 +23,14 @@ public struct Storage: Sendable {
     public func url(_ relative: String) -> String { "file://" + localPath(relative) }
 
     /// The bare mirror of a Git URL.
-    public func mirror(url: String) -> String { root + "/mirrors/git/" + String(SHA256.hex(url).prefix(32)) + ".git" }
+    public func mirror(url: String) -> String { root + "/mirrors/git/" + String(Hashing.sha256Hex(url).prefix(32)) + ".git" }
 
     /// Writes an artifact atomically; returns its digest (`sha256:<hex>`) and size.
     public func write(_ relative: String, _ bytes: [UInt8]) throws -> (digest: String, size: Int) {
         let path = localPath(relative)
         try Files.makeDirectories(Files.dirname(path), mode: 0o700)
         try Files.writeAtomically(path, bytes, mode: 0o600)
-        return ("sha256:" + SHA256.hex(bytes), bytes.count)
+        return ("sha256:" + Hashing.sha256Hex(bytes), bytes.count)
     }
 
     /// True when the artifact file exists here with the recorded size. (Its digest is checked where it is read.)
@@ -42,14 +42,14 @@ public struct Storage: Sendable {
 
     /// The bytes of an artifact: the local file when its digest matches, else a download from its URL.
     public func fetch(_ a: Artifact, http: (String) throws -> [UInt8]) throws -> [UInt8] {
-        if let bytes = try? Files.read(localPath(a.path)), "sha256:" + SHA256.hex(bytes) == a.digest { return bytes }
+        if let bytes = try? Files.read(localPath(a.path)), "sha256:" + Hashing.sha256Hex(bytes) == a.digest { return bytes }
         if a.url.hasPrefix("file://") {
             let p = String(a.url.dropFirst(7))
-            if let bytes = try? Files.read(p), "sha256:" + SHA256.hex(bytes) == a.digest { return bytes }
+            if let bytes = try? Files.read(p), "sha256:" + Hashing.sha256Hex(bytes) == a.digest { return bytes }
             throw StorageError("artifact '\(a.path)' is not on this machine (it was stored by fluxs elsewhere); reconcile its source here first")
         }
         let bytes = try http(a.url)
-        let digest = "sha256:" + SHA256.hex(bytes)
+        let digest = "sha256:" + Hashing.sha256Hex(bytes)
         guard digest == a.digest else { throw StorageError("artifact '\(a.url)' has digest \(digest), expected \(a.digest)") }
         return bytes
     }

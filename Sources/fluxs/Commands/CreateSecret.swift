@@ -252,7 +252,7 @@ enum CreateSecret {
                 token = hexString((0..<32).map { _ in UInt8.random(in: 0...255) })
             }
             // notification-controller's Receiver.GetWebhookPath
-            let url = "https://\(hostname)/hook/" + SHA256.hex(Array((token + name + ns).utf8))
+            let url = "https://\(hostname)/hook/" + Hashing.sha256Hex(Array((token + name + ns).utf8))
             var data = [("token", token)]
             if type == "gcr" {
                 data.append(("email", f.string("email-claim")))

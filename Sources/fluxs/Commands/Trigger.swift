@@ -81,11 +81,11 @@ enum TriggerCommand {
         var url = f.string("url")
         while url.hasSuffix("/") { url.removeLast() }
         let pathToken = type == "generic-oidc" ? "" : f.string("token")
-        let webhook = url + "/hook/" + SHA256.hex(Array((pathToken + name + ns).utf8))
+        let webhook = url + "/hook/" + Hashing.sha256Hex(Array((pathToken + name + ns).utf8))
         let payload = Array(f.string("payload").utf8)
         var headers: [(String, String)] = [("Content-Type", "application/json"), ("User-Agent", "fluxs/\(BuildInfo.version)")]
         switch type {
-        case "generic-hmac": headers.append(("X-Signature", "sha256=" + hexString(HMAC.sha256(key: Array(f.string("token").utf8), message: payload))))
+        case "generic-hmac": headers.append(("X-Signature", "sha256=" + hexString(Hashing.hmacSHA256(key: Array(f.string("token").utf8), message: payload))))
         case "generic-oidc":
             let token = f.string("oidc-token").isEmpty ? (inv.env["FLUX_TRIGGER_RECEIVER_OIDC_TOKEN"] ?? "") : f.string("oidc-token")
             if token.isEmpty { throw CLIError("no OIDC token provided: set --oidc-provider, --oidc-token or the FLUX_TRIGGER_RECEIVER_OIDC_TOKEN environment variable") }
