@@ -1,3 +1,6 @@
+// Test support needs XCTest, which a build with --static-swift-stdlib does not have (no static XCTest):
+// there this module is empty, and only the test targets use it.
+#if canImport(XCTest)
 import Foundation
 import XCTest
 
@@ -40,3 +43,4 @@ public struct GitFixture {
         try git("push", "-q", "--force", "--tags", bare, "main")
     }
 }
+#endif

@@ -1,3 +1,6 @@
+// Test support needs XCTest, which a build with --static-swift-stdlib does not have (no static XCTest):
+// there this module is empty, and only the test targets use it.
+#if canImport(XCTest)
 import Foundation
 import XCTest
 
@@ -90,3 +93,4 @@ public enum TestEnv {
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: url.path)
     }
 }
+#endif
