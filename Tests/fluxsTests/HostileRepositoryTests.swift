@@ -62,4 +62,49 @@ final class HostileRepositoryTests: XCTestCase {
         let git = try TestEnv.run("git", ["clone", "-q", "--recurse-submodules", "\(e["FLUXS_TEST_GIT_HTTP"]!)/git/\(top.name).git", clone.appendingPathComponent("d").path])
         XCTAssertTrue(git.stderr.contains("transport 'file' not allowed"), git.stderr)
     }
+
+    /// Objects the API would refuse, or that cannot all exist: one line naming the file, nothing applied.
+    func testInvalidObjectsFailNamingTheirFile() throws {
+        let ok = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n"
+        let repo = try GitFixture(root: e["FLUXS_TEST_GIT_ROOT"]!, files: ["app/ok.yaml": ok, "app/bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: My_Config\n"])
+        XCTAssertEqual(try fluxs(["create", "source", "git", "src", "--url=\(e["FLUXS_TEST_GIT_HTTP"]!)/git/\(repo.name).git", "--branch=main", "--interval=1m"]).status, 0)
+        // kube-apiserver's words for the name (kubesim answers as it does; the conformance corpus has this answer).
+        let oracle = try TestEnv.run("kubectl", ["apply", "--dry-run=server", "-n", ns, "-f", "-"],
+                                     stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: My_Config\n")
+        let apiMessage = try XCTUnwrap(oracle.stderr.components(separatedBy: " is invalid: ").last?.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertTrue(apiMessage.hasPrefix("metadata.name: Invalid value: \"My_Config\": a lowercase RFC 1123 subdomain"), oracle.stderr)
+        let cases: [(String, [String: String?], String)] = [
+            ("invalid name", [:], "app/bad.yaml: ConfigMap \"My_Config\" is invalid: \(apiMessage)"),
+            ("Service name", ["app/bad.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: 1svc\nspec:\n  ports: [{port: 80}]\n"],
+             "app/bad.yaml: Service \"1svc\" is invalid: metadata.name: Invalid value: \"1svc\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character"),
+            ("label value", ["app/bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: labelled\n  labels: {team: \"a b\"}\n"],
+             "app/bad.yaml: ConfigMap \"labelled\" is invalid: metadata.labels: Invalid value: \"a b\": a valid label must be an empty string or consist of"),
+            ("RBAC name", ["app/bad.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: a/b\nrules: []\n"],
+             "app/bad.yaml: Role \"a/b\" is invalid: metadata.name: Invalid value: \"a/b\": may not contain '/'"),
+            ("no object", ["app/bad.yaml": "foo: bar\n"], "app/bad.yaml"),
+        ]
+        for (i, (what, files, expect)) in cases.enumerated() {
+            if !files.isEmpty { try repo.commit(files, what) }
+            let r = try fluxs(i == 0 ? ["create", "kustomization", "app", "--source=GitRepository/src", "--path=./app", "--prune=true",
+                                        "--interval=10m", "--target-namespace=\(ns)"]
+                                     : ["reconcile", "kustomization", "app", "--with-source"])
+            XCTAssertEqual(r.status, 1, "\(what): \(r.stderr)")
+            let failures = r.stderr.split(separator: "\n").filter { $0.hasPrefix("✗") }
+            XCTAssertEqual(failures.count, 1, "\(what): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(expect), "\(what): \(r.stderr)")
+            XCTAssertFalse(r.stderr.contains("/tmp/"), "\(what): paths are the source's: \(r.stderr)")
+            XCTAssertNotEqual(try TestEnv.run("kubectl", ["get", "configmap", "ok", "-n", ns]).status, 0, "\(what): nothing is applied")
+        }
+        // The same object twice (two namespaces made one by the target namespace): both files named.
+        try repo.commit(["app/bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n  namespace: other\n"], "twice")
+        let twice = try fluxs(["reconcile", "kustomization", "app", "--with-source"])
+        XCTAssertEqual(twice.status, 1, twice.stderr)
+        XCTAssertTrue(twice.stderr.contains("app/bad.yaml") && twice.stderr.contains("app/ok.yaml"), twice.stderr)
+        XCTAssertNotEqual(try TestEnv.run("kubectl", ["get", "configmap", "ok", "-n", ns]).status, 0)
+        // Fixed: it applies.
+        try repo.commit(["app/bad.yaml": nil], "fixed")
+        let fixed = try fluxs(["reconcile", "kustomization", "app", "--with-source"])
+        XCTAssertEqual(fixed.status, 0, fixed.stderr)
+        XCTAssertEqual(try TestEnv.run("kubectl", ["get", "configmap", "ok", "-n", ns]).status, 0)
+    }
 }

@@ -46,10 +46,11 @@ public struct FluxBuild {
             throw Failure("kustomize build failed: \(e.description)")
         }
         // kustomize-controller refuses objects without apiVersion, kind or name before anything else.
-        for d in docs where (d["apiVersion"]?.string ?? "").isEmpty || (d["kind"]?.string ?? "").isEmpty || (d["metadata"]?["name"]?.string ?? "").isEmpty {
+        for (i, d) in docs.enumerated() where (d["apiVersion"]?.string ?? "").isEmpty || (d["kind"]?.string ?? "").isEmpty || (d["metadata"]?["name"]?.string ?? "").isEmpty {
             var text = (try? YAMLEmitter().emit(d)) ?? ""
             while text.hasSuffix("\n") { text.removeLast() }
-            throw Failure("failed to decode Kubernetes apiVersion, kind and name from: \(text)")
+            let file = origins().dropFirst(i).first.flatMap { $0 }
+            throw Failure("failed to decode Kubernetes apiVersion, kind and name from: \(text)" + (file.map { " (in \($0))" } ?? ""))
         }
         let vars = try substitutions()
         for i in docs.indices {

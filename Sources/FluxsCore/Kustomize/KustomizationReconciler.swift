@@ -148,7 +148,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
                 throw Failure(reason: "BuildFailed", message: e.description)
             }
             build.lookup = { kind, n in try Self.values(kube, kind: kind, namespace: ns, name: n) }
-            do { built = try build.build() } catch let e as FluxBuild.Failure {
+            do { built = try build.build(); try ManifestChecks.check(built, build: build) } catch let e as FluxBuild.Failure {
                 // Paths in the message are the source's, not the temporary copy's.
                 throw Failure(reason: "BuildFailed", message: e.description.replacing(workdir + "/", with: ""))
             }

@@ -630,7 +630,9 @@ struct GitPlan: Sendable {
     }
 }
 
-/// URLs in messages lose their user info.
+/// URLs in messages lose their secrets: the password of `user:password@`, and over http(s) a user info without
+/// password, which is how tokens are usually given (`https://<token>@github.com/...`; Go's url.Redacted would print
+/// it). An SSH user name stays.
 func redact(_ url: String) -> String {
     guard let sep = url.firstRange(of: "://") else { return url }
     let rest = url[sep.upperBound...]
@@ -640,6 +642,8 @@ func redact(_ url: String) -> String {
     if let colon = user.firstIndex(of: ":") {
         return String(url[..<sep.upperBound]) + user[..<colon] + ":***" + rest[at...]
     }
+    let scheme = String(url[..<sep.lowerBound].lowercased().reversed().prefix { $0.isLetter }.reversed())   // "'https" in a message
+    if scheme == "http" || scheme == "https" { return String(url[..<sep.upperBound]) + "***" + rest[at...] }
     return url
 }
 
