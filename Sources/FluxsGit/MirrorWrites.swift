@@ -62,8 +62,11 @@ extension Repository {
 extension Repository {
     /// A new commit whose tree is `parent`'s (an empty tree for a first commit) with `files` (path, content,
     /// executable) written; `ref`, when given, is moved to it. Returns the new commit's id.
+    /// With `sign`, the commit carries the signature `sign` makes of the commit's text (an armored OpenPGP or SSH
+    /// signature, stored as the `gpgsig` header, as git stores both).
     public func commit(on parent: Commit?, replacing files: [(path: String, content: [UInt8], executable: Bool)],
-                       author: String, email: String, message: String, ref: String?) throws -> ObjectID {
+                       author: String, email: String, message: String, ref: String?,
+                       sign: ((String) throws -> String)? = nil) throws -> ObjectID {
         var tree: OpaquePointer?
         if let parent {
             try check(git_commit_tree(&tree, parent.handle), "tree of \(parent.id)")
@@ -100,6 +103,18 @@ extension Repository {
         defer { git_signature_free(sig) }
         var out = git_oid()
         var parents: [OpaquePointer?] = parent.map { [$0.handle] } ?? []
+        if let sign {
+            var buf = git_buf()
+            defer { git_buf_dispose(&buf) }
+            try parents.withUnsafeMutableBufferPointer { p in
+                try check(git_commit_create_buffer(&buf, handle, sig, sig, nil, message, newTree, p.count, p.baseAddress), "commit")
+            }
+            let content = buf.ptr.map { String(cString: $0) } ?? ""
+            let signature = try sign(content)
+            try check(git_commit_create_with_signature(&out, handle, content, signature, "gpgsig"), "signed commit")
+            if let ref { try setRef(ref, to: ObjectID(out)) }
+            return ObjectID(out)
+        }
         try parents.withUnsafeMutableBufferPointer { p in
             try check(git_commit_create(&out, handle, ref, sig, sig, nil, message, newTree, p.count, p.baseAddress), "commit")
         }

@@ -9,6 +9,7 @@ Services:
   ssh       git over SSH: Debian's sshd, key-only, restricted to git-upload/receive-pack
   registry  Debian's docker-registry, one open instance and one with basic auth
   github    GitHub REST API simulator (repositories are real bare repos served by `git`)
+  forge     GitLab, Gitea and Bitbucket Server REST API simulator (one server, their real paths; bare repos too)
   webhook   webhook sink recording notifications
   hostile   a hostile HTTP server for security tests (tools/testenv/hostile.py): redirects, endless refs,
             headers and bodies, TLS certificates for other names
@@ -51,7 +52,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tools", "kubesim"))
 import pki  # noqa: E402
 
-ALL = ["kube", "git", "ssh", "registry", "github", "webhook", "hostile"]
+ALL = ["kube", "git", "ssh", "registry", "github", "forge", "webhook", "hostile"]
 
 
 def free_port():
@@ -311,6 +312,21 @@ ForceCommand %(shell)s %(root)s
             "FLUXS_TEST_GITHUB_API": "http://127.0.0.1:%d" % port, "FLUXS_TEST_GITHUB_TOKEN": token,
             "FLUXS_TEST_GITHUB_OWNER": "fluxs-user", "FLUXS_TEST_GITHUB_ORG": "fluxs-org",
             "FLUXS_TEST_GITHUB_OTHER_TOKEN": other,
+        })
+
+    def forge(self):
+        root = self.git_root()
+        port = free_port()
+        token, other = secrets.token_hex(20), secrets.token_hex(20)
+        git_http = self.vars.get("FLUXS_TEST_GIT_HTTP", "http://127.0.0.1:0")
+        ssh_base = self.vars.get("FLUXS_TEST_SSH_URL", "ssh://git@127.0.0.1")
+        p = self.spawn("forge", [sys.executable, os.path.join(HERE, "forgesim.py"), "--port", str(port), "--git-root", root,
+                                 "--git-http", git_http, "--ssh-url-base", ssh_base, "--user", "fluxs-user:" + token,
+                                 "--user", "other-user:" + other, "--group", "fluxs-group:fluxs-user"], "forge.log")
+        wait_tcp(port, "forge simulator", proc=p)
+        self.vars.update({
+            "FLUXS_TEST_FORGE_API": "http://127.0.0.1:%d" % port, "FLUXS_TEST_FORGE_TOKEN": token,
+            "FLUXS_TEST_FORGE_OWNER": "fluxs-user", "FLUXS_TEST_FORGE_GROUP": "fluxs-group", "FLUXS_TEST_FORGE_OTHER_TOKEN": other,
         })
 
     def webhook(self):

@@ -37,6 +37,20 @@ enum BootstrapCommand {
             .string("commit-message-appendix", nil, "string to add to the commit messages, e.g. '[ci skip]'"),
             .bool("force", nil, "override existing Flux installation if it's managed by a different tool such as Helm"),
             .bool("silent", "s", "assumes the deploy key is already setup, skips confirmation"),
+            .string("registry-creds", nil, "container registry credentials in the format 'user:password', requires --image-pull-secret to be set"),
+            .string("image-pull-secret", nil, "Kubernetes secret name used for pulling the controller images from a private registry"),
+            .strings("sparse-checkout", nil, "list of directories to be included in the GitRepository sparse checkout, the configured --path must be one of them, accepts comma-separated values"),
+            .string("manifests", nil, "path to the manifest directory", hidden: true),
+            .strings("toleration-keys", nil, "list of toleration keys used to schedule the controller pods onto nodes with matching taints"),
+            .int("ssh-rsa-bits", "SSH RSA public key bit size (multiplies of 8, min 1024)", default: 2048),
+            .strings("ssh-hostkey-algos", nil, "list of host key algorithms to be used by the CLI for SSH connections"),
+            .string("gpg-key-ring", nil, "path to GPG key ring for signing commits", completion: .files),
+            .string("gpg-passphrase", nil, "passphrase for decrypting GPG private key"),
+            .string("gpg-key-id", nil, "key id for selecting a particular key"),
+            .string("ssh-signing-key-file", nil, "path to an SSH private key file used for signing commits", completion: .files),
+            .string("ssh-signing-password", nil, "passphrase for decrypting SSH signing key"),
+            .string("ssh-signing-passphrase", nil, "alias for --ssh-signing-password", hidden: true),
+            .bool("ssh-signing-reuse-private-key", nil, "use the SSH transport key (--private-key-file) to sign commits"),
         ]
         let git = Command(
             name: "git", summary: "Deploy Flux on a cluster connected to a Git repository",
@@ -69,12 +83,76 @@ enum BootstrapCommand {
                 .bool("reconcile", nil, "if true, the configured options are also reconciled if the repository already exists"),
             ],
             handler: runGitHub)
-        let planned = PlannedCommands.all().first { $0.name == "bootstrap" }?.subcommands.filter { !["git", "github"].contains($0.name) } ?? []
-        c.subcommands = [git, github] + planned
+        let path = Flag.string("path", nil, "path relative to the repository root, when specified the cluster sync will be scoped to this path")
+        let gitlab = Command(
+            name: "gitlab", summary: "Deploy Flux on a cluster connected to a GitLab repository",
+            long: "The bootstrap gitlab command creates the GitLab repository if it doesn't exist and\ncommits the Flux manifests to the specified branch.\nThen it configures the target cluster to synchronize with that repository.\nIf the Flux components are present on the cluster,\nthe bootstrap command will perform an upgrade if needed.",
+            examples: "  # Create a GitLab API token and export it as an env var\n  export GITLAB_TOKEN=<my-token>\n\n  # Run bootstrap for a private repository using HTTPS token authentication\n  fluxs bootstrap gitlab --owner=<group> --repository=<repository name> --token-auth\n\n  # Run bootstrap for a private repository using SSH authentication\n  fluxs bootstrap gitlab --owner=<group> --repository=<repository name>\n\n  # Run bootstrap for a private repository hosted on a GitLab server\n  fluxs bootstrap gitlab --owner=<group> --repository=<repository name> --hostname=<gitlab_url> --token-auth\n\n  # Run bootstrap for a private repository using Deploy Token authentication\n  fluxs bootstrap gitlab --owner=<group> --repository=<repository name> --deploy-token-auth",
+            flags: [
+                .string("owner", nil, "GitLab user or group name"), .string("repository", nil, "GitLab repository name"),
+                .strings("team", nil, "GitLab teams to be given maintainer access (also accepts comma-separated values)"),
+                .bool("personal", nil, "if true, the owner is assumed to be a GitLab user; otherwise a group"),
+                .bool("private", nil, "if true, the repository is setup or configured as private", default: true, hidden: true),
+                .choice("visibility", nil, ["public", "private", "internal"], "specifies the visibility of the repository. Valid values are public, private, internal", default: "private"),
+                .duration("interval", "sync interval", default: "1m0s"),
+                .string("hostname", nil, "GitLab hostname", default: "gitlab.com"), path,
+                .bool("read-write-key", nil, "if true, the deploy key is configured with read/write permissions"),
+                .bool("reconcile", nil, "if true, the configured options are also reconciled if the repository already exists"),
+                .bool("deploy-token-auth", nil, "when enabled, a Project Deploy Token is generated and will be used instead of the SSH deploy token"),
+            ],
+            handler: runGitLab,
+            note: "against GitLab's REST v4 (simulated in the test environment): project created when missing, deploy key or deploy token, then bootstrap's phases; `--team` and `--reconcile` are refused")
+        let gitea = Command(
+            name: "gitea", summary: "Deploy Flux on a cluster connected to a Gitea repository",
+            long: "The bootstrap gitea command creates the Gitea repository if it doesn't exists and\ncommits the Flux manifests to the specified branch.\nThen it configures the target cluster to synchronize with that repository.\nIf the Flux components are present on the cluster,\nthe bootstrap command will perform an upgrade if needed.",
+            examples: "  # Create a Gitea personal access token and export it as an env var\n  export GITEA_TOKEN=<my-token>\n\n  # Run bootstrap for a private repository owned by a Gitea organization\n  fluxs bootstrap gitea --owner=<organization> --repository=<repository name> --path=clusters/my-cluster\n\n  # Run bootstrap for a public repository on a personal account\n  fluxs bootstrap gitea --owner=<user> --repository=<repository name> --private=false --personal=true --path=clusters/my-cluster",
+            flags: [
+                .string("owner", nil, "Gitea user or organization name"), .string("repository", nil, "Gitea repository name"),
+                .strings("team", nil, "Gitea team and the access to be given to it(team:maintain). Defaults to maintainer access if no access level is specified (also accepts comma-separated values)"),
+                .bool("personal", nil, "if true, the owner is assumed to be a Gitea user; otherwise an org"),
+                .bool("private", nil, "if true, the repository is setup or configured as private", default: true),
+                .duration("interval", "sync interval", default: "1m0s"),
+                .string("hostname", nil, "Gitea hostname", default: "gitea.com"), path,
+                .bool("read-write-key", nil, "if true, the deploy key is configured with read/write permissions"),
+                .bool("reconcile", nil, "if true, the configured options are also reconciled if the repository already exists"),
+            ],
+            handler: runGitea,
+            note: "against Gitea's REST v1 (simulated in the test environment); `--team` and `--reconcile` are refused")
+        let bitbucket = Command(
+            name: "bitbucket-server", summary: "Deploy Flux on a cluster connected to a Bitbucket Server repository",
+            long: "The bootstrap bitbucket-server command creates the Bitbucket Server repository if it doesn't exists and\ncommits the Flux manifests to the master branch.\nThen it configures the target cluster to synchronize with the repository.\nIf the Flux components are present on the cluster,\nthe bootstrap command will perform an upgrade if needed.",
+            examples: "  # Create a Bitbucket Server API token and export it as an env var\n  export BITBUCKET_TOKEN=<my-token>\n\n  # Run bootstrap for a private repository using HTTPS token authentication\n  fluxs bootstrap bitbucket-server --owner=<project> --username=<user> --repository=<repository name> --hostname=<domain> --token-auth --path=clusters/my-cluster\n\n  # Run bootstrap for a private repository using SSH authentication\n  fluxs bootstrap bitbucket-server --owner=<project> --username=<user> --repository=<repository name> --hostname=<domain> --path=clusters/my-cluster",
+            flags: [
+                .string("owner", nil, "Bitbucket Server user or project name"), .string("repository", nil, "Bitbucket Server repository name"),
+                .strings("group", nil, "Bitbucket Server groups to be given write access (also accepts comma-separated values)"),
+                .bool("personal", nil, "if true, the owner is assumed to be a Bitbucket Server user; otherwise a group"),
+                .string("username", "u", "authentication username", default: "git"),
+                .bool("private", nil, "if true, the repository is setup or configured as private", default: true),
+                .duration("interval", "sync interval", default: "1m0s"),
+                .string("hostname", nil, "Bitbucket Server hostname"), path,
+                .bool("read-write-key", nil, "if true, the deploy key is configured with read/write permissions"),
+                .bool("reconcile", nil, "if true, the configured options are also reconciled if the repository already exists"),
+            ],
+            handler: runBitbucketServer,
+            note: "against Bitbucket Server's REST 1.0 and keys API (simulated in the test environment); `--group` and `--reconcile` are refused")
+        c.subcommands = [git, github, gitlab, gitea, bitbucket]
         return c
     }
 
     // MARK: bootstrap git
+
+    /// flux's bootstrapValidate: the components (source- and kustomize-controller required), registry credentials,
+    /// the signing flags and a trial signature, before anything is changed. Returns the commit signer, if any.
+    static func validate(_ inv: Invocation) throws -> CommitSigner? {
+        let comps = try InstallCommand.components(inv)
+        for required in ["source-controller", "kustomize-controller"] where !comps.contains(required) {
+            throw CLIError("component \(required) is required")
+        }
+        if !inv.flags.string("manifests").isEmpty {
+            throw CLIError("--manifests is not supported by fluxs: the manifests are generated from its Swift types")
+        }
+        return try CommitSigner.from(inv)
+    }
 
     static func runGit(_ inv: Invocation) throws -> Int32 {
         let f = inv.flags
@@ -84,6 +162,7 @@ enum BootstrapCommand {
         if url.scheme == "http" && !f.bool("allow-insecure-http") {
             throw CLIError("scheme http is insecure, pass --allow-insecure-http=true to allow it")
         }
+        let signer = try validate(inv)
         let password = f.string("password").isEmpty ? (inv.env["GIT_PASSWORD"] ?? "") : f.string("password")
         let tokenAuth = f.bool("token-auth") || f.bool("with-bearer-token")
         var cloneAuth = GitAuth()
@@ -112,54 +191,201 @@ enum BootstrapCommand {
             cloneAuth.knownHosts = KnownHosts(try SSHKeys.scanHostKey(url: raw))
             if !password.isEmpty { cloneAuth.password = password }
         }
-        let plan = try Plan(inv, cloneURL: url.scheme == "ssh" ? raw : stripUserInfo(raw), syncURL: syncURL, cloneAuth: cloneAuth, tokenSecret: secret)
+        var plan = try Plan(inv, cloneURL: url.scheme == "ssh" ? raw : stripUserInfo(raw), syncURL: syncURL, cloneAuth: cloneAuth, tokenSecret: secret)
+        plan.signer = signer
         try plan.run(deployKey: nil)
         return 0
     }
 
-    // MARK: bootstrap github
+    // MARK: bootstrap github|gitlab|gitea|bitbucket-server
 
-    static func runGitHub(_ inv: Invocation) throws -> Int32 {
+    /// The provider token: the environment variable, else read as flux reads it (the prompt on stdout; without echo on a
+    /// terminal, one line of stdin otherwise).
+    static func token(_ inv: Invocation, env name: String, service: String) throws -> String {
+        if let t = inv.env[name], !t.isEmpty { return t }
+        let prompt = "Please enter your \(service) personal access token (PAT): "
+        guard let t = readSecret(inv, prompt: prompt), !t.isEmpty else {
+            throw CLIError("could not read token: \(name) is not set and no token was entered")
+        }
+        return t
+    }
+
+    static func readSecret(_ inv: Invocation, prompt: String) -> String? {
+        inv.out.write(prompt)
+        inv.out.flush()
+        var old = termios()
+        let tty = isatty(0) == 1 && tcgetattr(0, &old) == 0
+        if tty {
+            var quiet = old
+            quiet.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(0, TCSANOW, &quiet)
+        }
+        defer { if tty { tcsetattr(0, TCSANOW, &old) } }
+        let line = readLine(strippingNewline: true)
+        inv.out.print("")
+        return line.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
+    }
+
+    /// What the providers share (flux's GitProviderBootstrapper): the repository is looked up and created when missing,
+    /// the manifests are pushed over HTTPS with the token, and the sync uses the token (--token-auth) or an SSH
+    /// deploy key registered through the API.
+    struct Provider {
+        var forge: GitForge
+        var owner: String
+        var repository: String
+        var personal: Bool
+        var isPrivate: Bool
+        /// Username and password of the CLI's own clone and push.
+        var cloneAuth: GitAuth
+        /// The username the token-auth source secret carries.
+        var secretUsername: String
+        var token: String
+        /// Checks that the token's user is the owner before creating a personal repository.
+        var checkPersonalOwner = true
+    }
+
+    static func runProvider(_ inv: Invocation, _ p: Provider, deployTokenAuth: Bool = false) throws -> Int32 {
         let f = inv.flags
-        let owner = f.string("owner"), repository = f.string("repository")
-        guard !owner.isEmpty else { throw CLIError("--owner is required") }
-        guard !repository.isEmpty else { throw CLIError("--repository is required") }
-        guard let token = inv.env["GITHUB_TOKEN"], !token.isEmpty else {
-            throw CLIError("GITHUB_TOKEN is not set: export a GitHub personal access token (fluxs does not prompt for it)")
+        for name in ["team", "group"] where f.isSet(name) && !f.strings(name).isEmpty {
+            throw CLIError("--\(name) is not supported by fluxs yet: grant the access in the provider, or use the flux CLI")
         }
-        let hostname = f.string("hostname")
-        let api = GitHubAPI(base: inv.env["FLUXS_GITHUB_API_URL"].flatMap { $0.isEmpty ? nil : $0 }
-                                ?? (hostname == "github.com" ? "https://api.github.com" : "https://\(hostname)/api/v3"), token: token)
-        inv.out.action("connecting to \(hostname)")
-        var repo = try api.repository(owner: owner, name: repository)
-        if repo == nil {
-            if f.bool("personal") {
-                let login = try api.login()
-                if login != owner { throw CLIError("the specified owner '\(owner)' doesn't match the identity associated with the given token") }
-            }
-            repo = try api.create(owner: owner, name: repository, personal: f.bool("personal"), isPrivate: f.bool("private"), branch: f.string("branch"))
-            inv.out.success("repository \"https://\(hostname)/\(owner)/\(repository)\" created")
-        }
-        guard let repo else { throw CLIError("repository \(owner)/\(repository) could not be read") }
-        var cloneAuth = GitAuth()
-        cloneAuth.username = owner
-        cloneAuth.password = token
+        if f.bool("reconcile") { throw CLIError("--reconcile is not supported by fluxs yet: repository settings are left as they are") }
+        let signer = try validate(inv)
         let tokenAuth = f.bool("token-auth")
-        let syncURL: String
-        if tokenAuth {
-            syncURL = repo.cloneURL
-        } else {
-            // ssh://git@<host>/<owner>/<repo> (the API's ssh_url, in URL form)
-            syncURL = sshURL(repo.sshURL, override: f.string("ssh-hostname"))
+        inv.out.action("connecting to \(p.forge.domain)")
+        var repo = try p.forge.repository(owner: p.owner, name: p.repository, personal: p.personal)
+        if repo == nil {
+            if p.personal && p.checkPersonalOwner {
+                let login = try p.forge.login()
+                if login != p.owner {
+                    throw CLIError("failed to create new Git repository \"\(p.forge.reference(owner: p.owner, name: p.repository))\": the specified owner '\(p.owner)' doesn't match the identity associated with the given token")
+                }
+            }
+            repo = try p.forge.create(owner: p.owner, name: p.repository, personal: p.personal, isPrivate: p.isPrivate, branch: f.string("branch"))
+            inv.out.success("repository \"\(p.forge.reference(owner: p.owner, name: p.repository))\" created")
         }
-        let plan = try Plan(inv, cloneURL: repo.cloneURL, syncURL: syncURL, cloneAuth: cloneAuth,
-                            tokenSecret: tokenAuth ? [("password", token), ("username", "git")] : nil)
-        try plan.run(deployKey: tokenAuth ? nil : { key, name in
-            if try api.addDeployKey(owner: owner, name: repository, title: name, key: key, readOnly: !f.bool("read-write-key")) {
-                inv.out.success("configured deploy key \"\(name)\" for \"https://\(hostname)/\(owner)/\(repository)\"")
+        guard let repo, !repo.cloneURL.isEmpty else { throw CLIError("repository \(p.owner)/\(p.repository) has no clone URL") }
+        var secret: [(String, String)]? = tokenAuth ? [("password", p.token), ("username", p.secretUsername)] : nil
+        if deployTokenAuth, let gitlab = p.forge as? GitLabForge {
+            let name = deployKeyName(inv)
+            inv.out.action("checking to reconcile deploy token for source secret")
+            if let t = try gitlab.deployToken(repo, name: name) {
+                inv.out.success("configured deploy token \"\(name)\" for \"\(p.forge.reference(owner: p.owner, name: p.repository))\"")
+                secret = [("password", t.token), ("username", t.username)]
+            } else {
+                inv.out.success("reconciled deploy token for source secret")
+            }
+        }
+        let https = tokenAuth || deployTokenAuth
+        let syncURL = https ? repo.cloneURL : sshURL(repo.sshURL, override: f.string("ssh-hostname"))
+        var plan = try Plan(inv, cloneURL: repo.cloneURL, syncURL: syncURL, cloneAuth: p.cloneAuth, tokenSecret: secret,
+                            keepExistingSecret: deployTokenAuth && secret == nil)
+        plan.signer = signer
+        let readOnly = !f.bool("read-write-key")
+        try plan.run(deployKey: https ? nil : { key, name in
+            if try p.forge.addDeployKey(repo, title: name, key: key, readOnly: readOnly) {
+                inv.out.success("configured deploy key \"\(name)\" for \"\(p.forge.reference(owner: p.owner, name: p.repository))\"")
             }
         })
         return 0
+    }
+
+    /// `<namespace>-<branch>-<secret>-<path>`, empty parts left out (flux's deployKeyName and deployTokenName).
+    static func deployKeyName(_ inv: Invocation) -> String {
+        let p = inv.flags.string("path").trimmingSlashes()
+        let path = p.isEmpty || p == "." ? "./" : "./" + p
+        return [(try? inv.namespace()) ?? "", inv.flags.string("branch"), inv.flags.string("secret-name"), path].filter { !$0.isEmpty }.joined(separator: "-")
+    }
+
+    static func ownerAndRepository(_ inv: Invocation) throws -> (String, String) {
+        let owner = inv.flags.string("owner"), repository = inv.flags.string("repository")
+        guard !owner.isEmpty else { throw CLIError("--owner is required") }
+        guard !repository.isEmpty else { throw CLIError("--repository is required") }
+        return (owner, repository)
+    }
+
+    static func caData(_ inv: Invocation) throws -> [UInt8]? {
+        let file = inv.flags.string("ca-file")
+        guard !file.isEmpty else { return nil }
+        do { return try Files.read(file) } catch { throw CLIError("unable to read TLS CA file: open \(file): no such file or directory") }
+    }
+
+    static func runGitHub(_ inv: Invocation) throws -> Int32 {
+        let f = inv.flags
+        let (owner, repository) = try ownerAndRepository(inv)
+        if f.bool("ssh-signing-reuse-private-key") {
+            throw CLIError("--ssh-signing-reuse-private-key is not supported by 'bootstrap github'; the SSH transport key is generated in-process, use --ssh-signing-key-file instead")
+        }
+        let token = try token(inv, env: "GITHUB_TOKEN", service: "GitHub")
+        let hostname = f.string("hostname")
+        let base = inv.env["FLUXS_GITHUB_API_URL"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (hostname == "github.com" ? "https://api.github.com" : "https://\(hostname)/api/v3")
+        var auth = GitAuth()
+        auth.username = owner
+        auth.password = token
+        return try runProvider(inv, Provider(forge: GitHubForge(base: base, token: token, hostname: hostname), owner: owner, repository: repository,
+                                             personal: f.bool("personal"), isPrivate: f.bool("private"), cloneAuth: auth,
+                                             secretUsername: "git", token: token))
+    }
+
+    static func runGitLab(_ inv: Invocation) throws -> Int32 {
+        let f = inv.flags
+        let (owner, repository) = try ownerAndRepository(inv)
+        let token = try token(inv, env: "GITLAB_TOKEN", service: "GitLab")
+        guard validGitLabProject(repository) else {
+            throw CLIError("\(repository) is an invalid project name for gitlab.\nIt can contain only letters, digits, emojis, '_', '.', dash, space. It must start with letter, digit, emoji or '_'.")
+        }
+        if f.bool("token-auth") && f.bool("deploy-token-auth") { throw CLIError("--token-auth and --deploy-token-auth cannot be set both.") }
+        var visibility = f.string("visibility")
+        if f.isSet("private") && !f.bool("private") {
+            visibility = "public"
+            inv.out.stderr("Using visibility public as --private=false")
+        }
+        var auth = GitAuth()
+        auth.username = owner
+        auth.password = token
+        return try runProvider(inv, Provider(forge: GitLabForge(hostname: f.string("hostname"), token: token, caData: try caData(inv)), owner: owner,
+                                             repository: repository, personal: f.bool("personal"), isPrivate: visibility != "public",
+                                             cloneAuth: auth, secretUsername: "git", token: token),
+                               deployTokenAuth: f.bool("deploy-token-auth"))
+    }
+
+    /// GitLab's project name rule (`\A[[:alnum:]\x{00A9}-\x{1f9ff}_][[:alnum:]\p{Pd}\x{00A9}-\x{1f9ff}_\.]*\z`).
+    static func validGitLabProject(_ s: String) -> Bool {
+        func wide(_ u: Unicode.Scalar) -> Bool { u.value >= 0xA9 && u.value <= 0x1F9FF }
+        func alnum(_ u: Unicode.Scalar) -> Bool { u.properties.isAlphabetic || u.properties.numericType != nil }
+        let us = Array(s.unicodeScalars)
+        guard let first = us.first, alnum(first) || wide(first) || first == "_" else { return false }
+        return us.dropFirst().allSatisfy { alnum($0) || wide($0) || $0 == "_" || $0 == "." || $0.properties.generalCategory == .dashPunctuation }
+    }
+
+    static func runGitea(_ inv: Invocation) throws -> Int32 {
+        let f = inv.flags
+        let (owner, repository) = try ownerAndRepository(inv)
+        if f.bool("ssh-signing-reuse-private-key") {
+            throw CLIError("--ssh-signing-reuse-private-key is not supported by 'bootstrap gitea'; the SSH transport key is generated in-process, use --ssh-signing-key-file instead")
+        }
+        let token = try token(inv, env: "GITEA_TOKEN", service: "Gitea")
+        var auth = GitAuth()
+        auth.username = owner
+        auth.password = token
+        return try runProvider(inv, Provider(forge: GiteaForge(hostname: f.string("hostname"), token: token, caData: try caData(inv)), owner: owner,
+                                             repository: repository, personal: f.bool("personal"), isPrivate: f.bool("private"),
+                                             cloneAuth: auth, secretUsername: "git", token: token))
+    }
+
+    static func runBitbucketServer(_ inv: Invocation) throws -> Int32 {
+        let f = inv.flags
+        let token = try token(inv, env: "BITBUCKET_TOKEN", service: "Bitbucket")
+        if f.string("hostname").isEmpty { throw CLIError("invalid hostname \"\(f.string("hostname"))\"") }
+        let (owner, repository) = try ownerAndRepository(inv)
+        let user = f.bool("personal") ? owner : f.string("username")
+        var auth = GitAuth()
+        auth.username = user
+        auth.password = token
+        return try runProvider(inv, Provider(forge: BitbucketServerForge(hostname: f.string("hostname"), username: user, token: token, caData: try caData(inv)),
+                                             owner: owner, repository: repository, personal: f.bool("personal"), isPrivate: f.bool("private"),
+                                             cloneAuth: auth, secretUsername: user, token: token, checkPersonalOwner: false))
     }
 
     // MARK: helpers
@@ -198,12 +424,19 @@ enum BootstrapCommand {
         let syncURL: String
         let cloneAuth: GitAuth
         let tokenSecret: [(String, String)]?
+        /// The credentials are a GitLab deploy token that exists already: its value cannot be read back, so the
+        /// source secret that holds it stays.
+        var keepExistingSecret = false
+        /// Signs the commits (--gpg-*, --ssh-signing-*).
+        var signer: CommitSigner? = nil
         let ns: String
         let branch: String
         let dir: String
         let components: [String]
 
-        init(_ inv: Invocation, cloneURL: String, syncURL: String, cloneAuth: GitAuth, tokenSecret: [(String, String)]?) throws {
+        init(_ inv: Invocation, cloneURL: String, syncURL: String, cloneAuth: GitAuth, tokenSecret: [(String, String)]?,
+             keepExistingSecret: Bool = false) throws {
+            self.keepExistingSecret = keepExistingSecret
             self.inv = inv
             self.cloneURL = cloneURL
             self.syncURL = syncURL
@@ -262,6 +495,20 @@ enum BootstrapCommand {
                 }
                 inv.out.success("installed components")
             }
+            let pullSecret = inv.flags.string("image-pull-secret"), creds = inv.flags.string("registry-creds")
+            if !pullSecret.isEmpty && !creds.isEmpty {
+                // the dockerconfigjson Secret flux's controllers pull their images with (fluxs runs none, but a later
+                // flux bootstrap on this repository uses it)
+                let colon = creds.firstIndex(of: ":")!
+                let user = String(creds[..<colon]), pass = String(creds[creds.index(after: colon)...])
+                let registry = String(inv.flags.string("registry").split(separator: "/").first ?? "")
+                func q(_ s: String) -> String { (try? JSON.encode(.string(s))) ?? "\"\"" }
+                let config = "{\"auths\":{\(q(registry)):{\"username\":\(q(user)),\"password\":\(q(pass)),\"auth\":\(q(Base64.encode("\(user):\(pass)")))}}}"
+                let secret = CreateSupport.secretNode(name: pullSecret, namespace: ns, labels: [:], stringData: [(".dockerconfigjson", config)],
+                                                      type: "kubernetes.io/dockerconfigjson")
+                _ = try kube.apply(secret, fieldManager: "flux", force: true)
+                inv.out.success("reconciled image pull secret \(pullSecret)")
+            }
             inv.out.success("reconciled components")
 
             // 2. Source secret.
@@ -269,7 +516,11 @@ enum BootstrapCommand {
             let secrets = ResourceRef.secrets
             inv.out.action("determining if source secret \"\(ns)/\(secretName)\" exists")
             let explicit = tokenSecret != nil || !inv.flags.string("private-key-file").isEmpty || !inv.flags.string("ca-file").isEmpty
-            if try kube.getIfExists(secrets, namespace: ns, name: secretName) != nil && !explicit {
+            let present = try kube.getIfExists(secrets, namespace: ns, name: secretName) != nil
+            if keepExistingSecret && !present {
+                throw CLIError("the deploy token of this bootstrap exists but source secret \"\(ns)/\(secretName)\" does not: its value cannot be read back; delete the deploy token in GitLab and run bootstrap again")
+            }
+            if present && (!explicit || keepExistingSecret) {
                 inv.out.success("source secret up to date")
             } else {
                 inv.out.action("generating source secret")
@@ -350,7 +601,10 @@ enum BootstrapCommand {
         func syncYAML() -> String {
             var spec = "  interval: \(GoDuration.format((try? GoDuration.parse(inv.flags.string("interval"))) ?? 60))\n"
             if inv.flags.bool("recurse-submodules") { spec += "  recurseSubmodules: true\n" }
-            spec += "  ref:\n    branch: \(branch)\n  secretRef:\n    name: \(inv.flags.string("secret-name"))\n  url: \(syncURL)\n"
+            spec += "  ref:\n    branch: \(branch)\n  secretRef:\n    name: \(inv.flags.string("secret-name"))\n"
+            let sparse = inv.flags.strings("sparse-checkout")
+            if !sparse.isEmpty { spec += "  sparseCheckout:\n" + sparse.map { "  - \($0)\n" }.joined() }
+            spec += "  url: \(syncURL)\n"
             return """
             # This manifest was generated by flux. DO NOT EDIT.
             ---
@@ -384,7 +638,8 @@ enum BootstrapCommand {
             let changed = files.filter { tip?.file($0.0) != Array($0.1.utf8) }
             guard !changed.isEmpty else { return nil }
             let id = try repo.commit(on: tip, replacing: changed.map { ($0.0, Array($0.1.utf8), false) }, author: author,
-                                     email: email.isEmpty ? "\(author.lowercased())@users.noreply.github.com" : email, message: message, ref: nil)
+                                     email: email.isEmpty ? "\(author.lowercased())@users.noreply.github.com" : email, message: message, ref: nil,
+                                     sign: signer.map { s in { try s.sign($0) } })
             try repo.setRef(refName, to: id)
             return id
         }
@@ -394,77 +649,5 @@ enum BootstrapCommand {
                 try repo.push(url: cloneURL, auth: cloneAuth, deadline: monotonicSeconds() + 60, refspecs: ["refs/heads/\(branch):refs/heads/\(branch)"])
             } catch let e as GitError { throw CLIError("failed to push manifests: \(e.message)") }
         }
-    }
-}
-
-
-/// The GitHub REST API calls bootstrap makes (go-git-providers' paths and payloads).
-struct GitHubAPI {
-    var base: String
-    var token: String
-
-    struct Repo {
-        var cloneURL: String
-        var sshURL: String
-    }
-
-    func call(_ method: String, _ path: String, _ body: Node? = nil) throws -> HTTPResponse {
-        var headers: [(String, String)] = [("Authorization", "Bearer \(token)"), ("Accept", "application/vnd.github+json"), ("User-Agent", "fluxs")]
-        var bytes: [UInt8]?
-        if let body { bytes = try JSON.encodeBytes(body); headers.append(("Content-Type", "application/json")) }
-        let resp: HTTPResponse
-        // GitHub redirects renamed repositories (301/307, same host); the token goes along only to the API's origin.
-        do {
-            resp = try HTTPClient().performFollowing(HTTPRequest(method: method, url: base + path, headers: headers, body: bytes, timeout: 30,
-                                                                 maxBody: 32 << 20), tls: TLSSettings()).0
-        } catch {
-            throw CLIError("GitHub API \(method) \(path): \(error)")
-        }
-        if resp.status == 401 { throw CLIError("GitHub API: bad credentials (check GITHUB_TOKEN)") }
-        return resp
-    }
-
-    func message(_ r: HTTPResponse) -> String {
-        let doc = try? JSON.decode(bytes: r.body)
-        let m = doc?["message"]?.string ?? "HTTP \(r.status)"
-        let detail = doc?["errors"]?.array?.first?["message"]?.string
-        return detail.map { "\(m): \($0)" } ?? m
-    }
-
-    func repo(_ r: HTTPResponse) throws -> Repo {
-        let doc = try JSON.decode(bytes: r.body)
-        return Repo(cloneURL: doc["clone_url"]?.string ?? "", sshURL: doc["ssh_url"]?.string ?? "")
-    }
-
-    func repository(owner: String, name: String) throws -> Repo? {
-        let r = try call("GET", "/repos/\(owner)/\(name)")
-        if r.status == 404 { return nil }
-        guard r.status == 200 else { throw CLIError("failed to get repository \(owner)/\(name): \(message(r))") }
-        return try repo(r)
-    }
-
-    func login() throws -> String {
-        let r = try call("GET", "/user")
-        guard r.status == 200 else { throw CLIError("failed to get the token's user: \(message(r))") }
-        return (try JSON.decode(bytes: r.body))["login"]?.string ?? ""
-    }
-
-    func create(owner: String, name: String, personal: Bool, isPrivate: Bool, branch: String) throws -> Repo {
-        let body: Node = .map([("name", .string(name)), ("private", .bool(isPrivate)), ("auto_init", .bool(true)), ("default_branch", .string(branch))])
-        let r = try call("POST", personal ? "/user/repos" : "/orgs/\(owner)/repos", body)
-        guard r.status == 201 else { throw CLIError("failed to create repository \(owner)/\(name): \(message(r))") }
-        return try repo(r)
-    }
-
-    /// Adds the key unless the repository has it already (same key); true when it was added.
-    func addDeployKey(owner: String, name: String, title: String, key: String, readOnly: Bool) throws -> Bool {
-        let list = try call("GET", "/repos/\(owner)/\(name)/keys")
-        let existing = (try? JSON.decode(bytes: list.body))?.array ?? []
-        let parts = key.split(separator: " ").prefix(2).joined(separator: " ")
-        if existing.contains(where: { ($0["key"]?.string ?? "").split(separator: " ").prefix(2).joined(separator: " ") == parts }) { return false }
-        let r = try call("POST", "/repos/\(owner)/\(name)/keys",
-                         .map([("title", .string(title)), ("key", .string(key)), ("read_only", .bool(readOnly))]))
-        guard r.status == 201 else { throw CLIError("failed to add the deploy key to \(owner)/\(name): \(message(r))") }
-        return true
     }
 }

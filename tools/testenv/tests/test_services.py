@@ -222,6 +222,65 @@ class GitHubSimulator(unittest.TestCase):
         self.assertEqual(lst[0]["context"], "kustomization/podinfo")
 
 
+class ForgeSimulator(unittest.TestCase):
+    """GitLab, Gitea and Bitbucket Server paths and payloads as go-git-providers uses them; repositories served by git."""
+
+    def api(self, method, path, body=None, headers=None):
+        args = ["-X", method]
+        for k, v in (headers or {}).items():
+            args += ["-H", "%s: %s" % (k, v)]
+        if body is not None:
+            args += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+        code, text = curl(*(args + [E["FLUXS_TEST_FORGE_API"] + path]))
+        return code, (json.loads(text) if text.strip() else None)
+
+    def pub(self):
+        d = tempfile.mkdtemp()
+        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", d + "/k")
+        key = open(d + "/k.pub").read().strip()
+        shutil.rmtree(d)
+        return key
+
+    def test_gitlab(self):
+        h = {"PRIVATE-TOKEN": E["FLUXS_TEST_FORGE_TOKEN"]}
+        self.assertEqual(self.api("GET", "/api/v4/user", headers={"PRIVATE-TOKEN": "bad"})[0], 401)
+        self.assertEqual(self.api("GET", "/api/v4/user", headers=h)[1]["username"], E["FLUXS_TEST_FORGE_OWNER"])
+        name = "gl-%s" % uuid.uuid4().hex[:4]
+        group = E["FLUXS_TEST_FORGE_GROUP"]
+        self.assertEqual(self.api("GET", "/api/v4/projects/%s%%2F%s" % (group, name), headers=h)[0], 404)
+        code, g = self.api("GET", "/api/v4/groups/%s" % group, headers=h)
+        code, p = self.api("POST", "/api/v4/projects", {"name": name, "namespace_id": g["id"], "visibility": "private", "default_branch": "main"}, h)
+        self.assertEqual((code, p["path_with_namespace"]), (201, "%s/%s" % (group, name)))
+        self.assertIn("HEAD", run("git", "ls-remote", "--symref", p["http_url_to_repo"], "HEAD").stdout + "HEAD")
+        code, k = self.api("POST", "/api/v4/projects/%d/deploy_keys" % p["id"], {"title": "k", "key": self.pub(), "can_push": False}, h)
+        self.assertEqual(code, 201)
+        self.assertEqual([x["title"] for x in self.api("GET", "/api/v4/projects/%d/deploy_keys" % p["id"], headers=h)[1]], ["k"])
+        code, t = self.api("POST", "/api/v4/projects/%d/deploy_tokens" % p["id"], {"name": "t", "scopes": ["read_repository"]}, h)
+        self.assertEqual(code, 201)
+        self.assertTrue(t["token"] and t["username"])
+
+    def test_gitea_and_bitbucket(self):
+        name = "gt-%s" % uuid.uuid4().hex[:4]
+        gt = {"Authorization": "token " + E["FLUXS_TEST_FORGE_TOKEN"]}
+        code, r = self.api("POST", "/api/v1/user/repos", {"name": name, "private": True, "default_branch": "main"}, gt)
+        self.assertEqual((code, r["full_name"]), (201, "%s/%s" % (E["FLUXS_TEST_FORGE_OWNER"], name)))
+        self.assertEqual(self.api("POST", "/api/v1/orgs/%s/repos" % E["FLUXS_TEST_FORGE_GROUP"], {"name": name},
+                                  {"Authorization": "token " + E["FLUXS_TEST_FORGE_OTHER_TOKEN"]})[0], 403)
+        self.assertEqual(self.api("POST", "/api/v1/repos/%s/%s/keys" % (E["FLUXS_TEST_FORGE_OWNER"], name),
+                                  {"title": "k", "key": self.pub(), "read_only": True}, gt)[0], 201)
+        import base64
+        bb = {"Authorization": "Basic " + base64.b64encode(("u:" + E["FLUXS_TEST_FORGE_TOKEN"]).encode()).decode()}
+        key = E["FLUXS_TEST_FORGE_GROUP"]
+        code, b = self.api("POST", "/rest/api/1.0/projects/%s/repos" % key, {"name": name, "scmId": "git"}, bb)
+        self.assertEqual(code, 201)
+        clone = [l["href"] for l in b["links"]["clone"] if l["name"] == "http"][0]
+        run("git", "ls-remote", clone)
+        self.assertEqual(self.api("GET", "/rest/api/1.0/projects/%s/repos/%s" % (key, name), headers=bb)[1]["slug"], name)
+        code, _ = self.api("POST", "/rest/keys/1.0/projects/%s/repos/%s/ssh" % (key, name), {"key": {"text": self.pub()}, "permission": "REPO_READ"}, bb)
+        self.assertEqual(code, 201)
+        self.assertEqual(self.api("GET", "/rest/keys/1.0/projects/%s/repos/%s/ssh" % (key, name), headers=bb)[1]["size"], 1)
+
+
 class WebhookSink(unittest.TestCase):
     def test_records_posts(self):
         curl("-X", "DELETE", E["FLUXS_TEST_WEBHOOK"] + "/__sink/requests")
