@@ -148,6 +148,9 @@ enum BootstrapCommand {
         for required in ["source-controller", "kustomize-controller"] where !comps.contains(required) {
             throw CLIError("component \(required) is required")
         }
+        if !inv.flags.strings("ssh-hostkey-algos").isEmpty {
+            throw CLIError("--ssh-hostkey-algos is not supported by fluxs: libssh2 negotiates the host key algorithm, and the scanned host keys are pinned in known_hosts")
+        }
         if !inv.flags.string("manifests").isEmpty {
             throw CLIError("--manifests is not supported by fluxs: the manifests are generated from its Swift types")
         }
@@ -323,7 +326,7 @@ enum BootstrapCommand {
         var auth = GitAuth()
         auth.username = owner
         auth.password = token
-        return try runProvider(inv, Provider(forge: GitHubForge(base: base, token: token, hostname: hostname), owner: owner, repository: repository,
+        return try runProvider(inv, Provider(forge: GitHubStyleForge.github(base: base, token: token, hostname: hostname), owner: owner, repository: repository,
                                              personal: f.bool("personal"), isPrivate: f.bool("private"), cloneAuth: auth,
                                              secretUsername: "git", token: token))
     }
@@ -369,7 +372,7 @@ enum BootstrapCommand {
         var auth = GitAuth()
         auth.username = owner
         auth.password = token
-        return try runProvider(inv, Provider(forge: GiteaForge(hostname: f.string("hostname"), token: token, caData: try caData(inv)), owner: owner,
+        return try runProvider(inv, Provider(forge: GitHubStyleForge.gitea(hostname: f.string("hostname"), token: token, caData: try caData(inv)), owner: owner,
                                              repository: repository, personal: f.bool("personal"), isPrivate: f.bool("private"),
                                              cloneAuth: auth, secretUsername: "git", token: token))
     }

@@ -84,19 +84,28 @@ func forgeDomainURL(_ hostname: String) -> String { forgeBase(hostname, path: ""
 /// Deploy keys are compared by type and key material (titles and comments aside).
 func sameKey(_ a: String, _ b: String) -> Bool { a.split(separator: " ").prefix(2) == b.split(separator: " ").prefix(2) }
 
-// MARK: GitHub (REST v3)
+// MARK: GitHub (REST v3) and Gitea (REST v1): the same repository, user and keys paths and payloads
 
-struct GitHubForge: GitForge {
+struct GitHubStyleForge: GitForge {
     var http: ForgeHTTP
     var hostname: String
+    /// Where the repository references flux prints start (`https://github.com`).
+    var webBase: String
+    /// GitHub initializes new repositories with a README (flux asks for it); Gitea's are created empty.
+    var autoInit: Bool
     var domain: String { hostname }
 
-    init(base: String, token: String, hostname: String) {
-        http = ForgeHTTP(service: "GitHub", base: base, headers: [("Authorization", "Bearer \(token)"), ("Accept", "application/vnd.github+json")])
-        self.hostname = hostname
+    static func github(base: String, token: String, hostname: String) -> GitHubStyleForge {
+        GitHubStyleForge(http: ForgeHTTP(service: "GitHub", base: base, headers: [("Authorization", "Bearer \(token)"), ("Accept", "application/vnd.github+json")]),
+                         hostname: hostname, webBase: "https://\(hostname)", autoInit: true)
     }
 
-    func reference(owner: String, name: String) -> String { "https://\(hostname)/\(owner)/\(name)" }
+    static func gitea(hostname: String, token: String, caData: [UInt8]?) -> GitHubStyleForge {
+        GitHubStyleForge(http: ForgeHTTP(service: "Gitea", base: forgeBase(hostname, path: "/api/v1"), headers: [("Authorization", "token \(token)")], caData: caData),
+                         hostname: hostname, webBase: forgeDomainURL(hostname), autoInit: false)
+    }
+
+    func reference(owner: String, name: String) -> String { "\(webBase)/\(owner)/\(name)" }
 
     func repo(_ b: Node, _ owner: String, _ name: String) -> ForgeRepo {
         ForgeRepo(owner: owner, name: name, cloneURL: b["clone_url"]?.string ?? "", sshURL: b["ssh_url"]?.string ?? "")
@@ -111,8 +120,9 @@ struct GitHubForge: GitForge {
     func login() throws -> String { try http.expect(try http.call("GET", "/user"), [200], "get the token's user")["login"]?.string ?? "" }
 
     func create(owner: String, name: String, personal: Bool, isPrivate: Bool, branch: String) throws -> ForgeRepo {
-        let body: Node = .map([("name", .string(name)), ("private", .bool(isPrivate)), ("auto_init", .bool(true)), ("default_branch", .string(branch))])
-        let r = try http.call("POST", personal ? "/user/repos" : "/orgs/\(owner)/repos", body)
+        var body: [(String, Node)] = [("name", .string(name)), ("private", .bool(isPrivate)), ("default_branch", .string(branch))]
+        if autoInit { body.append(("auto_init", true)) }
+        let r = try http.call("POST", personal ? "/user/repos" : "/orgs/\(owner)/repos", .map(body))
         return repo(try http.expect(r, [201], "create repository \(owner)/\(name)"), owner, name)
     }
 
@@ -185,48 +195,6 @@ struct GitLabForge: GitForge {
         let t = try http.expect(try http.call("POST", "/projects/\(repo.id)/deploy_tokens",
                                               .map([("name", .string(name)), ("scopes", ["read_repository"])])), [201], "create a deploy token")
         return (t["username"]?.string ?? "", t["token"]?.string ?? "")
-    }
-}
-
-// MARK: Gitea (REST v1)
-
-struct GiteaForge: GitForge {
-    var http: ForgeHTTP
-    var hostname: String
-    var domain: String { hostname }
-
-    init(hostname: String, token: String, caData: [UInt8]?) {
-        http = ForgeHTTP(service: "Gitea", base: forgeBase(hostname, path: "/api/v1"), headers: [("Authorization", "token \(token)")], caData: caData)
-        self.hostname = hostname
-    }
-
-    func reference(owner: String, name: String) -> String { "\(forgeDomainURL(hostname))/\(owner)/\(name)" }
-
-    func repo(_ b: Node, _ owner: String, _ name: String) -> ForgeRepo {
-        ForgeRepo(owner: owner, name: name, cloneURL: b["clone_url"]?.string ?? "", sshURL: b["ssh_url"]?.string ?? "")
-    }
-
-    func repository(owner: String, name: String, personal: Bool) throws -> ForgeRepo? {
-        let r = try http.call("GET", "/repos/\(owner)/\(name)")
-        if r.status == 404 { return nil }
-        return repo(try http.expect(r, [200], "get repository \(owner)/\(name)"), owner, name)
-    }
-
-    func login() throws -> String { try http.expect(try http.call("GET", "/user"), [200], "get the token's user")["login"]?.string ?? "" }
-
-    func create(owner: String, name: String, personal: Bool, isPrivate: Bool, branch: String) throws -> ForgeRepo {
-        let body: Node = .map([("name", .string(name)), ("private", .bool(isPrivate)), ("default_branch", .string(branch))])
-        let r = try http.call("POST", personal ? "/user/repos" : "/orgs/\(owner)/repos", body)
-        return repo(try http.expect(r, [201], "create repository \(owner)/\(name)"), owner, name)
-    }
-
-    func addDeployKey(_ repo: ForgeRepo, title: String, key: String, readOnly: Bool) throws -> Bool {
-        let list = try http.call("GET", "/repos/\(repo.owner)/\(repo.name)/keys")
-        if (list.body?.array ?? []).contains(where: { sameKey($0["key"]?.string ?? "", key) }) { return false }
-        let r = try http.call("POST", "/repos/\(repo.owner)/\(repo.name)/keys",
-                              .map([("title", .string(title)), ("key", .string(key)), ("read_only", .bool(readOnly))]))
-        _ = try http.expect(r, [201], "add the deploy key to \(repo.owner)/\(repo.name)")
-        return true
     }
 }
 
