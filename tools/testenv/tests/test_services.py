@@ -303,7 +303,7 @@ class Lifecycle(unittest.TestCase):
             p = run(sys.executable, TESTENV, "run", "--dir", d, "--", "cat", os.path.join(d, "pids.json"))
             took = time.time() - t0
             pids = json.loads(p.stdout)
-            self.assertEqual(sorted(pids), ["git", "github", "hostile", "kube", "registry-auth", "registry-open", "ssh", "webhook"])
+            self.assertEqual(sorted(pids), ["forge", "git", "github", "hostile", "kube", "registry-auth", "registry-open", "ssh", "webhook"])
             for name, pid in pids.items():
                 with self.assertRaises(ProcessLookupError, msg="%s (pid %d) still runs" % (name, pid)):
                     os.kill(pid, 0)
