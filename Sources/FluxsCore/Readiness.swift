@@ -110,7 +110,9 @@ public enum Health {
         case "CustomResourceDefinition":
             return condition("Established")?["status"]?.string == "True" ? .current : .inProgress
         case "Service":
-            if o["spec"]?["type"]?.string == "LoadBalancer", (status?["loadBalancer"]?["ingress"]?.array ?? []).isEmpty { return .inProgress }
+            // kstatus's serviceConditions: a LoadBalancer is in progress only until the API server has given it a
+            // cluster IP; the external address a cloud controller adds later is not waited for.
+            if o["spec"]?["type"]?.string == "LoadBalancer", (o["spec"]?["clusterIP"]?.string ?? "").isEmpty { return .inProgress }
             return .current
         default:
             // Objects with conditions (Flux kinds, most CRDs) follow Ready/Stalled/Reconciling; the rest exist = current.
