@@ -62,6 +62,12 @@ public func subject(of o: Node) -> String {
 }
 
 /// Server-side apply of a set of objects in stages, reporting what changed.
+///
+/// Per object, one server-side dry run decides the action (reference: fluxcd/pkg/ssa, which reads the live object
+/// with a GET first): a dry run without a resourceVersion is a create; otherwise its result is compared with the
+/// live object, and only a difference is applied. The live objects come from one LIST per kind and namespace with
+/// the owner label selector (`ownerSelector`), not from a GET per object; an object the list lacks exists without
+/// the owner labels this apply sets, so applying it changes it. An unchanged object costs its dry run alone.
 public final class Applier {
     public let kube: KubeClient
     public let fieldManager: String
@@ -69,6 +75,12 @@ public final class Applier {
     public var dryRun = false
     /// How long to wait for CRDs and namespaces of the first stage.
     public var waitTimeout: Double = 60
+    /// The labels every object of this apply carries (kustomize-controller's owner labels), as a label selector: the
+    /// live objects are listed with it. Without it, each object is read with a GET.
+    public var ownerSelector: String?
+    /// Dry runs already made (by `subject(of:)`), used instead of a new one: the validation before anything changes
+    /// made them. Objects of a kind or namespace the set itself creates are dry-run in their stage.
+    public var dryRuns: [String: Node] = [:]
     /// Every object an apply was sent for, in order, also when the call failed (it may have reached the server):
     /// a reconciliation that fails part-way keeps them all in its inventory, so none is orphaned.
     public private(set) var attempted: [Node] = []
@@ -84,8 +96,7 @@ public final class Applier {
         let classDefs = objects.filter { !ApplyOrder.isClusterDefinition($0) && ApplyOrder.isClassDefinition($0) }.sorted(by: ApplyOrder.less)
         let rest = objects.filter { !ApplyOrder.isClusterDefinition($0) && !ApplyOrder.isClassDefinition($0) }.sorted(by: ApplyOrder.less)
         for (stage, wait) in [(clusterDefs, true), (classDefs, false), (rest, false)] where !stage.isEmpty {
-            var entries: [ChangeSetEntry] = []
-            for o in stage { entries.append(try applyOne(o)) }
+            let entries = try applyStage(stage)
             if wait && !dryRun {
                 try waitReady(entries.map(\.object))
                 kube.forgetDiscovery()   // the new CRDs' kinds
@@ -95,39 +106,81 @@ public final class Applier {
         return out
     }
 
-    /// Applies one object; errors name the object and the step (`query`, `apply`), as fluxcd/pkg/ssa's do.
-    public func applyOne(_ obj: Node) throws -> ChangeSetEntry {
-        let what = subject(of: obj)
-        let r: ResourceRef
-        do { r = try kube.resource(for: obj) } catch let e as KubeError { throw e.naming("\(what) discovery failed") }
-        guard let name = obj["metadata"]?["name"]?.string, !name.isEmpty else {
-            throw KubeError(kind: .badRequest, message: "\(r.kind) has no metadata.name")
-        }
-        let ns = r.namespaced ? obj["metadata"]?["namespace"]?.string : nil
-        let existing: Node?
-        do { existing = try kube.getIfExists(r, namespace: ns, name: name) } catch let e as KubeError { throw e.naming("\(what) query failed") }
-        if !dryRun { attempted.append(obj) }
-        let result: Node
-        do { result = try kube.apply(obj, fieldManager: fieldManager, force: force, dryRun: dryRun) } catch let e as KubeError {
-            throw e.naming("\(what) \(dryRun ? "dry-run" : "apply") failed")
-        }
-        let action: ApplyAction
-        if existing == nil {
-            action = .created
-        } else if existing?["metadata"]?["resourceVersion"]?.string != result["metadata"]?["resourceVersion"]?.string {
-            action = .configured
-        } else if dryRun, stripVolatile(existing!) != stripVolatile(result) {
-            action = .configured
-        } else {
-            action = .unchanged
-        }
-        return ChangeSetEntry(subject: subject(of: obj), action: action, object: result)
+    /// One object of a stage: where it goes, its dry run, and what the server has.
+    struct Planned {
+        var object: Node
+        var subject: String
+        var ref: ResourceRef
+        var namespace: String?
+        var name: String
+        var dry: Node? = nil
+        var live: Node? = nil
     }
 
-    func stripVolatile(_ o: Node) -> Node {
+    /// Dry runs every object of a stage (those not dry-run already) before applying any, then applies the ones
+    /// that change.
+    func applyStage(_ stage: [Node]) throws -> [ChangeSetEntry] {
+        var plan: [Planned] = []
+        for obj in stage {
+            let what = subject(of: obj)
+            let r: ResourceRef
+            do { r = try kube.resource(for: obj) } catch let e as KubeError { throw e.naming("\(what) discovery failed") }
+            guard let name = obj["metadata"]?["name"]?.string, !name.isEmpty else {
+                throw KubeError(kind: .badRequest, message: "\(r.kind) has no metadata.name")
+            }
+            plan.append(Planned(object: obj, subject: what, ref: r, namespace: r.namespaced ? obj["metadata"]?["namespace"]?.string : nil,
+                                name: name, dry: dryRuns[what]))
+        }
+        try readLive(&plan)
+        for i in plan.indices where plan[i].dry == nil {
+            do { plan[i].dry = try kube.apply(plan[i].object, fieldManager: fieldManager, force: force, dryRun: true) } catch let e as KubeError {
+                throw e.naming("\(plan[i].subject) dry-run failed")
+            }
+        }
+        var out: [ChangeSetEntry] = []
+        for p in plan {
+            let dry = p.dry ?? p.object
+            let action = Self.action(dry: dry, live: p.live)
+            var result = dry
+            if action != .unchanged && !dryRun {
+                attempted.append(p.object)
+                do { result = try kube.apply(p.object, fieldManager: fieldManager, force: force, dryRun: false) } catch let e as KubeError {
+                    throw e.naming("\(p.subject) apply failed")
+                }
+            }
+            out.append(ChangeSetEntry(subject: p.subject, action: action, object: result))
+        }
+        return out
+    }
+
+    /// The live objects of a stage: one LIST per kind and namespace with the owner selector, else a GET each.
+    func readLive(_ plan: inout [Planned]) throws {
+        guard let selector = ownerSelector else {
+            for i in plan.indices {
+                do { plan[i].live = try kube.getIfExists(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name) } catch let e as KubeError {
+                    throw e.naming("\(plan[i].subject) query failed")
+                }
+            }
+            return
+        }
+        var owned = OwnedObjects(kube: kube, selector: selector)
+        for i in plan.indices { plan[i].live = try owned.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name) }
+    }
+
+    /// created when the dry run has no resourceVersion (nothing is stored), unchanged when it equals the live object
+    /// (managedFields times and the resourceVersion aside), configured otherwise.
+    static func action(dry: Node, live: Node?) -> ApplyAction {
+        if (dry["metadata"]?["resourceVersion"]?.string ?? "").isEmpty { return .created }
+        guard let live else { return .configured }
+        return comparable(dry) == comparable(live) ? .unchanged : .configured
+    }
+
+    static func comparable(_ o: Node) -> Node {
         var c = o
-        c.set(["metadata", "managedFields"], nil)
         c.set(["metadata", "resourceVersion"], nil)
+        if let mf = o["metadata"]?["managedFields"]?.array {
+            c.set(["metadata", "managedFields"], .sequence(mf.map { e in var x = e; x.set(["time"], nil); return x }))
+        }
         return c
     }
 

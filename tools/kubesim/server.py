@@ -39,6 +39,9 @@ class Server(ThreadingHTTPServer):
         self.tls = tls
         self.log = collections.deque(maxlen=2000)
         self.log_lock = threading.Lock()
+        # Every answered request, by user agent product, method and dry run (GET /__sim/counts): the log keeps only
+        # the last 2000, the counts keep all.
+        self.counts = collections.Counter()
         super().__init__(addr, Handler)
 
     def get_request(self):
@@ -102,9 +105,12 @@ class Handler(BaseHTTPRequestHandler):
         self.record(code)
 
     def record(self, code):
+        agent = self.headers.get("User-Agent", "")
         with self.server.log_lock:
             self.server.log.append({"method": self.command, "path": self.path, "code": code,
-                                    "userAgent": self.headers.get("User-Agent", ""), "time": time.time()})
+                                    "userAgent": agent, "time": time.time()})
+            if not self.path.startswith("/__sim"):
+                self.server.counts[(agent.split("/")[0].split(" ")[0], self.command, "dryRun=All" in self.path)] += 1
 
     def send_error_status(self, e):
         h = dict(e.headers)
@@ -399,6 +405,16 @@ class Handler(BaseHTTPRequestHandler):
             # {"namespace", "name", "container", "log"}: what the container wrote (kubelets would keep it)
             api.pod_logs[(body.get("namespace", ""), body.get("name", ""), body.get("container", ""))] = body.get("log", "")
             self.send_json(200, {"pods": len(api.pod_logs)})
+            return
+        if path == "/__sim/counts":
+            # {"total": N, "counts": [{"agent": "fluxs", "method": "PATCH", "dryRun": true, "count": n}, ...]};
+            # DELETE sets them to zero.
+            with self.server.log_lock:
+                if method == "DELETE":
+                    self.server.counts.clear()
+                counts = sorted(self.server.counts.items())
+            self.send_json(200, {"total": sum(n for _, n in counts),
+                                 "counts": [{"agent": a, "method": m, "dryRun": d, "count": n} for (a, m, d), n in counts]})
             return
         if path == "/__sim/requests":
             with self.server.log_lock:

@@ -170,8 +170,9 @@ public struct KustomizationReconciler: OnDemandReconciler {
         env.log("Detecting drift for revision \(revision) with a timeout of \(timeoutText)")
         let applier = Applier(kube: kube, fieldManager: Self.controller)
         applier.waitTimeout = max(1, deadline - monotonicSeconds())
+        applier.ownerSelector = Self.ownerSelector(name: name, namespace: ns)
         do {
-            try validate(objects, kube: kube)
+            applier.dryRuns = try validate(objects, kube: kube)
         } catch let f as Failure {
             return try fail(f, revision: revision)
         }
@@ -197,9 +198,10 @@ public struct KustomizationReconciler: OnDemandReconciler {
         var deleted: [String] = []
         if spec.prune {
             let keep = Set(inventory.entries.map(\.id))
+            var owned = OwnedObjects(kube: kube, selector: Self.ownerSelector(name: name, namespace: ns))
             for e in old.entries where !keep.contains(e.id) {
                 do {
-                    if let line = try prune(e, kube: kube, owner: (name, ns)) { deleted.append(line); env.log(line) }
+                    if let line = try prune(e, kube: kube, owned: &owned) { deleted.append(line); env.log(line) }
                 } catch {
                     inventory.entries += old.entries.filter { !keep.contains($0.id) && !deleted.contains(Self.entrySubject($0) + " deleted") }
                     status.inventory = inventory
@@ -218,12 +220,20 @@ public struct KustomizationReconciler: OnDemandReconciler {
             env.log("Running health checks for revision \(revision) with a timeout of \(timeoutText)")
             let t0 = monotonicSeconds()
             var pending: [String] = []
+            // Kinds and namespaces with several objects to check are listed once a round (owner labels); the rest,
+            // and objects the list lacks (not this Kustomization's), are read one by one.
+            var perGroup: [String: Int] = [:]
+            for (r, cns, _) in checks { perGroup["\(r.apiVersion)/\(r.resource)/\(cns ?? "")", default: 0] += 1 }
             while true {
                 pending = []
+                var owned = OwnedObjects(kube: kube, selector: Self.ownerSelector(name: name, namespace: ns))
                 for (r, cns, cname) in checks {
                     let id = cns.map { "\(r.kind)/\($0)/\(cname)" } ?? "\(r.kind)/\(cname)"
-                    let found: Node?
-                    do { found = try kube.getIfExists(r, namespace: cns, name: cname) } catch let e as KubeError {
+                    var found: Node?
+                    do {
+                        if perGroup["\(r.apiVersion)/\(r.resource)/\(cns ?? "")", default: 0] > 1 { found = try owned.get(r, namespace: cns, name: cname) }
+                        if found == nil { found = try kube.getIfExists(r, namespace: cns, name: cname) }
+                    } catch let e as KubeError {
                         return try fail(Failure(reason: "HealthCheckFailed", message: "health check of \(id): query failed: \(e.message)"), revision: revision)
                     }
                     guard let live = found else { pending.append("\(id) status: 'NotFound'"); continue }
@@ -297,7 +307,10 @@ public struct KustomizationReconciler: OnDemandReconciler {
 
     /// Every object goes through a server-side dry run first, so a bad object fails the reconciliation before any
     /// object changes. Objects whose kind or namespace this same set creates cannot be checked before it exists.
-    func validate(_ objects: [Node], kube: KubeClient) throws {
+    /// Returns the dry runs by `subject(of:)`: they decide what the apply changes.
+    @discardableResult
+    func validate(_ objects: [Node], kube: KubeClient) throws -> [String: Node] {
+        var dryRuns: [String: Node] = [:]
         var seen = Set<String>()
         for o in objects {
             let id = subject(of: o)
@@ -319,16 +332,24 @@ public struct KustomizationReconciler: OnDemandReconciler {
                               message: "\(subject(of: o)) is namespaced but has no namespace: set metadata.namespace or spec.targetNamespace")
             }
             if r.namespaced && newNamespaces.contains(objNS) { continue }
-            do { _ = try kube.apply(o, fieldManager: Self.controller, force: true, dryRun: true) } catch let e as KubeError {
+            do { dryRuns[subject(of: o)] = try kube.apply(o, fieldManager: Self.controller, force: true, dryRun: true) } catch let e as KubeError {
                 let reason = e.reason.isEmpty ? "" : " (\(e.reason))"
                 throw Failure(reason: "ReconciliationFailed", message: "\(subject(of: o)) dry-run failed\(reason): \(e.message)")
             }
         }
+        return dryRuns
+    }
+
+    /// The owner labels kustomize-controller sets on every object it applies, as a label selector.
+    static func ownerSelector(name: String, namespace: String) -> String {
+        "kustomize.toolkit.fluxcd.io/name=\(name),kustomize.toolkit.fluxcd.io/namespace=\(namespace)"
     }
 
     /// Deletes a stale inventory entry when it still exists and this Kustomization owns it (its name and namespace
     /// labels), unless it opted out (`kustomize.toolkit.fluxcd.io/prune: disabled`). Returns the change-set line.
-    func prune(_ e: ResourceInventory.Entry, kube: KubeClient, owner: (name: String, namespace: String)) throws -> String? {
+    /// What exists and is owned comes from one LIST per kind and namespace with the owner labels (`owned`), not a GET
+    /// per entry: an entry the list lacks is gone or no longer this Kustomization's.
+    func prune(_ e: ResourceInventory.Entry, kube: KubeClient, owned: inout OwnedObjects) throws -> String? {
         guard let id = Self.parse(e.id) else { return nil }
         let apiVersion = id.group.isEmpty ? e.v : "\(id.group)/\(e.v)"
         let what = Self.entrySubject(e)
@@ -339,14 +360,9 @@ public struct KustomizationReconciler: OnDemandReconciler {
             throw err.naming("\(what) discovery failed")
         }
         let objNS: String? = r.namespaced ? id.namespace : nil
-        let found: Node?
-        do { found = try kube.getIfExists(r, namespace: objNS, name: id.name) } catch let err as KubeError { throw err.naming("\(what) query failed") }
-        guard let live = found else { return nil }
+        guard let live = try owned.get(r, namespace: objNS, name: id.name) else { return nil }
         let meta = live["metadata"]
         if meta?["annotations"]?["kustomize.toolkit.fluxcd.io/prune"]?.string == "disabled" { return nil }
-        let labels = meta?["labels"]
-        guard labels?["kustomize.toolkit.fluxcd.io/name"]?.string == owner.name,
-              labels?["kustomize.toolkit.fluxcd.io/namespace"]?.string == owner.namespace else { return nil }
         do { _ = try kube.delete(r, namespace: objNS, name: id.name) } catch let err as KubeError {
             // Gone already (a retried DELETE whose first answer was lost): what prune wanted.
             if err.kind != .notFound { throw err.naming("\(what) delete failed") }
@@ -430,5 +446,32 @@ public struct KustomizationReconciler: OnDemandReconciler {
     /// postBuild.substituteFrom values of a ConfigMap or Secret in the Kustomization's namespace.
     public static func values(_ kube: KubeClient, kind: String, namespace: String, name: String) throws -> [String: String]? {
         try kube.stringData(of: kind == "Secret" ? .secrets : .configMaps, namespace: namespace, name: name)
+    }
+}
+
+/// The objects of a Kustomization (its owner labels), listed once per kind and namespace when first asked for.
+struct OwnedObjects {
+    let kube: KubeClient
+    let selector: String
+    var lists: [String: [String: Node]] = [:]
+
+    init(kube: KubeClient, selector: String) {
+        self.kube = kube
+        self.selector = selector
+    }
+
+    /// The live object, nil when it does not exist or lacks the owner labels.
+    mutating func get(_ r: ResourceRef, namespace: String?, name: String) throws -> Node? {
+        let key = "\(r.apiVersion)/\(r.resource)/\(namespace ?? "")"
+        if lists[key] == nil {
+            let items: [Node]
+            do { items = try kube.list(r, namespace: namespace, labelSelector: selector).items } catch let e as KubeError {
+                throw e.naming("\(r.kind) list\(namespace.map { " in namespace \($0)" } ?? "") failed")
+            }
+            var byName: [String: Node] = [:]
+            for it in items { if let n = it["metadata"]?["name"]?.string { byName[n] = it } }
+            lists[key] = byName
+        }
+        return lists[key]?[name]
     }
 }

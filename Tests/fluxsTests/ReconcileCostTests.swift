@@ -1,0 +1,112 @@
+import Foundation
+import FluxsTestSupport
+import XCTest
+
+/// What a Kustomization reconcile costs in API requests, counted by the API simulator (`/__sim/counts`): an unchanged
+/// object costs at most its dry run, only changed objects are applied, prune and health checks list once per kind
+/// instead of reading each object.
+final class ReconcileCostTests: XCTestCase {
+    var fx: ReconcileFixture!
+
+    override func setUpWithError() throws { fx = try ReconcileFixture(prefix: "cost") }
+    override func tearDownWithError() throws { fx?.cleanUp() }
+
+    /// Requests fluxs made since the counts were last reset: total, real writes (PATCH/PUT/POST/DELETE without
+    /// dryRun), dry runs, GETs.
+    struct Counts: CustomStringConvertible {
+        var total = 0, writes = 0, dryRuns = 0, gets = 0, deletes = 0
+        var description: String { "total \(total), writes \(writes), dry runs \(dryRuns), GETs \(gets), DELETEs \(deletes)" }
+    }
+
+    func counted(_ body: () throws -> Void) throws -> Counts {
+        _ = try fx.sim("DELETE", "/__sim/counts")
+        try body()
+        var c = Counts()
+        for e in (try fx.sim("GET", "/__sim/counts")["counts"] as? [[String: Any]]) ?? [] where e["agent"] as? String == "fluxs" {
+            let n = e["count"] as? Int ?? 0
+            let method = e["method"] as? String ?? ""
+            let dry = e["dryRun"] as? Bool ?? false
+            c.total += n
+            if dry { c.dryRuns += n } else if method == "GET" { c.gets += n } else { c.writes += n }
+            if method == "DELETE" && !dry { c.deletes += n }
+        }
+        return c
+    }
+
+    func configMaps(_ n: Int, value: (Int) -> String = { "v\($0)" }) -> [String: String] {
+        var files: [String: String] = [:]
+        var names: [String] = []
+        for i in 0..<n {
+            let name = String(format: "cm-%03d", i)
+            names.append(name + ".yaml")
+            files["app/\(name).yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \(name)\ndata:\n  value: \"\(value(i))\"\n"
+        }
+        files["app/kustomization.yaml"] = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+            + names.map { "- \($0)\n" }.joined()
+        return files
+    }
+
+    func testNoOpCostsAtMostOneRequestPerObjectAndOnlyChangesAreApplied() throws {
+        let n = 200
+        let repo = try fx.source(configMaps(n))
+        let first = try counted {
+            let r = try fx.fluxs(["create", "kustomization", "app", "--source=GitRepository/fleet", "--path=./app", "--prune=true",
+                                  "--interval=10m", "--target-namespace=\(fx.apps)"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        XCTAssertEqual(try fx.configMaps().count, n)
+        // Created objects: a dry run and an apply each, no GET per object.
+        XCTAssertLessThanOrEqual(first.total, 2 * n + 25, "first apply: \(first)")
+        XCTAssertLessThanOrEqual(first.gets, 15, "first apply: \(first)")
+
+        // Nothing changed: no apply, no GET per object; the dry runs (or fewer) and a constant.
+        let noop = try counted {
+            let r = try fx.fluxs(["reconcile", "kustomization", "app", "--verbose"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("ConfigMap/\(fx.apps)/cm-000 unchanged"), r.stderr)
+            XCTAssertFalse(r.stderr.contains(" configured"), r.stderr)
+        }
+        XCTAssertLessThanOrEqual(noop.total, n + 20, "no-op: \(noop)")
+        XCTAssertLessThanOrEqual(noop.gets, 12, "no-op: \(noop)")
+        // The status and the events are the only real writes.
+        XCTAssertLessThanOrEqual(noop.writes, 5, "no-op: \(noop)")
+
+        // Two objects changed, one removed: two applies, one delete, prune lists instead of reading each entry.
+        try repo.commit(["app/cm-007.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-007\ndata:\n  value: changed\n",
+                         "app/cm-100.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-100\ndata:\n  value: changed\n",
+                         "app/cm-199.yaml": nil,
+                         "app/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+                            + (0..<(n - 1)).map { String(format: "- cm-%03d.yaml\n", $0) }.joined()], "change two, drop one")
+        let change = try counted {
+            let r = try fx.fluxs(["reconcile", "kustomization", "app", "--with-source", "--verbose"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("ConfigMap/\(fx.apps)/cm-007 configured"), r.stderr)
+            XCTAssertTrue(r.stderr.contains("ConfigMap/\(fx.apps)/cm-100 configured"), r.stderr)
+            XCTAssertTrue(r.stderr.contains("ConfigMap/\(fx.apps)/cm-199 deleted"), r.stderr)
+            XCTAssertTrue(r.stderr.contains("ConfigMap/\(fx.apps)/cm-008 unchanged"), r.stderr)
+        }
+        XCTAssertEqual(try fx.jsonpath("configmap", "cm-007", ".data.value", namespace: fx.apps), "changed")
+        XCTAssertEqual(try fx.configMaps().count, n - 1)
+        print("requests: first apply \(first); no-op \(noop); change \(change)")
+        XCTAssertEqual(change.deletes, 1, "change: \(change)")
+        // Two applies, one delete, status (write-ahead is not needed: nothing new), events, the source's writes.
+        XCTAssertLessThanOrEqual(change.writes, 2 + 1 + 10, "change: \(change)")
+        XCTAssertLessThanOrEqual(change.total, n + 30, "change: \(change)")
+    }
+
+    func testHealthChecksListOncePerKind() throws {
+        let n = 30
+        var files = configMaps(n)
+        files["app/kustomization.yaml"] = nil
+        _ = try fx.source(files)
+        let r0 = try counted {
+            let r = try fx.fluxs(["create", "kustomization", "app", "--source=GitRepository/fleet", "--path=./app", "--wait=true",
+                                  "--interval=10m", "--target-namespace=\(fx.apps)"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        XCTAssertEqual(try fx.configMaps().count, n)
+        print("requests with --wait: \(r0)")
+        // Waiting for 30 ConfigMaps reads them with one LIST, not 30 GETs.
+        XCTAssertLessThanOrEqual(r0.gets, 15, "with --wait: \(r0)")
+    }
+}
