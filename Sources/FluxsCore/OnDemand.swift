@@ -159,10 +159,11 @@ public struct EventRecorder {
     let notifier: Notifier
     let warn: (String) -> Void
 
-    public init(kube: KubeClient, component: String, warn: @escaping (String) -> Void = { _ in }) {
+    /// `storage` keeps the duplicate-event limit across runs (EventRateLimit); without it every event is sent.
+    public init(kube: KubeClient, component: String, storage: Storage? = nil, warn: @escaping (String) -> Void = { _ in }) {
         self.kube = kube
         self.component = component
-        self.notifier = Notifier(kube: kube, warn: warn)
+        self.notifier = Notifier(kube: kube, storage: storage, warn: warn)
         self.warn = warn
     }
 
@@ -170,7 +171,9 @@ public struct EventRecorder {
 
     /// Records an event; a failure to record it is a warning naming the object, not an error of the reconciliation
     /// (as for the controllers: the objects and the status are what count).
-    public func record(_ object: Node, type: String, reason: String, message: String, annotations: [String: String] = [:]) {
+    /// Creates the core/v1 Event (no notification).
+    static func create(kube: KubeClient, component: String, object: Node, type: String, reason: String, message: String,
+                       annotations: [String: String], warn: (String) -> Void) {
         let meta = object["metadata"] ?? .map([])
         let ns = meta["namespace"]?.string ?? "default"
         let name = meta["name"]?.string ?? ""
@@ -194,6 +197,15 @@ public struct EventRecorder {
         do { _ = try kube.create(Self.events, namespace: ns, object: event) } catch {
             warn("\(object["kind"]?.string ?? "")/\(ns)/\(name): event create failed (\(reason) event not recorded): \(error)")
         }
+    }
+
+    public func record(_ object: Node, type: String, reason: String, message: String, annotations: [String: String] = [:]) {
+        Self.create(kube: kube, component: component, object: object, type: type, reason: reason, message: message,
+                    annotations: annotations, warn: warn)
+        let meta = object["metadata"] ?? .map([])
+        let ns = meta["namespace"]?.string ?? "default"
+        let name = meta["name"]?.string ?? ""
+        let now = Clock.rfc3339()
         let involved: Node = .map([
             ("kind", object["kind"] ?? ""), ("namespace", .string(ns)), ("name", .string(name)), ("uid", meta["uid"] ?? ""),
             ("apiVersion", object["apiVersion"] ?? ""), ("resourceVersion", meta["resourceVersion"] ?? ""),

@@ -11,6 +11,8 @@ public struct HTTPRequest: Sendable {
     /// Bytes of response body kept in memory before the transfer is stopped (a body streamed to `onData` is the
     /// receiver's to bound).
     public var maxBody: Int
+    /// Proxy for this request (CURLOPT_PROXY: http://, https:// or socks5:// with optional user info).
+    public var proxy: String? = nil
 
     public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil, timeout: Double = 0,
                 maxBody: Int = HTTPLimits.body) {
@@ -162,6 +164,7 @@ public final class HTTPClient: @unchecked Sendable {
             try set(CURLOPT_CONNECTTIMEOUT_MS, max(1, min(10_000, Int(req.timeout * 1000))))
         }
         try set(CURLOPT_ACCEPT_ENCODING, "")
+        if let proxy = req.proxy { try set(CURLOPT_PROXY, proxy) }
         if tls.insecure {
             try set(CURLOPT_SSL_VERIFYPEER, 0)
             try set(CURLOPT_SSL_VERIFYHOST, 0)

@@ -27,3 +27,10 @@ public func hexString(_ bytes: some Sequence<UInt8>) -> String {
     }
     return String(decoding: out, as: UTF8.self)
 }
+
+extension Hashing {
+    /// SHA-1, for keys that are SHA-1 upstream (Bitbucket build status keys), never for security.
+    public static func sha1Hex(_ s: String) -> String {
+        hexString(Insecure.SHA1.hash(data: Array(s.utf8)))
+    }
+}

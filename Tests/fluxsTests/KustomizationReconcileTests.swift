@@ -223,9 +223,10 @@ final class KustomizationReconcileTests: XCTestCase {
         let revision = "main@sha1:\(try repo.git("rev-parse", "HEAD"))"
         let sent = try requests()
         let byPath = Dictionary(grouping: sent) { $0["path"] as? String ?? "" }
-        // Slack: the change set and the success, as notification-controller formats them.
+        // Slack: the change set, as notification-controller formats it (the success is a commit status update, which
+        // notification-controller sends only to Git and generic providers).
         let slack = try XCTUnwrap(byPath["/\(ns)/slack"])
-        XCTAssertEqual(slack.count, 2)
+        XCTAssertEqual(slack.count, 1)
         let attachment = try XCTUnwrap((try body(slack[0])["attachments"] as? [[String: Any]])?.first)
         XCTAssertEqual(try body(slack[0])["channel"] as? String, "ops")
         XCTAssertEqual(try body(slack[0])["username"] as? String, "kustomize-controller")
@@ -264,7 +265,8 @@ final class KustomizationReconcileTests: XCTestCase {
         XCTAssertEqual(try TestEnv.run("curl", ["-s", "-o", "/dev/null", "-X", "POST", "--data-binary", String(decoding: fail, as: UTF8.self), "\(sink)/__sink/fail"]).status, 0)
         let warned = try fluxs(["reconcile", "kustomization", "podinfo", "--with-source"])
         XCTAssertEqual(warned.status, 0, warned.stderr)
-        XCTAssertTrue(warned.stderr.contains("failed to send notification for Kustomization/\(ns)/podinfo through Provider \(ns)/slack: postMessage failed: HTTP 500"), warned.stderr)
+        // (Nothing changed, so only the success goes out: to the generic-hmac provider, whose inclusion list takes it.)
+        XCTAssertTrue(warned.stderr.contains("failed to send notification for Kustomization/\(ns)/podinfo through Provider \(ns)/hmac: postMessage failed: HTTP 500"), warned.stderr)
         XCTAssertFalse(warned.stderr.contains(sink), warned.stderr)
         _ = try TestEnv.run("curl", ["-s", "-o", "/dev/null", "-X", "POST", "--data-binary", "{\"count\": 0}", "\(sink)/__sink/fail"])
     }

@@ -81,7 +81,7 @@ public struct ImageRepositoryReconciler: OnDemandReconciler {
         let input = try ReconcileInput<ImageRepositorySpec, ImageRepositoryStatus>(object, defaultStatus: ImageRepositoryStatus())
         let (ns, generation, spec) = (input.namespace, input.generation, input.spec)
         var status = input.status
-        let recorder = EventRecorder(kube: env.kube, component: ImageStatusWriter.controller, warn: env.warn)
+        let recorder = EventRecorder(kube: env.kube, component: ImageStatusWriter.controller, storage: env.storage, warn: env.warn)
         let now = Clock.rfc3339()
         if let requested = input.requested { status.lastHandledReconcileAt = requested }
         let message: String
@@ -129,7 +129,7 @@ public struct ImagePolicyReconciler: OnDemandReconciler {
         let input = try ReconcileInput<ImagePolicySpec, ImagePolicyStatus>(object, defaultStatus: ImagePolicyStatus())
         let (ns, generation, spec) = (input.namespace, input.generation, input.spec)
         var status = input.status
-        let recorder = EventRecorder(kube: kube, component: ImageStatusWriter.controller, warn: env.warn)
+        let recorder = EventRecorder(kube: kube, component: ImageStatusWriter.controller, storage: env.storage, warn: env.warn)
         let now = Clock.rfc3339()
         if let requested = input.requested { status.lastHandledReconcileAt = requested }
         var event: (type: String, reason: String, message: String)?

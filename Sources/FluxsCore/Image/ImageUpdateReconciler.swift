@@ -17,7 +17,7 @@ public struct ImageUpdateReconciler: OnDemandReconciler {
         let input = try ReconcileInput<ImageUpdateAutomationSpec, ImageUpdateAutomationStatus>(object, defaultStatus: ImageUpdateAutomationStatus())
         let (ns, name, generation, spec) = (input.namespace, input.name, input.generation, input.spec)
         var status = input.status
-        let recorder = EventRecorder(kube: kube, component: Self.controller, warn: env.warn)
+        let recorder = EventRecorder(kube: kube, component: Self.controller, storage: env.storage, warn: env.warn)
         let now = Clock.rfc3339()
         if let requested = input.requested { status.lastHandledReconcileAt = requested }
         var event: (type: String, reason: String, message: String)?

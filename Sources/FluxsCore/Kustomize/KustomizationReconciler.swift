@@ -27,7 +27,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
         let input = try ReconcileInput<KustomizationSpec, KustomizationStatus>(object, defaultStatus: KustomizationStatus())
         let (ns, name, generation, spec, requested) = (input.namespace, input.name, input.generation, input.spec, input.requested)
         var status = input.status
-        let recorder = EventRecorder(kube: kube, component: Self.controller, warn: env.warn)
+        let recorder = EventRecorder(kube: kube, component: Self.controller, storage: env.storage, warn: env.warn)
         let started = monotonicSeconds()
         // Durations beyond Go's range are refused as kustomize-controller's decoder refuses them.
         var specProblem: String?

@@ -37,7 +37,7 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
         let spec = try APICoding.decode(GitRepositorySpec.self, from: object["spec"] ?? .emptyMap)
         var status = try object["status"].map { try APICoding.decode(GitRepositoryStatus.self, from: $0) } ?? GitRepositoryStatus()
         let requested = ReconcileRequest.value(object)
-        let recorder = EventRecorder(kube: kube, component: Self.controller, warn: env.warn)
+        let recorder = EventRecorder(kube: kube, component: Self.controller, storage: env.storage, warn: env.warn)
         func now() -> String { Clock.rfc3339() }
 
         // Start: the object is reconciling.
