@@ -43,6 +43,7 @@ enum BootstrapCommand {
             .string("manifests", nil, "path to the manifest directory", hidden: true),
             .strings("toleration-keys", nil, "list of toleration keys used to schedule the controller pods onto nodes with matching taints"),
             .int("ssh-rsa-bits", "SSH RSA public key bit size (multiplies of 8, min 1024)", default: 2048),
+            InstallCommand.controllersFlag,
             .strings("ssh-hostkey-algos", nil, "list of host key algorithms to be used by the CLI for SSH connections"),
             .string("gpg-key-ring", nil, "path to GPG key ring for signing commits", completion: .files),
             .string("gpg-passphrase", nil, "passphrase for decrypting GPG private key"),
@@ -436,6 +437,7 @@ enum BootstrapCommand {
         let branch: String
         let dir: String
         let components: [String]
+        let options: InstallOptions
 
         init(_ inv: Invocation, cloneURL: String, syncURL: String, cloneAuth: GitAuth, tokenSecret: [(String, String)]?,
              keepExistingSecret: Bool = false) throws {
@@ -451,7 +453,8 @@ enum BootstrapCommand {
             if p == "." { p = "" }
             if p.split(separator: "/").contains("..") { throw CLIError("invalid path '\(inv.flags.string("path"))': must be relative to the repository root") }
             dir = p.isEmpty ? ns : p + "/" + ns
-            components = try InstallCommand.components(inv)
+            options = try InstallCommand.options(inv)
+            components = options.components
         }
 
         var syncPath: String { let p = inv.flags.string("path").trimmingSlashes(); return p.isEmpty || p == "." ? "./" : "./" + p }
@@ -477,7 +480,7 @@ enum BootstrapCommand {
             } catch let e as GitError { throw CLIError("failed to clone repository: \(e.message)") }
             inv.out.success("cloned repository")
             inv.out.action("generating component manifests")
-            let componentsYAML = try InstallCommand.render(components: components, namespace: ns)
+            let componentsYAML = try InstallCommand.render(options)
             inv.out.success("generated component manifests")
             if let sha = try commit(repo, [("\(dir)/gotk-components.yaml", componentsYAML)], message(("Add Flux \(CRDs.fluxVersion) component manifests")), author, email) {
                 inv.out.success("committed component manifests to \"\(branch)\" (\"\(sha.hex)\")")
@@ -493,23 +496,14 @@ enum BootstrapCommand {
             if (existing?["status"]?["lastAppliedRevision"]?.string ?? "").isEmpty {
                 inv.out.action("installing components in \"\(ns)\" namespace")
                 let applier = Applier(kube: kube, fieldManager: "flux")
-                do { _ = try applier.apply(InstallCommand.manifests(components: components, namespace: ns)) } catch {
+                do { _ = try applier.apply(InstallCommand.manifests(options)) } catch {
                     throw CLIError("install failed: \(error)")
                 }
                 inv.out.success("installed components")
             }
-            let pullSecret = inv.flags.string("image-pull-secret"), creds = inv.flags.string("registry-creds")
-            if !pullSecret.isEmpty && !creds.isEmpty {
-                // the dockerconfigjson Secret flux's controllers pull their images with (fluxs runs none, but a later
-                // flux bootstrap on this repository uses it)
-                let colon = creds.firstIndex(of: ":")!
-                let user = String(creds[..<colon]), pass = String(creds[creds.index(after: colon)...])
-                let registry = String(inv.flags.string("registry").split(separator: "/").first ?? "")
-                func q(_ s: String) -> String { (try? JSON.encode(.string(s))) ?? "\"\"" }
-                let config = "{\"auths\":{\(q(registry)):{\"username\":\(q(user)),\"password\":\(q(pass)),\"auth\":\(q(Base64.encode("\(user):\(pass)")))}}}"
-                let secret = CreateSupport.secretNode(name: pullSecret, namespace: ns, labels: [:], stringData: [(".dockerconfigjson", config)],
-                                                      type: "kubernetes.io/dockerconfigjson")
-                _ = try kube.apply(secret, fieldManager: "flux", force: true)
+            let pullSecret = inv.flags.string("image-pull-secret")
+            if !pullSecret.isEmpty && !inv.flags.string("registry-creds").isEmpty {
+                try InstallCommand.applyPullSecret(inv, kube, namespace: ns, bootstrap: true)
                 inv.out.success("reconciled image pull secret \(pullSecret)")
             }
             inv.out.success("reconciled components")
@@ -591,6 +585,14 @@ enum BootstrapCommand {
                     throw CLIError("\(label.lowercased()) '\(ns)/\(ns)' not ready: '\(m)'")
                 }
                 inv.out.success("\(label) reconciled successfully")
+            }
+            // 7. The controllers, when they were handed over to.
+            if options.controllers {
+                inv.out.action("confirming components are healthy")
+                guard InstallCommand.waitForComponents(inv, kube, names: components, namespace: ns, interval: 5) else {
+                    throw CLIError("timed out waiting for all resources to be ready")
+                }
+                inv.out.success("all components are healthy")
             }
         }
 

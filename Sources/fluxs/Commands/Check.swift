@@ -3,8 +3,8 @@ import FluxsCore
 import FluxsKube
 import FluxsYAML
 
-/// `fluxs check`: flux's checks (reference §5.2). A cluster without controllers is not an error for fluxs, which
-/// reconciles on demand: that is said in a line instead of failing the check.
+/// `fluxs check`: flux's checks (reference §5.2). Controllers found are checked as flux checks them; a cluster
+/// without controllers is not an error for fluxs, which reconciles on demand: that is said in a line instead.
 enum CheckCommand {
     static let minimum = "1.33.0-0"
 
@@ -66,11 +66,11 @@ enum CheckCommand {
         if items.isEmpty {
             inv.out.success("no controllers in the '\(ns)' namespace: fluxs reconciles on demand")
         }
+        // flux's componentsCheck: each Deployment polled (--poll-interval) until Current or --timeout, then its images.
+        let interval = max(0.1, inv.flags.duration("poll-interval"))
         for d in items.sorted(by: { ($0["metadata"]?["name"]?.string ?? "") < ($1["metadata"]?["name"]?.string ?? "") }) {
             let name = d["metadata"]?["name"]?.string ?? ""
-            if Health.of(d) == .current { inv.out.success("\(name): deployment ready") } else {
-                inv.out.failure("\(name): deployment not ready"); ok = false
-            }
+            if !InstallCommand.waitForComponents(inv, kube, names: [name], namespace: ns, interval: interval) { ok = false }
             for c in d["spec"]?["template"]?["spec"]?["containers"]?.array ?? [] {
                 inv.out.action(c["image"]?.string ?? "")
             }

@@ -3,8 +3,8 @@ import FluxsCore
 import FluxsKube
 import FluxsYAML
 
-/// `fluxs install`: the Flux API (namespace and CRDs generated from fluxs's types).
-/// fluxs reconciles on demand, so it installs no controllers.
+/// `fluxs install`: the Flux API (namespace and CRDs generated from fluxs's types); with `--controllers` everything
+/// flux v2.9.4 installs (the hand-over to the controllers).
 enum InstallCommand {
     static func make() -> Command {
         Command(
@@ -13,8 +13,11 @@ enum InstallCommand {
             long: """
             The install command applies the Flux namespace and the CustomResourceDefinitions of the
             requested components to the cluster (server-side apply, field manager "flux").
-            fluxs reconciles Flux objects on demand, so no controllers are installed; the controller
-            flags are accepted for compatibility and validated, and have no effect.
+            fluxs reconciles Flux objects on demand, so by default no controllers are installed.
+            With --controllers it applies what flux v2.9.4 installs: the controller Deployments,
+            ServiceAccounts, RBAC, Services, NetworkPolicies and ResourceQuota, shaped by the
+            controller flags, and waits for the controllers to be ready; from then on
+            'fluxs reconcile' annotates the objects and waits for the controllers, as flux does.
             """,
             examples: """
               # Install the CRDs of the default components
@@ -25,6 +28,9 @@ enum InstallCommand {
 
               # Print the manifests without touching the cluster
               fluxs install --export > flux-system.yaml
+
+              # Hand over to the Flux controllers
+              fluxs install --controllers
             """,
             flags: [
                 .bool("export", nil, "write the install manifests to stdout and exit"),
@@ -41,8 +47,32 @@ enum InstallCommand {
                 .string("cluster-domain", nil, "internal cluster domain", default: "cluster.local"),
                 .strings("toleration-keys", nil, "list of toleration keys used to schedule the components pods onto nodes with matching taints"),
                 .bool("force", nil, "override existing Flux installation if it's managed by a different tool such as Helm"),
+                controllersFlag,
             ],
             handler: run)
+    }
+
+    static let controllersFlag = Flag.bool("controllers", nil, "also install the Flux controllers, as flux does (fluxs; without it only the namespace and the CRDs)")
+
+    /// The render options from the flags (flux's validation first).
+    static func options(_ inv: Invocation) throws -> InstallOptions {
+        var o = InstallOptions()
+        o.components = try components(inv)
+        o.namespace = try inv.namespace()
+        o.registry = inv.flags.string("registry")
+        o.imagePullSecret = inv.flags.string("image-pull-secret")
+        o.watchAllNamespaces = inv.flags.bool("watch-all-namespaces")
+        let level = inv.flags.string("log-level")
+        if level.allSatisfy({ $0 == " " }) { throw CLIError("invalid argument \"\" for \"--log-level\" flag: no log level given, must be one of: debug, info, error") }
+        if !["debug", "info", "error"].contains(level) {
+            throw CLIError("invalid argument \"\(level)\" for \"--log-level\" flag: unsupported log level '\(level)', must be one of: debug, info, error")
+        }
+        o.logLevel = level
+        o.networkPolicy = inv.flags.bool("network-policy")
+        o.clusterDomain = inv.flags.string("cluster-domain")
+        o.tolerationKeys = inv.flags.strings("toleration-keys")
+        o.controllers = inv.flags.bool("controllers")
+        return o
     }
 
     static func components(_ inv: Invocation) throws -> [String] {
@@ -66,40 +96,53 @@ enum InstallCommand {
         return comps
     }
 
-    /// The install manifests: the namespace and the CRDs of the components.
-    static func manifests(components: [String], namespace: String) -> [Node] {
-        let ns: Node = .map([
-            ("apiVersion", "v1"), ("kind", "Namespace"),
-            ("metadata", .map([
-                ("labels", .map([
-                    ("app.kubernetes.io/instance", .string(namespace)), ("app.kubernetes.io/part-of", "flux"),
-                    ("app.kubernetes.io/version", .string(CRDs.fluxVersion)),
-                    ("pod-security.kubernetes.io/warn", "restricted"), ("pod-security.kubernetes.io/warn-version", "latest"),
-                ])),
-                ("name", .string(namespace)),
-            ])),
-        ])
-        return [ns] + CRDs.crds(components: components, namespace: namespace)
+    /// The install manifests: the namespace and the CRDs of the components, and with --controllers the rest of
+    /// what flux installs.
+    static func manifests(_ o: InstallOptions) -> [Node] { Components.manifests(o) }
+
+    static func render(_ o: InstallOptions) throws -> String {
+        var s = "---\n# This manifest was generated by fluxs. DO NOT EDIT.\n# Flux Version: \(CRDs.fluxVersion)\n"
+        s += "# Components: \(o.components.joined(separator: ","))\n"
+        s += try YAMLEmitter().emit(documents: manifests(o))
+        return s
     }
 
-    static func render(components: [String], namespace: String) throws -> String {
-        var s = "---\n# This manifest was generated by fluxs. DO NOT EDIT.\n# Flux Version: \(CRDs.fluxVersion)\n"
-        s += "# Components: \(components.joined(separator: ","))\n"
-        s += try YAMLEmitter().emit(documents: manifests(components: components, namespace: namespace))
-        return s
+    /// flux's component health check (reference §4.2): every Deployment polled until all are Current or the
+    /// deadline, then one line each, by name. False when any is not ready.
+    static func waitForComponents(_ inv: Invocation, _ kube: KubeClient, names: [String], namespace: String, interval: Double) -> Bool {
+        var last: [String: Node?] = [:]
+        while true {
+            var all = true
+            for n in names {
+                let d = try? kube.getIfExists(ResourceRef.deployments, namespace: namespace, name: n)
+                last[n] = d ?? nil
+                if d.flatMap({ $0 }).map({ Health.of($0) == .current }) != true { all = false }
+            }
+            if all || kube.remaining < interval + 1 { break }
+            sleepSeconds(interval)
+        }
+        var ok = true
+        for n in names.sorted() {
+            switch last[n] ?? nil {
+            case .none: inv.out.failure("\(n): deployment not found"); ok = false
+            case .some(let d) where Health.of(d) == .current: inv.out.success("\(n): deployment ready")
+            default: inv.out.failure("\(n): deployment not ready"); ok = false
+            }
+        }
+        return ok
     }
 
     static func run(_ inv: Invocation) throws -> Int32 {
         if !inv.args.isEmpty { throw CLIError("unknown command \"\(inv.args[0])\" for \"fluxs install\"") }
-        let comps = try components(inv)
-        let ns = try inv.namespace()
+        let o = try options(inv)
+        let ns = o.namespace
         if inv.flags.bool("export") {
-            inv.out.write(try render(components: comps, namespace: ns))
+            inv.out.write(try render(o))
             return 0
         }
         inv.out.generate("generating manifests")
-        let objects = manifests(components: comps, namespace: ns)
-        if inv.verbose { inv.out.write(try render(components: comps, namespace: ns)) }
+        let objects = manifests(o)
+        if inv.verbose { inv.out.write(try render(o)) }
         inv.out.success("manifests build completed")
         inv.out.action("installing components in \(ns) namespace")
         let kube = try inv.kube()
@@ -114,10 +157,30 @@ enum InstallCommand {
         let changes: [ChangeSetEntry]
         do { changes = try applier.apply(objects) } catch { throw CLIError("install failed: \(error)") }
         inv.out.print(changes.map(\.line).joined(separator: "\n"))
+        try applyPullSecret(inv, kube, namespace: ns)
         inv.out.waiting("verifying installation")
-        inv.out.success("custom resource definitions established (no controllers: fluxs reconciles on demand)")
+        guard o.controllers else {
+            inv.out.success("custom resource definitions established (no controllers: fluxs reconciles on demand)")
+            inv.out.success("install finished")
+            return 0
+        }
+        guard waitForComponents(inv, kube, names: o.components, namespace: ns, interval: 5) else { throw CLIError("install failed") }
         inv.out.success("install finished")
         return 0
+    }
+
+    /// `--image-pull-secret` with `--registry-creds`: the dockerconfigjson Secret the controllers pull their images with.
+    static func applyPullSecret(_ inv: Invocation, _ kube: KubeClient, namespace ns: String, bootstrap: Bool = false) throws {
+        let pullSecret = inv.flags.string("image-pull-secret"), creds = inv.flags.string("registry-creds")
+        guard !pullSecret.isEmpty, !creds.isEmpty, let colon = creds.firstIndex(of: ":") else { return }
+        if !bootstrap { inv.out.action("generating image pull secret \(pullSecret)") }
+        let user = String(creds[..<colon]), pass = String(creds[creds.index(after: colon)...])
+        let registry = String(inv.flags.string("registry").split(separator: "/").first ?? "")
+        func q(_ s: String) -> String { (try? JSON.encode(.string(s))) ?? "\"\"" }
+        let config = "{\"auths\":{\(q(registry)):{\"username\":\(q(user)),\"password\":\(q(pass)),\"auth\":\(q(Base64.encode("\(user):\(pass)")))}}}"
+        let secret = CreateSupport.secretNode(name: pullSecret, namespace: ns, labels: [:], stringData: [(".dockerconfigjson", config)],
+                                              type: "kubernetes.io/dockerconfigjson")
+        _ = try kube.apply(secret, fieldManager: "flux", force: true)
     }
 }
 
