@@ -15,6 +15,9 @@ public struct ReconcileEnv {
     public var progress: (String) -> Void
     /// Problems that do not fail the reconciliation (a notification that could not be sent).
     public var warn: (String) -> Void
+    /// Throws when this process no longer holds the object's Lease (ObjectLease.check): called before the steps that
+    /// change the cluster (apply, prune), naming the step.
+    public var checkLease: (String) throws -> Void = { _ in }
 
     public init(kube: KubeClient, storage: Storage, log: @escaping (String) -> Void = { _ in }, progress: @escaping (String) -> Void = { _ in },
                 warn: @escaping (String) -> Void = { _ in }) {

@@ -83,6 +83,14 @@ public final class KubeClient {
 
     public var remaining: Double { deadline - monotonicSeconds() }
 
+    /// A client of its own (connection, credentials) for the same server and user, with the same deadline plus
+    /// `grace`: for a thread that works next to this client's (KubeClient is not shared between threads).
+    public func sibling(grace: Double = 0) throws -> KubeClient {
+        let c = try KubeClient(config: config, timeout: timeout, userAgent: userAgent, exec: exec, log: log)
+        c.deadline = deadline + grace
+        return c
+    }
+
     /// Lets calls run `seconds` past the deadline when it has passed (or is closer): for recording in a status why a
     /// step failed, also when the failure was the deadline itself. Never shortens the deadline.
     public func allowGrace(_ seconds: Double) {

@@ -72,6 +72,8 @@ public struct ImageUpdateReconciler: OnDemandReconciler {
             let mirror = env.storage.mirror(url: url)
             let timeout = min((try? GoDuration.parse(spec.interval.text)) ?? 60, max(1, kube.remaining))
             let deadline = monotonicSeconds() + timeout
+            let mirrorLock = try FileLock.acquire(env.storage.lockFile(forMirror: mirror), deadline: deadline)
+            defer { mirrorLock.unlock() }
             let updatePath = update.path.trimmingSlashes()
             let author = git.commit.author
             let result: (revision: String, pushed: ObjectID?, message: String, changes: [Setters.Change]) = try Blocking.run(seconds: timeout + 1) {

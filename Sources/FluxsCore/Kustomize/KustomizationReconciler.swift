@@ -178,6 +178,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
         }
         // Write-ahead inventory: objects this revision adds are recorded before they are applied, so a run that is
         // killed part-way leaves nothing untracked (an entry whose object was never created is pruned as a no-op).
+        try env.checkLease("applying")
         let old = status.inventory ?? ResourceInventory()
         let planned = Self.union(old, objects.map(Self.entry))
         if planned.entries.count > old.entries.count {
@@ -197,6 +198,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
         inventory.entries = changes.map { Self.entry($0.object) }
         var deleted: [String] = []
         if spec.prune {
+            try env.checkLease("pruning")
             let keep = Set(inventory.entries.map(\.id))
             var owned = OwnedObjects(kube: kube, selector: Self.ownerSelector(name: name, namespace: ns))
             for e in old.entries where !keep.contains(e.id) {

@@ -68,12 +68,26 @@ public final class Notifier {
         self.rateLimit = EventRateLimit(storage: storage)
     }
 
-    /// The cluster's Alerts, listed once per reconciliation (empty when the kind is not installed).
-    private lazy var alerts: [Node] = (try? kube.list(FluxKinds.alert.resource, namespace: nil).items) ?? []
+    /// The cluster's Alerts, listed once per reconciliation (empty when the kind is not installed). A list that fails
+    /// is a warning naming the event it could not notify about, not silence.
+    private var alerts: [Node]?
+
+    func listAlerts(for event: NotificationEvent) -> [Node] {
+        if let alerts { return alerts }
+        do {
+            alerts = try kube.list(FluxKinds.alert.resource, namespace: nil).items
+        } catch let e as KubeError where e.kind == .notFound {
+            alerts = []
+        } catch {
+            warn("\(event.kind)/\(event.namespace)/\(event.name): Alert list failed (\(event.reason) not notified): \(error)")
+            return []
+        }
+        return alerts ?? []
+    }
 
     public func dispatch(_ event: NotificationEvent) {
         var matched: [(Node, Alert)] = []
-        for a in alerts {
+        for a in listAlerts(for: event) {
             guard let alert = try? APICoding.decode(Alert.self, from: a), matches(alert, event) else { continue }
             matched.append((a, alert))
         }

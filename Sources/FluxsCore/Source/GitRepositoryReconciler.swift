@@ -59,6 +59,10 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
         var noop = false
         var auth = GitAuth()
         defer { if let ca = auth.caFile { Files.remove(ca) } }
+        // The mirror is this process's from the fetch until the artifact is built (other objects, other processes with
+        // the same storage and URL wait: two fetches into one mirror fail on libgit2's lock files or lose commits).
+        var mirrorLock: FileLock?
+        defer { mirrorLock?.unlock() }
         do {
             try unsupported(spec)
             if let t = spec.timeout {
@@ -80,6 +84,8 @@ public struct GitRepositoryReconciler: OnDemandReconciler {
             env.log("fetching \(redact(spec.url)) (timeout \(GoDuration.format(seconds)))")
             let plan = GitPlan(spec: spec)
             let mirrorPath = storage.mirror(url: spec.url)
+            mirrorLock = try FileLock.acquire(storage.lockFile(forMirror: mirrorPath), deadline: checkoutDeadline,
+                                              waiting: { env.log("waiting for another fluxs process to finish with the Git mirror of \(redact(spec.url))") })
             let url = spec.url
             func left() -> Double { max(0.001, checkoutDeadline - monotonicSeconds()) }
             func timedOut(_ what: String) -> Failure {

@@ -39,12 +39,30 @@ enum Reconciliation {
     }
 
     /// Runs the in-process reconciler and returns the object as it left it.
+    /// One process at a time reconciles an object (two CI jobs, a laptop and a job): the object's Lease is taken
+    /// first, waiting up to --timeout while another process holds it; the object is then read again, so the run
+    /// starts from what the previous holder left (its inventory), and the Lease is released at the end.
     static func runLocal(_ inv: Invocation, _ r: OnDemandReconciler, _ object: Node) throws -> Node {
         let kube = try inv.kube()
-        let env = ReconcileEnv(kube: kube, storage: storage(inv),
+        let kind = object["kind"]?.string ?? ""
+        let ns = object["metadata"]?["namespace"]?.string ?? ""
+        let name = object["metadata"]?["name"]?.string ?? ""
+        let lease = ObjectLease(kube: kube, kind: kind, namespace: ns, name: name)
+        do { try lease.acquire(deadline: monotonicSeconds() + kube.remaining, waiting: { inv.out.waiting($0) }) } catch let e as ObjectLease.Held {
+            throw CLIError(e.description)
+        }
+        defer { lease.release() }
+        var current = object
+        if let a = Adapters.all.first(where: { $0.kind.kind == kind }) {
+            do { current = try kube.get(a.resource, namespace: ns, name: name) } catch let e as KubeError {
+                throw e.naming("\(kind)/\(ns)/\(name) query failed")
+            }
+        }
+        var env = ReconcileEnv(kube: kube, storage: storage(inv),
                                log: { line in if inv.verbose { inv.out.stderr(line) } },
                                progress: { _ in }, warn: { inv.out.warning($0) })
-        return try r.reconcile(object, env: env)
+        env.checkLease = { try lease.check($0) }
+        do { return try r.reconcile(current, env: env) } catch let e as ObjectLease.Held { throw CLIError(e.description) }
     }
 
     /// The Ready verdict of an object a local reconciler just wrote: nil when ready, else the message.
