@@ -32,6 +32,42 @@ public enum Files {
         return out
     }
 
+    /// A file larger than a reader accepts.
+    public struct TooLarge: Error, CustomStringConvertible, Sendable {
+        public var path: String
+        public var limit: Int
+        public var description: String {
+            "\(path): the file is larger than the \(limit >> 20) MiB fluxs reads from one manifest file"
+        }
+    }
+
+    /// At most `limit` bytes: a larger file (or one that grows, a device, a FIFO) is `TooLarge` after reading at
+    /// most `limit + 1` bytes, so memory stays bounded whatever the path names.
+    public static func read(_ path: String, limit: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw Failure(path: path, errno: errno, op: "open") }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0 {
+            if Int(st.st_size) > limit { throw TooLarge(path: path, limit: limit) }
+            if (st.st_mode & S_IFMT) != S_IFREG { throw Failure(path: path, errno: EINVAL, op: "read (not a regular file)") }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(max(0, min(Int(st.st_size), limit)))
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 65536) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Failure(path: path, errno: errno, op: "read")
+            }
+            if n == 0 { break }
+            if out.count + n > limit { throw TooLarge(path: path, limit: limit) }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return out
+    }
+
     public static func readText(_ path: String) throws -> String {
         String(decoding: try read(path), as: UTF8.self)
     }

@@ -48,6 +48,15 @@ public struct Kustomizer {
         return resources.map(\.node)
     }
 
+    /// The largest manifest file read (kustomization files and resources): a bound on memory (a tree of parsed
+    /// objects takes about ten times the file), far above any object kube-apiserver accepts (3 MiB a request).
+    public static let maxManifestSize = 16 << 20
+
+    /// A manifest file's bytes, refused beyond `maxManifestSize` (read at most that far).
+    static func readManifest(_ path: String) throws -> [UInt8] {
+        do { return try Files.read(path, limit: maxManifestSize) } catch let e as Files.TooLarge { throw KustomizeError(e.description) }
+    }
+
     /// The output as kubectl kustomize prints it.
     public func render(_ dir: String) throws -> String {
         try YAMLEmitter().emit(documents: try build(dir))
@@ -95,9 +104,8 @@ struct Level {
             throw KustomizeError("unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '\(dir)'")
         }
         let path = dir + "/" + name
-        let text = try Files.readText(path)
         let node: Node
-        do { node = try YAML.parseLenient(text, file: path) } catch { throw KustomizeError("\(error)") }
+        do { node = try YAML.parseLenient(bytes: try Kustomizer.readManifest(path), file: path) } catch { throw KustomizeError("\(error)") }
         if node.isNull { return (path, .emptyMap) }
         guard var m = node.map else { throw KustomizeError("\(path): kustomization is not a YAML mapping") }
         // kustomize reads field names case-insensitively (`nameprefix` works).
@@ -183,14 +191,14 @@ struct Level {
         guard path.hasPrefix(dir + "/") else {
             throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': security; file '\(path)' is not in or below '\(dir)''")
         }
-        var loaded = try Level.parseResources(Files.readText(path), file: path)
+        var loaded = try Level.parseResources(Kustomizer.readManifest(path), file: path)
         for i in loaded.indices { loaded[i].origin = .map([("path", .string(relativePath(from: top, to: path)))]) }
         return loaded
     }
 
-    static func parseResources(_ text: String, file: String) throws -> [Resource] {
+    static func parseResources(_ bytes: [UInt8], file: String) throws -> [Resource] {
         let docs: [Node]
-        do { docs = try YAML.parseDocuments(text, file: file) } catch {
+        do { docs = try YAML.parseDocuments(bytes: bytes, file: file) } catch {
             throw KustomizeError("accumulating resources: \(error)")
         }
         var out: [Resource] = []

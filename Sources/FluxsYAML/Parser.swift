@@ -25,10 +25,12 @@ public struct YAMLError: Error, CustomStringConvertible, Equatable, Sendable {
 final class LibYAMLParser {
     private let parser: UnsafeMutablePointer<yaml_parser_t>
     private let input: UnsafeMutableBufferPointer<UInt8>
+    private let inputCount: Int
     let file: String?
 
     init(_ bytes: [UInt8], file: String?) throws {
         self.file = file
+        inputCount = bytes.count
         parser = .allocate(capacity: 1)
         input = .allocate(capacity: max(bytes.count, 1))
         _ = input.initialize(from: bytes)
@@ -93,6 +95,14 @@ final class LibYAMLParser {
 
     private func error() -> YAMLError {
         let p = parser.pointee
+        if p.error == YAML_READER_ERROR {
+            // Invalid UTF-8 and control characters: libyaml gives the byte offset only.
+            let offset = min(Int(p.problem_offset), inputCount)
+            var line = 1, lineStart = 0
+            for i in 0..<offset where input[i] == 10 { line += 1; lineStart = i + 1 }
+            let msg = p.problem.map { String(cString: $0) } ?? "invalid input"
+            return YAMLError(file: file, line: line, column: offset - lineStart + 1, message: msg)
+        }
         var msg = p.problem.map { String(cString: $0) } ?? "invalid YAML"
         if let ctx = p.context.map({ String(cString: $0) }) {
             msg += " (\(ctx) at line \(p.context_mark.line + 1) column \(p.context_mark.column + 1))"
@@ -114,10 +124,26 @@ struct Event {
 
 /// Builds value trees from libyaml events: anchors and aliases resolved,
 /// merge keys applied, scalars typed as yaml.v3 (kustomize's reader) types them.
+///
+/// Two limits keep a hostile document from exhausting memory, time or the stack (docs/security.md):
+/// - alias expansion as go-yaml (v2 and v3, so sigs.k8s.io/yaml and kubectl) limits it: every node decoded counts,
+///   nodes decoded through an alias count as aliased too, and once there are more than 100 of those and 1,000 in
+///   all, the aliased share may not exceed 99% (up to 400,000 decodes), falling linearly to 10% at 4,000,000:
+///   "document contains excessive aliasing". Aliases share their value here, so the counts are kept per anchor.
+/// - nesting: at most `maxDepth` collections inside each other (aliases expanded): the default of the nesting
+///   limit libyaml's maintainers added after 0.2.5 (yaml_set_max_nest_level). go-yaml allows 10,000, but every
+///   level costs stack in each recursive walk here (a few KiB in a debug build: 10,000 levels overflow the main
+///   thread's 8 MiB), and a block mapping of n levels is n²/2 spaces of indentation when printed.
 struct TreeBuilder {
+    static let maxDepth = 1000
     let parser: LibYAMLParser
     var allowDuplicateKeys = false
-    var anchors: [String: Node] = [:]
+    /// An anchored value, with what decoding it costs: nodes decoded (aliases expanded) and nesting height.
+    struct Anchored { var node: Node; var count: Int; var height: Int }
+    var anchors: [String: Anchored] = [:]
+    var decodeCount = 0
+    var aliasCount = 0
+    var depth = 0
     var file: String? { parser.file }
 
     mutating func documents() throws -> [Node] {
@@ -129,52 +155,103 @@ struct TreeBuilder {
             if ev.kind == .streamEnd { break }
             guard ev.kind == .documentStart else { throw YAMLError(file: file, line: ev.line, column: ev.column, message: "expected a document") }
             anchors = [:]
+            // go-yaml's decoder is per document and counts the document node.
+            decodeCount = 1
+            aliasCount = 0
+            depth = 0
             let first = try parser.next()
             if first.kind == .documentEnd {
                 docs.append(.null)
                 continue
             }
-            docs.append(try node(first))
+            docs.append(try node(first).node)
             let end = try parser.next()
             guard end.kind == .documentEnd else { throw YAMLError(file: file, line: end.line, column: end.column, message: "expected the end of the document") }
         }
         return docs
     }
 
-    mutating func node(_ ev: Event) throws -> Node {
-        let result: Node
+    /// go-yaml's allowedAliasRatio.
+    static func allowedAliasRatio(_ decodeCount: Int) -> Double {
+        let low = 400_000, high = 4_000_000
+        if decodeCount <= low { return 0.99 }
+        if decodeCount >= high { return 0.10 }
+        return 0.99 - 0.89 * (Double(decodeCount - low) / Double(high - low))
+    }
+
+    /// Counts decoded nodes, `aliased` of them through an alias, and fails as go-yaml does when aliases dominate.
+    /// Within one alias expansion the aliased share only grows and the allowed share only falls, so checking at
+    /// its end is checking at each of its nodes.
+    mutating func count(_ n: Int, aliased: Int, _ ev: Event) throws {
+        decodeCount += n
+        aliasCount += aliased
+        if aliasCount > 100 && decodeCount > 1000 && Double(aliasCount) / Double(decodeCount) > Self.allowedAliasRatio(decodeCount) {
+            throw YAMLError(file: file, line: ev.line, column: ev.column, message: "document contains excessive aliasing")
+        }
+    }
+
+    func depthError(_ ev: Event) -> YAMLError {
+        YAMLError(file: file, line: ev.line, column: ev.column, message: "exceeded max depth of \(Self.maxDepth)")
+    }
+
+    struct Built { var node: Node; var count: Int; var height: Int }
+
+    mutating func node(_ ev: Event) throws -> Built {
+        let result: Built
         switch ev.kind {
         case .alias:
             guard let a = ev.anchor, let n = anchors[a] else {
                 throw YAMLError(file: file, line: ev.line, column: ev.column, message: "unknown anchor '\(ev.anchor ?? "")' referenced")
             }
-            return n
+            try count(1, aliased: 0, ev)
+            try count(n.count, aliased: n.count, ev)
+            if depth + n.height > Self.maxDepth { throw depthError(ev) }
+            return Built(node: n.node, count: 1 + n.count, height: n.height)
         case .scalar:
-            result = .scalar(try scalar(ev))
+            try count(1, aliased: 0, ev)
+            result = Built(node: .scalar(try scalar(ev)), count: 1, height: 0)
         case .sequenceStart:
+            try count(1, aliased: 0, ev)
+            depth += 1
+            if depth > Self.maxDepth { throw depthError(ev) }
             var items: [Node] = []
+            var total = 1, height = 0
             while true {
                 let e = try parser.next()
                 if e.kind == .sequenceEnd { break }
-                items.append(try node(e))
+                let b = try node(e)
+                items.append(b.node)
+                total += b.count
+                height = max(height, b.height)
             }
-            result = .sequence(items)
+            depth -= 1
+            result = Built(node: .sequence(items), count: total, height: height + 1)
         case .mappingStart:
+            try count(1, aliased: 0, ev)
+            depth += 1
+            if depth > Self.maxDepth { throw depthError(ev) }
             var m = Mapping()
             var lines: [String: Int] = [:]
             var merges: [Node] = []
+            var total = 1, height = 0
             while true {
                 let ke = try parser.next()
                 if ke.kind == .mappingEnd { break }
-                let keyNode = try node(ke)
+                let isMerge = ke.kind == .scalar && ke.style == .plain && ke.tag == nil && ke.value == "<<"
+                // go-yaml does not decode a merge key itself, only its value.
+                let keyBuilt: Built
+                if isMerge { keyBuilt = Built(node: .null, count: 0, height: 0) } else { keyBuilt = try node(ke) }
                 let ve = try parser.next()
-                let value = try node(ve)
-                if ke.kind == .scalar, ke.style == .plain, ke.tag == nil, ke.value == "<<" {
+                let valueBuilt = try node(ve)
+                total += keyBuilt.count + valueBuilt.count
+                height = max(height, keyBuilt.height, valueBuilt.height)
+                let value = valueBuilt.node
+                if isMerge {
                     merges.append(value)
                     continue
                 }
                 let key: String
-                switch keyNode {
+                switch keyBuilt.node {
                 case .scalar(let s): key = s.tag == .null && ke.style == .plain && s.value.isEmpty ? "" : (s.tag == .null ? "null" : s.value)
                 default:
                     throw YAMLError(file: file, line: ke.line, column: ke.column, message: "complex mapping keys are not supported")
@@ -195,11 +272,12 @@ struct TreeBuilder {
                     for (k, v) in sm.entries where !m.contains(k) { m[k] = v }
                 }
             }
-            result = .mapping(m)
+            depth -= 1
+            result = Built(node: .mapping(m), count: total, height: height + 1)
         default:
             throw YAMLError(file: file, line: ev.line, column: ev.column, message: "unexpected YAML event")
         }
-        if let a = ev.anchor { anchors[a] = result }
+        if let a = ev.anchor { anchors[a] = Anchored(node: result.node, count: result.count, height: result.height) }
         return result
     }
 
@@ -238,10 +316,20 @@ public enum YAML {
         try parseAll(text, file: file).filter { !$0.isNull }
     }
 
+    /// The non-empty documents of a stream of bytes: invalid UTF-8 is an error, as in kubectl.
+    public static func parseDocuments(bytes: [UInt8], file: String? = nil) throws -> [Node] {
+        try parseAll(bytes: bytes, file: file).filter { !$0.isNull }
+    }
+
     /// A single document where a repeated mapping key replaces the earlier one (as Go's yaml.v2 reads
     /// kustomization files), instead of being an error.
     public static func parseLenient(_ text: String, file: String? = nil) throws -> Node {
-        var builder = TreeBuilder(parser: try LibYAMLParser(Array(text.utf8), file: file))
+        try parseLenient(bytes: Array(text.utf8), file: file)
+    }
+
+    /// As parseLenient(_:file:), from bytes: invalid UTF-8 is an error (libyaml's, with its line).
+    public static func parseLenient(bytes: [UInt8], file: String? = nil) throws -> Node {
+        var builder = TreeBuilder(parser: try LibYAMLParser(bytes, file: file))
         builder.allowDuplicateKeys = true
         let docs = try builder.documents()
         if docs.count > 1 { throw YAMLError(file: file, message: "expected a single YAML document, found \(docs.count)") }

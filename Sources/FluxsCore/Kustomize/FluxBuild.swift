@@ -79,7 +79,7 @@ public struct FluxBuild {
 
     func rootKustomization(_ dir: String) throws -> Node {
         for f in Kustomizer.fileNames where Files.exists(dir + "/" + f) {
-            do { return try YAML.parseLenient(try Files.readText(dir + "/" + f), file: f) } catch {
+            do { return try YAML.parseLenient(bytes: try Files.read(dir + "/" + f, limit: Kustomizer.maxManifestSize), file: f) } catch {
                 throw Failure("kustomize build failed: \(error)")
             }
         }
@@ -111,7 +111,9 @@ public struct FluxBuild {
                     }
                 } else if entry.hasSuffix(".yaml") || entry.hasSuffix(".yml") {
                     let path = dir + "/" + r
-                    do { _ = try KubernetesYAML.decode(try Files.read(path)) } catch {
+                    do { _ = try KubernetesYAML.decode(try Files.read(path, limit: Kustomizer.maxManifestSize)) } catch let e as Files.TooLarge {
+                        throw Failure("failed to decode Kubernetes YAML from \(path): \(e.description.replacing(path + ": ", with: ""))")
+                    } catch {
                         throw Failure("failed to decode Kubernetes YAML from \(path): \(error)")
                     }
                     resources.append(.string("./" + r))

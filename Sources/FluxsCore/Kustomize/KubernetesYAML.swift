@@ -19,6 +19,10 @@ public enum KubernetesYAML {
     public static func decode(_ bytes: [UInt8]) throws -> [Node] {
         var nodes: [Node] = []
         guard let decoded = String(validating: bytes, as: UTF8.self) else {
+            // libyaml's (go-yaml's) words for it, with the line (go-yaml gives none).
+            do { _ = try YAML.parseAll(bytes: bytes) } catch let e as YAMLError {
+                throw Failure(description: "MalformedYAMLError: " + goMessage(e))
+            }
             throw Failure(description: "MalformedYAMLError: yaml: invalid UTF-8 in the file")
         }
         let parts = try split(decoded.replacing("\r\n", with: "\n"))
