@@ -1,3 +1,6 @@
+// Test support needs XCTest, which a build with --static-swift-stdlib does not have (no static XCTest):
+// there this module is empty, and only the test targets use it.
+#if canImport(XCTest)
 import Foundation
 import XCTest
 
@@ -81,3 +84,4 @@ public final class ReconcileFixture {
     /// How many faults the simulator has injected since it started.
     public func faultsInjected() throws -> Int { try sim("GET", "/__sim/faults")["injected"] as? Int ?? 0 }
 }
+#endif
