@@ -101,6 +101,11 @@ final class ImageReconcileTests: XCTestCase {
         func run(_ args: [String]) throws -> TestEnv.Run { try TestEnv.fluxs(args + ["-n", ns], env: ["FLUXS_STORAGE_PATH": storage.path]) }
         XCTAssertEqual(try run(["create", "source", "git", "fleet", "--url=\(git["FLUXS_TEST_GIT_HTTP"]!)/git/\(fleet.name).git", "--branch=main"]).status, 0)
         XCTAssertEqual(try run(["create", "image", "repository", "app", "--image=\(image)", "--interval=1m"]).status, 0)
+        // The image automation events reach Alerts (a generic provider on the webhook sink).
+        let sink = try TestEnv.require("FLUXS_TEST_WEBHOOK")["FLUXS_TEST_WEBHOOK"]!
+        XCTAssertEqual(try run(["create", "alert-provider", "images", "--type=generic", "--address=\(sink)/\(ns)/images"]).status, 0)
+        XCTAssertEqual(try run(["create", "alert", "images", "--provider-ref=images", "--event-source=ImagePolicy/*",
+                                "--event-source=ImageUpdateAutomation/*"]).status, 0)
         XCTAssertEqual(try run(["create", "image", "policy", "app", "--image-ref=app", "--select-semver=>=6.0.0"]).status, 0)
         let created = try run(["create", "image", "update", "fleet", "--git-repo-ref=fleet", "--git-repo-path=./apps", "--checkout-branch=main",
                                "--push-branch=main", "--author-name=fluxs", "--author-email=fluxs@example.com",
@@ -118,6 +123,14 @@ final class ImageReconcileTests: XCTestCase {
         XCTAssertEqual(try jsonpath("imageupdateautomation", "fleet", ".status.lastPushCommit"), head)
         XCTAssertEqual(try jsonpath("imageupdateautomation", "fleet", ".status.conditions[?(@.type==\"Ready\")].message"),
                        "pushed commit '\(head.prefix(7))' to branch 'main'")
+        let sent = try TestEnv.run("curl", ["-sf", "\(sink)/__sink/requests"]).stdout
+        let events = ((try JSONSerialization.jsonObject(with: Data(sent.utf8)) as? [String: Any])?["requests"] as? [[String: Any]] ?? [])
+            .filter { $0["path"] as? String == "/\(ns)/images" }.compactMap { $0["body"] as? [String: Any] }
+        XCTAssertEqual(events.map { "\(($0["involvedObject"] as? [String: Any])?["kind"] ?? "") \($0["reason"] ?? "")" },
+                       ["ImagePolicy Succeeded", "ImageUpdateAutomation Succeeded"])
+        XCTAssertEqual(events.last?["message"] as? String,
+                       "pushed commit '\(head.prefix(7))' to branch 'main'\n\(image):6.3.5 -> \(image):6.3.6\n6.3.5 -> 6.3.6\n")
+        XCTAssertEqual(events.last?["reportingController"] as? String, "image-automation-controller")
         // Nothing new: no commit.
         let again = try run(["reconcile", "image", "update", "fleet"])
         XCTAssertEqual(again.status, 0, again.stderr)

@@ -206,3 +206,333 @@ final class NotificationProviderTests: XCTestCase {
         XCTAssertTrue(events.contains("Alert/gitlab Warning NotificationDispatchFailed failed to send notification for Kustomization/\(ns)/podinfo: could not set commit status: HTTP 500"), events)
     }
 }
+
+/// Chat and alerting providers and the Provider fields (secretRef headers, proxySecretRef, certSecretRef, channel,
+/// username, token, username/password), every payload compared field by field with notification-controller's.
+final class ChatProviderTests: XCTestCase {
+    var fx: ReconcileFixture!
+    var sink = ""
+
+    override func setUpWithError() throws {
+        fx = try ReconcileFixture(prefix: "chat")
+        sink = try TestEnv.require("FLUXS_TEST_WEBHOOK")["FLUXS_TEST_WEBHOOK"]!
+    }
+
+    override func tearDownWithError() throws { fx?.cleanUp() }
+
+    func apply(_ yaml: String) throws {
+        let r = try TestEnv.run("kubectl", ["apply", "-f", "-"], stdin: yaml)
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    /// A Provider (with a Secret of `secret` when not empty, and `extra` spec lines) and its Alert for the
+    /// Kustomizations and GitRepositories of the namespace.
+    func provider(_ name: String, type: String, address: String?, secret: [String: String] = [:], extra: [String] = []) throws {
+        var spec = ["type: \(type)"] + extra
+        if let address { spec.append("address: \"\(address)\"") }
+        var docs: [String] = []
+        if !secret.isEmpty {
+            spec.append("secretRef: {name: \(name)}")
+            let data = secret.sorted { $0.key < $1.key }.map { "  \($0.key): \(String(decoding: try! JSONSerialization.data(withJSONObject: [$0.value]), as: UTF8.self).dropFirst().dropLast())" }
+            docs.append("apiVersion: v1\nkind: Secret\nmetadata: {name: \(name), namespace: \(fx.ns)}\nstringData:\n" + data.joined(separator: "\n"))
+        }
+        docs.append("apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata: {name: \(name), namespace: \(fx.ns)}\nspec:\n"
+                    + spec.map { "  " + $0 }.joined(separator: "\n"))
+        docs.append("""
+        apiVersion: notification.toolkit.fluxcd.io/v1beta3
+        kind: Alert
+        metadata: {name: \(name), namespace: \(fx.ns)}
+        spec:
+          providerRef: {name: \(name)}
+          eventMetadata: {env: staging, summary: cluster one}
+          eventSources: [{kind: Kustomization, name: '*'}, {kind: GitRepository, name: '*'}]
+        """)
+        try apply(docs.joined(separator: "\n---\n"))
+    }
+
+    func sinkRequests() throws -> [[String: Any]] {
+        let data = Data(try TestEnv.run("curl", ["-sf", "\(sink)/__sink/requests"]).stdout.utf8)
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["requests"] as? [[String: Any]] ?? []
+    }
+
+    func testChatAndAlertingProviders() throws {
+        let ns = fx.ns
+        let repo = try fx.source(["apps/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: podinfo\ndata: {a: b}\n"])
+        try provider("generic", type: "generic", address: "\(sink)/\(ns)/generic")
+        try provider("msteams", type: "msteams", address: "\(sink)/\(ns)/msteams")
+        try provider("googlechat", type: "googlechat", address: "\(sink)/\(ns)/googlechat")
+        try provider("lark", type: "lark", address: "\(sink)/\(ns)/lark")
+        try provider("webex", type: "webex", address: "\(sink)/\(ns)/webex", secret: ["token": "wx-token"], extra: ["channel: room-1"])
+        try provider("opsgenie", type: "opsgenie", address: "\(sink)/\(ns)/opsgenie", secret: ["token": "og-key"])
+        try provider("alertmanager", type: "alertmanager", address: "\(sink)/\(ns)/alertmanager", secret: ["username": "am", "password": "am-pass"])
+        try provider("grafana", type: "grafana", address: "\(sink)/\(ns)/grafana", secret: ["token": "gf-token"])
+        try provider("telegram", type: "telegram", address: sink, secret: ["token": "tg-\(ns)"], extra: ["channel: \"-100:7\""])
+        try provider("matrix", type: "matrix", address: sink, secret: ["token": "mx-token"], extra: ["channel: \"!room-\(ns)\""])
+        try provider("datadog", type: "datadog", address: sink, secret: ["token": "dd-\(ns)"])
+        try provider("pagerduty", type: "pagerduty", address: "\(sink)/ignored/path", extra: ["channel: pd-\(ns)"])
+        // Provider fields: extra headers from the Secret, a proxy from proxySecretRef, slack's channel and username.
+        try apply("apiVersion: v1\nkind: Secret\nmetadata: {name: proxy, namespace: \(ns)}\nstringData: {address: \"\(sink)\", username: pu, password: pp}")
+        try provider("proxied", type: "generic", address: "http://proxied.fluxs.invalid/\(ns)/proxied",
+                     secret: ["headers": "X-Team: ops\nX-Env: staging"], extra: ["proxySecretRef: {name: proxy}"])
+        try provider("slack", type: "slack", address: "\(sink)/\(ns)/slack", secret: ["token": "xoxb-1"], extra: ["channel: ops", "username: flux-bot"])
+
+        let created = try fx.fluxs(["create", "kustomization", "podinfo", "--source=GitRepository/fleet", "--path=./apps",
+                                    "--interval=10m", "--target-namespace=\(fx.apps)"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        XCTAssertFalse(created.stderr.contains("failed to send"), created.stderr)
+        let sha = try repo.git("rev-parse", "HEAD")
+        let revision = "main@sha1:\(sha)"
+        let obj = "kustomization/podinfo.\(ns)"
+        let message = "ConfigMap/\(fx.apps)/podinfo created"
+        let all = try sinkRequests()
+        func at(_ path: String) -> [[String: Any]] { all.filter { $0["path"] as? String == path } }
+        func body(_ r: [String: Any]?) -> Any? { r?["body"] }
+        func header(_ r: [String: Any]?, _ name: String) -> String? {
+            (r?["headers"] as? [String: String])?.first { $0.key.lowercased() == name.lowercased() }?.value
+        }
+        // The generic event is the reference for what each provider was given (the Kustomization's change set).
+        let generic = at("/\(ns)/generic")
+        let change = try XCTUnwrap(generic.first { ($0["body"] as? [String: Any])?["reason"] as? String == "Progressing" })
+        let event = try XCTUnwrap(change["body"] as? [String: Any])
+        let timestamp = try XCTUnwrap(event["timestamp"] as? String)
+        XCTAssertEqual(event["metadata"] as? NSDictionary, ["env": "staging", "revision": revision, "summary": "cluster one"] as NSDictionary)
+        func kustomizationPost(_ path: String, contains text: String = "podinfo created") -> [String: Any]? {
+            at(path).first { String(describing: $0["raw"] ?? "").contains(text) }
+        }
+
+        // msteams: the adaptive card.
+        let teams = kustomizationPost("/\(ns)/msteams")
+        XCTAssertEqual(body(teams) as? NSDictionary, [
+            "type": "message",
+            "attachments": [[
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "content": [
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4",
+                    "msteams": ["width": "Full"],
+                    "body": [["type": "Container", "items": [
+                        ["type": "TextBlock", "text": obj, "size": "large", "weight": "bolder", "wrap": true],
+                        ["type": "TextBlock", "text": message, "wrap": true],
+                        ["type": "FactSet", "facts": [["title": "summary", "value": "cluster one"], ["title": "env", "value": "staging"],
+                                                      ["title": "revision", "value": revision]]],
+                    ]]],
+                ],
+            ]],
+        ] as NSDictionary)
+        // googlechat: one card, the message and the metadata as key/value widgets.
+        func kv(_ k: String, _ v: String) -> [String: Any] {
+            ["textParagraph": NSNull(), "keyValue": ["topLabel": k, "content": v, "contentMultiline": false, "bottomLabel": NSNull(), "icon": NSNull()]]
+        }
+        XCTAssertEqual(body(kustomizationPost("/\(ns)/googlechat")) as? NSDictionary, ["cards": [[
+            "header": ["title": obj, "subtitle": "kustomize-controller", "imageUrl": NSNull(), "imageStyle": NSNull()],
+            "sections": [
+                ["header": "", "widgets": [["textParagraph": ["text": message], "keyValue": NSNull()]]],
+                ["header": "", "widgets": [kv("env", "staging"), kv("revision", revision), kv("summary", "cluster one")]],
+            ],
+        ]]] as NSDictionary)
+        // lark
+        XCTAssertEqual(body(kustomizationPost("/\(ns)/lark")) as? NSDictionary, ["msg_type": "interactive", "card": [
+            "config": ["wide_screen_mode": true],
+            "header": ["title": ["tag": "plain_text", "content": "💫 \(obj)"], "template": "turquoise"],
+            "elements": [["tag": "div", "text": ["tag": "lark_md", "content": "**\(message)**\n\nenv: staging\nrevision: \(revision)\nsummary: cluster one\n"]]],
+        ]] as NSDictionary)
+        // webex: the room from spec.channel, the token as a bearer.
+        let webex = kustomizationPost("/\(ns)/webex")
+        XCTAssertEqual(body(webex) as? NSDictionary, ["roomId": "room-1",
+                                                      "markdown": "✅ **\(obj)**\n\(message)\n>**env**: staging\n>**revision**: \(revision)\n>**summary**: cluster one\n"] as NSDictionary)
+        XCTAssertEqual(header(webex, "Authorization"), "Bearer wx-token")
+        // opsgenie: the alias hashes the provider uid, the object and the reason.
+        let uid = try fx.jsonpath("provider", "opsgenie", ".metadata.uid")
+        let alias = try TestEnv.run("sh", ["-c", "printf %s \"$0\" | sha256sum | cut -d' ' -f1", "\(uid)/Kustomization/\(ns)/podinfo/Progressing"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let og = kustomizationPost("/\(ns)/opsgenie")
+        XCTAssertEqual(body(og) as? NSDictionary, ["message": "Kustomization/podinfo", "alias": alias, "description": message,
+                                                   "details": ["env": "staging", "revision": revision, "summary": "cluster one", "severity": "info"]] as NSDictionary)
+        XCTAssertEqual(header(og, "Authorization"), "GenieKey og-key")
+        // alertmanager: one firing alert; basic auth from the Secret's username and password.
+        let am = kustomizationPost("/\(ns)/alertmanager")
+        XCTAssertEqual(body(am) as? NSArray, [[
+            "status": "firing",
+            "labels": ["alertname": "FluxKustomizationProgressing", "severity": "info", "reason": "Progressing", "kind": "Kustomization",
+                       "name": "podinfo", "namespace": ns, "reportingcontroller": "kustomize-controller", "env": "staging", "revision": revision],
+            "annotations": ["message": message, "summary": "cluster one"],
+            "startsAt": timestamp, "endsAt": "0001-01-01T00:00:00Z",
+        ]] as NSArray)
+        XCTAssertEqual(header(am, "Authorization"), "Basic " + Data("am:am-pass".utf8).base64EncodedString())
+        // grafana: an annotation with tags.
+        let unix = ISO8601DateFormatter().date(from: timestamp).map { Int($0.timeIntervalSince1970) }
+        let gf = at("/\(ns)/grafana").first { (($0["body"] as? [String: Any])?["tags"] as? [String])?.contains("kind: Kustomization") == true }
+        XCTAssertEqual(body(gf) as? NSDictionary, ["when": unix ?? 0, "text": obj,
+                                                   "tags": ["flux", "kustomize-controller", "env: staging", "revision: main@sha1|\(sha)",
+                                                            "summary: cluster one", "kind: Kustomization", "name: podinfo", "namespace: \(ns)"]] as NSDictionary)
+        XCTAssertEqual(header(gf, "Authorization"), "Bearer gf-token")
+        // telegram: the Bot API path with the token, MarkdownV2 escaping, chat and thread from spec.channel.
+        let tg = kustomizationPost("/bottg-\(ns)/sendMessage")
+        func esc(_ s: String) -> String {
+            var o = ""
+            for c in s { if "\\.-_[]()~>`#+=|{}!*".contains(c) { o.append("\\") }; o.append(c) }
+            return o
+        }
+        XCTAssertEqual(body(tg) as? NSDictionary, ["chat_id": "-100", "message_thread_id": "7", "parse_mode": "MarkdownV2",
+                                                   "text": "*\(esc("💫 kustomization/podinfo/\(ns)"))*\n\(esc(message))\n\\- *env*: staging\n\\- *revision*: \(esc(revision))\n\\- *summary*: cluster one\n"] as NSDictionary)
+        // matrix: PUT to the room with a transaction id.
+        let mx = all.first { ($0["path"] as? String ?? "").hasPrefix("/_matrix/client/r0/rooms/!room-\(ns)/send/m.room.message/") && String(describing: $0["raw"] ?? "").contains("podinfo created") }
+        XCTAssertEqual(mx?["method"] as? String, "PUT")
+        XCTAssertEqual(body(mx) as? NSDictionary, ["msgtype": "m.text", "body": "💫 \(obj)\n\(message)\n- env: staging\n- revision: \(revision)\n- summary: cluster one\n"] as NSDictionary)
+        XCTAssertEqual(header(mx, "Authorization"), "Bearer mx-token")
+        XCTAssertEqual((mx?["path"] as? String)?.split(separator: "/").last?.count, 40)
+        // datadog: the v1 events API with the API key header.
+        let dd = all.first { $0["path"] as? String == "/api/v1/events" && header($0, "DD-API-KEY") == "dd-\(ns)" && String(describing: $0["raw"] ?? "").contains("podinfo created") }
+        XCTAssertEqual(body(dd) as? NSDictionary, ["alert_type": "info", "date_happened": unix ?? 0, "source_type_name": "fluxcd", "text": message,
+                                                   "title": "Events from the Kustomization podinfo/\(ns)",
+                                                   "tags": ["flux_reporting_controller:kustomize-controller", "flux_reason:progressing", "kube_kind:kustomization",
+                                                            "kube_name:podinfo", "kube_namespace:\(ns)", "env:staging", "revision:\(revision)", "summary:cluster one"]] as NSDictionary)
+        // Provider fields: the proxy got the absolute URL with its credentials; the Secret's headers were sent.
+        let proxied = all.first { $0["path"] as? String == "http://proxied.fluxs.invalid/\(ns)/proxied" }
+        XCTAssertNotNil(proxied, "the request went through the proxy")
+        XCTAssertEqual(header(proxied, "Proxy-Authorization"), "Basic " + Data("pu:pp".utf8).base64EncodedString())
+        XCTAssertEqual(header(proxied, "X-Team"), "ops")
+        XCTAssertEqual(header(proxied, "X-Env"), "staging")
+        let slack = kustomizationPost("/\(ns)/slack")
+        XCTAssertEqual((body(slack) as? [String: Any])?["channel"] as? String, "ops")
+        XCTAssertEqual((body(slack) as? [String: Any])?["username"] as? String, "flux-bot")
+        XCTAssertEqual(header(slack, "Authorization"), "Bearer xoxb-1")
+
+        // A failure: the error forms of the payloads.
+        try repo.commit(["apps/kustomization.yaml": "resources: [missing.yaml]\n"], "broken")
+        XCTAssertEqual(try fx.fluxs(["reconcile", "kustomization", "podinfo", "--with-source"]).status, 1)
+        let after = try sinkRequests()
+        func failed(_ path: String) -> [String: Any]? { after.first { $0["path"] as? String == path && String(describing: $0["raw"] ?? "").contains("kustomize build failed") } }
+        let teamsError = ((((body(failed("/\(ns)/msteams")) as? [String: Any])?["attachments"] as? [[String: Any]])?.first?["content"] as? [String: Any])?["body"] as? [[String: Any]])?
+            .first?["items"] as? [[String: Any]]
+        XCTAssertEqual(teamsError?[1]["color"] as? String, "attention")
+        XCTAssertEqual((((body(failed("/\(ns)/lark")) as? [String: Any])?["card"] as? [String: Any])?["header"] as? [String: Any])?["template"] as? String, "red")
+        XCTAssertEqual(((body(failed("/\(ns)/alertmanager")) as? [[String: Any]])?.first?["labels"] as? [String: Any])?["alertname"] as? String,
+                       "FluxKustomizationBuildfailed")
+        // pagerduty: Progressing is skipped; the GitRepository's new artifact resolves and records a change, the failure triggers.
+        let pd = after.filter { (($0["body"] as? [String: Any])?["routing_key"] as? String) == "pd-\(ns)" }
+        XCTAssertEqual(pd.map { $0["path"] as? String ?? "" }, ["/v2/enqueue", "/v2/change/enqueue", "/v2/enqueue"])
+        let gitUID = try fx.jsonpath("gitrepository", "fleet", ".metadata.uid")
+        XCTAssertEqual(body(pd.first) as? NSDictionary, ["routing_key": "pd-\(ns)", "event_action": "resolve", "dedup_key": gitUID] as NSDictionary)
+        let changePayload = (body(pd[1]) as? [String: Any])?["payload"] as? [String: Any]
+        XCTAssertEqual(changePayload?["summary"] as? String, "new artifact: gitrepository/fleet")
+        XCTAssertEqual(changePayload?["source"] as? String, "Flux source-controller")
+        let trigger = after.first { (($0["body"] as? [String: Any])?["event_action"] as? String) == "trigger" && (($0["body"] as? [String: Any])?["routing_key"] as? String) == "pd-\(ns)" }
+        let triggerPayload = (body(trigger) as? [String: Any])?["payload"] as? [String: Any]
+        XCTAssertEqual(triggerPayload?["summary"] as? String, "build failed: kustomization/podinfo")
+        XCTAssertEqual(triggerPayload?["severity"] as? String, "error")
+        XCTAssertEqual(triggerPayload?["group"] as? String, "Kustomization")
+        XCTAssertEqual(triggerPayload?["component"] as? String, "podinfo")
+    }
+
+    /// certSecretRef: without the CA the TLS handshake fails (a warning); with it the request reaches the server.
+    func testCertSecretRef() throws {
+        let e = try TestEnv.require("FLUXS_TEST_HOSTILE_TLS", "FLUXS_TEST_CA", "FLUXS_TEST_HOSTILE")
+        let ns = fx.ns
+        _ = try fx.source(["apps/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: podinfo\ndata: {a: b}\n"])
+        let ca = try String(contentsOfFile: e["FLUXS_TEST_CA"]!)
+        let caYAML = ca.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        try apply("apiVersion: v1\nkind: Secret\nmetadata: {name: ca, namespace: \(ns)}\nstringData:\n  ca.crt: |\n\(caYAML)\n")
+        try provider("untrusted", type: "generic", address: "\(e["FLUXS_TEST_HOSTILE_TLS"]!)/\(ns)/untrusted")
+        try provider("trusted", type: "generic", address: "\(e["FLUXS_TEST_HOSTILE_TLS"]!)/\(ns)/trusted", extra: ["certSecretRef: {name: ca}"])
+        let r = try fx.fluxs(["create", "kustomization", "podinfo", "--source=GitRepository/fleet", "--path=./apps",
+                              "--interval=10m", "--target-namespace=\(fx.apps)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("through Provider \(ns)/untrusted: postMessage failed: TLS handshake failed"), r.stderr)
+        let seen = try TestEnv.run("curl", ["-sf", "\(e["FLUXS_TEST_HOSTILE"]!)/__hostile/requests"]).stdout
+        XCTAssertTrue(seen.contains("/\(ns)/trusted"), seen)
+        XCTAssertFalse(seen.contains("/\(ns)/untrusted"), seen)
+    }
+}
+
+/// The `nats` provider against Debian's nats-server (user/password auth), read back by a subscriber speaking the
+/// NATS protocol.
+final class NATSProviderTests: XCTestCase {
+    func testEventsArePublishedOnTheSubject() throws {
+        let fx = try ReconcileFixture(prefix: "nats")
+        defer { fx.cleanUp() }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nats-server") else {
+            return XCTFail("nats-server is not installed: run scripts/setup")
+        }
+        let dir = try TestEnv.tempDir("fluxs-nats")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = try TestEnv.run("python3", ["-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/sbin/nats-server")
+        server.arguments = ["-a", "127.0.0.1", "-p", port, "--user", "flux", "--pass", "nats-pass-1"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        let out = dir.appendingPathComponent("sub.out")
+        let script = """
+        import socket, sys, time
+        for _ in range(100):
+            try:
+                s = socket.create_connection(("127.0.0.1", \(port)), timeout=30); break
+            except OSError:
+                time.sleep(0.1)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b'CONNECT {"verbose":false,"user":"flux","pass":"nats-pass-1"}\\r\\nSUB flux.events 1\\r\\nPING\\r\\n')
+        out = open(sys.argv[1], "w")
+        while True:
+            l = f.readline()
+            if not l: break
+            if l.startswith(b"PONG"): out.write("ready\\n"); out.flush()
+            elif l.startswith(b"PING"): s.sendall(b"PONG\\r\\n")
+            elif l.startswith(b"MSG"):
+                n = int(l.split()[-1]); data = f.read(n); f.read(2)
+                out.write(data.decode() + "\\n"); out.flush(); break
+        """
+        let sub = Process()
+        sub.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        sub.arguments = ["-c", script, out.path]
+        try sub.run()
+        defer { if sub.isRunning { sub.terminate() }; sub.waitUntilExit() }
+        func output() -> String { (try? String(contentsOf: out)) ?? "" }
+        for _ in 0..<100 where !output().contains("ready") { usleep(100_000) }
+        XCTAssertTrue(output().contains("ready"), "the subscriber did not connect")
+
+        let ns = fx.ns
+        var yaml = ""
+        for (name, password) in [("nats", "nats-pass-1"), ("wrong", "not-it")] {
+            yaml += """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: \(name), namespace: \(ns)}
+            stringData: {username: flux, password: \(password)}
+            ---
+            apiVersion: notification.toolkit.fluxcd.io/v1beta3
+            kind: Provider
+            metadata: {name: \(name), namespace: \(ns)}
+            spec: {type: nats, address: "nats://127.0.0.1:\(port)", channel: flux.events, secretRef: {name: \(name)}}
+            ---
+            apiVersion: notification.toolkit.fluxcd.io/v1beta3
+            kind: Alert
+            metadata: {name: \(name), namespace: \(ns)}
+            spec:
+              providerRef: {name: \(name)}
+              eventSources: [{kind: Kustomization, name: '*'}]
+            ---
+
+            """
+        }
+        XCTAssertEqual(try TestEnv.run("kubectl", ["apply", "-f", "-"], stdin: yaml).status, 0)
+        _ = try fx.source(["apps/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: podinfo\ndata: {a: b}\n"])
+        let r = try fx.fluxs(["create", "kustomization", "podinfo", "--source=GitRepository/fleet", "--path=./apps",
+                              "--interval=10m", "--target-namespace=\(fx.apps)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("through Provider \(ns)/wrong: error publishing event to subject flux.events: error publishing message to server: 'Authorization Violation'"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("through Provider \(ns)/nats:"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("not-it"), r.stderr)
+        for _ in 0..<100 where output().split(separator: "\n").count < 2 { usleep(100_000) }
+        let lines = output().split(separator: "\n")
+        XCTAssertEqual(lines.first, "ready")
+        let event = try XCTUnwrap(lines.count > 1 ? try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any] : nil)
+        XCTAssertEqual((event["involvedObject"] as? [String: Any])?["name"] as? String, "podinfo")
+        XCTAssertEqual(event["reason"] as? String, "Progressing")
+        XCTAssertEqual(event["message"] as? String, "ConfigMap/\(fx.apps)/podinfo created")
+        XCTAssertEqual(event["reportingController"] as? String, "kustomize-controller")
+    }
+}

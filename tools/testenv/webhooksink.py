@@ -123,7 +123,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode("utf-8", "replace")
         with self.server.lock:
-            self.server.records.append({"method": "POST", "path": self.path, "headers": dict(self.headers.items()),
+            self.server.records.append({"method": self.command, "path": self.path, "headers": dict(self.headers.items()),
                                         "body": body, "raw": raw.decode("utf-8", "replace"), "time": time.time()})
             fail = self.server.fail
             if fail[0] > 0:

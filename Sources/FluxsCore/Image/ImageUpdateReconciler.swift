@@ -17,6 +17,7 @@ public struct ImageUpdateReconciler: OnDemandReconciler {
         let input = try ReconcileInput<ImageUpdateAutomationSpec, ImageUpdateAutomationStatus>(object, defaultStatus: ImageUpdateAutomationStatus())
         let (ns, name, generation, spec) = (input.namespace, input.name, input.generation, input.spec)
         var status = input.status
+        let wasReady = status.conditions.get(ConditionType.ready)?.status == "True"
         let recorder = EventRecorder(kube: kube, component: Self.controller, storage: env.storage, warn: env.warn)
         let now = Clock.rfc3339()
         if let requested = input.requested { status.lastHandledReconcileAt = requested }
@@ -128,6 +129,8 @@ public struct ImageUpdateReconciler: OnDemandReconciler {
                 for c in result.changes { env.log("\(c.file): \(c.oldValue) -> \(c.newValue)") }
             } else {
                 message = "repository up-to-date"
+                // image-automation-controller's notify: an event when it becomes ready again without a push.
+                if !wasReady { event = ("Normal", "Succeeded", message) }
             }
             status.conditions.delete(ConditionType.reconciling)
             status.conditions.delete(ConditionType.stalled)

@@ -150,14 +150,28 @@ struct ProviderSender {
         switch settings.type {
         case "generic", "generic-hmac": try generic(o)
         case "slack", "discord", "rocket": try slackFamily(o)
+        case "msteams": try msteams(o)
+        case "googlechat": try googlechat(o)
+        case "telegram": try telegram(o)
+        case "matrix": try matrix(o)
+        case "lark": try lark(o)
+        case "webex": try webex(o)
+        case "opsgenie": try opsgenie(o)
+        case "pagerduty": try pagerduty(o)
+        case "alertmanager": try alertmanager(o)
+        case "grafana": try grafana(o)
+        case "datadog": try datadog(o)
+        case "nats": try nats(o)
         case "github": try github(o)
         case "gitlab": try gitlab(o)
         case "gitea": try gitea(o)
         case "bitbucket": try bitbucket(o)
         case "bitbucketserver": try bitbucketServer(o)
         case "azuredevops": try azureDevOps(o)
+        case "sentry", "googlepubsub", "azureeventhub":
+            throw NotifyError("provider type '\(settings.type)' is not supported by fluxs: its events are sent through the vendor's SDK, which fluxs does not have")
         default:
-            throw NotifyError("provider type '\(settings.type)' is not supported by fluxs yet")
+            throw NotifyError("provider type '\(settings.type)' is not supported by fluxs")
         }
     }
 
