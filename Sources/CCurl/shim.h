@@ -18,3 +18,6 @@ static inline CURLcode fluxs_curl_setopt_xferinfocb(CURL *h, CURLoption o, fluxs
 static inline CURLcode fluxs_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode fluxs_curl_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode fluxs_curl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
+
+static inline CURLMcode fluxs_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+static inline CURLcode fluxs_curl_msg_result(const CURLMsg *m) { return m->data.result; }

@@ -10,6 +10,8 @@ public struct ChangeSetEntry: Sendable {
     public var subject: String
     public var action: ApplyAction
     public var object: Node
+    /// The object as it was sent (the manifest), for the applied record.
+    public var sent: Node = .null
     public var line: String { "\(subject) \(action.rawValue)" }
 }
 
@@ -84,13 +86,38 @@ public final class Applier {
     /// Every object an apply was sent for, in order, also when the call failed (it may have reached the server):
     /// a reconciliation that fails part-way keeps them all in its inventory, so none is orphaned.
     public private(set) var attempted: [Node] = []
+    /// What the previous apply left (AppliedRecord): objects still as it left them are neither dry-run nor applied.
+    public var record: AppliedRecord?
+    /// What this apply leaves, for the next one (nil until an apply finished, and in a dry run).
+    public private(set) var newRecord: AppliedRecord?
+    /// Subjects `skippable` found unchanged since the record.
+    public private(set) var skipped: Set<String> = []
+    var owned: OwnedObjects?
 
     public init(kube: KubeClient, fieldManager: String) {
         self.kube = kube
         self.fieldManager = fieldManager
     }
 
+    /// The objects the record says are as the previous apply left them (same manifest; live uid and resourceVersion
+    /// unchanged): they need no dry run. Reads the live objects (one LIST per kind and namespace); objects whose kind
+    /// the server does not serve yet are not skipped.
+    public func skippable(_ objects: [Node]) throws -> Set<String> {
+        guard let record, !record.entries.isEmpty, let selector = ownerSelector else { return [] }
+        if owned == nil { owned = OwnedObjects(kube: kube, selector: selector) }
+        var out: Set<String> = []
+        for o in objects {
+            let what = subject(of: o)
+            guard record.entries[what] != nil, let r = try? kube.resource(for: o), let name = o["metadata"]?["name"]?.string else { continue }
+            let live = try owned!.get(r, namespace: r.namespaced ? o["metadata"]?["namespace"]?.string : nil, name: name)
+            if record.matches(o, subject: what, live: live) { out.insert(what) }
+        }
+        skipped = out
+        return out
+    }
+
     public func apply(_ objects: [Node]) throws -> [ChangeSetEntry] {
+        var next = AppliedRecord(fieldManager: fieldManager, force: force)
         var out: [ChangeSetEntry] = []
         let clusterDefs = objects.filter(ApplyOrder.isClusterDefinition).sorted(by: ApplyOrder.less)
         let classDefs = objects.filter { !ApplyOrder.isClusterDefinition($0) && ApplyOrder.isClassDefinition($0) }.sorted(by: ApplyOrder.less)
@@ -103,6 +130,12 @@ public final class Applier {
             }
             out += entries
         }
+        for e in out {
+            let meta = e.object["metadata"]
+            next.entries[e.subject] = AppliedRecord.Entry(uid: meta?["uid"]?.string ?? "", resourceVersion: meta?["resourceVersion"]?.string ?? "",
+                                                          hash: AppliedRecord.hash(e.sent))
+        }
+        if !dryRun { newRecord = next }
         return out
     }
 
@@ -132,25 +165,46 @@ public final class Applier {
                                 name: name, dry: dryRuns[what]))
         }
         try readLive(&plan)
-        for i in plan.indices where plan[i].dry == nil {
-            do { plan[i].dry = try kube.apply(plan[i].object, fieldManager: fieldManager, force: force, dryRun: true) } catch let e as KubeError {
-                throw e.naming("\(plan[i].subject) dry-run failed")
+        // Dry runs are independent: sent together; the first failure in apply order is the one reported.
+        let undecided = plan.indices.filter { plan[$0].dry == nil && !skipped.contains(plan[$0].subject) }
+        let dries = kube.applyAll(undecided.map { plan[$0].object }, fieldManager: fieldManager, force: force, dryRun: true)
+        for (k, i) in undecided.enumerated() {
+            switch dries[k] {
+            case .success(let d): plan[i].dry = d
+            case .failure(let e as KubeError): throw e.naming("\(plan[i].subject) dry-run failed")
+            case .failure(let e): throw e
             }
         }
         var out: [ChangeSetEntry] = []
-        for p in plan {
-            let dry = p.dry ?? p.object
-            let action = Self.action(dry: dry, live: p.live)
-            var result = dry
-            if action != .unchanged && !dryRun {
-                attempted.append(p.object)
-                do { result = try kube.apply(p.object, fieldManager: fieldManager, force: force, dryRun: false) } catch let e as KubeError {
-                    throw e.naming("\(p.subject) apply failed")
+        // Skipped objects are unchanged, as the server has them.
+        var results: [Node] = plan.map { p in skipped.contains(p.subject) ? (p.live ?? p.object) : (p.dry ?? p.object) }
+        let actions = plan.map { p in skipped.contains(p.subject) && p.live != nil ? .unchanged : Self.action(dry: p.dry ?? p.object, live: p.live) }
+        if !dryRun {
+            // The staged order holds between kinds: one kind is applied (its objects together) before the next starts.
+            let changed = plan.indices.filter { actions[$0] != .unchanged }
+            var start = 0
+            while start < changed.count {
+                var end = start + 1
+                while end < changed.count && Self.sameKind(plan[changed[start]].object, plan[changed[end]].object) { end += 1 }
+                let group = Array(changed[start..<end])
+                for i in group { attempted.append(plan[i].object) }
+                let applied = kube.applyAll(group.map { plan[$0].object }, fieldManager: fieldManager, force: force, dryRun: false)
+                for (k, i) in group.enumerated() {
+                    switch applied[k] {
+                    case .success(let o): results[i] = o
+                    case .failure(let e as KubeError): throw e.naming("\(plan[i].subject) apply failed")
+                    case .failure(let e): throw e
+                    }
                 }
+                start = end
             }
-            out.append(ChangeSetEntry(subject: p.subject, action: action, object: result))
         }
+        for (i, p) in plan.enumerated() { out.append(ChangeSetEntry(subject: p.subject, action: actions[i], object: results[i], sent: p.object)) }
         return out
+    }
+
+    static func sameKind(_ a: Node, _ b: Node) -> Bool {
+        a["kind"]?.string == b["kind"]?.string && ApplyOrder.group(a) == ApplyOrder.group(b)
     }
 
     /// The live objects of a stage: one LIST per kind and namespace with the owner selector, else a GET each.
@@ -163,8 +217,8 @@ public final class Applier {
             }
             return
         }
-        var owned = OwnedObjects(kube: kube, selector: selector)
-        for i in plan.indices { plan[i].live = try owned.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name) }
+        if owned == nil { owned = OwnedObjects(kube: kube, selector: selector) }
+        for i in plan.indices { plan[i].live = try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name) }
     }
 
     /// created when the dry run has no resourceVersion (nothing is stored), unchanged when it equals the live object
@@ -210,5 +264,67 @@ public final class Applier {
                 sleepSeconds(0.2)
             }
         }
+    }
+}
+
+/// What the last apply left on the server, per object: its uid and resourceVersion right after fluxs applied it (or
+/// found it unchanged) and the SHA-256 of the object as sent. The next apply skips the dry run of an object whose
+/// manifest hashes the same and whose live uid and resourceVersion (from the owner-label LIST) are still these: the
+/// API server changes the resourceVersion on every write, so the object is as fluxs left it and the same apply
+/// would change nothing. Kept on this machine (the storage path), never in the cluster; docs/decisions.md.
+public struct AppliedRecord: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var uid: String
+        public var resourceVersion: String
+        public var hash: String
+    }
+    /// The field manager and force setting the entries were applied with: another pair makes another apply.
+    public var fieldManager: String
+    public var force: Bool
+    public var entries: [String: Entry] = [:]
+
+    public init(fieldManager: String, force: Bool) {
+        self.fieldManager = fieldManager
+        self.force = force
+    }
+
+    static func hash(_ object: Node) -> String {
+        (try? JSON.encodeBytes(object)).map { Hashing.sha256Hex($0) } ?? ""
+    }
+
+    func matches(_ object: Node, subject: String, live: Node?) -> Bool {
+        guard let e = entries[subject], let live, !e.resourceVersion.isEmpty,
+              live["metadata"]?["uid"]?.string == e.uid, live["metadata"]?["resourceVersion"]?.string == e.resourceVersion else { return false }
+        return Self.hash(object) == e.hash
+    }
+
+    /// The record file of a Kustomization on a server, under `root`.
+    public static func path(root: String, server: String, namespace: String, name: String) -> String {
+        root + "/applied/" + String(Hashing.sha256Hex(server + "\n" + namespace + "/" + name).prefix(32)) + ".json"
+    }
+
+    /// The record in `path`, or an empty one when it is missing, unreadable or for another manager.
+    public static func load(_ path: String, fieldManager: String, force: Bool) -> AppliedRecord {
+        var r = AppliedRecord(fieldManager: fieldManager, force: force)
+        guard let bytes = try? Files.read(path), let doc = try? JSON.decode(bytes: bytes),
+              doc["fieldManager"]?.string == fieldManager, doc["force"]?.bool == force else { return r }
+        for (k, v) in doc["objects"]?.map?.entries ?? [] {
+            guard let uid = v["uid"]?.string, let rv = v["resourceVersion"]?.string, let h = v["hash"]?.string else { continue }
+            r.entries[k] = Entry(uid: uid, resourceVersion: rv, hash: h)
+        }
+        return r
+    }
+
+    /// Writes the record (0600, atomically); a failure only costs the next run its skips.
+    public func save(_ path: String) {
+        var objects: [(String, Node)] = []
+        for k in entries.keys.sorted() {
+            let e = entries[k]!
+            objects.append((k, .map([("uid", .string(e.uid)), ("resourceVersion", .string(e.resourceVersion)), ("hash", .string(e.hash))])))
+        }
+        let doc: Node = .map([("fieldManager", .string(fieldManager)), ("force", .bool(force)), ("objects", .map(objects))])
+        guard let bytes = try? JSON.encodeBytes(doc) else { return }
+        try? Files.makeDirectories(Files.dirname(path), mode: 0o700)
+        try? Files.writeAtomically(path, bytes, mode: 0o600)
     }
 }

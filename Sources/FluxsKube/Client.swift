@@ -69,6 +69,11 @@ public final class KubeClient {
     var credential: ExecCredential?
     var discovery: [String: [ResourceRef]] = [:]
     var missingGroupVersions: Set<String> = []
+    /// --kube-api-qps/--kube-api-burst (flux's defaults: 50 and 300); nil: no client-side limit.
+    public var limiter: RateLimiter? = RateLimiter(qps: 50, burst: 300)
+    /// Requests callAll keeps in flight at once.
+    public var parallelism = 16
+    lazy var multi: HTTPMulti? = try? HTTPMulti(maxConnections: 8, maxInFlight: parallelism)
 
     public init(config: RESTConfig, timeout: Double, userAgent: String = "fluxs", exec: ExecPluginRunner,
                 log: ((String) -> Void)? = nil) throws {
@@ -152,7 +157,10 @@ public final class KubeClient {
             headers.append(("Accept", accept))
             headers.append(("User-Agent", userAgent))
             if let ct = contentType { headers.append(("Content-Type", ct)) }
-            let req = HTTPRequest(method: method, url: url, headers: headers, body: body, timeout: left)
+            if let l = limiter, !l.wait(limit: left) {
+                throw KubeError(kind: .timeout, message: "timed out after \(formatSeconds(timeout)) talking to the Kubernetes API at \(config.server) (--timeout; client-side rate limit --kube-api-qps)")
+            }
+            let req = HTTPRequest(method: method, url: url, headers: headers, body: body, timeout: max(0.001, remaining))
             let start = monotonicSeconds()
             let resp: HTTPResponse
             do {
@@ -205,6 +213,113 @@ public final class KubeClient {
             }
             throw err
         }
+    }
+
+    /// One request of a batch (callAll).
+    public struct Request {
+        public var method: String
+        public var path: String
+        public var query: [(String, String)]
+        public var body: [UInt8]?
+        public var contentType: String?
+        public init(_ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, contentType: String? = nil) {
+            self.method = method; self.path = path; self.query = query; self.body = body; self.contentType = contentType
+        }
+    }
+
+    /// Independent calls sent concurrently (HTTPMulti: HTTP/2 streams, else a few connections), each under the rate
+    /// limit, with call()'s retries, authentication and error decoding. Results are in the order of the requests.
+    public func callAll(_ requests: [Request], accept: String = "application/json") -> [Result<HTTPResponse, Error>] {
+        guard requests.count > 1, let multi else {
+            return requests.map { r in Result { try call(r.method, r.path, query: r.query, body: r.body, contentType: r.contentType, accept: accept) } }
+        }
+        var results = [Result<HTTPResponse, Error>?](repeating: nil, count: requests.count)
+        var pending = Array(requests.indices)
+        var attempts = [Int](repeating: 0, count: requests.count)
+        var refreshed = false
+        var backoff = 0.2
+        let timedOut = KubeError(kind: .timeout, message: "timed out after \(formatSeconds(timeout)) talking to the Kubernetes API at \(config.server) (--timeout)")
+        while !pending.isEmpty {
+            if remaining <= 0 {
+                for i in pending { results[i] = .failure(timedOut) }
+                break
+            }
+            let auth: ([(String, String)], TLSSettings)
+            do { auth = try authHeaders() } catch {
+                for i in pending { results[i] = .failure(error) }
+                break
+            }
+            var reqs: [HTTPRequest] = []
+            for i in pending {
+                let r = requests[i]
+                var headers = auth.0
+                headers.append(("Accept", accept))
+                headers.append(("User-Agent", userAgent))
+                if let ct = r.contentType { headers.append(("Content-Type", ct)) }
+                reqs.append(HTTPRequest(method: r.method, url: config.server + r.path + encodeQuery(r.query), headers: headers, body: r.body,
+                                        timeout: max(0.001, remaining)))
+                attempts[i] += 1
+            }
+            let start = monotonicSeconds()
+            let answers = multi.performAll(reqs, tls: auth.1) { [limiter] in limiter?.tryTake() ?? 0 }
+            var retry: [Int] = []
+            var wait = 0.0
+            var refresh = false
+            for (k, i) in pending.enumerated() {
+                let method = reqs[k].method, url = reqs[k].url
+                switch answers[k] {
+                case .failure(let t as TransportError):
+                    log?("\(method) \(url) failed after \(ms(start)): \(t.detail)")
+                    if t.kind == .timeout || remaining <= 0 { results[i] = .failure(timedOut); continue }
+                    let safe = t.kind == .refused || method != "POST"
+                    if t.isRetryable && safe && attempts[i] < (t.kind == .refused ? 3 : 8) && remaining > backoff {
+                        retry.append(i); wait = max(wait, backoff)
+                    } else {
+                        results[i] = .failure(unreachable(t))
+                    }
+                case .failure(let e):
+                    results[i] = .failure(e)
+                case .success(let resp):
+                    log?("\(method) \(url) \(resp.status)")
+                    if (200..<300).contains(resp.status) { results[i] = .success(resp); continue }
+                    if HTTPRedirect.statuses.contains(resp.status) { results[i] = .failure(redirected(resp, url: url)); continue }
+                    var err = KubeError.from(response: resp, method: method, url: url)
+                    if resp.status == 401, case .exec = config.auth, !refreshed {
+                        refresh = true; retry.append(i); continue
+                    }
+                    let retryable: Bool
+                    switch resp.status {
+                    case 429, 503: retryable = true
+                    case 502, 504: retryable = method != "POST"
+                    case 500: retryable = method != "POST" && err.reason == "InternalError"
+                    default: retryable = false
+                    }
+                    if retryable && attempts[i] < 10 {
+                        let w = max(err.retryAfter ?? 0, backoff)
+                        if w < remaining { retry.append(i); wait = max(wait, w); continue }
+                    }
+                    if attempts[i] > 1 && retryable { err.message += " (gave up after \(attempts[i]) attempts)" }
+                    if err.kind == .unauthorized {
+                        err.message = "the Kubernetes API at \(config.server) rejected the credentials\(config.userName.map { " of user \"\($0)\"" } ?? "") (401 Unauthorized): check the token, client certificate or exec plugin in \(config.source)"
+                    }
+                    results[i] = .failure(err)
+                }
+            }
+            if refresh {
+                refreshed = true
+                do { _ = try authHeaders(refresh: true) } catch {
+                    for i in retry { results[i] = .failure(error) }
+                    break
+                }
+            }
+            if wait > 0 && !retry.isEmpty {
+                log?("retrying \(retry.count) requests in \(formatSeconds(wait))")
+                sleepSeconds(wait)
+                backoff = min(backoff * 2, 5)
+            }
+            pending = retry
+        }
+        return results.map { $0 ?? .failure(timedOut) }
     }
 
     /// API servers answer, they do not redirect. client-go follows up to ten redirects and its round trippers add the
@@ -412,6 +527,42 @@ public final class KubeClient {
         }
         return try patch(r, namespace: ns, name: name, type: .apply, patch: object, subresource: subresource,
                          fieldManager: fieldManager, force: force, dryRun: dryRun)
+    }
+
+    /// Server-side apply of several objects at once (callAll); results in order, each an object or its error.
+    public func applyAll(_ objects: [Node], fieldManager: String, force: Bool = true, dryRun: Bool = false) -> [Result<Node, Error>] {
+        var requests: [Request] = []
+        var early: [Int: Error] = [:]
+        for (i, object) in objects.enumerated() {
+            do {
+                let r = try resource(for: object)
+                guard let name = object["metadata"]?["name"]?.string else {
+                    throw KubeError(kind: .badRequest, message: "cannot apply \(r.kind) without metadata.name")
+                }
+                let ns = r.namespaced ? object["metadata"]?["namespace"]?.string : nil
+                if r.namespaced && (ns ?? "").isEmpty {
+                    throw KubeError(kind: .badRequest, message: "cannot apply \(r.kind)/\(name): metadata.namespace is required for a namespaced kind")
+                }
+                requests.append(Request("PATCH", path(r, namespace: ns, name: name), query: writeQuery(dryRun: dryRun, fieldManager: fieldManager, force: force),
+                                        body: try JSON.encodeBytes(object), contentType: PatchType.apply.rawValue))
+            } catch {
+                early[i] = error
+                requests.append(Request("GET", "/"))   // placeholder, never sent
+            }
+        }
+        let sendable = requests.indices.filter { early[$0] == nil }
+        let answers = callAll(sendable.map { requests[$0] })
+        var out = [Result<Node, Error>](repeating: .failure(KubeError(kind: .badRequest, message: "not sent")), count: objects.count)
+        for (i, e) in early { out[i] = .failure(e) }
+        for (k, i) in sendable.enumerated() { out[i] = answers[k].flatMap { r in Result { try decode(r) } } }
+        return out
+    }
+
+    /// Deletes several objects at once (callAll); results in order: nil when done, else the error.
+    public func deleteAll(_ targets: [(ResourceRef, String?, String)], propagation: Propagation = .background) -> [Error?] {
+        let body = try? JSON.encodeBytes(.map([("kind", "DeleteOptions"), ("apiVersion", "v1"), ("propagationPolicy", .string(propagation.rawValue))]))
+        let answers = callAll(targets.map { Request("DELETE", path($0.0, namespace: $0.1, name: $0.2), body: body, contentType: "application/json") })
+        return answers.map { if case .failure(let e) = $0 { return e } else { return nil } }
     }
 
     public func delete(_ r: ResourceRef, namespace: String?, name: String, propagation: Propagation = .background,

@@ -120,13 +120,36 @@ public final class HTTPClient: @unchecked Sendable {
         var overflow: String?
     }
 
-    public func perform(_ req: HTTPRequest, tls: TLSSettings, onData: (([UInt8]) -> Bool)? = nil) throws -> HTTPResponse {
-        curl_easy_reset(handle)
+    /// What a configured transfer needs until it ends: the receiver and the header lists libcurl points to.
+    final class Prepared {
         let ctx = Context()
+        var slist: UnsafeMutablePointer<curl_slist>? = nil
+        var connectTo: UnsafeMutablePointer<curl_slist>? = nil
+        let url: String
+        let serverName: String?
+        init(url: String, serverName: String?) { self.url = url; self.serverName = serverName }
+        deinit {
+            if let s = slist { curl_slist_free_all(s) }
+            if let s = connectTo { curl_slist_free_all(s) }
+        }
+    }
+
+    public func perform(_ req: HTTPRequest, tls: TLSSettings, onData: (([UInt8]) -> Bool)? = nil) throws -> HTTPResponse {
+        let prepared = try prepare(req, tls: tls, onData: onData)
+        let rc = withExtendedLifetime(prepared) { curl_easy_perform(handle) }
+        return try complete(rc, prepared)
+    }
+
+    /// The easy handle, for HTTPMulti (which never lets it leave this module).
+    var easy: UnsafeMutableRawPointer { handle }
+
+    /// Configures the handle for one request.
+    func prepare(_ req: HTTPRequest, tls: TLSSettings, onData: (([UInt8]) -> Bool)? = nil) throws -> Prepared {
+        curl_easy_reset(handle)
+        let prepared = Prepared(url: req.url, serverName: tls.serverName)
+        let ctx = prepared.ctx
         ctx.onData = onData
         ctx.maxBody = req.maxBody
-        var slist: UnsafeMutablePointer<curl_slist>? = nil
-        defer { if let s = slist { curl_slist_free_all(s) } }
         errorBuffer[0] = 0
 
         func set(_ o: CURLoption, _ v: Int) throws { try check(fluxs_curl_setopt_long(handle, o, v)) }
@@ -144,14 +167,12 @@ public final class HTTPClient: @unchecked Sendable {
         // tls.Config.ServerName: the name sent as SNI and verified in the certificate, while the connection goes to
         // the URL's host and the Host header stays the URL's. libcurl verifies the URL's host, so the URL names the
         // server name and CURLOPT_CONNECT_TO sends the connection to the real host.
-        var connectTo: UnsafeMutablePointer<curl_slist>? = nil
-        defer { if let s = connectTo { curl_slist_free_all(s) } }
         var extraHeaders: [(String, String)] = []
         if let sn = tls.serverName?.lowercased(), !sn.isEmpty, let o = HTTPOrigin(req.url), o.scheme == "https", o.host != sn,
            let swapped = Self.replacingHost(req.url, with: sn) {
             try set(CURLOPT_URL, swapped.url)
-            connectTo = curl_slist_append(nil, "\(sn):\(o.port):\(o.host):\(o.port)")
-            try check(fluxs_curl_setopt_slist(handle, CURLOPT_CONNECT_TO, connectTo))
+            prepared.connectTo = curl_slist_append(nil, "\(sn):\(o.port):\(o.host):\(o.port)")
+            try check(fluxs_curl_setopt_slist(handle, CURLOPT_CONNECT_TO, prepared.connectTo))
             if !req.headers.contains(where: { $0.0.lowercased() == "host" }) { extraHeaders.append(("Host", swapped.authority)) }
         } else {
             try set(CURLOPT_URL, req.url)
@@ -186,11 +207,13 @@ public final class HTTPClient: @unchecked Sendable {
             }
         }
         var hasExpect = false
+        var slist: UnsafeMutablePointer<curl_slist>? = nil
         for (k, v) in req.headers + extraHeaders {
             slist = curl_slist_append(slist, "\(k): \(v)")
             if k.lowercased() == "expect" { hasExpect = true }
         }
         if !hasExpect { slist = curl_slist_append(slist, "Expect:") }
+        prepared.slist = slist
         try check(fluxs_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, slist))
 
         let ud = Unmanaged.passUnretained(ctx).toOpaque()
@@ -231,15 +254,28 @@ public final class HTTPClient: @unchecked Sendable {
             return count
         })
         try check(fluxs_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, ud))
+        if multiplexing {
+            // HTTP/2 where the server offers it (ALPN), so concurrent requests share one connection; a transfer
+            // waits for that connection rather than opening another.
+            try set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+            try set(CURLOPT_PIPEWAIT, 1)
+        }
+        return prepared
+    }
 
-        let rc = withExtendedLifetime(ctx) { curl_easy_perform(handle) }
+    /// Set by HTTPMulti: requests of this handle may run next to others.
+    var multiplexing = false
+
+    /// The response of a finished transfer, or why there is none.
+    func complete(_ rc: CURLcode, _ prepared: Prepared) throws -> HTTPResponse {
+        let ctx = prepared.ctx
         if rc != CURLE_OK {
             if let what = ctx.overflow {
-                throw TransportError(kind: .tooLarge, url: req.url,
-                                     detail: "the response of \(HTTPOrigin(req.url)?.description ?? "the server") is too large: its \(what); fluxs stops reading there")
+                throw TransportError(kind: .tooLarge, url: prepared.url,
+                                     detail: "the response of \(HTTPOrigin(prepared.url)?.description ?? "the server") is too large: its \(what); fluxs stops reading there")
             }
             if ctx.stopped { return HTTPResponse(status: ctx.status, headers: ctx.headers, warnings: ctx.warnings, body: ctx.body) }
-            throw transportError(rc, url: req.url, verifiedName: connectTo == nil ? nil : tls.serverName)
+            throw transportError(rc, url: prepared.url, verifiedName: prepared.connectTo == nil ? nil : prepared.serverName)
         }
         var code = 0
         _ = fluxs_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
@@ -313,5 +349,120 @@ public enum HTTPDownload {
             throw TransportError(kind: .other, url: url, detail: "GET \(url): HTTP status \(r.status)")
         }
         return r.body
+    }
+}
+
+/// Several requests at once over libcurl's multi interface: HTTP/2 streams on one connection where the server offers
+/// HTTP/2, else a bounded pool of HTTP/1.1 connections (`maxConnections`). Connections stay open between batches.
+/// Not thread-safe: one batch at a time, on the calling thread.
+final class HTTPMulti {
+    private let multi: UnsafeMutableRawPointer
+    private var idle: [HTTPClient] = []
+    let maxInFlight: Int
+
+    init(maxConnections: Int = 8, maxInFlight: Int = 32) throws {
+        _ = curlGlobalInit
+        guard let m = curl_multi_init() else { throw TransportError(kind: .other, url: "", detail: "cannot initialise libcurl") }
+        multi = m
+        self.maxInFlight = max(1, maxInFlight)
+        _ = fluxs_curl_multi_setopt_long(m, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+        _ = fluxs_curl_multi_setopt_long(m, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, maxConnections))
+    }
+
+    deinit {
+        curl_multi_cleanup(multi)
+        idle.removeAll()
+    }
+
+    /// Runs every request, at most `maxInFlight` at once; each starts when `gate` answers 0 (else it says how many
+    /// seconds to wait: the rate limiter). Results are in the order of the requests, whatever order they end in.
+    func performAll(_ reqs: [HTTPRequest], tls: TLSSettings, gate: () -> Double) -> [Result<HTTPResponse, Error>] {
+        var results = [Result<HTTPResponse, Error>?](repeating: nil, count: reqs.count)
+        var active: [(client: HTTPClient, prepared: HTTPClient.Prepared, index: Int)] = []
+        var next = 0
+        while next < reqs.count || !active.isEmpty {
+            var wait = 0.25
+            while next < reqs.count && active.count < maxInFlight {
+                let d = gate()
+                if d > 0 { wait = min(wait, d); break }
+                let client: HTTPClient
+                if let c = idle.popLast() { client = c } else {
+                    do { client = try HTTPClient() } catch { results[next] = .failure(error); next += 1; continue }
+                }
+                client.multiplexing = true
+                do {
+                    let p = try client.prepare(reqs[next], tls: tls)
+                    if curl_multi_add_handle(multi, client.easy) != CURLM_OK {
+                        throw TransportError(kind: .other, url: reqs[next].url, detail: "cannot start the request")
+                    }
+                    active.append((client, p, next))
+                } catch {
+                    results[next] = .failure(error)
+                    idle.append(client)
+                }
+                next += 1
+            }
+            if active.isEmpty {
+                if next < reqs.count { sleepSeconds(wait) }
+                continue
+            }
+            var running: Int32 = 0
+            _ = curl_multi_perform(multi, &running)
+            var left: Int32 = 0
+            var finished = false
+            while let msg = curl_multi_info_read(multi, &left) {
+                guard msg.pointee.msg == CURLMSG_DONE, let at = active.firstIndex(where: { $0.client.easy == msg.pointee.easy_handle }) else { continue }
+                let rc = fluxs_curl_msg_result(msg)
+                let t = active.remove(at: at)
+                _ = curl_multi_remove_handle(multi, t.client.easy)
+                results[t.index] = Result { try t.client.complete(rc, t.prepared) }
+                idle.append(t.client)
+                finished = true
+            }
+            if !finished && running > 0 {
+                _ = curl_multi_poll(multi, nil, 0, Int32(max(1, min(250, wait * 1000))), nil)
+            }
+        }
+        return results.map { $0 ?? .failure(TransportError(kind: .other, url: "", detail: "request not sent")) }
+    }
+}
+
+/// client-go's client-side rate limit (flowcontrol.NewTokenBucketRateLimiter over golang.org/x/time/rate), which
+/// flux's --kube-api-qps and --kube-api-burst set: `burst` requests at once, then `qps` a second. A negative qps
+/// turns it off; 0 means client-go's defaults (5 a second, burst 10).
+public final class RateLimiter: @unchecked Sendable {
+    let qps: Double
+    let burst: Double
+    private var tokens: Double
+    private var last: Double
+
+    public init?(qps: Double, burst: Int) {
+        if qps < 0 { return nil }
+        self.qps = qps == 0 ? 5 : qps
+        self.burst = Double(burst <= 0 ? 10 : burst)
+        tokens = self.burst
+        last = monotonicSeconds()
+    }
+
+    private func refill() {
+        let now = monotonicSeconds()
+        tokens = min(burst, tokens + (now - last) * qps)
+        last = now
+    }
+
+    /// Takes a token when one is there and answers 0; else the seconds until one is.
+    func tryTake() -> Double {
+        refill()
+        if tokens >= 1 { tokens -= 1; return 0 }
+        return (1 - tokens) / qps
+    }
+
+    /// Waits for a token (rate.Limiter.Wait), at most `limit` seconds; false when that was not enough.
+    func wait(limit: Double) -> Bool {
+        let d = tryTake()
+        if d == 0 { return true }
+        if d > limit { return false }
+        sleepSeconds(d)
+        return tryTake() == 0 || wait(limit: limit - d)
     }
 }

@@ -183,6 +183,37 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(seen, ["ADDED w", "MODIFIED w"])
     }
 
+    func testApplyAllAnswersInOrderWithRetriesAndErrorsPerObject() throws {
+        // 40 objects at once; two of them meet a 429 and a dropped connection and are retried; one is refused.
+        try fault(["verb": "PATCH", "path": .string("/namespaces/\(ns)/configmaps/c-07$"), "status": 429, "count": 1])
+        try fault(["verb": "PATCH", "path": .string("/namespaces/\(ns)/configmaps/c-21$"), "action": "drop", "count": 1])
+        var objects = (0..<40).map { configMap(String(format: "c-%02d", $0), [("i", .string("\($0)"))]) }
+        objects[30] = configMap("Bad_Name")
+        let results = client.applyAll(objects, fieldManager: "t")
+        XCTAssertEqual(results.count, 40)
+        for (i, r) in results.enumerated() where i != 30 {
+            XCTAssertEqual((try? r.get())?["metadata"]?["name"]?.string, String(format: "c-%02d", i))
+            XCTAssertEqual((try? r.get())?["data"]?["i"]?.string, "\(i)")
+        }
+        XCTAssertThrowsError(try results[30].get()) { XCTAssertEqual(($0 as? KubeError)?.kind, .invalid) }
+        XCTAssertEqual(try client.list(cm, namespace: ns).items.count, 39)
+        XCTAssertEqual(client.deleteAll((0..<40).map { (cm, ns, String(format: "c-%02d", $0)) }).compactMap { $0 }.count, 1)   // c-30 never existed
+        XCTAssertEqual(try client.list(cm, namespace: ns).items.count, 0)
+    }
+
+    func testRateLimiterIsATokenBucket() throws {
+        // --kube-api-burst requests at once, then one per 1/--kube-api-qps seconds; negative qps: no limit.
+        let l = try XCTUnwrap(RateLimiter(qps: 2, burst: 3))
+        for _ in 0..<3 { XCTAssertEqual(l.tryTake(), 0) }
+        let wait = l.tryTake()
+        XCTAssertGreaterThan(wait, 0.4)
+        XCTAssertLessThanOrEqual(wait, 0.5)
+        XCTAssertNil(RateLimiter(qps: -1, burst: 10))
+        let d = try XCTUnwrap(RateLimiter(qps: 0, burst: 0))   // client-go's defaults
+        XCTAssertEqual(d.qps, 5)
+        XCTAssertEqual(d.burst, 10)
+    }
+
     func testResponseHeadersAreTrimmed() throws {
         let r = try client.call("GET", "/version")
         XCTAssertEqual(r.headers["content-type"], "application/json")

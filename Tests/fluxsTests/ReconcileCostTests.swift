@@ -59,17 +59,41 @@ final class ReconcileCostTests: XCTestCase {
         XCTAssertLessThanOrEqual(first.total, 2 * n + 25, "first apply: \(first)")
         XCTAssertLessThanOrEqual(first.gets, 15, "first apply: \(first)")
 
-        // Nothing changed: no apply, no GET per object; the dry runs (or fewer) and a constant.
+        // Nothing changed, and this machine recorded what it applied (AppliedRecord): no dry run, no apply, no GET per
+        // object; a LIST per kind and a constant.
         let noop = try counted {
             let r = try fx.fluxs(["reconcile", "kustomization", "app", "--verbose"])
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertTrue(r.stderr.contains("ConfigMap/\(fx.apps)/cm-000 unchanged"), r.stderr)
             XCTAssertFalse(r.stderr.contains(" configured"), r.stderr)
         }
-        XCTAssertLessThanOrEqual(noop.total, n + 20, "no-op: \(noop)")
-        XCTAssertLessThanOrEqual(noop.gets, 12, "no-op: \(noop)")
+        XCTAssertEqual(noop.dryRuns, 0, "no-op: \(noop)")
+        XCTAssertLessThanOrEqual(noop.total, 25, "no-op: \(noop)")
         // The status, the events and the Lease (taken, released; renewed every 5 s) are the only real writes.
         XCTAssertLessThanOrEqual(noop.writes, 7, "no-op: \(noop)")
+
+        // Drift: an object changed behind fluxs's back has another resourceVersion, so it is dry-run and put back.
+        XCTAssertEqual(try fx.kubectl("patch", "configmap", "cm-050", "-n", fx.apps, "--type=merge", "-p", "{\"data\":{\"value\":\"edited\"}}").status, 0)
+        let drift = try counted {
+            let r = try fx.fluxs(["reconcile", "kustomization", "app", "--verbose"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("ConfigMap/\(fx.apps)/cm-050 configured"), r.stderr)
+            XCTAssertFalse(r.stderr.contains("cm-051 configured"), r.stderr)
+        }
+        XCTAssertEqual(try fx.jsonpath("configmap", "cm-050", ".data.value", namespace: fx.apps), "v50")
+        XCTAssertEqual(drift.dryRuns, 1, "drift: \(drift)")
+
+        // Another machine (no record): one dry run per object, still no apply and no GET per object.
+        let fresh = try TestEnv.tempDir("fluxs-storage")
+        defer { try? FileManager.default.removeItem(at: fresh) }
+        let cold = try counted {
+            let r = try fx.fluxs(["reconcile", "kustomization", "app", "--with-source", "--verbose"], extraEnv: ["FLUXS_STORAGE_PATH": fresh.path])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertFalse(r.stderr.contains(" configured"), r.stderr)
+        }
+        XCTAssertEqual(cold.dryRuns, n, "no-op without a record: \(cold)")
+        XCTAssertLessThanOrEqual(cold.total, n + 25, "no-op without a record: \(cold)")
+        XCTAssertLessThanOrEqual(cold.gets, 15, "no-op without a record: \(cold)")
 
         // Two objects changed, one removed: two applies, one delete, prune lists instead of reading each entry.
         try repo.commit(["app/cm-007.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-007\ndata:\n  value: changed\n",
@@ -87,7 +111,9 @@ final class ReconcileCostTests: XCTestCase {
         }
         XCTAssertEqual(try fx.jsonpath("configmap", "cm-007", ".data.value", namespace: fx.apps), "changed")
         XCTAssertEqual(try fx.configMaps().count, n - 1)
-        print("requests: first apply \(first); no-op \(noop); change \(change)")
+        print("requests: first apply \(first); no-op \(noop); drift \(drift); no record \(cold); change \(change)")
+        // Only the changed objects are dry-run.
+        XCTAssertEqual(change.dryRuns, 2, "change: \(change)")
         XCTAssertEqual(change.deletes, 1, "change: \(change)")
         // Two applies, one delete, status (write-ahead is not needed: nothing new), events, the source's writes, and
         // the Leases of the GitRepository and the Kustomization (each taken and released).

@@ -171,8 +171,13 @@ public struct KustomizationReconciler: OnDemandReconciler {
         let applier = Applier(kube: kube, fieldManager: Self.controller)
         applier.waitTimeout = max(1, deadline - monotonicSeconds())
         applier.ownerSelector = Self.ownerSelector(name: name, namespace: ns)
+        // Objects still as the last apply from this machine left them need no dry run (AppliedRecord).
+        let recordPath = AppliedRecord.path(root: env.storage.root, server: kube.config.server, namespace: ns, name: name)
+        applier.record = AppliedRecord.load(recordPath, fieldManager: Self.controller, force: true)
         do {
-            applier.dryRuns = try validate(objects, kube: kube)
+            let skip: Set<String>
+            do { skip = try applier.skippable(objects) } catch let e as KubeError { throw Failure(reason: "ReconciliationFailed", message: e.message) }
+            applier.dryRuns = try validate(objects, kube: kube, skip: skip)
         } catch let f as Failure {
             return try fail(f, revision: revision)
         }
@@ -192,6 +197,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
             return try fail(Failure(reason: "ReconciliationFailed", message: "\(error)"), revision: revision)
         }
         for c in changes { env.log(c.line) }
+        applier.newRecord?.save(recordPath)
 
         // Inventory and prune.
         var inventory = ResourceInventory()
@@ -201,14 +207,27 @@ public struct KustomizationReconciler: OnDemandReconciler {
             try env.checkLease("pruning")
             let keep = Set(inventory.entries.map(\.id))
             var owned = OwnedObjects(kube: kube, selector: Self.ownerSelector(name: name, namespace: ns))
+            var failure: Error?
+            var targets: [PruneTarget] = []
             for e in old.entries where !keep.contains(e.id) {
-                do {
-                    if let line = try prune(e, kube: kube, owned: &owned) { deleted.append(line); env.log(line) }
-                } catch {
-                    inventory.entries += old.entries.filter { !keep.contains($0.id) && !deleted.contains(Self.entrySubject($0) + " deleted") }
-                    status.inventory = inventory
-                    return try fail(Failure(reason: "PruneFailed", message: "\(error)"), revision: revision)
+                do { if let t = try pruneTarget(e, kube: kube, owned: &owned) { targets.append(t) } } catch { failure = error; break }
+            }
+            if failure == nil {
+                // The deletes are independent: sent together, reported in inventory order.
+                for (t, err) in zip(targets, kube.deleteAll(targets.map { ($0.ref, $0.namespace, $0.name) })) {
+                    // Gone already (a retried DELETE whose first answer was lost): what prune wanted.
+                    if let err, (err as? KubeError)?.kind != .notFound {
+                        if failure == nil { failure = (err as? KubeError)?.naming("\(t.subject) delete failed") ?? err }
+                        continue
+                    }
+                    deleted.append(t.subject + " deleted")
+                    env.log(t.subject + " deleted")
                 }
+            }
+            if let failure {
+                inventory.entries += old.entries.filter { !keep.contains($0.id) && !deleted.contains(Self.entrySubject($0) + " deleted") }
+                status.inventory = inventory
+                return try fail(Failure(reason: "PruneFailed", message: "\(failure)"), revision: revision)
             }
         }
         status.inventory = inventory
@@ -311,8 +330,9 @@ public struct KustomizationReconciler: OnDemandReconciler {
     /// object changes. Objects whose kind or namespace this same set creates cannot be checked before it exists.
     /// Returns the dry runs by `subject(of:)`: they decide what the apply changes.
     @discardableResult
-    func validate(_ objects: [Node], kube: KubeClient) throws -> [String: Node] {
+    func validate(_ objects: [Node], kube: KubeClient, skip: Set<String> = []) throws -> [String: Node] {
         var dryRuns: [String: Node] = [:]
+        var checked: [Node] = []
         var seen = Set<String>()
         for o in objects {
             let id = subject(of: o)
@@ -334,9 +354,17 @@ public struct KustomizationReconciler: OnDemandReconciler {
                               message: "\(subject(of: o)) is namespaced but has no namespace: set metadata.namespace or spec.targetNamespace")
             }
             if r.namespaced && newNamespaces.contains(objNS) { continue }
-            do { dryRuns[subject(of: o)] = try kube.apply(o, fieldManager: Self.controller, force: true, dryRun: true) } catch let e as KubeError {
+            if skip.contains(subject(of: o)) { continue }
+            checked.append(o)
+        }
+        // Sent together; the first failure in the build's order is the one reported.
+        for (o, result) in zip(checked, kube.applyAll(checked, fieldManager: Self.controller, force: true, dryRun: true)) {
+            switch result {
+            case .success(let d): dryRuns[subject(of: o)] = d
+            case .failure(let e as KubeError):
                 let reason = e.reason.isEmpty ? "" : " (\(e.reason))"
                 throw Failure(reason: "ReconciliationFailed", message: "\(subject(of: o)) dry-run failed\(reason): \(e.message)")
+            case .failure(let e): throw e
             }
         }
         return dryRuns
@@ -347,11 +375,19 @@ public struct KustomizationReconciler: OnDemandReconciler {
         "kustomize.toolkit.fluxcd.io/name=\(name),kustomize.toolkit.fluxcd.io/namespace=\(namespace)"
     }
 
-    /// Deletes a stale inventory entry when it still exists and this Kustomization owns it (its name and namespace
-    /// labels), unless it opted out (`kustomize.toolkit.fluxcd.io/prune: disabled`). Returns the change-set line.
-    /// What exists and is owned comes from one LIST per kind and namespace with the owner labels (`owned`), not a GET
-    /// per entry: an entry the list lacks is gone or no longer this Kustomization's.
-    func prune(_ e: ResourceInventory.Entry, kube: KubeClient, owned: inout OwnedObjects) throws -> String? {
+    /// An object prune deletes.
+    struct PruneTarget {
+        var ref: ResourceRef
+        var namespace: String?
+        var name: String
+        var subject: String
+    }
+
+    /// A stale inventory entry to delete: it still exists and this Kustomization owns it (its name and namespace
+    /// labels), and it did not opt out (`kustomize.toolkit.fluxcd.io/prune: disabled`). What exists and is owned
+    /// comes from one LIST per kind and namespace with the owner labels (`owned`), not a GET per entry: an entry the
+    /// list lacks is gone or no longer this Kustomization's.
+    func pruneTarget(_ e: ResourceInventory.Entry, kube: KubeClient, owned: inout OwnedObjects) throws -> PruneTarget? {
         guard let id = Self.parse(e.id) else { return nil }
         let apiVersion = id.group.isEmpty ? e.v : "\(id.group)/\(e.v)"
         let what = Self.entrySubject(e)
@@ -363,13 +399,8 @@ public struct KustomizationReconciler: OnDemandReconciler {
         }
         let objNS: String? = r.namespaced ? id.namespace : nil
         guard let live = try owned.get(r, namespace: objNS, name: id.name) else { return nil }
-        let meta = live["metadata"]
-        if meta?["annotations"]?["kustomize.toolkit.fluxcd.io/prune"]?.string == "disabled" { return nil }
-        do { _ = try kube.delete(r, namespace: objNS, name: id.name) } catch let err as KubeError {
-            // Gone already (a retried DELETE whose first answer was lost): what prune wanted.
-            if err.kind != .notFound { throw err.naming("\(what) delete failed") }
-        }
-        return what + " deleted"
+        if live["metadata"]?["annotations"]?["kustomize.toolkit.fluxcd.io/prune"]?.string == "disabled" { return nil }
+        return PruneTarget(ref: r, namespace: objNS, name: id.name, subject: what)
     }
 
     /// What to wait for: every applied object with `wait`, else spec.healthChecks.

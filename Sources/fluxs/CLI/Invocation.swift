@@ -73,6 +73,8 @@ final class Invocation {
         let log: ((String) -> Void)? = verbose ? { [out] in out.stderr("  \($0)") } : nil
         let c = try KubeClient(config: cfg, timeout: timeout, userAgent: "fluxs/\(BuildInfo.version) (linux/\(BuildInfo.arch))",
                                exec: runner, log: log)
+        // flux's client-side rate limit (fluxcd/pkg/runtime/client: rest.Config QPS and Burst).
+        c.limiter = RateLimiter(qps: flags.float("kube-api-qps"), burst: flags.int("kube-api-burst"))
         client = c
         return c
     }

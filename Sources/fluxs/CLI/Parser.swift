@@ -19,6 +19,7 @@ struct FlagValues {
     func string(_ n: String) -> String { if case .string(let s) = values[n] { return s }; return "" }
     func strings(_ n: String) -> [String] { if case .strings(let s) = values[n] { return s }; return [] }
     func int(_ n: String) -> Int { if case .int(let i) = values[n] { return i }; return 0 }
+    func float(_ n: String) -> Double { if case .float(let d) = values[n] { return d }; return 0 }
     func duration(_ n: String) -> Double { if case .duration(let d) = values[n] { return d }; return 0 }
     func isSet(_ n: String) -> Bool { given.contains(n) }
 }
