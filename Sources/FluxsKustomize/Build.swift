@@ -218,9 +218,12 @@ struct Level {
 
     /// Appends, rejecting a second object with the same id (kustomize: "may not add resource with an already registered id").
     func merge(_ a: [Resource], _ b: [Resource]) throws -> [Resource] {
+        // A set of ids, not a search per resource: a folder of 5,000 resources would cost 12.5 million comparisons.
+        func key(_ r: Resource) -> [String] { [r.kind, r.group, r.name, r.namespace] }
         var out = a
+        var seen = Set(a.map(key))
         for r in b {
-            if out.contains(where: { $0.kind == r.kind && $0.group == r.group && $0.name == r.name && $0.namespace == r.namespace }) {
+            if !seen.insert(key(r)).inserted {
                 throw KustomizeError("accumulating resources: may not add resource with an already registered id: \(r.id)")
             }
             out.append(r)
