@@ -121,6 +121,31 @@ final class ReconcileCostTests: XCTestCase {
         XCTAssertLessThanOrEqual(change.total, n + 30, "change: \(change)")
     }
 
+    func testDiffReadsOwnedObjectsWithOneListPerKind() throws {
+        let n = 50
+        let files = configMaps(n)
+        _ = try fx.source(files)
+        let r = try fx.fluxs(["create", "kustomization", "app", "--source=GitRepository/fleet", "--path=./app", "--interval=10m",
+                              "--target-namespace=\(fx.apps)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let dir = try TestEnv.tempDir("fluxs-diff")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (path, text) in files {
+            let url = dir.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.replacingOccurrences(of: "value: \"v7\"", with: "value: \"seven\"").write(to: url, atomically: true, encoding: .utf8)
+        }
+        var result: TestEnv.Run?
+        let c = try counted { result = try fx.fluxs(["diff", "kustomization", "app", "--path", dir.appendingPathComponent("app").path]) }
+        let out = try XCTUnwrap(result)
+        XCTAssertEqual(out.status, 1, out.stderr)
+        XCTAssertTrue(out.stdout.contains("► ConfigMap/\(fx.apps)/cm-007 drifted"), out.stdout)
+        XCTAssertFalse(out.stdout.contains("cm-008"), out.stdout)
+        print("requests of diff: \(c)")
+        XCTAssertEqual(c.dryRuns, n, "diff: \(c)")
+        XCTAssertLessThanOrEqual(c.gets, 12, "diff: \(c)")
+    }
+
     func testHealthChecksListOncePerKind() throws {
         let n = 30
         var files = configMaps(n)

@@ -371,7 +371,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
     }
 
     /// The owner labels kustomize-controller sets on every object it applies, as a label selector.
-    static func ownerSelector(name: String, namespace: String) -> String {
+    public static func ownerSelector(name: String, namespace: String) -> String {
         "kustomize.toolkit.fluxcd.io/name=\(name),kustomize.toolkit.fluxcd.io/namespace=\(namespace)"
     }
 
@@ -483,18 +483,18 @@ public struct KustomizationReconciler: OnDemandReconciler {
 }
 
 /// The objects of a Kustomization (its owner labels), listed once per kind and namespace when first asked for.
-struct OwnedObjects {
+public struct OwnedObjects {
     let kube: KubeClient
     let selector: String
     var lists: [String: [String: Node]] = [:]
 
-    init(kube: KubeClient, selector: String) {
+    public init(kube: KubeClient, selector: String) {
         self.kube = kube
         self.selector = selector
     }
 
     /// The live object, nil when it does not exist or lacks the owner labels.
-    mutating func get(_ r: ResourceRef, namespace: String?, name: String) throws -> Node? {
+    public mutating func get(_ r: ResourceRef, namespace: String?, name: String) throws -> Node? {
         let key = "\(r.apiVersion)/\(r.resource)/\(namespace ?? "")"
         if lists[key] == nil {
             let items: [Node]

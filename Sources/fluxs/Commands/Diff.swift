@@ -58,6 +58,43 @@ enum DiffCommand {
         return 0
     }
 
+    /// The live object and the dry run of each object the diff compares (by index), fetched before the report is
+    /// written: the dry runs together (KubeClient.applyAll), the live objects from one LIST per kind and namespace
+    /// with the Kustomization's owner labels, and a GET each (together) for those the lists lack.
+    static func prefetch(_ objects: [Node], owner: Node, newNamespaces: Set<String>, kube: KubeClient) -> [Int: (live: Result<Node?, Error>, merged: Result<Node, Error>)] {
+        var picked: [(index: Int, object: Node, ref: ResourceRef, namespace: String?, name: String)] = []
+        for (i, built) in objects.enumerated() {
+            let o = normalized(built)
+            if inMetadata(o, "kustomize.toolkit.fluxcd.io/reconcile", "disabled") || inMetadata(o, "kustomize.toolkit.fluxcd.io/ssa", "ignore") { continue }
+            guard let r = try? kube.resource(for: o), let name = o["metadata"]?["name"]?.string else { continue }
+            let ns = r.namespaced ? o["metadata"]?["namespace"]?.string : nil
+            if let ns, newNamespaces.contains(ns) { continue }
+            picked.append((i, o, r, ns, name))
+        }
+        guard picked.count > 1 else { return [:] }
+        var owned = OwnedObjects(kube: kube, selector: KustomizationReconciler.ownerSelector(
+            name: owner["metadata"]?["name"]?.string ?? "", namespace: owner["metadata"]?["namespace"]?.string ?? ""))
+        var live: [Int: Result<Node?, Error>] = [:]
+        var missing: [Int] = []
+        for (k, p) in picked.enumerated() {
+            do {
+                if let o = try owned.get(p.ref, namespace: p.namespace, name: p.name) { live[k] = .success(o) } else { missing.append(k) }
+            } catch { missing.append(k) }
+        }
+        let gets = kube.callAll(missing.map { KubeClient.Request("GET", kube.path(picked[$0].ref, namespace: picked[$0].namespace, name: picked[$0].name)) })
+        for (k, answer) in zip(missing, gets) {
+            switch answer {
+            case .success(let resp): live[k] = Result { try JSON.decode(bytes: resp.body) }
+            case .failure(let e as KubeError) where e.kind == .notFound && e.name != nil: live[k] = .success(nil)
+            case .failure(let e): live[k] = .failure(e)
+            }
+        }
+        let dries = kube.applyAll(picked.map(\.object), fieldManager: KustomizationReconciler.controller, force: true, dryRun: true)
+        var out: [Int: (live: Result<Node?, Error>, merged: Result<Node, Error>)] = [:]
+        for (k, p) in picked.enumerated() { out[p.index] = (live[k] ?? .success(nil), dries[k]) }
+        return out
+    }
+
     /// One Kustomization's diff lines; true when something would be created, changed or deleted. Per object, as
     /// fluxcd/pkg ssa's Diff: reconcile-disabled and ssa-ignored objects are skipped, every other object goes through a
     /// server-side dry run with kustomize-controller's field manager, spec.ignore drift rules strip their paths from
@@ -72,10 +109,11 @@ enum DiffCommand {
             let n = o["metadata"]?["name"]?.string ?? ""
             if try kube.getIfExists(ResourceRef.namespaces, namespace: nil, name: n) == nil { newNamespaces.insert(n) }
         }
+        let prefetched = prefetch(objects, owner: object, newNamespaces: newNamespaces, kube: kube)
         var changed = false
         var errors: [String] = []
         var ids = Set<String>()
-        for built in objects {
+        for (index, built) in objects.enumerated() {
             let o = normalized(built)
             let subject = FluxsCore.subject(of: o)
             if inMetadata(o, "kustomize.toolkit.fluxcd.io/reconcile", "disabled") || inMetadata(o, "kustomize.toolkit.fluxcd.io/ssa", "ignore") {
@@ -91,9 +129,12 @@ enum DiffCommand {
                     changed = true
                     continue
                 }
-                let current = try kube.getIfExists(r, namespace: ns, name: o["metadata"]?["name"]?.string ?? "")
+                let pre = prefetched[index]
+                let current = try (pre?.live ?? Result { try kube.getIfExists(r, namespace: ns, name: o["metadata"]?["name"]?.string ?? "") }).get()
                 let merged: Node
-                do { merged = try kube.apply(o, fieldManager: KustomizationReconciler.controller, force: true, dryRun: true) } catch let e as KubeError {
+                do {
+                    merged = try (pre?.merged ?? Result { try kube.apply(o, fieldManager: KustomizationReconciler.controller, force: true, dryRun: true) }).get()
+                } catch let e as KubeError {
                     if e.kind == .notFound { throw CLIError(ns == nil ? "\(subject) namespace not specified: \(e.message)" : "\(subject) not found: \(e.message)") }
                     throw CLIError("\(subject) dry-run failed\(e.reason.isEmpty ? "" : " (\(e.reason))"): \(e.message)")
                 }
