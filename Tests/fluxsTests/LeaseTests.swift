@@ -64,8 +64,9 @@ final class LeaseTests: XCTestCase {
         next["apps/cm6.yaml"] = .some(nil)
         next["apps/cm7.yaml"] = .some(nil)
         try repo.commit(next, "v2")
-        // Each real apply of a ConfigMap is served 0.2 s late, so the runs overlap.
-        try fx.fault(["verb": "PATCH", "path": "/namespaces/\(fx.apps)/configmaps/", "query": "^(?!.*dryRun)", "delay": 0.2, "count": 200])
+        // Each real apply of a ConfigMap is served 1.5 s late, so the runs overlap (the applies of one kind go out
+        // together: a run's applies take about one delay, not one per object).
+        try fx.fault(["verb": "PATCH", "path": "/namespaces/\(fx.apps)/configmaps/", "query": "^(?!.*dryRun)", "delay": 1.5, "count": 200])
         let runs = try concurrently(4, ["reconcile", "kustomization", "apps", "--with-source", "--timeout=90s"])
         try fx.clearFaults()
         for (status, stderr) in runs { XCTAssertEqual(status, 0, stderr) }
