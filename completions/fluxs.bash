@@ -163,8 +163,11 @@ __fluxs_sub() {
         "kustomize|build") __fluxs_next='kustomize build' ;;
         "debug|kustomization"|"debug|ks") __fluxs_next='debug kustomization' ;;
         "trigger|receiver") __fluxs_next='trigger receiver' ;;
+        "build|artifact") __fluxs_next='build artifact' ;;
         "build|kustomization"|"build|ks") __fluxs_next='build kustomization' ;;
         "diff|kustomization"|"diff|ks") __fluxs_next='diff kustomization' ;;
+        "push|artifact") __fluxs_next='push artifact' ;;
+        "pull|artifact") __fluxs_next='pull artifact' ;;
     esac
 }
 
@@ -242,7 +245,10 @@ __fluxs_value_flag() {
         "logs|--level"|"logs|--kind"|"logs|--name"|"logs|--tail"|"logs|--flux-namespace"|"logs|--since"|"logs|--since-time") return 0 ;;
         "trigger receiver|--url"|"trigger receiver|--type"|"trigger receiver|--oidc-token"|"trigger receiver|--oidc-provider"|"trigger receiver|--oidc-audience"|"trigger receiver|--payload"|"trigger receiver|--retries"|"trigger receiver|--retry-delay"|"trigger receiver|--storage-path") return 0 ;;
         "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths"|"build kustomization|--local-sources") return 0 ;;
+        "build artifact|--path"|"build artifact|-p"|"build artifact|--output"|"build artifact|-o"|"build artifact|--ignore-paths") return 0 ;;
         "diff kustomization|--path"|"diff kustomization|--ignore-paths"|"diff kustomization|--kustomization-file"|"diff kustomization|--local-sources") return 0 ;;
+        "push artifact|--path"|"push artifact|-f"|"push artifact|--source"|"push artifact|--revision"|"push artifact|--creds"|"push artifact|--provider"|"push artifact|--ignore-paths"|"push artifact|--annotations"|"push artifact|-a"|"push artifact|--output"|"push artifact|-o") return 0 ;;
+        "pull artifact|--output"|"pull artifact|-o"|"pull artifact|--creds"|"pull artifact|--provider") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -407,14 +413,17 @@ __fluxs_words() {
         'logs') __fluxs_subs=''; __fluxs_flags='--level --kind --name --follow -f --tail --flux-namespace --all-namespaces -A --since --since-time --help -h'; __fluxs_args=none ;;
         'trigger') __fluxs_subs='receiver'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'trigger receiver') __fluxs_subs=''; __fluxs_flags='--url --type --oidc-token --oidc-provider --oidc-audience --payload --retries --retry-delay --local --storage-path --help -h'; __fluxs_args=names ;;
-        'build') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'build') __fluxs_subs='artifact kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'build kustomization') __fluxs_subs=''; __fluxs_flags='--path --kustomization-file --ignore-paths --dry-run --strict-substitute --in-memory-build --recursive -r --local-sources --help -h'; __fluxs_args=names ;;
+        'build artifact') __fluxs_subs=''; __fluxs_flags='--path -p --output -o --ignore-paths --resolve-symlinks --help -h'; __fluxs_args=none ;;
         'diff') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'diff kustomization') __fluxs_subs=''; __fluxs_flags='--path --progress-bar --ignore-paths --kustomization-file --strict-substitute --recursive -r --local-sources --ignore-not-found --help -h'; __fluxs_args=names ;;
+        'push') __fluxs_subs='artifact'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'push artifact') __fluxs_subs=''; __fluxs_flags='--path -f --source --revision --creds --provider --ignore-paths --annotations -a --output -o --debug --reproducible --insecure-registry --resolve-symlinks --help -h'; __fluxs_args=none ;;
+        'pull') __fluxs_subs='artifact'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'pull artifact') __fluxs_subs=''; __fluxs_flags='--output -o --creds --provider --insecure-registry --help -h'; __fluxs_args=none ;;
         'list') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'plugin') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'pull') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'push') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'tag') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
     esac
     __fluxs_flags="$__fluxs_flags $__fluxs_globals"
@@ -479,6 +488,10 @@ __fluxs_flag_values() {
         "bootstrap bitbucket-server|--ssh-signing-key-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "logs|--level") COMPREPLY=($(compgen -W 'debug info error' -- "$cur")) ;;
         "trigger receiver|--storage-path") COMPREPLY=($(compgen -d -- "$cur")) ;;
+        "build artifact|--path"|"build artifact|-p") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "build artifact|--output"|"build artifact|-o") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "push artifact|--path"|"push artifact|-f") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "pull artifact|--output"|"pull artifact|-o") COMPREPLY=($(compgen -d -- "$cur")) ;;
         *)
             case "$2" in
                 --namespace|-n) __fluxs_dynamic ;;

@@ -321,10 +321,16 @@ function __fluxs_sub
             echo 'debug kustomization'
         case 'trigger|receiver'
             echo 'trigger receiver'
+        case 'build|artifact'
+            echo 'build artifact'
         case 'build|kustomization' 'build|ks'
             echo 'build kustomization'
         case 'diff|kustomization' 'diff|ks'
             echo 'diff kustomization'
+        case 'push|artifact'
+            echo 'push artifact'
+        case 'pull|artifact'
+            echo 'pull artifact'
     end
 end
 
@@ -474,7 +480,13 @@ function __fluxs_value_flag
             return 0
         case 'build kustomization|--path' 'build kustomization|--kustomization-file' 'build kustomization|--ignore-paths' 'build kustomization|--local-sources'
             return 0
+        case 'build artifact|--path' 'build artifact|-p' 'build artifact|--output' 'build artifact|-o' 'build artifact|--ignore-paths'
+            return 0
         case 'diff kustomization|--path' 'diff kustomization|--ignore-paths' 'diff kustomization|--kustomization-file' 'diff kustomization|--local-sources'
+            return 0
+        case 'push artifact|--path' 'push artifact|-f' 'push artifact|--source' 'push artifact|--revision' 'push artifact|--creds' 'push artifact|--provider' 'push artifact|--ignore-paths' 'push artifact|--annotations' 'push artifact|-a' 'push artifact|--output' 'push artifact|-o'
+            return 0
+        case 'pull artifact|--output' 'pull artifact|-o' 'pull artifact|--creds' 'pull artifact|--provider'
             return 0
     end
     switch "$argv[2]"
@@ -687,6 +699,18 @@ function __fluxs_candidates
                 printf '%s\n' 'debug' 'info' 'error'
                 return
             case 'trigger receiver|--storage-path'
+                __fish_complete_directories "$cur"
+                return
+            case 'build artifact|--path' 'build artifact|-p'
+                __fish_complete_path "$cur"
+                return
+            case 'build artifact|--output' 'build artifact|-o'
+                __fish_complete_path "$cur"
+                return
+            case 'push artifact|--path' 'push artifact|-f'
+                __fish_complete_path "$cur"
+                return
+            case 'pull artifact|--output' 'pull artifact|-o'
                 __fish_complete_directories "$cur"
                 return
         end
@@ -1546,13 +1570,17 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for build' '-h\thelp for build'
             else
-                printf '%b\n' 'kustomization\tBuild Kustomization'
+                printf '%b\n' 'artifact\tBuild artifact' 'kustomization\tBuild Kustomization'
             end
         case 'build kustomization'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--path\tPath to the manifests location.' '--kustomization-file\tPath to the Flux Kustomization YAML file.' '--ignore-paths\tset paths to ignore in .gitignore format' '--dry-run\tDry run mode.' '--strict-substitute\tWhen enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--in-memory-build\tUse in-memory filesystem during build (fluxs always builds in memory).' '--recursive\tRecursively build Kustomizations' '-r\tRecursively build Kustomizations' '--local-sources\tComma-separated list of repositories in format: Kind/namespace/name=path' '--help\thelp for kustomization' '-h\thelp for kustomization'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'build artifact'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--path\tPath to the directory where the Kubernetes manifests are located.' '-p\tPath to the directory where the Kubernetes manifests are located.' '--output\tPath to where the artifact tgz file should be written.' '-o\tPath to where the artifact tgz file should be written.' '--ignore-paths\tset paths to ignore in .gitignore format' '--resolve-symlinks\tresolve symlinks by copying their targets into the artifact' '--help\thelp for artifact' '-h\thelp for artifact'
             end
         case 'diff'
             if string match -q -- '-*' "$cur"
@@ -1566,6 +1594,26 @@ function __fluxs_candidates
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
+        case 'push'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for push' '-h\thelp for push'
+            else
+                printf '%b\n' 'artifact\tPush artifact'
+            end
+        case 'push artifact'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--path\tpath to the directory where the Kubernetes manifests are located' '-f\tpath to the directory where the Kubernetes manifests are located' '--source\tthe source address, e.g. the Git URL' '--revision\tthe source revision in the format \'<branch|tag>@sha1:<commit-sha>\'' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--ignore-paths\tset paths to ignore in .gitignore format' '--annotations\tSet custom OCI annotations in the format \'<key>=<value>\'' '-a\tSet custom OCI annotations in the format \'<key>=<value>\'' '--output\tthe format in which the artifact digest should be printed, can be \'json\' or \'yaml\'' '-o\tthe format in which the artifact digest should be printed, can be \'json\' or \'yaml\'' '--debug\tdisplay logs from underlying library' '--reproducible\tensure reproducible image digests by setting the created timestamp to \'1970-01-01T00:00:00Z\'' '--insecure-registry\tallows artifacts to be pushed without TLS' '--resolve-symlinks\tresolve symlinks by copying their targets into the artifact' '--help\thelp for artifact' '-h\thelp for artifact'
+            end
+        case 'pull'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for pull' '-h\thelp for pull'
+            else
+                printf '%b\n' 'artifact\tPull artifact'
+            end
+        case 'pull artifact'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--output\tpath where the artifact content should be extracted.' '-o\tpath where the artifact content should be extracted.' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--insecure-registry\tallows artifacts to be pulled without TLS' '--help\thelp for artifact' '-h\thelp for artifact'
+            end
         case 'list'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for list' '-h\thelp for list'
@@ -1573,14 +1621,6 @@ function __fluxs_candidates
         case 'plugin'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for plugin' '-h\thelp for plugin'
-            end
-        case 'pull'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for pull' '-h\thelp for pull'
-            end
-        case 'push'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for push' '-h\thelp for push'
             end
         case 'tag'
             if string match -q -- '-*' "$cur"

@@ -164,8 +164,11 @@ __fluxs_sub() {
         "kustomize|build") REPLY='kustomize build' ;;
         "debug|kustomization"|"debug|ks") REPLY='debug kustomization' ;;
         "trigger|receiver") REPLY='trigger receiver' ;;
+        "build|artifact") REPLY='build artifact' ;;
         "build|kustomization"|"build|ks") REPLY='build kustomization' ;;
         "diff|kustomization"|"diff|ks") REPLY='diff kustomization' ;;
+        "push|artifact") REPLY='push artifact' ;;
+        "pull|artifact") REPLY='pull artifact' ;;
     esac
 }
 
@@ -243,7 +246,10 @@ __fluxs_value_flag() {
         "logs|--level"|"logs|--kind"|"logs|--name"|"logs|--tail"|"logs|--flux-namespace"|"logs|--since"|"logs|--since-time") return 0 ;;
         "trigger receiver|--url"|"trigger receiver|--type"|"trigger receiver|--oidc-token"|"trigger receiver|--oidc-provider"|"trigger receiver|--oidc-audience"|"trigger receiver|--payload"|"trigger receiver|--retries"|"trigger receiver|--retry-delay"|"trigger receiver|--storage-path") return 0 ;;
         "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths"|"build kustomization|--local-sources") return 0 ;;
+        "build artifact|--path"|"build artifact|-p"|"build artifact|--output"|"build artifact|-o"|"build artifact|--ignore-paths") return 0 ;;
         "diff kustomization|--path"|"diff kustomization|--ignore-paths"|"diff kustomization|--kustomization-file"|"diff kustomization|--local-sources") return 0 ;;
+        "push artifact|--path"|"push artifact|-f"|"push artifact|--source"|"push artifact|--revision"|"push artifact|--creds"|"push artifact|--provider"|"push artifact|--ignore-paths"|"push artifact|--annotations"|"push artifact|-a"|"push artifact|--output"|"push artifact|-o") return 0 ;;
+        "pull artifact|--output"|"pull artifact|-o"|"pull artifact|--creds"|"pull artifact|--provider") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -410,14 +416,17 @@ __fluxs_candidates() {
         'logs') subs=(); flags=('--level:log level, available options are\: (debug, info, error)' '--kind:displays errors of a particular toolkit kind e.g GitRepository' '--name:specifies the name of the object logs to be displayed' '--follow:specifies if the logs should be streamed' '-f:specifies if the logs should be streamed' '--tail:lines of recent log file to display' '--flux-namespace:the namespace where the Flux components are running' '--all-namespaces:displays logs for objects across all namespaces' '-A:displays logs for objects across all namespaces' '--since:Only return logs newer than a relative duration like 5s, 2m, or 3h. Defaults to all logs. Only one of since-time / since may be used.' '--since-time:Only return logs after a specific date (RFC3339). Defaults to all logs. Only one of since-time / since may be used.' '--help:help for logs' '-h:help for logs'); args=none ;;
         'trigger') subs=('receiver:Trigger the webhook of a Receiver'); flags=('--help:help for trigger' '-h:help for trigger'); args=subs ;;
         'trigger receiver') subs=(); flags=('--url:the base URL of the notification-controller webhook receiver, may contain a base path' '--type:the Receiver type, one of\: generic, generic-hmac, generic-oidc' '--oidc-token:the OIDC token to authenticate the request (generic-oidc only); defaults to the FLUX_TRIGGER_RECEIVER_OIDC_TOKEN environment variable' '--oidc-provider:the OIDC provider to fetch the token from, one of\: github, forgejo (generic-oidc only, mutually exclusive with --oidc-token)' '--oidc-audience:the audience of the OIDC token to fetch (requires --oidc-provider); defaults to "notification-controller"' '--payload:the JSON payload to send in the request body' '--retries:the number of times to retry on connection errors or retryable HTTP status codes (404, 408, 429, 5xx); set to 0 to disable' '--retry-delay:the delay between retries' '--local:reconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path:where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help:help for receiver' '-h:help for receiver'); args=names ;;
-        'build') subs=('kustomization:Build Kustomization'); flags=('--help:help for build' '-h:help for build'); args=subs ;;
+        'build') subs=('artifact:Build artifact' 'kustomization:Build Kustomization'); flags=('--help:help for build' '-h:help for build'); args=subs ;;
         'build kustomization') subs=(); flags=('--path:Path to the manifests location.' '--kustomization-file:Path to the Flux Kustomization YAML file.' '--ignore-paths:set paths to ignore in .gitignore format' '--dry-run:Dry run mode.' '--strict-substitute:When enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--in-memory-build:Use in-memory filesystem during build (fluxs always builds in memory).' '--recursive:Recursively build Kustomizations' '-r:Recursively build Kustomizations' '--local-sources:Comma-separated list of repositories in format\: Kind/namespace/name=path' '--help:help for kustomization' '-h:help for kustomization'); args=names ;;
+        'build artifact') subs=(); flags=('--path:Path to the directory where the Kubernetes manifests are located.' '-p:Path to the directory where the Kubernetes manifests are located.' '--output:Path to where the artifact tgz file should be written.' '-o:Path to where the artifact tgz file should be written.' '--ignore-paths:set paths to ignore in .gitignore format' '--resolve-symlinks:resolve symlinks by copying their targets into the artifact' '--help:help for artifact' '-h:help for artifact'); args=none ;;
         'diff') subs=('kustomization:Diff Kustomization'); flags=('--help:help for diff' '-h:help for diff'); args=subs ;;
         'diff kustomization') subs=(); flags=('--path:Path to a local directory that matches the specified Kustomization.spec.path.' '--progress-bar:Boolean to set the progress bar. The default value is true.' '--ignore-paths:set paths to ignore in .gitignore format' '--kustomization-file:Path to the Flux Kustomization YAML file.' '--strict-substitute:When enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--recursive:Recursively diff Kustomizations' '-r:Recursively diff Kustomizations' '--local-sources:Comma-separated list of repositories in format\: Kind/namespace/name=path' '--ignore-not-found:treat a missing Kustomization in the cluster as new (requires --kustomization-file)' '--help:help for kustomization' '-h:help for kustomization'); args=names ;;
+        'push') subs=('artifact:Push artifact'); flags=('--help:help for push' '-h:help for push'); args=subs ;;
+        'push artifact') subs=(); flags=('--path:path to the directory where the Kubernetes manifests are located' '-f:path to the directory where the Kubernetes manifests are located' '--source:the source address, e.g. the Git URL' '--revision:the source revision in the format '\''<branch|tag>@sha1\:<commit-sha>'\''' '--creds:credentials for OCI registry in the format <username>[\:<password>] if --provider is generic' '--provider:the OCI provider name' '--ignore-paths:set paths to ignore in .gitignore format' '--annotations:Set custom OCI annotations in the format '\''<key>=<value>'\''' '-a:Set custom OCI annotations in the format '\''<key>=<value>'\''' '--output:the format in which the artifact digest should be printed, can be '\''json'\'' or '\''yaml'\''' '-o:the format in which the artifact digest should be printed, can be '\''json'\'' or '\''yaml'\''' '--debug:display logs from underlying library' '--reproducible:ensure reproducible image digests by setting the created timestamp to '\''1970-01-01T00\:00\:00Z'\''' '--insecure-registry:allows artifacts to be pushed without TLS' '--resolve-symlinks:resolve symlinks by copying their targets into the artifact' '--help:help for artifact' '-h:help for artifact'); args=none ;;
+        'pull') subs=('artifact:Pull artifact'); flags=('--help:help for pull' '-h:help for pull'); args=subs ;;
+        'pull artifact') subs=(); flags=('--output:path where the artifact content should be extracted.' '-o:path where the artifact content should be extracted.' '--creds:credentials for OCI registry in the format <username>[\:<password>] if --provider is generic' '--provider:the OCI provider name' '--insecure-registry:allows artifacts to be pulled without TLS' '--help:help for artifact' '-h:help for artifact'); args=none ;;
         'list') subs=(); flags=('--help:help for list' '-h:help for list'); args=none ;;
         'plugin') subs=(); flags=('--help:help for plugin' '-h:help for plugin'); args=none ;;
-        'pull') subs=(); flags=('--help:help for pull' '-h:help for pull'); args=none ;;
-        'push') subs=(); flags=('--help:help for push' '-h:help for push'); args=none ;;
         'tag') subs=(); flags=('--help:help for tag' '-h:help for tag'); args=none ;;
     esac
     flags+=($__fluxs_globals)
@@ -897,10 +906,24 @@ __fluxs_flag_values() {
         "build kustomization|--kustomization-file") _message 'value' ;;
         "build kustomization|--ignore-paths") _message 'value' ;;
         "build kustomization|--local-sources") _message 'value' ;;
+        "build artifact|--path"|"build artifact|-p") _files ;;
+        "build artifact|--output"|"build artifact|-o") _files ;;
+        "build artifact|--ignore-paths") _message 'value' ;;
         "diff kustomization|--path") _message 'value' ;;
         "diff kustomization|--ignore-paths") _message 'value' ;;
         "diff kustomization|--kustomization-file") _message 'value' ;;
         "diff kustomization|--local-sources") _message 'value' ;;
+        "push artifact|--path"|"push artifact|-f") _files ;;
+        "push artifact|--source") _message 'value' ;;
+        "push artifact|--revision") _message 'value' ;;
+        "push artifact|--creds") _message 'value' ;;
+        "push artifact|--provider") _message 'value' ;;
+        "push artifact|--ignore-paths") _message 'value' ;;
+        "push artifact|--annotations"|"push artifact|-a") _message 'value' ;;
+        "push artifact|--output"|"push artifact|-o") _message 'value' ;;
+        "pull artifact|--output"|"pull artifact|-o") _files -/ ;;
+        "pull artifact|--creds") _message 'value' ;;
+        "pull artifact|--provider") _message 'value' ;;
         *)
             case "$2" in
                 --timeout) _message 'value' ;;

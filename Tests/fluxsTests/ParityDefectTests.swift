@@ -98,8 +98,8 @@ final class ParityDefectTests: XCTestCase {
 
     func testNotYetBuiltCommandsAcceptFluxFlags() throws {
         for args in [["create", "source", "helm", "x", "--url=https://charts.example.com", "--interval=5m"],
-                     ["push", "artifact", "oci://ghcr.io/x/y:v1", "--path=.", "--source=git", "--revision=main@sha1:1"],
-                     ["plugin", "install", "operator", "--version", "1.0"], ["migrate", "-f", "."], ["list", "artifacts", "oci://x"]] {
+                     ["create", "helmrelease", "x", "--chart=podinfo", "--source=HelmRepository/podinfo"],
+                     ["plugin", "install", "operator", "--version", "1.0"], ["migrate", "-f", "."]] {
             let r = try TestEnv.fluxs(args)
             XCTAssertEqual(r.status, 1, "\(args)")
             XCTAssertTrue(r.stderr.contains("is not available in this fluxs build yet"), "\(args): \(r.stderr)")

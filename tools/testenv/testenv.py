@@ -7,7 +7,7 @@ Services:
   kube      the Kubernetes API simulator (tools/kubesim), HTTPS with its own CA
   git       git smart HTTP: lighttpd + `git http-backend` (anonymous, basic, bearer; HTTP and HTTPS)
   ssh       git over SSH: Debian's sshd, key-only, restricted to git-upload/receive-pack
-  registry  Debian's docker-registry, one open instance and one with basic auth
+  registry  Debian's docker-registry: open, basic auth, token auth (tools/testenv/tokenserver.py), TLS with basic auth
   github    GitHub REST API simulator (repositories are real bare repos served by `git`)
   forge     GitLab, Gitea and Bitbucket Server REST API simulator (one server, their real paths; bare repos too)
   webhook   webhook sink recording notifications
@@ -280,21 +280,39 @@ ForceCommand %(shell)s %(root)s
         htp = os.path.join(d, "htpasswd")
         with open(htp, "w") as f:
             f.write("%s:%s\n" % (user, self.bcrypt(password)))
+        # The token service of the token-auth instance: an RSA key and its self-signed certificate (the registry's
+        # rootcertbundle; tokens carry it in x5c).
+        tkey, tcert = os.path.join(d, "token.key"), os.path.join(d, "token.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", tkey, "-out", tcert, "-days", "3650",
+                        "-subj", "/CN=fluxs-token"], check=True, capture_output=True)
+        token_port = free_port()
+        crt, key = pki.issue(self.pki, "registry-server", "localhost", server=True)
         out = {}
-        for name, auth in (("open", False), ("auth", True)):
+        for name, auth in (("open", None), ("auth", "htpasswd"), ("token", "token"), ("tls", "htpasswd")):
             port = free_port()
             conf = os.path.join(d, "%s.yml" % name)
             with open(conf, "w") as f:
                 f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
                         "    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:%d\n  secret: %s\n"
                         % (os.path.join(d, "data-" + name), port, secrets.token_hex(8)))
-                if auth:
+                if name == "tls":
+                    f.write("  tls:\n    certificate: %s\n    key: %s\n" % (crt, key))
+                if auth == "htpasswd":
                     f.write("auth:\n  htpasswd:\n    realm: fluxs-test\n    path: %s\n" % htp)
+                elif auth == "token":
+                    f.write("auth:\n  token:\n    realm: http://127.0.0.1:%d/token\n    service: fluxs-registry\n"
+                            "    issuer: fluxs-token\n    rootcertbundle: %s\n" % (token_port, tcert))
             p = self.spawn("registry-" + name, ["/usr/bin/docker-registry", "serve", conf], "registry-%s.log" % name)
             wait_tcp(port, "docker-registry (%s)" % name, proc=p)
             out[name] = port
+        p = self.spawn("registry-token-server", [sys.executable, os.path.join(HERE, "tokenserver.py"), "--port", str(token_port),
+                                                 "--key", tkey, "--cert", tcert, "--issuer", "fluxs-token", "--service", "fluxs-registry",
+                                                 "--user", "%s:%s" % (user, password)], "registry-token-server.log")
+        wait_tcp(token_port, "registry token server", proc=p)
         self.vars.update({
             "FLUXS_TEST_REGISTRY": "127.0.0.1:%d" % out["open"], "FLUXS_TEST_REGISTRY_AUTH": "127.0.0.1:%d" % out["auth"],
+            "FLUXS_TEST_REGISTRY_TOKEN": "127.0.0.1:%d" % out["token"], "FLUXS_TEST_REGISTRY_TOKEN_SERVER": "http://127.0.0.1:%d" % token_port,
+            "FLUXS_TEST_REGISTRY_TLS": "localhost:%d" % out["tls"],
             "FLUXS_TEST_REGISTRY_USER": user, "FLUXS_TEST_REGISTRY_PASSWORD": password,
         })
 

@@ -24,7 +24,7 @@ enum ImageScan {
         if spec.proxySecretRef != nil || !spec.serviceAccountName.isEmpty {
             throw Failure(reason: "AuthenticationFailed", message: "proxySecretRef and serviceAccountName are not supported by fluxs yet")
         }
-        var client = RegistryClient(name: name, insecure: spec.insecure, timeout: 60)
+        let client = RegistryClient(name: name, insecure: spec.insecure, timeout: 60)
         client.timeout = min(spec.timeout.flatMap { try? GoDuration.parse($0.text) } ?? (try? GoDuration.parse(spec.interval.text)) ?? 60,
                              max(1, kube.remaining))
         if let ref = spec.secretRef {
@@ -32,7 +32,7 @@ enum ImageScan {
             guard let config = data[".dockerconfigjson"] ?? data[".dockercfg"] else {
                 throw Failure(reason: "AuthenticationFailed", message: "secret '\(ns)/\(ref.name)' has no .dockerconfigjson")
             }
-            if let (u, p) = RegistryClient.credentials(config, registry: name.registry) { client.username = u; client.password = p }
+            client.credentials = (try? RegistryCredentials.fromDockerConfig(config, registry: name.registry)) ?? nil
         }
         if let ref = spec.certSecretRef {
             let data = try secretData(kube, ns, ref.name)

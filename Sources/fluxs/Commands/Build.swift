@@ -22,7 +22,7 @@ enum BuildCommand {
             ],
             args: .names(kind: "Kustomization", many: false), handler: run)
         return Command(name: "build", summary: "Build a flux resource", long: "The build command is used to build flux resources.",
-                       subcommands: [ks, PlannedCommands.planned("artifact", [], "Build artifact")])
+                       subcommands: [ks, ArtifactCommands.build()])
     }
 
     static func run(_ inv: Invocation) throws -> Int32 {

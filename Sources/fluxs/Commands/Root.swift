@@ -84,6 +84,8 @@ enum RootCommand {
             TriggerCommand.make(),
             BuildCommand.make(),
             DiffCommand.make(),
+            ArtifactCommands.make("push"),
+            ArtifactCommands.make("pull"),
         ]
         root.subcommands = built + PlannedCommands.all().filter { p in !built.contains { $0.name == p.name } }
         return root

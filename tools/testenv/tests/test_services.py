@@ -149,6 +149,15 @@ class Registry(unittest.TestCase):
         anon = run("skopeo", "list-tags", "--tls-verify=false", "docker://%s/private/app" % E["FLUXS_TEST_REGISTRY_AUTH"], check=False)
         self.assertNotEqual(anon.returncode, 0)
 
+    def test_registry_with_token_auth_and_tls(self):
+        creds = "%s:%s" % (E["FLUXS_TEST_REGISTRY_USER"], E["FLUXS_TEST_REGISTRY_PASSWORD"])
+        for reg in (E["FLUXS_TEST_REGISTRY_TOKEN"], E["FLUXS_TEST_REGISTRY_TLS"]):
+            run(sys.executable, TESTENV, "push-image", "--registry", reg, "--creds", creds, "private/app", "0.1.0")
+            out = run("skopeo", "list-tags", "--tls-verify=false", "--creds", creds, "docker://%s/private/app" % reg).stdout
+            self.assertEqual(json.loads(out)["Tags"], ["0.1.0"])
+            anon = run("skopeo", "list-tags", "--tls-verify=false", "docker://%s/private/app" % reg, check=False)
+            self.assertNotEqual(anon.returncode, 0)
+
 
 class GitHubSimulator(unittest.TestCase):
     def api(self, method, path, body=None, token=None, prefix=""):
@@ -303,7 +312,8 @@ class Lifecycle(unittest.TestCase):
             p = run(sys.executable, TESTENV, "run", "--dir", d, "--", "cat", os.path.join(d, "pids.json"))
             took = time.time() - t0
             pids = json.loads(p.stdout)
-            self.assertEqual(sorted(pids), ["forge", "git", "github", "hostile", "kube", "registry-auth", "registry-open", "ssh", "webhook"])
+            self.assertEqual(sorted(pids), ["forge", "git", "github", "hostile", "kube", "registry-auth", "registry-open",
+                                           "registry-tls", "registry-token", "registry-token-server", "ssh", "webhook"])
             for name, pid in pids.items():
                 with self.assertRaises(ProcessLookupError, msg="%s (pid %d) still runs" % (name, pid)):
                     os.kill(pid, 0)
