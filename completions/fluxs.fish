@@ -253,6 +253,8 @@ function __fluxs_sub
             echo 'create source bucket'
         case 'create source|git'
             echo 'create source git'
+        case 'create source|oci'
+            echo 'create source oci'
         case 'create secret|git'
             echo 'create secret git'
         case 'create secret|githubapp'
@@ -325,12 +327,18 @@ function __fluxs_sub
             echo 'build artifact'
         case 'build|kustomization' 'build|ks'
             echo 'build kustomization'
+        case 'diff|artifact'
+            echo 'diff artifact'
         case 'diff|kustomization' 'diff|ks'
             echo 'diff kustomization'
         case 'push|artifact'
             echo 'push artifact'
         case 'pull|artifact'
             echo 'pull artifact'
+        case 'tag|artifact'
+            echo 'tag artifact'
+        case 'list|artifacts'
+            echo 'list artifacts'
     end
 end
 
@@ -389,6 +397,8 @@ function __fluxs_value_flag
         case 'create source git|--url' 'create source git|--branch' 'create source git|--tag' 'create source git|--tag-semver' 'create source git|--ref-name' 'create source git|--commit' 'create source git|--username' 'create source git|-u' 'create source git|--password' 'create source git|-p' 'create source git|--ssh-key-algorithm' 'create source git|--ssh-rsa-bits' 'create source git|--ssh-ecdsa-curve' 'create source git|--secret-ref' 'create source git|--proxy-secret-ref' 'create source git|--provider' 'create source git|--ca-file' 'create source git|--private-key-file' 'create source git|--ignore-paths' 'create source git|--sparse-checkout-paths' 'create source git|--fetch-timeout' 'create source git|--interval' 'create source git|--label'
             return 0
         case 'create source bucket|--provider' 'create source bucket|--bucket-name' 'create source bucket|--endpoint' 'create source bucket|--access-key' 'create source bucket|--secret-key' 'create source bucket|--region' 'create source bucket|--secret-ref' 'create source bucket|--proxy-secret-ref' 'create source bucket|--ignore-paths' 'create source bucket|--fetch-timeout' 'create source bucket|--interval' 'create source bucket|--label'
+            return 0
+        case 'create source oci|--provider' 'create source oci|--url' 'create source oci|--tag' 'create source oci|--tag-semver' 'create source oci|--digest' 'create source oci|--secret-ref' 'create source oci|--proxy-secret-ref' 'create source oci|--service-account' 'create source oci|--cert-ref' 'create source oci|--verify-provider' 'create source oci|--verify-secret-ref' 'create source oci|--verify-subject' 'create source oci|--verify-issuer' 'create source oci|--ignore-paths' 'create source oci|--layer-selector' 'create source oci|--fetch-timeout' 'create source oci|--interval' 'create source oci|--label'
             return 0
         case 'create kustomization|--source' 'create kustomization|--path' 'create kustomization|--health-check' 'create kustomization|--health-check-timeout' 'create kustomization|--depends-on' 'create kustomization|--service-account' 'create kustomization|--decryption-provider' 'create kustomization|--decryption-secret' 'create kustomization|--target-namespace' 'create kustomization|--kubeconfig-secret-ref' 'create kustomization|--retry-interval' 'create kustomization|--interval' 'create kustomization|--label'
             return 0
@@ -484,9 +494,15 @@ function __fluxs_value_flag
             return 0
         case 'diff kustomization|--path' 'diff kustomization|--ignore-paths' 'diff kustomization|--kustomization-file' 'diff kustomization|--local-sources'
             return 0
+        case 'diff artifact|--path' 'diff artifact|--creds' 'diff artifact|--provider' 'diff artifact|--ignore-paths'
+            return 0
         case 'push artifact|--path' 'push artifact|-f' 'push artifact|--source' 'push artifact|--revision' 'push artifact|--creds' 'push artifact|--provider' 'push artifact|--ignore-paths' 'push artifact|--annotations' 'push artifact|-a' 'push artifact|--output' 'push artifact|-o'
             return 0
         case 'pull artifact|--output' 'pull artifact|-o' 'pull artifact|--creds' 'pull artifact|--provider'
+            return 0
+        case 'tag artifact|--tag' 'tag artifact|--creds' 'tag artifact|--provider'
+            return 0
+        case 'list artifacts|--filter-semver' 'list artifacts|--filter-regex' 'list artifacts|--creds' 'list artifacts|--provider'
             return 0
     end
     switch "$argv[2]"
@@ -705,6 +721,9 @@ function __fluxs_candidates
                 __fish_complete_path "$cur"
                 return
             case 'build artifact|--output' 'build artifact|-o'
+                __fish_complete_path "$cur"
+                return
+            case 'diff artifact|--path'
                 __fish_complete_path "$cur"
                 return
             case 'push artifact|--path' 'push artifact|-f'
@@ -1292,7 +1311,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for source' '-h\thelp for source'
             else
-                printf '%b\n' 'bucket\tCreate or update a Bucket source' 'git\tCreate or update a GitRepository source'
+                printf '%b\n' 'bucket\tCreate or update a Bucket source' 'git\tCreate or update a GitRepository source' 'oci\tCreate or update an OCIRepository'
             end
         case 'create source git'
             if string match -q -- '-*' "$cur"
@@ -1301,6 +1320,10 @@ function __fluxs_candidates
         case 'create source bucket'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--provider\tthe S3 compatible storage provider name' '--bucket-name\tthe bucket name' '--endpoint\tthe bucket endpoint address' '--access-key\tthe bucket access key' '--secret-key\tthe bucket secret key' '--region\tthe bucket region' '--insecure\tfor when connecting to a non-TLS S3 HTTP endpoint' '--secret-ref\tthe name of an existing secret containing credentials' '--proxy-secret-ref\tthe name of an existing secret containing the proxy address and credentials' '--ignore-paths\tset paths to ignore in bucket resource (can specify multiple paths with commas: path1,path2)' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for bucket' '-h\thelp for bucket'
+            end
+        case 'create source oci'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--provider\tthe OCI provider name' '--url\tthe OCI repository URL' '--tag\tthe OCI artifact tag' '--tag-semver\tthe OCI artifact tag semver range' '--digest\tthe OCI artifact digest' '--secret-ref\tthe name of the Kubernetes image pull secret (type \'kubernetes.io/dockerconfigjson\')' '--proxy-secret-ref\tthe name of an existing secret containing the proxy address and credentials' '--service-account\tthe name of the Kubernetes service account that refers to an image pull secret' '--cert-ref\tthe name of a secret to use for TLS certificates' '--verify-provider\tthe OCI verify provider name to use for signature verification, available options are: (cosign)' '--verify-secret-ref\tthe name of a secret to use for signature verification' '--verify-subject\tregular expression to use for the OIDC subject during signature verification' '--verify-issuer\tregular expression to use for the OIDC issuer during signature verification' '--ignore-paths\tset paths to ignore resources (can specify multiple paths with commas: path1,path2)' '--insecure\tfor when connecting to a non-TLS registries over plain HTTP' '--layer-selector\tthe OCI artifact layer selector in the format \'<media-type>:<operation>\'' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for oci' '-h\thelp for oci'
             end
         case 'create kustomization'
             if string match -q -- '-*' "$cur"
@@ -1586,13 +1609,17 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for diff' '-h\thelp for diff'
             else
-                printf '%b\n' 'kustomization\tDiff Kustomization'
+                printf '%b\n' 'artifact\tDiff Artifact' 'kustomization\tDiff Kustomization'
             end
         case 'diff kustomization'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--path\tPath to a local directory that matches the specified Kustomization.spec.path.' '--progress-bar\tBoolean to set the progress bar. The default value is true.' '--ignore-paths\tset paths to ignore in .gitignore format' '--kustomization-file\tPath to the Flux Kustomization YAML file.' '--strict-substitute\tWhen enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--recursive\tRecursively diff Kustomizations' '-r\tRecursively diff Kustomizations' '--local-sources\tComma-separated list of repositories in format: Kind/namespace/name=path' '--ignore-not-found\ttreat a missing Kustomization in the cluster as new (requires --kustomization-file)' '--help\thelp for kustomization' '-h\thelp for kustomization'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'diff artifact'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--path\tpath to the directory where the Kubernetes manifests are located' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--ignore-paths\tset paths to ignore in .gitignore format' '--insecure-registry\tallows the remote artifact to be pulled without TLS' '--help\thelp for artifact' '-h\thelp for artifact'
             end
         case 'push'
             if string match -q -- '-*' "$cur"
@@ -1614,17 +1641,29 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--output\tpath where the artifact content should be extracted.' '-o\tpath where the artifact content should be extracted.' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--insecure-registry\tallows artifacts to be pulled without TLS' '--help\thelp for artifact' '-h\thelp for artifact'
             end
+        case 'tag'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for tag' '-h\thelp for tag'
+            else
+                printf '%b\n' 'artifact\tTag artifact'
+            end
+        case 'tag artifact'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--tag\ttag name' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--help\thelp for artifact' '-h\thelp for artifact'
+            end
         case 'list'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for list' '-h\thelp for list'
+            else
+                printf '%b\n' 'artifacts\tlist artifacts'
+            end
+        case 'list artifacts'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--filter-semver\tfilter tags returned from the oci repository using semver' '--filter-regex\tfilter tags returned from the oci repository using regex' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--insecure-registry\tallows the remote artifacts list to be fetched without TLS' '--help\thelp for artifacts' '-h\thelp for artifacts'
             end
         case 'plugin'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for plugin' '-h\thelp for plugin'
-            end
-        case 'tag'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for tag' '-h\thelp for tag'
             end
     end
 end

@@ -276,5 +276,85 @@ final class ArtifactTests: XCTestCase {
                       || down.stderr.contains("✗ cannot reach the registry 127.0.0.1:9"), down.stderr)
         XCTAssertEqual(down.stderr.split(separator: "\n").count, 2, down.stderr)
     }
-}
 
+    func testTagListAndDiff() throws {
+        let registry = e["FLUXS_TEST_REGISTRY"]!
+        let src = try tree("src")
+        for (tag, rev) in [("v1.0.0", "main@sha1:aaa"), ("v1.1.0", "main@sha1:bbb"), ("v2.0.0-rc.1", "main@sha1:ccc")] {
+            let r = try fluxs(["push", "artifact", "oci://\(registry)/\(repo):\(tag)", "--path", src.path, "--source", "https://git.example/app", "--revision", rev])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let tag = try fluxs(["tag", "artifact", "oci://\(registry)/\(repo):v1.1.0", "--tag", "latest", "--tag", "sha256-x.sig"])
+        XCTAssertEqual(tag.status, 0, tag.stderr)
+        XCTAssertEqual(tag.stderr, "► tagging artifact\n✔ artifact tagged as \(registry)/\(repo):latest\n✔ artifact tagged as \(registry)/\(repo):sha256-x.sig\n")
+        let digest = { (t: String) throws -> String in
+            // skopeo's digest of the raw manifest (its inspect refuses non-image configs).
+            "sha256:" + (try self.run("sh", ["-c", "skopeo inspect --raw --tls-verify=false docker://\(registry)/\(self.repo):\(t) | sha256sum"]).stdout.prefix(64))
+        }
+        let d11 = try digest("v1.1.0"), d10 = try digest("v1.0.0"), drc = try digest("v2.0.0-rc.1")
+        XCTAssertEqual(try digest("latest"), d11)
+        // Tags in reverse order, the cosign-style tag left out, flux's table.
+        let list = try fluxs(["list", "artifacts", "oci://\(registry)/\(repo)"])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        let rows = list.stdout.split(separator: "\n").map { $0.split(separator: "\t").map { $0.trimmingCharacters(in: .whitespaces) } }
+        XCTAssertEqual(rows, [["ARTIFACT", "DIGEST", "SOURCE", "REVISION"],
+                              ["\(registry)/\(repo):v2.0.0-rc.1", drc, "https://git.example/app", "main@sha1:ccc"],
+                              ["\(registry)/\(repo):v1.1.0", d11, "https://git.example/app", "main@sha1:bbb"],
+                              ["\(registry)/\(repo):v1.0.0", d10, "https://git.example/app", "main@sha1:aaa"],
+                              ["\(registry)/\(repo):latest", d11, "https://git.example/app", "main@sha1:bbb"]])
+        let semver = try fluxs(["list", "artifacts", "oci://\(registry)/\(repo)", "--filter-semver", ">=1.0.0"])
+        XCTAssertEqual(semver.stdout.split(separator: "\n").dropFirst().map { String($0.split(separator: "\t")[0]).trimmingCharacters(in: .whitespaces) },
+                       ["\(registry)/\(repo):v1.1.0", "\(registry)/\(repo):v1.0.0"])
+        let regex = try fluxs(["list", "artifacts", "oci://\(registry)/\(repo)", "--filter-regex", "^v1\\.1|rc"])
+        XCTAssertEqual(regex.stdout.split(separator: "\n").count, 3, regex.stdout)
+        // diff: the same tree is no change; a changed file is, and says which.
+        let same = try fluxs(["diff", "artifact", "oci://\(registry)/\(repo):v1.1.0", "--path", src.path])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertEqual(same.stderr, try String(contentsOf: GoldenTests.testdata.appendingPathComponent("diff-artifact/success.golden"), encoding: .utf8))
+        try TestEnv.write("kind: Changed\n", to: src.appendingPathComponent("apps/cm-2.yaml"))
+        let changed = try fluxs(["diff", "artifact", "oci://\(registry)/\(repo):v1.1.0", "--path", src.path])
+        XCTAssertEqual(changed.status, 1)
+        XCTAssertEqual(changed.stderr, "  changed: apps/cm-2.yaml\n✗ the remote artifact contents differs from the local one\n")
+        // Errors as flux's.
+        XCTAssertEqual(try fluxs(["tag", "artifact", "oci://\(registry)/\(repo):v1.1.0"]).stderr, "✗ --tag is required\n")
+        XCTAssertEqual(try fluxs(["list", "artifacts"]).stderr, "✗ artifact repository URL is required\n")
+        let missing = try fluxs(["tag", "artifact", "oci://\(registry)/\(repo):nope", "--tag", "x"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.hasSuffix("✗ tagging artifact failed: fetching the manifest \(registry)/\(repo):nope: not found in \(registry)/\(repo) (HTTP 404): MANIFEST_UNKNOWN: manifest unknown\n"), missing.stderr)
+    }
+
+    func testCreateSourceOCIExportGoldens() throws {
+        let golden = GoldenTests.testdata.appendingPathComponent("oci")
+        let u = "--url=oci://ghcr.io/stefanprodan/manifests/podinfo"
+        let cases: [([String], String)] = [
+            (["--tag=6.3.5", "--interval", "10m"], "export.golden"),
+            (["--tag=6.3.5", "--interval", "10m", "--secret-ref=creds"], "export_with_secret.golden"),
+            (["--tag=6.3.5", "--interval", "10m", "--verify-provider=cosign", "--verify-secret-ref=cosign-pub"], "export_with_verify_secret.golden"),
+            (["--tag=6.3.5", "--interval", "10m", "--layer-selector=application/vnd.cncf.helm.chart.content.v1.tar+gzip:copy"], "export_with_layer_selector.golden"),
+            // flux's test harness leaves the interval at 0s for these.
+            (["--tag=6.3.5", "--interval=0s", "--verify-issuer=github", "--verify-provider=cosign"], "export_with_issuer.golden"),
+            (["--tag=6.3.5", "--interval=0s", "--verify-subject=stefanprodan", "--verify-provider=cosign"], "export_with_subject.golden"),
+            (["--tag=6.3.5", "--interval=0s", "--verify-issuer=github", "--verify-subject=stefanprodan", "--verify-provider=cosign"], "export_with_complete_verification.golden"),
+        ]
+        for (args, file) in cases {
+            let r = try fluxs(["create", "source", "oci", "podinfo", u, "--export", "-n", "flux-system"] + args)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.stdout, try String(contentsOf: golden.appendingPathComponent(file), encoding: .utf8), file)
+        }
+        let errors: [([String], String)] = [
+            ([], "name is required"), (["podinfo"], "url is required"),
+            (["podinfo", u], "--tag, --tag-semver or --digest is required"),
+            (["podinfo", u, "--tag=6.3.5", "--verify-secret-ref=cosign-pub"], "a verification provider must be specified when a secret is specified"),
+            (["podinfo", u, "--tag=6.3.5", "--verify-issuer=github.com"], "a verification provider must be specified when OIDC issuer/subject is specified"),
+            (["podinfo", u, "--tag=6.3.5", "--layer-selector=application/vnd.cncf.helm.chart.content.v1.tar+gzip:move"],
+             "invalid --layer-selector \"application/vnd.cncf.helm.chart.content.v1.tar+gzip:move\": operation must be \"extract\" or \"copy\""),
+            (["podinfo", u, "--tag=6.3.5", "--layer-selector=application/vnd.cncf.helm.chart.content.v1.tar+gzip"],
+             "invalid --layer-selector \"application/vnd.cncf.helm.chart.content.v1.tar+gzip\": must be in the format '<media-type>:<operation>'"),
+        ]
+        for (args, message) in errors {
+            let r = try fluxs(["create", "source", "oci"] + args + ["--export"])
+            XCTAssertEqual(r.status, 1, "\(args)")
+            XCTAssertEqual(r.stderr, "✗ \(message)\n", "\(args)")
+        }
+    }
+}

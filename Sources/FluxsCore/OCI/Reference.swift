@@ -34,10 +34,10 @@ public struct OCIReference: Sendable, Equatable {
     public func with(tag: String) -> OCIReference { OCIReference(registry: registry, repository: repository, tag: tag) }
     public func with(digest: String) -> OCIReference { OCIReference(registry: registry, repository: repository, digest: digest) }
 
-    static let tagChars = Set("abcdefghijklmnopqrstuvwxyz0123456789_-.ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    public static let tagChars = Set("abcdefghijklmnopqrstuvwxyz0123456789_-.ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     static let repositoryChars = Set("abcdefghijklmnopqrstuvwxyz0123456789_-./")
 
-    static func check(_ what: String, _ s: String, _ allowed: Set<Character>, _ min: Int, _ max: Int) throws {
+    public static func check(_ what: String, _ s: String, _ allowed: Set<Character>, _ min: Int, _ max: Int) throws {
         let n = s.unicodeScalars.count
         if n < min || n > max { throw RegistryError("\(what) must be between \(min) and \(max) characters in length: \(s)") }
         if !s.allSatisfy({ allowed.contains($0) }) {

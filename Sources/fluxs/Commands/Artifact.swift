@@ -92,6 +92,8 @@ enum ArtifactCommands {
         switch verb {
         case "build": return build()
         case "push": return Command(name: "push", summary: "Push artifacts", long: "The push command uploads artifacts from the local filesystem to a container registry.", subcommands: [push()])
+        case "tag": return Command(name: "tag", summary: "Tag artifacts", long: "The tag sub-commands create tags for artifacts.", subcommands: [tag()])
+        case "list": return Command(name: "list", summary: "List artifacts", long: "The list command is used to list artifacts.", subcommands: [list()])
         default: return Command(name: "pull", summary: "Pull artifacts", long: "The pull command downloads artifacts from a container registry.", subcommands: [pull()])
         }
     }
@@ -278,5 +280,169 @@ enum ArtifactCommands {
         }
         inv.out.success("artifact content extracted to \(out)")
         return 0
+    }
+
+    // MARK: tag artifact
+
+    static func tag() -> Command {
+        Command(
+            name: "artifact", summary: "Tag artifact",
+            long: "The tag artifact command creates tags for the given OCI artifact.\nThe command can read the credentials from '~/.docker/config.json' but they can also be passed with --creds. It can also login to a supported provider with the --provider flag.",
+            examples: "  # Tag an artifact version as latest\n  fluxs tag artifact oci://ghcr.io/org/manifests/app:v0.0.1 --tag latest\n",
+            flags: [
+                .strings("tag", nil, "tag name"),
+                .string("creds", nil, credsHelp),
+                providerFlag(),
+            ],
+            args: .any("[url]"),
+            handler: runTag,
+            note: "the manifest PUT as it is under each tag, no blob read")
+    }
+
+    /// crane.Tag: the manifest's bytes as they are, PUT under each new tag (no blob is read or written).
+    static func runTag(_ inv: Invocation) throws -> Int32 {
+        try checkProvider(inv)
+        guard let url = inv.args.first else { throw CLIError("artifact name is required") }
+        let tags = inv.flags.strings("tag")
+        if tags.isEmpty { throw CLIError("--tag is required") }
+        let (_, ref) = try parseURL(url)
+        for t in tags {
+            do { try OCIReference.check("tag", t, OCIReference.tagChars, 1, 128) } catch let e as RegistryError {
+                throw CLIError("tagging artifact failed: \(e.description)")
+            }
+        }
+        let client = try client(inv, ref, insecure: false)
+        inv.out.action("tagging artifact")
+        do {
+            client.push = true
+            let m = try client.manifest(ref.identifier)
+            for t in tags {
+                try client.putManifest(m.bytes, mediaType: m.mediaType, reference: t)
+                inv.out.success("artifact tagged as \(ref.with(tag: t).description)")
+            }
+        } catch let e as RegistryError {
+            throw CLIError("tagging artifact failed: \(e.description)")
+        }
+        return 0
+    }
+
+    // MARK: list artifacts
+
+    static func list() -> Command {
+        Command(
+            name: "artifacts", summary: "list artifacts",
+            long: "The list command fetches the tags and their metadata from a remote OCI repository.\nThe command can read the credentials from '~/.docker/config.json' but they can also be passed with --creds. It can also login to a supported provider with the --provider flag.",
+            examples: "  # List the artifacts stored in an OCI repository\n  fluxs list artifacts oci://ghcr.io/org/config/app\n",
+            flags: [
+                .string("filter-semver", nil, "filter tags returned from the oci repository using semver"),
+                .string("filter-regex", nil, "filter tags returned from the oci repository using regex"),
+                .string("creds", nil, credsHelp),
+                providerFlag(),
+                .bool("insecure-registry", nil, "allows the remote artifacts list to be fetched without TLS"),
+            ],
+            args: .any("[url]"),
+            handler: runList,
+            note: "one manifest GET per tag; semver and regex filters, cosign tags left out, as flux")
+    }
+
+    /// fluxcd/pkg/oci List: tags in reverse string order, cosign's .att/.sbom/.sig tags left out, the semver and
+    /// regex filters, then each tag's manifest (one GET: its digest is the SHA-256 of what was read).
+    static func runList(_ inv: Invocation) throws -> Int32 {
+        try checkProvider(inv)
+        guard let url = inv.args.first else { throw CLIError("artifact repository URL is required") }
+        let (address, ref) = try parseURL(url)
+        if address.contains("@") || address.split(separator: "/").last?.contains(":") == true {
+            throw CLIError("listing tags failed: '\(address)' names a tag or digest; give the repository (oci://<domain>/<org>/<repo>)")
+        }
+        let f = inv.flags
+        var constraint: SemVerConstraint?
+        if !f.string("filter-semver").isEmpty {
+            do { constraint = try SemVerConstraint(f.string("filter-semver")) } catch {
+                throw CLIError("semver '\(f.string("filter-semver"))' parse error: \(error)")
+            }
+        }
+        var regex: Regex<AnyRegexOutput>?
+        if !f.string("filter-regex").isEmpty {
+            do { regex = try Regex(f.string("filter-regex")) } catch {
+                throw CLIError("regex '\(f.string("filter-regex"))' parse error: \(error)")
+            }
+        }
+        let client = try client(inv, ref)
+        var rows: [[String]] = []
+        do {
+            let tags = try client.tags().sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }.reversed()
+            for t in tags {
+                if [".att", ".sbom", ".sig"].contains(where: { t.hasSuffix($0) }) { continue }
+                if let constraint {
+                    guard let v = SemVer(t), constraint.check(v) else { continue }
+                }
+                if let regex, !t.contains(regex) { continue }
+                let m: OCIManifest
+                do { m = try client.manifest(t) } catch let e as RegistryError { throw RegistryError("fetching manifest failed: \(e.description)", kind: e.kind) }
+                let meta = OCIArtifact.Metadata(annotations: m.annotations)
+                rows.append(["\(address):\(t)", m.digest, meta.source, meta.revision])
+            }
+        } catch let e as RegistryError {
+            throw CLIError(e.description.hasPrefix("fetching manifest") ? e.description : "listing tags failed: \(e.description)")
+        }
+        inv.out.write(Table.render(header: ["artifact", "digest", "source", "revision"], rows: rows))
+        return 0
+    }
+
+    // MARK: diff artifact
+
+    static func diff() -> Command {
+        Command(
+            name: "artifact", summary: "Diff Artifact",
+            long: "The diff artifact command computes the diff between the remote OCI artifact and a local directory or file",
+            examples: "# Check if local files differ from remote\nfluxs diff artifact oci://ghcr.io/stefanprodan/manifests:podinfo:6.2.0 --path=./kustomize",
+            flags: [
+                .string("path", nil, "path to the directory where the Kubernetes manifests are located", completion: .files),
+                .string("creds", nil, credsHelp),
+                providerFlag(),
+                ignoreFlag,
+                .bool("insecure-registry", nil, "allows the remote artifact to be pulled without TLS"),
+            ],
+            args: .any("[url]"),
+            handler: runDiff,
+            note: "when digests differ, the archives' entries are compared (an artifact pushed by flux is no change for the same tree) and what differs is listed")
+    }
+
+    /// fluxcd/pkg/oci Diff compares the SHA-256 and size of a local build with the remote first layer; fluxs does
+    /// too, and when the bytes differ compares what the two archives hold (paths, kinds, modes, contents), so an
+    /// artifact pushed by flux (Go's gzip) and the same tree built here (zlib) are not reported as changed.
+    static func runDiff(_ inv: Invocation) throws -> Int32 {
+        try checkProvider(inv)
+        guard let url = inv.args.first else { throw CLIError("artifact URL is required") }
+        let path = inv.flags.string("path")
+        if path.isEmpty { throw CLIError("invalid path \"\"") }
+        let (_, ref) = try parseURL(url)
+        if !Files.exists(path) { throw CLIError("invalid path '\(path)', must point to an existing directory or file") }
+        let client = try client(inv, ref)
+        let local: [UInt8]
+        do { local = try layer(inv, path: path) { "invalid path '\($0)', must point to an existing directory or file" } } catch let e as CLIError {
+            throw CLIError("building artifact failed: \(e.message)")
+        }
+        do {
+            let m = try OCIArtifact.manifest(client, ref.identifier)
+            guard let first = m.layers.first else { throw OCIArtifact.Failure("no layers found in artifact") }
+            if first.digest == OCIDigest.of(local) && first.size == local.count {
+                inv.out.success("no changes detected")
+                return 0
+            }
+            let remote = try client.blob(first)
+            let changed = try OCIArtifact.differences(local: local, remote: remote, maxSize: maxPullSize)
+            if changed.isEmpty {
+                inv.out.success("no changes detected")
+                return 0
+            }
+            for c in changed.prefix(20) { inv.out.stderr("  \(c)") }
+            if changed.count > 20 { inv.out.stderr("  … and \(changed.count - 20) more") }
+        } catch let e as RegistryError {
+            throw CLIError(e.description)
+        } catch let e as OCIArtifact.Failure {
+            throw CLIError(e.description)
+        }
+        throw CLIError("the remote artifact contents differs from the local one")
     }
 }

@@ -23,7 +23,7 @@ enum CreateCommand {
                         CreateSourceBucket.make(),
                         planned("chart", [], "Create or update a HelmChart source", []),
                         planned("helm", [], "Create or update a HelmRepository source", []),
-                        planned("oci", [], "Create or update an OCIRepository", []),
+                        CreateSourceOCI.make(),
                     ]),
             CreateKustomization.make(),
             Command(name: "secret", summary: "Create or update Kubernetes secrets",

@@ -23,7 +23,7 @@ enum DiffCommand {
             ],
             args: .names(kind: "Kustomization", many: false), handler: run)
         return Command(name: "diff", summary: "Diff a flux resource", long: "The diff command is used to do a server-side dry-run on flux resources, then prints the diff.",
-                       subcommands: [ks, PlannedCommands.planned("artifact", [], "Diff artifact")])
+                       subcommands: [ks, ArtifactCommands.diff()])
     }
 
     static func run(_ inv: Invocation) throws -> Int32 {

@@ -86,6 +86,8 @@ enum RootCommand {
             DiffCommand.make(),
             ArtifactCommands.make("push"),
             ArtifactCommands.make("pull"),
+            ArtifactCommands.make("tag"),
+            ArtifactCommands.make("list"),
         ]
         root.subcommands = built + PlannedCommands.all().filter { p in !built.contains { $0.name == p.name } }
         return root
