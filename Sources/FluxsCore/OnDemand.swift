@@ -36,6 +36,7 @@ public enum OnDemand {
     public static func reconciler(for kind: FluxKind) -> OnDemandReconciler? {
         switch kind.kind {
         case FluxKinds.gitRepository.kind: return GitRepositoryReconciler()
+        case FluxKinds.ociRepository.kind: return OCIRepositoryReconciler()
         case FluxKinds.kustomization.kind: return KustomizationReconciler()
         case FluxKinds.imageRepository.kind: return ImageRepositoryReconciler()
         case FluxKinds.imagePolicy.kind: return ImagePolicyReconciler()

@@ -357,4 +357,23 @@ final class ArtifactTests: XCTestCase {
             XCTAssertEqual(r.stderr, "✗ \(message)\n", "\(args)")
         }
     }
+
+    /// A registry whose manifests and blobs live elsewhere (307 to another origin, as blob storage answers): fluxs
+    /// follows, checks the digests, and the credentials stay with the registry.
+    func testCredentialsStayWithTheRegistryAcrossRedirects() throws {
+        let h = try TestEnv.require("FLUXS_TEST_HOSTILE", "FLUXS_TEST_HOSTILE_ELSEWHERE")
+        let origin = h["FLUXS_TEST_HOSTILE"]!, registry = String(origin.dropFirst("http://".count))
+        XCTAssertEqual(try TestEnv.run("curl", ["-sf", "-X", "DELETE", origin + "/__hostile/requests"]).status, 0)
+        let out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let pull = try fluxs(["pull", "artifact", "oci://\(registry)/hostile/app:v1", "-o", out.path, "--creds", "user:s3cret-pass"])
+        XCTAssertEqual(pull.status, 0, pull.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("cm.yaml").path))
+        let log = try run("curl", ["-sf", origin + "/__hostile/requests"]).stdout
+        let requests = (try JSONSerialization.jsonObject(with: Data(log.utf8)) as! [String: Any])["requests"] as! [[String: Any]]
+        let elsewhere = requests.filter { ($0["listener"] as? String) == "elsewhere" }
+        XCTAssertEqual(elsewhere.count, 2, log)   // the manifest and the layer, followed
+        XCTAssertTrue(elsewhere.allSatisfy { ($0["authorization"] as? String) == "" && ($0["headers"] as? [String: String])?.isEmpty != false }, log)
+        XCTAssertTrue(requests.contains { ($0["listener"] as? String) == "origin" && ($0["authorization"] as? String)?.hasPrefix("Basic ") == true }, log)
+    }
 }

@@ -21,6 +21,9 @@ Paths (on origin, elsewhere and tls):
   /many-refs/<n>/<repo>/info/refs         an advertisement of n refs (streamed)
   /huge-headers/<anything>      200 with header lines that never end
   /endless-body/<anything>      200 application/json with a body that never ends
+  /v2/...                       an OCI registry with Basic auth (any credentials) holding hostile/app:v1 (a Flux
+                                artifact with cm.yaml); its manifest and blobs answer 307 to
+                                http://localhost:<elsewhere>/v2-store/... (blob storage on another origin)
   GET    /__hostile/requests    {"requests": [{"listener","method","path","authorization","headers"}...]}
   DELETE /__hostile/requests    clears the record
 
@@ -42,6 +45,32 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RECORDS = []
 LOCK = threading.Lock()
+
+
+def make_artifact():
+    """A Flux artifact (flux's media types) with one file, for the registry routes."""
+    import gzip
+    import hashlib
+    import io
+    import tarfile
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        data = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hostile\n"
+        ti = tarfile.TarInfo("cm.yaml")
+        ti.size, ti.mode = len(data), 0o644
+        tf.addfile(ti, io.BytesIO(data))
+    layer = gzip.compress(raw.getvalue(), mtime=0)
+    config = b"{}"
+    def d(b):
+        return "sha256:" + hashlib.sha256(b).hexdigest()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.cncf.flux.config.v1+json", "size": len(config), "digest": d(config)},
+                           "layers": [{"mediaType": "application/vnd.cncf.flux.content.v1.tar+gzip", "size": len(layer), "digest": d(layer)}],
+                           "annotations": {"org.opencontainers.image.source": "hostile", "org.opencontainers.image.revision": "v1"}}).encode()
+    return {"manifest": manifest, "digest": d(manifest), "blobs": {d(layer): layer, d(config): config}}
+
+
+ARTIFACT = make_artifact()
 PORTS = {}
 SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-key", "private-token")
 
@@ -147,7 +176,29 @@ class Handler(BaseHTTPRequestHandler):
             return self.endless_headers()
         if route == "endless-body":
             return self.endless_body()
+        if route == "v2":
+            return self.registry(rest)
+        if route == "v2-store":
+            if rest == "manifest":
+                return self.reply(200, ARTIFACT["manifest"], "application/vnd.oci.image.manifest.v1+json")
+            blob = ARTIFACT["blobs"].get(rest.split("/")[-1])
+            return self.reply(200, blob, "application/octet-stream") if blob is not None else self.reply(404, b"no blob\n")
         self.reply(404, b"not found\n")
+
+    def registry(self, rest):
+        if not self.headers.get("Authorization", "").startswith("Basic "):
+            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}', "application/json",
+                              extra=[("WWW-Authenticate", 'Basic realm="hostile"')])
+        if rest == "":
+            return self.reply(200, b"{}", "application/json")
+        store = "http://localhost:%d/v2-store/" % PORTS["elsewhere"]
+        if rest == "hostile/app/manifests/v1" or rest == "hostile/app/manifests/" + ARTIFACT["digest"]:
+            if self.command == "HEAD":
+                return self.reply(200, b"", "application/vnd.oci.image.manifest.v1+json", extra=[("Docker-Content-Digest", ARTIFACT["digest"])])
+            return self.redirect(307, store + "manifest")
+        if rest.startswith("hostile/app/blobs/"):
+            return self.redirect(307, store + "blob/" + rest.split("/")[-1])
+        self.reply(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}', "application/json")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
 

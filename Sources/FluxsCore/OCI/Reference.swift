@@ -34,14 +34,16 @@ public struct OCIReference: Sendable, Equatable {
     public func with(tag: String) -> OCIReference { OCIReference(registry: registry, repository: repository, tag: tag) }
     public func with(digest: String) -> OCIReference { OCIReference(registry: registry, repository: repository, digest: digest) }
 
-    public static let tagChars = Set("abcdefghijklmnopqrstuvwxyz0123456789_-.ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-    static let repositoryChars = Set("abcdefghijklmnopqrstuvwxyz0123456789_-./")
+    public static let tagChars = "abcdefghijklmnopqrstuvwxyz0123456789_-.ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    static let repositoryChars = "abcdefghijklmnopqrstuvwxyz0123456789_-./"
 
-    public static func check(_ what: String, _ s: String, _ allowed: Set<Character>, _ min: Int, _ max: Int) throws {
+    /// go-containerregistry's checkElement, with its messages.
+    public static func check(_ what: String, _ s: String, _ allowed: String, _ min: Int, _ max: Int) throws {
         let n = s.unicodeScalars.count
         if n < min || n > max { throw RegistryError("\(what) must be between \(min) and \(max) characters in length: \(s)") }
-        if !s.allSatisfy({ allowed.contains($0) }) {
-            throw RegistryError("\(what) can only contain the characters `\(String(allowed.sorted()))`: \(s)")
+        let set = Set(allowed)
+        if !s.allSatisfy({ set.contains($0) }) {
+            throw RegistryError("\(what) can only contain the characters `\(allowed)`: \(s)")
         }
     }
 

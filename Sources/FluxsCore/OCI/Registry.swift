@@ -172,6 +172,9 @@ public final class RegistryClient {
     public var credentials: RegistryCredentials?
     public var insecure: Bool
     public var caData: [UInt8]?
+    /// A client certificate and key (PEM) for registries that ask for one.
+    public var clientCert: [UInt8]?
+    public var clientKey: [UInt8]?
     /// Seconds one request may take.
     public var timeout: Double
     /// Scope of the token asked for: `pull`, or `push,pull` for pushes.
@@ -196,7 +199,7 @@ public final class RegistryClient {
         self.init(registry: ref.registry, repository: ref.repository, credentials: credentials, insecure: insecure, caData: caData, timeout: timeout)
     }
 
-    var tls: TLSSettings { TLSSettings(caData: caData, insecure: insecure) }
+    var tls: TLSSettings { TLSSettings(caData: caData, clientCertData: clientCert, clientKeyData: clientKey, insecure: insecure) }
 
     func client() throws -> HTTPClient {
         if let http { return http }
