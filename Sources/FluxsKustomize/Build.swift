@@ -12,14 +12,19 @@ public struct Kustomizer {
     /// `legacyOrder: false` keeps the order resources were read in (kustomize-controller builds that way).
     /// `files` are read from memory instead of the disk (absolute path → content): fluxs's SOPS decryption serves
     /// decrypted generator sources and patches this way, so no cleartext is written.
-    public func build(_ dir: String, root rootKustomization: Node? = nil, legacyOrder: Bool = true, files: [String: [UInt8]] = [:]) throws -> [Node] {
+    /// `confinedTo`: every path the build reads must resolve (symlinks included) inside this root, as
+    /// kustomize-controller confines kustomize to the artifact; nil keeps `kubectl kustomize`'s rules.
+    public func build(_ dir: String, root rootKustomization: Node? = nil, legacyOrder: Bool = true, files: [String: [UInt8]] = [:],
+                      confinedTo confinement: Confinement? = nil) throws -> [Node] {
         let root = Files.absolute(dir)
+        try confinement?.check(root, entry: dir, what: "kustomization path")
         guard Files.isDirectory(root) else {
             throw KustomizeError("must build at directory: not a valid directory: '\(root)'")
         }
         var level = Level(dir: root, stack: [], vars: VarSet(), top: root, config: FieldConfig())
         level.override = rootKustomization
         level.config.files = files
+        level.config.confinement = confinement
         let meta = try level.kustomizationFile().1["buildMetadata"]?.array?.compactMap(\.string) ?? []
         level.config.recordTransformations = meta.contains("transformerAnnotations")
         var resources = try level.accumulate()
@@ -104,6 +109,7 @@ struct Level {
             throw KustomizeError("unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '\(dir)'")
         }
         let path = dir + "/" + name
+        try config.confinement?.check(path, entry: relativePath(from: top, to: path), what: "kustomization file")
         let node: Node
         do { node = try YAML.parseLenient(bytes: try Kustomizer.readManifest(path), file: path) } catch { throw KustomizeError("\(error)") }
         if node.isNull { return (path, .emptyMap) }
@@ -154,13 +160,14 @@ struct Level {
         for c in k["components"]?.array ?? [] {
             guard let s = c.string else { continue }
             let cdir = Files.absolute(s, relativeTo: dir)
+            try config.confinement?.check(cdir, entry: s, what: "component")
             guard Files.isDirectory(cdir) else {
                 throw KustomizeError("accumulating components: accumulation err='accumulating components from '\(s)': must build at directory: '\(cdir)': file is not directory'")
             }
             var sub = Level(dir: cdir, stack: stack + [dir], vars: vars, top: top, config: config)
             res = try sub.accumulate(into: res, asComponent: true)
         }
-        try Generators.run(k, dir: dir, configuredIn: relativePath(from: top, to: path), files: config.files, into: &res)
+        try Generators.run(k, dir: dir, configuredIn: relativePath(from: top, to: path), config: config, into: &res)
         try Plugins.generate(k["generators"]?.array ?? [], level: self, into: &res)
         try vars.add(k, level: dir)
         try Transformers.run(k, level: self, recordIn: relativePath(from: top, to: path), into: &res)
@@ -175,6 +182,7 @@ struct Level {
             throw KustomizeError("accumulating resources: remote resource '\(entry)' is not supported by fluxs's kustomize engine")
         }
         let path = Files.absolute(entry, relativeTo: dir)
+        try config.confinement?.check(path, entry: entry, what: "resource")
         if Files.isDirectory(path) {
             if stack.contains(path) || path == dir {
                 throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': cycle detected: candidate root '\(path)' contains visited root '\(dir)''")
@@ -188,7 +196,7 @@ struct Level {
         guard Files.exists(path) else {
             throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': evalsymlink failure on '\(path)' : lstat \(path): no such file or directory': must build at directory: not a valid directory: evalsymlink failure on '\(path)' : lstat \(path): no such file or directory")
         }
-        guard path.hasPrefix(dir + "/") else {
+        guard inOrBelow(path, dir) else {
             throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': security; file '\(path)' is not in or below '\(dir)''")
         }
         var loaded = try Level.parseResources(Kustomizer.readManifest(path), file: path)

@@ -75,6 +75,8 @@ struct FieldSpec {
 final class FieldConfig {
     /// Files read from memory instead of the disk (absolute path → content): see Kustomizer.build(files:).
     var files: [String: [UInt8]] = [:]
+    /// The root every read must stay in (kustomize-controller's secure file system); nil: kustomize's own rules only.
+    var confinement: Confinement?
     var commonLabels: [FieldSpec] = []
     var commonAnnotations: [FieldSpec] = []
     var images: [FieldSpec] = []
@@ -96,7 +98,7 @@ final class FieldConfig {
             throw KustomizeError("the specified OpenAPI version is not built in: \(v) (fluxs knows v1.21.2)")
         }
         guard let path = o["path"]?.string else { return }
-        let text = try Generators.read(path, dir: level.dir)
+        let text = try Generators.read(path, dir: level.dir, config: self)
         let schema: Node
         do { schema = try YAML.parse(text, file: path) } catch { throw KustomizeError("openapi schema '\(path)': \(error)") }
         func collect(_ n: Node) {
@@ -121,7 +123,7 @@ final class FieldConfig {
         for entry in k["crds"]?.array ?? [] {
             guard let file = entry.string else { continue }
             let defs: Node
-            do { defs = try YAML.parse(try Generators.read(file, dir: level.dir), file: file) } catch let e as KustomizeError {
+            do { defs = try YAML.parse(try Generators.read(file, dir: level.dir, config: self), file: file) } catch let e as KustomizeError {
                 throw e
             } catch {
                 throw KustomizeError("unable to parse open API definition from '\(file)': \(error)")
@@ -158,7 +160,7 @@ final class FieldConfig {
         try addCRDs(k, level: level)
         for entry in k["configurations"]?.array ?? [] {
             guard let file = entry.string else { continue }
-            for doc in try YAML.parseDocuments(try Generators.read(file, dir: level.dir)) {
+            for doc in try YAML.parseDocuments(try Generators.read(file, dir: level.dir, config: self)) {
                 commonLabels += (doc["commonLabels"]?.array ?? []).map(FieldSpec.init)
                 commonLabels += (doc["labels"]?.array ?? []).map(FieldSpec.init)
                 commonAnnotations += (doc["commonAnnotations"]?.array ?? []).map(FieldSpec.init)

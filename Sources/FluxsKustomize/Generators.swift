@@ -3,13 +3,13 @@ import FluxsYAML
 
 /// configMapGenerator and secretGenerator, with generatorOptions and behavior create/merge/replace.
 enum Generators {
-    static func run(_ k: Node, dir: String, configuredIn: String, files: [String: [UInt8]] = [:], into res: inout [Resource]) throws {
+    static func run(_ k: Node, dir: String, configuredIn: String, config: FieldConfig, into res: inout [Resource]) throws {
         let global = k["generatorOptions"]
-        for g in k["configMapGenerator"]?.array ?? [] { try generate(g, kind: "ConfigMap", global: global, dir: dir, configuredIn: configuredIn, files: files, into: &res) }
-        for g in k["secretGenerator"]?.array ?? [] { try generate(g, kind: "Secret", global: global, dir: dir, configuredIn: configuredIn, files: files, into: &res) }
+        for g in k["configMapGenerator"]?.array ?? [] { try generate(g, kind: "ConfigMap", global: global, dir: dir, configuredIn: configuredIn, config: config, into: &res) }
+        for g in k["secretGenerator"]?.array ?? [] { try generate(g, kind: "Secret", global: global, dir: dir, configuredIn: configuredIn, config: config, into: &res) }
     }
 
-    static func generate(_ g: Node, kind: String, global: Node?, dir: String, configuredIn: String, files memory: [String: [UInt8]] = [:], into res: inout [Resource]) throws {
+    static func generate(_ g: Node, kind: String, global: Node?, dir: String, configuredIn: String, config: FieldConfig, into res: inout [Resource]) throws {
         guard let name = g["name"]?.string, !name.isEmpty else { throw KustomizeError("a \(kind) generator needs a name") }
         let ns = g["namespace"]?.string ?? ""
         var data: [(String, String)] = []
@@ -22,7 +22,7 @@ enum Generators {
         for envKey in ["envs", "env"] {
             let files: [String] = envKey == "env" ? (g["env"]?.string.map { [$0] } ?? []) : (g["envs"]?.array?.compactMap(\.string) ?? [])
             for f in files {
-                let text = try read(f, dir: dir, files: memory)
+                let text = try read(f, dir: dir, config: config)
                 for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
                     var line = Substring(raw)
                     if line.hasSuffix("\r") { line = line.dropLast() }
@@ -41,7 +41,7 @@ enum Generators {
             if let eq = f.firstIndex(of: "=") {
                 key = String(f[..<eq]); path = String(f[f.index(after: eq)...])
             }
-            try add(key, try read(path, dir: dir, files: memory))
+            try add(key, try read(path, dir: dir, config: config))
         }
         for l in g["literals"]?.array?.compactMap(\.string) ?? [] {
             guard let eq = l.firstIndex(of: "=") else { throw KustomizeError("invalid literal '\(l)' in \(kind) generator \(name)") }
@@ -110,13 +110,19 @@ enum Generators {
         }
     }
 
-    static func read(_ file: String, dir: String, files: [String: [UInt8]] = [:]) throws -> String {
+    /// A file of a kustomization (patch, generator source, configuration, schema): inside the kustomization's
+    /// directory (kustomize's load restriction) and inside the build's confinement root; from memory when the
+    /// build was given it (decrypted SOPS files).
+    static func read(_ file: String, dir: String, config: FieldConfig) throws -> String {
         let path = Files.absolute(file, relativeTo: dir)
-        guard path.hasPrefix(dir + "/") else {
+        try config.confinement?.check(path, entry: file, what: "file")
+        guard inOrBelow(path, dir) else {
             throw KustomizeError("security; file '\(path)' is not in or below '\(dir)'")
         }
-        if let content = files[path] { return String(decoding: content, as: UTF8.self) }
-        do { return try Files.readText(path) } catch {
+        if let content = config.files[path] { return String(decoding: content, as: UTF8.self) }
+        do { return try Files.readText(path) } catch let e as Files.Failure where !e.isNotFound {
+            throw KustomizeError("unable to read '\(file)': \(e)")
+        } catch {
             throw KustomizeError("evalsymlink failure on '\(path)' : lstat \(path): no such file or directory")
         }
     }

@@ -15,11 +15,12 @@ enum Plugins {
                 continue
             }
             let path = Files.absolute(s, relativeTo: level.dir)
+            try level.config.confinement?.check(path, entry: s, what: "plugin config")
             if Files.isDirectory(path) {
                 var sub = Level(dir: path, stack: level.stack + [level.dir], vars: VarSet(), top: level.top, config: level.config)
                 out += try sub.accumulate().map { ($0.node, $0.origin?["path"]?.string ?? kfile) }
             } else {
-                out += try YAML.parseDocuments(try Generators.read(s, dir: level.dir)).map { ($0, relativePath(from: level.top, to: path)) }
+                out += try YAML.parseDocuments(try Generators.read(s, dir: level.dir, config: level.config)).map { ($0, relativePath(from: level.top, to: path)) }
             }
         }
         return out
@@ -42,7 +43,7 @@ enum Plugins {
                 if entry["name"] == nil { entry["name"] = c["metadata"]?["name"] ?? .null }
                 if entry["namespace"] == nil, let ns = c["metadata"]?["namespace"] { entry["namespace"] = ns }
                 let kind = c["kind"]?.string == "SecretGenerator" ? "Secret" : "ConfigMap"
-                try Generators.generate(entry, kind: kind, global: nil, dir: level.dir, configuredIn: configuredIn, into: &res)
+                try Generators.generate(entry, kind: kind, global: nil, dir: level.dir, configuredIn: configuredIn, config: level.config, into: &res)
                 // The origin of a plugin-configured generator also names the plugin config.
                 if let i = res.lastIndex(where: { $0.kind == kind }), var o = res[i].origin, var by = o["configuredBy"],
                    let pluginName = c["metadata"]?["name"] {

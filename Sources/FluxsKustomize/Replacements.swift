@@ -3,11 +3,11 @@ import FluxsYAML
 
 /// `replacements`: copy a field of one object into fields of others (kustomize's ReplacementTransformer).
 enum Replacements {
-    static func run(_ k: Node, dir: String, into res: inout [Resource]) throws {
+    static func run(_ k: Node, dir: String, config: FieldConfig, into res: inout [Resource]) throws {
         for entry in k["replacements"]?.array ?? [] {
             var list: [Node] = [entry]
             if let path = entry["path"]?.string {
-                let text = try Generators.read(path, dir: dir)
+                let text = try Generators.read(path, dir: dir, config: config)
                 list = try YAML.parseDocuments(text).flatMap { $0.array ?? [$0] }
             }
             for r in list { try apply(r, &res) }

@@ -17,7 +17,7 @@ enum Transformers {
         for p in k["patchesStrategicMerge"]?.array ?? [] {
             let text: String
             if let s = p.string, !s.contains("\n"), !s.contains(":") || s.hasSuffix(".yaml") || s.hasSuffix(".yml") {
-                text = try Generators.read(s, dir: dir)
+                text = try Generators.read(s, dir: dir, config: level.config)
             } else if let s = p.string {
                 text = s
             } else {
@@ -33,7 +33,7 @@ enum Transformers {
         // patches
         for p in k["patches"]?.array ?? [] {
             var text = p["patch"]?.string
-            if text == nil, let path = p["path"]?.string { text = try Generators.read(path, dir: dir, files: level.config.files) }
+            if text == nil, let path = p["path"]?.string { text = try Generators.read(path, dir: dir, config: level.config) }
             guard let text else { throw KustomizeError("a patch needs 'patch' or 'path'") }
             let target = p["target"]
             let docs = try YAML.parseDocuments(text)
@@ -74,7 +74,7 @@ enum Transformers {
         }
         for p in k["patchesJson6902"]?.array ?? [] {
             var text = p["patch"]?.string
-            if text == nil, let path = p["path"]?.string { text = try Generators.read(path, dir: dir) }
+            if text == nil, let path = p["path"]?.string { text = try Generators.read(path, dir: dir, config: level.config) }
             guard let text, let ops = try YAML.parse(text).array else { throw KustomizeError("patchesJson6902 entry without a JSON patch") }
             try Patches.json6902(ops, target: p["target"], into: &res)
             record("PatchJson6902Transformer")
@@ -88,7 +88,7 @@ enum Transformers {
             record("ReplicaCountTransformer")
         }
         for img in k["images"]?.array ?? [] { images(img, extra: level.config.images, &res); record("ImageTagTransformer") }
-        try Replacements.run(k, dir: dir, into: &res)
+        try Replacements.run(k, dir: dir, config: level.config, into: &res)
         if !(k["replacements"]?.array ?? []).isEmpty { record("ReplacementTransformer") }
     }
 

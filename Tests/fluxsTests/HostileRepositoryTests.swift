@@ -107,4 +107,54 @@ final class HostileRepositoryTests: XCTestCase {
         XCTAssertEqual(fixed.status, 0, fixed.stderr)
         XCTAssertEqual(try TestEnv.run("kubectl", ["get", "configmap", "ok", "-n", ns]).status, 0)
     }
+
+    /// A kustomization in Git that names files of the machine running fluxs (absolute, `..` out of the artifact, a
+    /// symlink in a local checkout) fails naming the path in reconcile, build and diff, and nothing of those files
+    /// reaches the cluster (docs/security.md).
+    func testTheBuildStaysInsideTheArtifact() throws {
+        let outside = try TestEnv.tempDir("fluxs-outside")
+        defer { try? FileManager.default.removeItem(at: outside) }
+        try TestEnv.write("password=hunter2\n", to: outside.appendingPathComponent("creds.env"))
+        try TestEnv.write("configMapGenerator:\n- name: leak\n  envs:\n  - creds.env\n", to: outside.appendingPathComponent("kustomization.yaml"))
+        let ok = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n"
+        let repo = try GitFixture(root: e["FLUXS_TEST_GIT_ROOT"]!, files: ["app/ok.yaml": ok, "app/kustomization.yaml": "resources:\n- ok.yaml\n- \(outside.path)\n"])
+        XCTAssertEqual(try fluxs(["create", "source", "git", "src", "--url=\(e["FLUXS_TEST_GIT_HTTP"]!)/git/\(repo.name).git", "--branch=main", "--interval=1m"]).status, 0)
+        let up = String(repeating: "../", count: 12) + outside.path.dropFirst()
+        let ksFile = outside.deletingLastPathComponent().appendingPathComponent("\(outside.lastPathComponent)-ks.yaml")
+        defer { try? FileManager.default.removeItem(at: ksFile) }
+        try TestEnv.write("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app\n  namespace: \(ns)\nspec:\n  interval: 10m\n  path: ./app\n  prune: true\n  targetNamespace: \(ns)\n  sourceRef:\n    kind: GitRepository\n    name: src\n", to: ksFile)
+        for (i, entry) in [outside.path, up].enumerated() {
+            if i > 0 { try repo.commit(["app/kustomization.yaml": "resources:\n- ok.yaml\n- \(entry)\n"], "dot-dot") }
+            let r = try fluxs(i == 0 ? ["create", "kustomization", "app", "--source=GitRepository/src", "--path=./app", "--prune=true",
+                                        "--interval=10m", "--target-namespace=\(ns)"]
+                                     : ["reconcile", "kustomization", "app", "--with-source"])
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("security: resource '\(entry)' resolves to '\(outside.path)', which is not in or below the artifact"), r.stderr)
+            XCTAssertFalse(r.stderr.contains("hunter2"), r.stderr)
+            XCTAssertNotEqual(try TestEnv.run("kubectl", ["get", "configmap", "ok", "-n", ns]).status, 0, "nothing is applied")
+            // build and diff of the same checkout fail the same way (the root is the Git work tree).
+            for cmd in [["build", "kustomization", "app", "--dry-run"], ["diff", "kustomization", "app", "--progress-bar=false"]] {
+                let b = try TestEnv.fluxs(cmd + ["--path", "./app", "--kustomization-file", ksFile.path, "-n", ns], cwd: repo.work)
+                XCTAssertEqual(b.status, cmd[0] == "diff" ? 2 : 1, "\(cmd): \(b.stdout) \(b.stderr)")
+                XCTAssertTrue(b.stderr.contains("security: resource '\(entry)' resolves to '\(outside.path)', which is not in or below the Git work tree"), "\(cmd): \(b.stderr)")
+                XCTAssertFalse((b.stdout + b.stderr).contains("hunter2"), "\(cmd)")
+            }
+        }
+        XCTAssertEqual(try TestEnv.run("kubectl", ["get", "configmaps", "-n", ns, "-o", "name"]).stdout.contains("leak"), false)
+        // A symlink in the checkout (artifacts leave symlinks out; local builds follow them) to a file of the machine.
+        try repo.commit(["app/kustomization.yaml": "resources:\n- ok.yaml\nconfigMapGenerator:\n- name: gen\n  envs:\n  - app.env\n"], "symlink")
+        try FileManager.default.createSymbolicLink(at: repo.work.appendingPathComponent("app/app.env"), withDestinationURL: outside.appendingPathComponent("creds.env"))
+        for cmd in [["build", "kustomization", "app", "--dry-run"], ["diff", "kustomization", "app", "--progress-bar=false"]] {
+            let b = try TestEnv.fluxs(cmd + ["--path", "./app", "--kustomization-file", ksFile.path, "-n", ns], cwd: repo.work)
+            XCTAssertEqual(b.status, cmd[0] == "diff" ? 2 : 1, "\(cmd): \(b.stderr)")
+            XCTAssertTrue(b.stderr.contains("security: file 'app.env' resolves to '\(outside.path)/creds.env' (through a symlink)"), "\(cmd): \(b.stderr)")
+            XCTAssertFalse((b.stdout + b.stderr).contains("hunter2"), "\(cmd)")
+        }
+        // Inside the artifact it applies.
+        try FileManager.default.removeItem(at: repo.work.appendingPathComponent("app/app.env"))
+        try repo.commit(["app/kustomization.yaml": "resources:\n- ok.yaml\n"], "fixed")
+        let fixed = try fluxs(["reconcile", "kustomization", "app", "--with-source"])
+        XCTAssertEqual(fixed.status, 0, fixed.stderr)
+        XCTAssertEqual(try TestEnv.run("kubectl", ["get", "configmap", "ok", "-n", ns]).status, 0)
+    }
 }

@@ -23,6 +23,8 @@ public struct FluxBuild {
     public var decryption: KustomizationDecryption?
     /// Data of a postBuild.substituteFrom ConfigMap or Secret (kind, name); nil when it does not exist.
     public var lookup: ((String, String) throws -> [String: String]?)?
+    /// The root every file of the build must resolve into (the artifact, or the local Git work tree); nil: unconfined.
+    public var confinement: Confinement?
 
     public init(kustomization: Node, path: String) {
         self.kustomization = kustomization
@@ -36,13 +38,14 @@ public struct FluxBuild {
     public func build() throws -> [Node] {
         let dir = Files.absolute(path)
         guard !path.isEmpty, Files.isDirectory(dir) else { throw Failure("invalid resource path \"\(path.isEmpty ? "" : dir)\"") }
+        do { try confinement?.check(dir, entry: path, what: "path") } catch let e as KustomizeError { throw Failure("kustomize build failed: \(e.description)") }
         var k = try rootKustomization(dir)
         layer(&k)
         do { try decryption?.decryptSources(dir: dir, kustomization: k) } catch let e as KustomizationDecryption.Failure {
             throw Failure(e.description)
         }
         var docs: [Node]
-        do { docs = try Kustomizer().build(dir, root: k, legacyOrder: false, files: decryption?.files ?? [:]) } catch let e as KustomizeError {
+        do { docs = try Kustomizer().build(dir, root: k, legacyOrder: false, files: decryption?.files ?? [:], confinedTo: confinement) } catch let e as KustomizeError {
             throw Failure("kustomize build failed: \(e.description)")
         }
         // kustomize-controller refuses objects without apiVersion, kind or name before anything else.
@@ -79,6 +82,9 @@ public struct FluxBuild {
 
     func rootKustomization(_ dir: String) throws -> Node {
         for f in Kustomizer.fileNames where Files.exists(dir + "/" + f) {
+            do { try confinement?.check(dir + "/" + f, entry: f, what: "kustomization file") } catch let e as KustomizeError {
+                throw Failure("kustomize build failed: \(e.description)")
+            }
             do { return try YAML.parseLenient(bytes: try Files.read(dir + "/" + f, limit: Kustomizer.maxManifestSize), file: f) } catch {
                 throw Failure("kustomize build failed: \(error)")
             }
@@ -89,9 +95,15 @@ public struct FluxBuild {
         let extra = SourceIgnore.read(ignorePaths.joined(separator: "\n"))
         var patterns: [IgnorePattern] = []
         var resources: [Node] = []
+        func confine(_ path: String, _ entry: String) throws {
+            do { try confinement?.check(path, entry: entry, what: "path") } catch let e as KustomizeError {
+                throw Failure("failed to generate kustomization.yaml: \(e.description)")
+            }
+        }
         func walk(_ rel: String) throws {
             let full = rel.isEmpty ? dir : dir + "/" + rel
             if Files.exists(full + "/.sourceignore") {
+                try confine(full + "/.sourceignore", rel.isEmpty ? ".sourceignore" : rel + "/.sourceignore")
                 let text: String
                 do { text = try Files.readText(full + "/.sourceignore") } catch { throw Failure("failed to load ignore patterns: \(error)") }
                 patterns += SourceIgnore.read(text, domain: rel.split(separator: "/").map(String.init))
@@ -103,6 +115,7 @@ public struct FluxBuild {
                 let r = rel.isEmpty ? entry : rel + "/" + entry
                 let isDir = Files.isDirectory(dir + "/" + r)
                 if filter.ignores(r, isDir: isDir) { continue }
+                try confine(dir + "/" + r, r)
                 if isDir {
                     if Kustomizer.fileNames.contains(where: { Files.exists(dir + "/" + r + "/" + $0) && !Files.isDirectory(dir + "/" + r + "/" + $0) }) {
                         resources.append(.string("./" + r))

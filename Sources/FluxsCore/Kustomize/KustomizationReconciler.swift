@@ -1,5 +1,6 @@
 import FluxsAPI
 import FluxsKube
+import FluxsKustomize
 import FluxsYAML
 #if canImport(Glibc)
 import Glibc
@@ -143,6 +144,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
             env.log("Building manifests for revision \(revision) with a timeout of \(timeoutText)")
             var build = FluxBuild(kustomization: object, path: dir)
             build.maskSecrets = false
+            build.confinement = Confinement(root: workdir, name: "the artifact")
             // SOPS: decrypted inside the build, confined to the artifact; the cleartext stays in memory.
             do { build.decryption = try KustomizationDecryption.load(for: object, kube: kube, root: workdir) } catch let e as KustomizationDecryption.Failure {
                 throw Failure(reason: "BuildFailed", message: e.description)

@@ -191,7 +191,7 @@ extension FluxBuild {
         var meta = k["buildMetadata"]?.array ?? []
         if !meta.contains(where: { $0.string == "originAnnotations" }) { meta.append("originAnnotations") }
         k["buildMetadata"] = .sequence(meta)
-        guard let docs = try? Kustomizer().build(dir, root: k, legacyOrder: false, files: decryption?.files ?? [:]) else { return [] }
+        guard let docs = try? Kustomizer().build(dir, root: k, legacyOrder: false, files: decryption?.files ?? [:], confinedTo: confinement) else { return [] }
         return docs.map { d in
             guard let text = d["metadata"]?["annotations"]?["config.kubernetes.io/origin"]?.string,
                   let origin = try? YAML.parse(text), let p = origin["path"]?.string else { return nil }

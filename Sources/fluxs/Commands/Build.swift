@@ -1,6 +1,7 @@
 import FluxsAPI
 import FluxsCore
 import FluxsKube
+import FluxsKustomize
 import FluxsYAML
 
 /// `fluxs build kustomization NAME --path DIR`: what kustomize-controller would apply, printed, built by fluxs's engine.
@@ -115,6 +116,27 @@ enum BuildCommand {
         return local + "/" + (child["spec"]?["path"]?.string ?? "")
     }
 
+    /// The root a local build is confined to, standing for the artifact kustomize-controller would build from: the
+    /// --local-sources directory holding the path, else the Git work tree holding it, else the current directory when
+    /// the path is below it (flux's in-memory build confines to it), else the path itself.
+    static func buildRoot(_ path: String, _ o: Options) -> Confinement {
+        let dir = Confinement.resolve(Files.absolute(path))
+        func holds(_ root: String) -> Bool { dir == root || root == "/" || dir.hasPrefix(root + "/") }
+        let sources = o.localSources.values.map { Confinement.resolve(Files.absolute($0)) }.filter(holds)
+        if let source = sources.max(by: { $0.count < $1.count }) {
+            return Confinement(root: source, name: "the local source '\(source)'")
+        }
+        var up = dir
+        while true {
+            if Files.exists(up + "/.git") { return Confinement(root: up, name: "the Git work tree '\(up)'") }
+            if up == "/" { break }
+            up = Files.dirname(up)
+        }
+        let cwd = Confinement.resolve(Files.currentDirectory())
+        if cwd != "/", holds(cwd) { return Confinement(root: cwd, name: "the current directory '\(cwd)'") }
+        return Confinement(root: dir, name: "'\(dir)'")
+    }
+
     struct Options {
         var ignorePaths: [String]
         var strictSubstitute: Bool
@@ -134,12 +156,14 @@ enum BuildCommand {
         let name = object["metadata"]?["name"]?.string ?? ""
         let ns = object["metadata"]?["namespace"]?.string ?? ""
         var fb = FluxBuild(kustomization: object, path: path)
+        let confinement = buildRoot(path, o)
+        fb.confinement = confinement
         fb.ignorePaths = o.ignorePaths
         fb.strictSubstitute = o.strictSubstitute
         if let kube = o.kube {
             fb.lookup = { kind, n in try KustomizationReconciler.values(kube, kind: kind, namespace: ns, name: n) }
             // SOPS as kustomize-controller decrypts (values masked in output); without the keys, flux's masking.
-            do { fb.decryption = try KustomizationDecryption.load(for: object, kube: kube, root: nil, revealed: o.revealed) } catch let e as KustomizationDecryption.Failure {
+            do { fb.decryption = try KustomizationDecryption.load(for: object, kube: kube, root: confinement.root, revealed: o.revealed) } catch let e as KustomizationDecryption.Failure {
                 o.warn?("SOPS decryption skipped for Kustomization '\(ns)/\(name)': \(e.description); encrypted values are masked")
             }
         }
