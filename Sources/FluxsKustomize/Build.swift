@@ -45,7 +45,10 @@ public struct Kustomizer {
         }
         try Hasher.addHashes(&resources)
         try NameReferences.fix(&resources, config: level.config)
-        try level.vars.resolve(&resources)
+        try level.vars.resolve(&resources, references: level.config.varReferences)
+        // kustomize's IgnoreLocal, the last step: objects annotated config.kubernetes.io/local-config (any value)
+        // take part in the build (name references, replacements, vars) but are not output.
+        resources.removeAll { $0.annotations["config.kubernetes.io/local-config"] != nil }
         switch legacyOrder ? level.sortOrder : .fifo {
         case .fifo: break
         case .legacy(let first, let last): resources = LegacyOrder.sort(resources, first: first, last: last)
@@ -150,13 +153,17 @@ struct Level {
                                     last: so["legacySortOptions"]?["orderLast"]?.array?.compactMap(\.string))
             }
         }
-        try config.add(k, level: self)
+        // kusttarget.accumulateTarget: resources, this level's configurations and crds, generators, then components
+        // (on what is accumulated so far), transformers, vars.
         var res = start
         let entries = (k["resources"]?.array ?? []) + (k["bases"]?.array ?? [])
         for e in entries {
             guard let s = e.string else { continue }
             res = try merge(res, try load(s))
         }
+        try config.add(k, level: self)
+        try Generators.run(k, dir: dir, configuredIn: relativePath(from: top, to: path), config: config, into: &res)
+        try Plugins.generate(k["generators"]?.array ?? [], level: self, into: &res)
         for c in k["components"]?.array ?? [] {
             guard let s = c.string else { continue }
             let cdir = Files.absolute(s, relativeTo: dir)
@@ -167,8 +174,6 @@ struct Level {
             var sub = Level(dir: cdir, stack: stack + [dir], vars: vars, top: top, config: config)
             res = try sub.accumulate(into: res, asComponent: true)
         }
-        try Generators.run(k, dir: dir, configuredIn: relativePath(from: top, to: path), config: config, into: &res)
-        try Plugins.generate(k["generators"]?.array ?? [], level: self, into: &res)
         try vars.add(k, level: dir)
         try Transformers.run(k, level: self, recordIn: relativePath(from: top, to: path), into: &res)
         try Plugins.transform(k["transformers"]?.array ?? [], level: self, into: &res)
@@ -187,8 +192,13 @@ struct Level {
             if stack.contains(path) || path == dir {
                 throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': cycle detected: candidate root '\(path)' contains visited root '\(dir)''")
             }
-            var sub = Level(dir: path, stack: stack + [dir], vars: vars, top: top, config: config)
-            do { return try sub.accumulate() } catch let e as KustomizeError {
+            // A base has its own accumulator: its configurations are merged into this level's after it is built.
+            var sub = Level(dir: path, stack: stack + [dir], vars: vars, top: top, config: config.child())
+            do {
+                let built = try sub.accumulate()
+                config.merge(sub.config)
+                return built
+            } catch let e as KustomizeError {
                 if e.description.hasPrefix("accumulating resources") { throw e }
                 throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': \(e.description)'")
             }

@@ -17,7 +17,7 @@ struct FieldSpec {
         create = n["create"]?.bool ?? false
     }
 
-    init(kind: String, path: String) {
+    init(kind: String?, path: String) {
         self.kind = kind
         self.path = Self.split(path)
         create = false
@@ -80,6 +80,7 @@ final class FieldConfig {
     var commonLabels: [FieldSpec] = []
     var commonAnnotations: [FieldSpec] = []
     var images: [FieldSpec] = []
+    var varReferences: [FieldSpec] = []
     /// referent kind → referrer field specs
     var nameReferences: [(kind: String, group: String?, specs: [FieldSpec])] = []
     /// Kinds (`group/kind`) whose custom OpenAPI schema makes patches strategic (list merge keys) instead of plain merges.
@@ -88,6 +89,38 @@ final class FieldConfig {
     var schemaMergeKeys: [String: String] = [:]
     /// The top kustomization asks for `buildMetadata: [transformerAnnotations]`: every level records its transformers.
     var recordTransformations = false
+
+    /// An empty configuration for a base (kustomize's fresh accumulator), sharing the build's settings.
+    func child() -> FieldConfig {
+        let c = FieldConfig()
+        c.files = files
+        c.confinement = confinement
+        c.recordTransformations = recordTransformations
+        return c
+    }
+
+    /// ResAccumulator.MergeConfig: a built base's field specs join this level's (repeated specs once).
+    func merge(_ o: FieldConfig) {
+        func key(_ f: FieldSpec) -> String { "\(f.group ?? "")|\(f.version ?? "")|\(f.kind ?? "")|\(f.path.joined(separator: "/"))|\(f.create)" }
+        func union(_ a: [FieldSpec], _ b: [FieldSpec]) -> [FieldSpec] {
+            var seen = Set(a.map(key)), out = a
+            for f in b where seen.insert(key(f)).inserted { out.append(f) }
+            return out
+        }
+        commonLabels = union(commonLabels, o.commonLabels)
+        commonAnnotations = union(commonAnnotations, o.commonAnnotations)
+        images = union(images, o.images)
+        varReferences = union(varReferences, o.varReferences)
+        for nr in o.nameReferences {
+            if let i = nameReferences.firstIndex(where: { $0.kind == nr.kind && $0.group == nr.group }) {
+                nameReferences[i].specs = union(nameReferences[i].specs, nr.specs)
+            } else {
+                nameReferences.append(nr)
+            }
+        }
+        strategicKinds.formUnion(o.strategicKinds)
+        for (k, v) in o.schemaMergeKeys where schemaMergeKeys[k] == nil { schemaMergeKeys[k] = v }
+    }
 
     func addOpenAPI(_ k: Node, level: Level) throws {
         guard let o = k["openapi"] else { return }
@@ -165,6 +198,7 @@ final class FieldConfig {
                 commonLabels += (doc["labels"]?.array ?? []).map(FieldSpec.init)
                 commonAnnotations += (doc["commonAnnotations"]?.array ?? []).map(FieldSpec.init)
                 images += (doc["images"]?.array ?? []).map(FieldSpec.init)
+                varReferences += (doc["varReference"]?.array ?? []).map(FieldSpec.init)
                 for nr in doc["nameReference"]?.array ?? [] {
                     guard let kind = nr["kind"]?.string else { continue }
                     nameReferences.append((kind, nr["group"]?.string, (nr["fieldSpecs"]?.array ?? []).map(FieldSpec.init)))

@@ -13,8 +13,10 @@ enum Generators {
         guard let name = g["name"]?.string, !name.isEmpty else { throw KustomizeError("a \(kind) generator needs a name") }
         let ns = g["namespace"]?.string ?? ""
         var data: [(String, String)] = []
+        /// File contents that are not UTF-8: a ConfigMap's binaryData, a Secret's data (kustomize's utf8.Valid test).
+        var binary: [(String, [UInt8])] = []
         func add(_ key: String, _ value: String) throws {
-            if data.contains(where: { $0.0 == key }) {
+            if data.contains(where: { $0.0 == key }) || binary.contains(where: { $0.0 == key }) {
                 throw KustomizeError("configmap \(name) illegally repeats the key `\(key)`")
             }
             data.append((key, value))
@@ -41,7 +43,14 @@ enum Generators {
             if let eq = f.firstIndex(of: "=") {
                 key = String(f[..<eq]); path = String(f[f.index(after: eq)...])
             }
-            try add(key, try read(path, dir: dir, config: config))
+            let bytes = try readBytes(path, dir: dir, config: config)
+            if let text = String(validating: bytes, as: UTF8.self) {
+                try add(key, text)
+            } else {
+                try add(key, "")
+                data.removeLast()
+                binary.append((key, bytes))
+            }
         }
         for l in g["literals"]?.array?.compactMap(\.string) ?? [] {
             guard let eq = l.firstIndex(of: "=") else { throw KustomizeError("invalid literal '\(l)' in \(kind) generator \(name)") }
@@ -55,7 +64,9 @@ enum Generators {
         if !ns.isEmpty { meta.append(("namespace", .string(ns))) }
         let opts = g["options"]
         var labels = Mapping(), annotations = Mapping()
-        for o in [global, opts] {
+        // types.MergeGlobalOptionsIntoLocal: generatorOptions' labels and annotations override the generator's own;
+        // disableNameSuffixHash and immutable are true when either says so.
+        for o in [opts, global] {
             for (k, v) in o?["labels"]?.map?.entries ?? [] { labels[k] = v }
             for (k, v) in o?["annotations"]?.map?.entries ?? [] { annotations[k] = v }
         }
@@ -64,20 +75,32 @@ enum Generators {
         var obj: [(String, Node)] = [("apiVersion", "v1"), ("kind", .string(kind)), ("metadata", .map(meta))]
         let sorted = data.sorted { $0.0 < $1.0 }
         if kind == "Secret" {
-            if !sorted.isEmpty { obj.append(("data", .map(sorted.map { ($0.0, .string(wrappedBase64($0.1))) }))) }
+            let all = (data.map { ($0.0, Array($0.1.utf8)) } + binary).sorted { $0.0 < $1.0 }
+            if !all.isEmpty { obj.append(("data", .map(all.map { ($0.0, .string(wrappedBase64($0.1))) }))) }
             obj.append(("type", .string(g["type"]?.string ?? "Opaque")))
-        } else if !sorted.isEmpty {
-            obj.append(("data", .map(sorted.map { ($0.0, .string($0.1)) })))
+        } else {
+            if !sorted.isEmpty { obj.append(("data", .map(sorted.map { ($0.0, .string($0.1)) }))) }
+            if !binary.isEmpty { obj.append(("binaryData", .map(binary.sorted { $0.0 < $1.0 }.map { ($0.0, .string(wrappedBase64($0.1))) }))) }
         }
-        let immutable = (opts?["immutable"]?.bool ?? global?["immutable"]?.bool) ?? false
+        let immutable = (opts?["immutable"]?.bool ?? false) || (global?["immutable"]?.bool ?? false)
         if immutable { obj.append(("immutable", true)) }
         var r = Resource(.map(obj))
-        let disable = (opts?["disableNameSuffixHash"]?.bool ?? global?["disableNameSuffixHash"]?.bool) ?? false
+        let disable = (opts?["disableNameSuffixHash"]?.bool ?? false) || (global?["disableNameSuffixHash"]?.bool ?? false)
         let behavior = g["behavior"]?.string ?? "create"
         r.generated = GeneratorInfo(behavior: behavior, disableNameSuffixHash: disable)
         r.origin = generatorOrigin(configuredIn: configuredIn, kind: kind + "Generator")
         r.needsHash = !disable
-        let existing = res.firstIndex { $0.kind == kind && ($0.name == name || $0.previous.first?.name == name) && ($0.namespace == ns || ns.isEmpty) }
+        // resWrangler.appendReplaceOrMerge: the objects whose current or any earlier id equals the generator's
+        // (same kind, name and namespace, "" and "default" alike).
+        func sameNamespace(_ a: String, _ b: String) -> Bool { (a.isEmpty ? "default" : a) == (b.isEmpty ? "default" : b) }
+        let matching = res.indices.filter { i in
+            res[i].kind == kind && res[i].group.isEmpty
+                && ([(res[i].namespace, res[i].name)] + res[i].previous.map { ($0.namespace, $0.name) }).contains { $0.1 == name && sameNamespace($0.0, ns) }
+        }
+        if matching.count > 1 {
+            throw KustomizeError("found multiple objects \(matching.map { res[$0].id }) that could accept merge of \(r.id)")
+        }
+        let existing = matching.first
         switch behavior {
         case "create":
             if existing != nil { throw KustomizeError("cannot add resource with an already registered id: \(r.id); use behavior merge or replace") }
@@ -86,24 +109,30 @@ enum Generators {
             guard let i = existing else {
                 throw KustomizeError("id \(r.id) does not exist; cannot merge or replace")
             }
+            // appendReplaceOrMerge: the new object takes the old one's name, namespace, and labels and annotations
+            // (its own win); merge also keeps the old data and binaryData under the new.
             var target = res[i]
-            if behavior == "replace" {
-                target.node["data"] = r.node["data"]
-            } else {
-                var d = target.node["data"]?.map ?? Mapping()
-                for (k, v) in r.node["data"]?.map?.entries ?? [] { d[k] = v }
-                if !d.isEmpty { target.node["data"] = .mapping(d) }
-                var l = target.labels
-                for (k, v) in labels.entries { l[k] = v }
-                if !l.isEmpty { target.node.set(["metadata", "labels"], .mapping(l)) }
-                var a = target.annotations
-                for (k, v) in annotations.entries { a[k] = v }
-                if !a.isEmpty { target.node.set(["metadata", "annotations"], .mapping(a)) }
+            var merged = r.node
+            merged.set(["metadata", "name"], .string(target.name))
+            merged.set(["metadata", "namespace"], target.namespace.isEmpty ? nil : .string(target.namespace))
+            var l = target.labels
+            for (k, v) in labels.entries { l[k] = v }
+            merged.set(["metadata", "labels"], l.isEmpty ? nil : .mapping(l))
+            var a = target.annotations
+            for (k, v) in annotations.entries { a[k] = v }
+            merged.set(["metadata", "annotations"], a.isEmpty ? nil : .mapping(a))
+            if behavior == "merge" {
+                for field in ["data", "binaryData"] {
+                    var d = target.node[field]?.map ?? Mapping()
+                    for (k, v) in r.node[field]?.map?.entries ?? [] { d[k] = v }
+                    if !d.isEmpty { merged[field] = .mapping(d) }
+                }
             }
+            target.node = merged
             if target.generated == nil { target.generated = r.generated }
             target.origin = r.origin
-            let explicit = opts?["disableNameSuffixHash"]?.bool ?? global?["disableNameSuffixHash"]?.bool
-            if let explicit { target.needsHash = !explicit && target.generated != nil }
+            // The name keeps no hash suffix when either the old object or the merging generator disables it.
+            target.needsHash = target.needsHash && !disable
             res[i] = target
         default:
             throw KustomizeError("unknown generator behavior '\(behavior)'")
@@ -114,13 +143,17 @@ enum Generators {
     /// directory (kustomize's load restriction) and inside the build's confinement root; from memory when the
     /// build was given it (decrypted SOPS files).
     static func read(_ file: String, dir: String, config: FieldConfig) throws -> String {
+        String(decoding: try readBytes(file, dir: dir, config: config), as: UTF8.self)
+    }
+
+    static func readBytes(_ file: String, dir: String, config: FieldConfig) throws -> [UInt8] {
         let path = Files.absolute(file, relativeTo: dir)
         try config.confinement?.check(path, entry: file, what: "file")
         guard inOrBelow(path, dir) else {
             throw KustomizeError("security; file '\(path)' is not in or below '\(dir)'")
         }
-        if let content = config.files[path] { return String(decoding: content, as: UTF8.self) }
-        do { return try Files.readText(path) } catch let e as Files.Failure where !e.isNotFound {
+        if let content = config.files[path] { return content }
+        do { return try Files.read(path) } catch let e as Files.Failure where !e.isNotFound {
             throw KustomizeError("unable to read '\(file)': \(e)")
         } catch {
             throw KustomizeError("evalsymlink failure on '\(path)' : lstat \(path): no such file or directory")
@@ -129,8 +162,10 @@ enum Generators {
 }
 
 /// kustomize's secret data encoding: base64 in lines of 70 characters, each ending in a newline, when longer than one line.
-func wrappedBase64(_ s: String) -> String {
-    let enc = Array(Base64.encode(s))
+func wrappedBase64(_ s: String) -> String { wrappedBase64(Array(s.utf8)) }
+
+func wrappedBase64(_ bytes: [UInt8]) -> String {
+    let enc = Array(Base64.encode(bytes))
     let lines = enc.count / 70 + 1
     if lines <= 1 { return String(enc) }
     var out = ""

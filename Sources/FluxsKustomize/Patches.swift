@@ -249,10 +249,10 @@ enum Patches {
                 switch op {
                 case .add(let v): m[k] = v
                 case .replace(let v):
-                    guard m[k] != nil else { throw KustomizeError("replace operation does not apply: doc is missing key: /\(p.joined(separator: "/"))") }
+                    // evanphx/json-patch v4 (kustomize's): a missing key of an object is looked up as null, not an error.
                     m[k] = v
                 case .remove:
-                    guard m[k] != nil else { throw KustomizeError("remove operation does not apply: doc is missing key: /\(p.joined(separator: "/"))") }
+                    guard m[k] != nil else { throw KustomizeError("error in remove for path: '/\(p.joined(separator: "/"))': Unable to remove nonexistent key: \(k): missing value") }
                     m[k] = nil
                 }
                 return .mapping(m)

@@ -17,6 +17,8 @@ public struct Resource {
     var suffixes: [String] = []
     /// The builtin transformers that ran over the object (buildMetadata: [transformerAnnotations]), oldest first.
     var transformations: [Node] = []
+    /// Fields that share one YAML value node in kustomize (see ValueAliases).
+    var aliases = ValueAliases()
 
     init(_ node: Node) { self.node = node }
 

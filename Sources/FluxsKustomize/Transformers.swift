@@ -47,7 +47,14 @@ enum Transformers {
             }
             record("PatchTransformer")
         }
-        if let ns = k["namespace"]?.string, !ns.isEmpty { namespace(ns, &res); record("NamespaceTransformer") }
+        if let ns = k["namespace"]?.string, !ns.isEmpty {
+            namespace(ns, &res)
+            var seen = Set<String>()
+            for r in res where !seen.insert(r.id).inserted {
+                throw KustomizeError("namespace transformation produces ID conflict: \(r.id) twice")
+            }
+            record("NamespaceTransformer")
+        }
         if let p = k["namePrefix"]?.string, !p.isEmpty { rename(&res, prefix: p, only: renameOnly) { p + $0 }; record("PrefixTransformer") }
         if let s = k["nameSuffix"]?.string, !s.isEmpty { rename(&res, suffix: s, only: renameOnly) { $0 + s }; record("SuffixTransformer") }
         // kustomize makes one LabelTransformer per `labels` entry, then one for commonLabels (even when empty).
@@ -56,20 +63,26 @@ enum Transformers {
             for l in labelEntries {
                 guard let pairs = l["pairs"]?.map else { record("LabelTransformer"); continue }
                 let sel = l["includeSelectors"]?.bool ?? false
-                addLabels(pairs, selectors: sel, templates: sel || (l["includeTemplates"]?.bool ?? false), &res)
-                custom((l["fields"]?.array ?? []).map(FieldSpec.init), pairs, &res)
-                if sel { custom(level.config.commonLabels, pairs, &res) }
+                aliasing(pairs, &res) { res in
+                    addLabels(pairs, selectors: sel, templates: sel || (l["includeTemplates"]?.bool ?? false), &res)
+                    custom((l["fields"]?.array ?? []).map(FieldSpec.init), pairs, &res)
+                    if sel { custom(level.config.commonLabels, pairs, &res) }
+                }
                 record("LabelTransformer")
             }
             if let labels = k["commonLabels"]?.map {
-                addLabels(labels, selectors: true, templates: true, &res)
-                custom(level.config.commonLabels, labels, &res)
+                aliasing(labels, &res) { res in
+                    addLabels(labels, selectors: true, templates: true, &res)
+                    custom(level.config.commonLabels, labels, &res)
+                }
             }
             record("LabelTransformer")
         }
         if let anns = k["commonAnnotations"]?.map {
-            addAnnotations(anns, &res)
-            custom(level.config.commonAnnotations, anns, &res)
+            aliasing(anns, &res) { res in
+                addAnnotations(anns, &res)
+                custom(level.config.commonAnnotations, anns, &res)
+            }
             record("AnnotationsTransformer")
         }
         for p in k["patchesJson6902"]?.array ?? [] {
@@ -93,6 +106,18 @@ enum Transformers {
     }
 
     /// Adds key/value pairs at extra field specs (from `configurations:` or `labels[].fields`).
+    /// Runs one label or annotation transformer, keeping kyaml's shared value nodes (see ValueAliases).
+    static func aliasing(_ pairs: Mapping, _ res: inout [Resource], _ body: (inout [Resource]) -> Void) {
+        let before = res.map(\.node)
+        body(&res)
+        guard before.count == res.count else { return }
+        for i in res.indices {
+            var node = res[i].node
+            res[i].aliases.record(before: before[i], after: &node, pairs: pairs)
+            res[i].node = node
+        }
+    }
+
     static func custom(_ specs: [FieldSpec], _ pairs: Mapping, _ res: inout [Resource]) {
         for spec in specs where !spec.path.isEmpty {
             for i in res.indices where spec.applies(to: res[i]) {
@@ -227,7 +252,9 @@ enum Transformers {
             if let colon = base.lastIndex(of: ":"), !base[colon...].contains("/") { tag = String(base[colon...]); base = String(base[..<colon]) }
             guard base == name else { return nil }
             var out = newName ?? base
-            if let digest { out += "@" + digest } else if let newTag { out += ":" + newTag } else { out += tag + dig }
+            // imagetag updater: newTag and digest together set both; either alone replaces the tag and the digest.
+            let t = newTag.map { $0.isEmpty ? nil : $0 } ?? nil, d = digest.map { $0.isEmpty ? nil : $0 } ?? nil
+            if let t, let d { out += ":" + t + "@" + d } else if let t { out += ":" + t } else if let d { out += "@" + d } else { out += tag + dig }
             return out
         }
         func walk(_ n: inout Node) {
@@ -258,6 +285,94 @@ enum Transformers {
                     if let s = v?.string, let new = rewrite(s) { v = .string(new) }
                 }
             }
+        }
+    }
+}
+
+/// A step of a path into a document.
+enum PathStep: Hashable {
+    case key(String)
+    case index(Int)
+}
+
+/// kyaml's shared value nodes, as kustomize's label and annotation transformers leave them: one transformer makes a
+/// single value node per key and object (filtersutil.SetEntry) and appends that same node to every field spec that
+/// lacked the key, while a key that exists is overwritten in place (FieldSetter → SetYNode). So a label an earlier
+/// transformer added to metadata/labels and to the pod template together changes in both when a later transformer
+/// sets it in one of them (a base's `labels` with includeTemplates, an overlay's without). Tracked per object.
+struct ValueAliases {
+    /// key → groups of paths (to the mapping holding the key) that share one value node.
+    var groups: [String: [[[PathStep]]]] = [:]
+
+    /// Mapping paths in `n` whose key `k` is a scalar with text `value`.
+    static func holders(_ n: Node, key k: String, value: String) -> [[PathStep]] {
+        var out: [[PathStep]] = []
+        func walk(_ n: Node, _ path: [PathStep]) {
+            switch n {
+            case .mapping(let m):
+                for (ck, cv) in m.entries {
+                    if ck == k, case .scalar(let s) = cv, s.value == value { out.append(path) }
+                    if case .scalar = cv { continue }
+                    walk(cv, path + [.key(ck)])
+                }
+            case .sequence(let a):
+                for (i, e) in a.enumerated() { walk(e, path + [.index(i)]) }
+            default: break
+            }
+        }
+        walk(n, [])
+        return out
+    }
+
+    static func node(_ n: Node, _ path: [PathStep]) -> Node? {
+        var cur: Node? = n
+        for s in path {
+            switch s {
+            case .key(let k): cur = cur?[k]
+            case .index(let i): cur = cur?.array.flatMap { i < $0.count ? $0[i] : nil }
+            }
+        }
+        return cur
+    }
+
+    static func setValue(_ n: inout Node, _ path: ArraySlice<PathStep>, key: String, _ v: Node) {
+        guard let first = path.first else {
+            guard case .mapping(var m) = n, m[key] != nil else { return }
+            m[key] = v
+            n = .mapping(m)
+            return
+        }
+        switch (first, n) {
+        case (.key(let k), .mapping(var m)):
+            guard var child = m[k] else { return }
+            setValue(&child, path.dropFirst(), key: key, v)
+            m[k] = child
+            n = .mapping(m)
+        case (.index(let i), .sequence(var a)) where i < a.count:
+            setValue(&a[i], path.dropFirst(), key: key, v)
+            n = .sequence(a)
+        default: return
+        }
+    }
+
+    /// After one transformer set `pairs` on an object (`before` → `after`): new groups for keys it added in more
+    /// than one place, and in-place overwrites carried to the fields sharing the node.
+    mutating func record(before: Node, after: inout Node, pairs: Mapping) {
+        for (k, v) in pairs.entries {
+            let value = v.text ?? ""
+            let now = ValueAliases.holders(after, key: k, value: value)
+            var created: [[PathStep]] = [], overwritten: [[PathStep]] = []
+            for p in now {
+                if ValueAliases.node(before, p)?[k] == nil { created.append(p) } else { overwritten.append(p) }
+            }
+            let set = Set(overwritten)
+            for g in groups[k] ?? [] {
+                guard let from = g.first(where: set.contains), let shared = ValueAliases.node(after, from)?[k] else { continue }
+                for q in g where !set.contains(q) {
+                    if case .scalar? = ValueAliases.node(after, q)?[k] { ValueAliases.setValue(&after, q[...], key: k, shared) }
+                }
+            }
+            if created.count > 1 { groups[k, default: []].append(created) }
         }
     }
 }

@@ -46,7 +46,32 @@ final class VarSet {
         }
     }
 
-    func resolve(_ res: inout [Resource]) throws {
+    /// kustomize's default varReference field specs (api/internal/konfig/builtinpluginconsts/varreference.go, v5): `$(VAR)` is
+    /// replaced only there and in `configurations:` varReference entries.
+    static let defaultReferences: [FieldSpec] = {
+        var out: [FieldSpec] = []
+        let pod = ["containers/args", "containers/command", "containers/env/value", "containers/volumeMounts/mountPath",
+                   "initContainers/args", "initContainers/command", "initContainers/env/value", "initContainers/volumeMounts/mountPath"]
+        for p in pod { out.append(FieldSpec(kind: "CronJob", path: "spec/jobTemplate/spec/template/spec/" + p)) }
+        out.append(FieldSpec(kind: "CronJob", path: "spec/jobTemplate/spec/template/volumes/nfs/server"))   // sic, upstream
+        for kind in ["DaemonSet", "Deployment"] {
+            for p in pod + ["volumes/nfs/server"] { out.append(FieldSpec(kind: kind, path: "spec/template/spec/" + p)) }
+        }
+        out.append(FieldSpec(kind: "Deployment", path: "spec/template/metadata/annotations"))
+        for p in ["spec/rules/host", "spec/tls/hosts", "spec/tls/secretName"] { out.append(FieldSpec(kind: "Ingress", path: p)) }
+        for p in pod + ["volumes/nfs/server"] { out.append(FieldSpec(kind: "Job", path: "spec/template/spec/" + p)) }
+        for p in pod + ["volumes/nfs/server"] { out.append(FieldSpec(kind: "Pod", path: "spec/" + p)) }
+        for p in pod + ["volumes/nfs/server"] { out.append(FieldSpec(kind: "ReplicaSet", path: "spec/template/spec/" + p)) }
+        for p in ["spec/ports/port", "spec/ports/targetPort"] { out.append(FieldSpec(kind: "Service", path: p)) }
+        for p in pod { out.append(FieldSpec(kind: "StatefulSet", path: "spec/template/spec/" + p)) }
+        out.append(FieldSpec(kind: "StatefulSet", path: "spec/volumeClaimTemplates/spec/nfs/server"))
+        out.append(FieldSpec(kind: "PersistentVolume", path: "spec/nfs/server"))
+        out.append(FieldSpec(kind: nil, path: "metadata/labels"))
+        out.append(FieldSpec(kind: nil, path: "metadata/annotations"))
+        return out
+    }()
+
+    func resolve(_ res: inout [Resource], references extra: [FieldSpec] = []) throws {
         guard !vars.isEmpty else { return }
         var values: [String: Scalar] = [:]
         for v in vars {
@@ -65,8 +90,13 @@ final class VarSet {
             }
             values[v.name] = value
         }
+        let specs = Self.defaultReferences + extra
         for i in res.indices {
-            res[i].node = Self.replace(res[i].node, values, top: true)
+            for spec in specs where spec.applies(to: res[i]) {
+                FieldSpec.visit(&res[i].node, spec.path[...], create: false) { v in
+                    if let n = v { v = Self.replace(n, values) }
+                }
+            }
         }
     }
 

@@ -1,0 +1,482 @@
+#!/usr/bin/env python3
+"""Differential test of fluxs's kustomize engine against `kubectl kustomize` (the oracle).
+
+Each seed composes a random kustomization tree (bases, an overlay, components, generators with behaviors and
+options, strategic merge and JSON 6902 patches with selectors, namespace, prefixes and suffixes, commonLabels,
+labels with includeSelectors/includeTemplates, configurations field specs, commonAnnotations, images, replicas,
+name references across kinds and bases, replacements, vars, local-config objects, non-string metadata values,
+sortOptions, crds, ...), builds it with `fluxs kustomize build` and `kubectl kustomize`, and compares the output
+byte for byte; when kubectl fails, fluxs must fail too. The same seed always writes the same tree.
+
+usage: tools/kustomize/differential.py [--seeds N] [--first S] [--jobs J] [--keep DIR] [--fluxs PATH] [-v]
+Prints one line: `kustomize differential: N seeds, D differences (...)`; exits 1 when there is a difference.
+"""
+import argparse
+import json
+import concurrent.futures
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+KUBECTL_TIMEOUT = 60
+
+
+def write(path, text, mode="w"):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, mode) as f:
+        f.write(text)
+
+
+def yaml_list(items, indent=""):
+    return "".join("%s- %s\n" % (indent, i) for i in items)
+
+
+class Case:
+    """One random tree. Names are drawn from small pools so that references, patches and selectors hit."""
+
+    def __init__(self, seed, root):
+        self.r = random.Random(seed)
+        self.root = root
+        self.n_bases = self.r.randint(1, 3)
+        self.resources = {}      # base -> list of (kind, name, text)
+        self.generated = []      # (kind, name) of generators in bases
+        self.kinds = []
+
+    def pick(self, seq):
+        return self.r.choice(seq)
+
+    def chance(self, p):
+        return self.r.random() < p
+
+    # --- resources -------------------------------------------------------------------------------------------
+    def labels(self, app):
+        out = {"app": app}
+        if self.chance(0.3):
+            out["tier"] = self.pick(["web", "db", "cache"])
+        return out
+
+    def fmt_map(self, m, indent):
+        return "".join("%s%s: %s\n" % (indent, k, v) for k, v in m.items())
+
+    def deployment(self, name, cm, secret, sa, kind="Deployment"):
+        app = name
+        lbl = self.labels(app)
+        img = self.pick(["nginx:1.25", "nginx", "busybox:1.36", "registry.example.com/team/api:v2", "redis@sha256:" + "a" * 64])
+        body = "apiVersion: apps/v1\nkind: %s\nmetadata:\n  name: %s\n" % (kind, name)
+        if self.chance(0.3):
+            body += "  labels:\n" + self.fmt_map(lbl, "    ")
+        if self.chance(0.2):
+            body += "  annotations:\n    note: %s\n" % self.pick(["\"1\"", "'true'", "hello", "\"a: b\""])
+        body += "spec:\n"
+        if kind == "StatefulSet":
+            body += "  serviceName: %s\n" % self.pick(self.service_names)
+        if self.chance(0.5):
+            body += "  replicas: %d\n" % self.r.randint(1, 4)
+        body += "  selector:\n    matchLabels:\n" + self.fmt_map(lbl, "      ")
+        body += "  template:\n    metadata:\n      labels:\n" + self.fmt_map(lbl, "        ")
+        body += "    spec:\n"
+        if sa and self.chance(0.6):
+            body += "      serviceAccountName: %s\n" % sa
+        body += "      containers:\n      - name: main\n        image: %s\n" % img
+        if cm and self.chance(0.7):
+            body += "        envFrom:\n        - configMapRef:\n            name: %s\n" % cm
+        if secret and self.chance(0.5):
+            body += "        env:\n        - name: PASSWORD\n          valueFrom:\n            secretKeyRef:\n              name: %s\n              key: password\n" % secret
+        if self.chance(0.4):
+            body += "        ports:\n        - containerPort: %d\n          name: http\n" % self.pick([80, 8080])
+        if self.chance(0.3):
+            body += "      - name: sidecar\n        image: %s\n" % self.pick(["envoy:v1", "nginx:1.24", "busybox"])
+        vols = []
+        if cm and self.chance(0.5):
+            vols.append("      - name: cfg\n        configMap:\n          name: %s\n" % cm)
+        if secret and self.chance(0.4):
+            vols.append("      - name: sec\n        secret:\n          secretName: %s\n" % secret)
+        if vols:
+            body += "      volumes:\n" + "".join(vols)
+        return body
+
+    def make_base_resources(self, b):
+        items = []
+        cms = ["settings", "app-config", "shared"]
+        secrets = ["creds", "tls-keys"]
+        self.service_names = ["web", "api", "db"]
+        n = self.r.randint(1, 5)
+        used = set()
+        for i in range(n):
+            kind = self.pick(["Deployment", "Deployment", "Service", "ConfigMap", "Secret", "ServiceAccount", "Role",
+                              "RoleBinding", "StatefulSet", "CronJob", "HorizontalPodAutoscaler", "Ingress", "Widget",
+                              "Namespace", "PersistentVolumeClaim", "Job"])
+            name = "%s-b%d" % (self.pick(["web", "api", "db", "worker", "cache"]), b) if self.chance(0.7) else self.pick(["web", "api", "db"]) + "-b%d" % b
+            if (kind, name) in used:
+                continue
+            used.add((kind, name))
+            cm = self.pick(cms) if self.chance(0.8) else None
+            sec = self.pick(secrets) if self.chance(0.6) else None
+            sa = "runner" if self.chance(0.5) else None
+            if kind in ("Deployment", "StatefulSet"):
+                text = self.deployment(name, cm, sec, sa, kind)
+            elif kind == "Service":
+                text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: %s\nspec:\n  selector:\n    app: %s\n  ports:\n  - port: %d\n    targetPort: %s\n" % (
+                    name, self.pick(["web-b%d" % b, "api-b%d" % b, name]), self.pick([80, 443, 8080]), self.pick(["http", "8080"]))
+            elif kind == "ConfigMap":
+                text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n" % self.pick(cms + [name])
+                if self.chance(0.3):
+                    text += "  annotations:\n    config.kubernetes.io/local-config: \"true\"\n"
+                text += "data:\n  LEVEL: %s\n" % self.pick(["info", "debug", "\"3\"", "'on'"])
+                name = text.split("name: ")[1].split("\n")[0]
+                if ("ConfigMap", name) in [(k, n2) for k, n2, _ in items]:
+                    continue
+            elif kind == "Secret":
+                sname = self.pick(secrets)
+                if ("Secret", sname) in [(k, n2) for k, n2, _ in items]:
+                    continue
+                name = sname
+                text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\ntype: Opaque\ndata:\n  password: aHVudGVyMg==\n" % name
+            elif kind == "ServiceAccount":
+                name = "runner"
+                if ("ServiceAccount", name) in [(k, n2) for k, n2, _ in items]:
+                    continue
+                text = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: runner\n"
+            elif kind == "Role":
+                text = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: %s\nrules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  resourceNames: [%s]\n  verbs: [get]\n" % (name, self.pick(cms))
+            elif kind == "RoleBinding":
+                text = ("apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: %s\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n"
+                        "  kind: Role\n  name: %s\nsubjects:\n- kind: ServiceAccount\n  name: runner\n" % (name, self.pick(["web-b%d" % b, "api-b%d" % b, name])))
+                if self.chance(0.4):
+                    text += "  namespace: %s\n" % self.pick(["default", "other"])
+            elif kind == "CronJob":
+                text = ("apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: %s\nspec:\n  schedule: \"*/5 * * * *\"\n  jobTemplate:\n    spec:\n"
+                        "      template:\n        spec:\n          restartPolicy: OnFailure\n          containers:\n          - name: job\n            image: busybox\n" % name)
+                if cm:
+                    text += "            envFrom:\n            - configMapRef:\n                name: %s\n" % cm
+            elif kind == "Job":
+                text = ("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: %s\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n"
+                        "      containers:\n      - name: job\n        image: busybox:1.36\n" % name)
+            elif kind == "HorizontalPodAutoscaler":
+                text = ("apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: %s\nspec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n"
+                        "    kind: Deployment\n    name: %s\n  minReplicas: 1\n  maxReplicas: 3\n" % (name, self.pick(["web-b%d" % b, "api-b%d" % b, "worker-b%d" % b])))
+            elif kind == "Ingress":
+                text = ("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: %s\nspec:\n  rules:\n  - host: example.com\n    http:\n      paths:\n"
+                        "      - path: /\n        pathType: Prefix\n        backend:\n          service:\n            name: %s\n            port:\n              number: 80\n" % (name, self.pick(["web-b%d" % b, "api-b%d" % b])))
+                if self.chance(0.5):
+                    text += "  tls:\n  - secretName: tls-keys\n    hosts: [example.com]\n"
+            elif kind == "Widget":
+                text = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: %s\nspec:\n  size: %d\n  configRef: %s\n  selector:\n    app: %s\n" % (
+                    name, self.r.randint(1, 9), self.pick(cms), name)
+                self.kinds.append("Widget")
+            elif kind == "Namespace":
+                name = self.pick(["team-a", "team-b"])
+                if ("Namespace", name) in [(k, n2) for k, n2, _ in items]:
+                    continue
+                text = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n" % name
+            elif kind == "PersistentVolumeClaim":
+                text = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: %s\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n" % name
+            if self.chance(0.15) and "metadata:\n  name:" in text and "  labels:" not in text.split("spec:")[0]:
+                # a label value that is not a string in the source (kustomize keeps the YAML scalar as written)
+                text = text.replace("metadata:\n  name: %s\n" % name, "metadata:\n  name: %s\n  labels:\n    version: %s\n" % (name, self.pick(["\"2\"", "v1", "'3'"])), 1)
+            items.append((kind, name, text))
+        return items
+
+    # --- kustomization fields --------------------------------------------------------------------------------
+    def generator(self, kind, name, d, behavior=None):
+        g = "- name: %s\n" % name
+        if behavior:
+            g += "  behavior: %s\n" % behavior
+        lits = []
+        for _ in range(self.r.randint(0, 3)):
+            k = self.pick(["LEVEL", "MODE", "COLOR", "PORT", "ENABLED"])
+            v = self.pick(["info", "debug", "3", "true", "a=b", "\"quoted\"", "x y", "'single'"])
+            if k not in [x.split("=")[0] for x in lits]:
+                lits.append("%s=%s" % (k, v))
+        if lits:
+            g += "  literals:\n" + "".join("  - %s\n" % json.dumps(l) for l in lits)
+        if self.chance(0.5):
+            fname = self.pick(["app.properties", "config.json", "script.sh"])
+            content = self.pick(["a=1\nb=2\n", "{\"key\": \"value\"}\n", "#!/bin/sh\necho hi\n", "line without newline", "tab\there\n"])
+            if self.chance(0.15):
+                content = "bin\x00\xff\xfedata\n"
+                fname = "blob.bin"
+            path = os.path.join(d, "files", "%s-%s" % (name, fname))
+            write(path, content.encode("latin-1"), mode="wb")
+            key = fname if self.chance(0.7) else "renamed-" + fname
+            entry = "%s=files/%s-%s" % (key, name, fname)
+            g += "  files:\n  - %s\n" % entry
+        if self.chance(0.3):
+            path = os.path.join(d, "%s.env" % name)
+            write(path, self.pick(["A=1\nB=two\n", "# comment\nX=y\n\nZ=\"q\"\n", "EMPTY=\nK=v=w\n"]))
+            g += "  envs:\n  - %s.env\n" % name
+        if not lits and "files:" not in g and "envs:" not in g:
+            g += "  literals:\n  - K=v\n"
+        if kind == "Secret" and self.chance(0.3):
+            g += "  type: %s\n" % self.pick(["Opaque", "kubernetes.io/basic-auth"])
+        if self.chance(0.3):
+            g += "  options:\n"
+            if self.chance(0.5):
+                g += "    disableNameSuffixHash: %s\n" % self.pick(["true", "false"])
+            if self.chance(0.5):
+                g += "    labels:\n      generated: \"yes\"\n"
+            if self.chance(0.3):
+                g += "    annotations:\n      note: gen\n"
+            if g.endswith("  options:\n"):
+                g += "    immutable: true\n"
+        return g
+
+    def patches(self, d, resources):
+        out = []
+        targets = [(k, n) for k, n, _ in resources if k in ("Deployment", "StatefulSet", "Service", "ConfigMap", "Widget")]
+        if not targets:
+            return out
+        for i in range(self.r.randint(1, 2)):
+            kind, name = self.pick(targets)
+            style = self.pick(["smp-inline", "smp-file", "json-inline", "json-target-regex", "smp-label-target", "psm"])
+            group = {"Deployment": "apps", "StatefulSet": "apps", "Widget": "example.com"}.get(kind, "")
+            version = {"Widget": "v1", "Service": "v1", "ConfigMap": "v1"}.get(kind, "v1")
+            av = (group + "/" + version) if group else version
+            if kind in ("Deployment", "StatefulSet"):
+                smp = "apiVersion: %s\nkind: %s\nmetadata:\n  name: %s\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: %s\n" % (
+                    av, kind, name, self.pick(["nginx:1.26", "busybox:1.37"]))
+                if self.chance(0.4):
+                    smp = "apiVersion: %s\nkind: %s\nmetadata:\n  name: %s\nspec:\n  replicas: %d\n" % (av, kind, name, self.r.randint(2, 9))
+                ops = "- op: %s\n  path: /spec/replicas\n  value: %d\n" % (self.pick(["replace", "add"]), self.r.randint(2, 9))
+            elif kind == "Service":
+                smp = "apiVersion: v1\nkind: Service\nmetadata:\n  name: %s\n  annotations:\n    patched: \"true\"\n" % name
+                ops = "- op: add\n  path: /metadata/annotations\n  value:\n    patched: json\n"
+            elif kind == "ConfigMap":
+                smp = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n  PATCHED: \"yes\"\n" % name
+                ops = "- op: add\n  path: /data/PATCHED\n  value: json\n"
+            else:
+                smp = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: %s\nspec:\n  size: 42\n" % name
+                ops = "- op: replace\n  path: /spec/size\n  value: 7\n"
+            if style == "smp-inline":
+                out.append(("patches", "- patch: |-\n%s" % "".join("    " + l + "\n" for l in smp.rstrip("\n").split("\n"))))
+            elif style == "smp-file":
+                fn = "patch-%d.yaml" % i
+                write(os.path.join(d, fn), smp)
+                out.append(("patches", "- path: %s\n" % fn))
+            elif style == "psm":
+                fn = "psm-%d.yaml" % i
+                write(os.path.join(d, fn), smp)
+                out.append(("patchesStrategicMerge", "- %s\n" % fn))
+            elif style == "json-inline":
+                out.append(("patches", "- target:\n    kind: %s\n    name: %s\n  patch: |-\n%s" % (kind, name, "".join("    " + l + "\n" for l in ops.rstrip("\n").split("\n")))))
+            elif style == "json-target-regex":
+                out.append(("patches", "- target:\n    kind: %s\n    name: \"%s.*\"\n  patch: |-\n%s" % (kind, name.split("-")[0], "".join("    " + l + "\n" for l in ops.rstrip("\n").split("\n")))))
+            else:
+                sel = self.pick(["app=%s" % name, "app in (web-b0,api-b0)", "tier"])
+                body = smp.replace("metadata:\n  name: %s\n" % name, "metadata:\n  name: ignored\n")
+                out.append(("patches", "- target:\n    kind: %s\n    labelSelector: \"%s\"\n  patch: |-\n%s" % (kind, sel, "".join("    " + l + "\n" for l in body.rstrip("\n").split("\n")))))
+        return out
+
+    def transformers_block(self, d, resources, level):
+        """Fields shared by bases and overlays: prefix/suffix, namespace, labels, annotations, images, replicas."""
+        k = ""
+        if self.chance(0.4):
+            k += "namePrefix: %s\n" % self.pick(["p%d-" % level, "team-", "x"])
+        if self.chance(0.3):
+            k += "nameSuffix: %s\n" % self.pick(["-s%d" % level, "-v2"])
+        if self.chance(0.4):
+            k += "namespace: %s\n" % self.pick(["prod", "staging", "team-a"])
+        if self.chance(0.3):
+            k += "commonLabels:\n  owner: %s\n" % self.pick(["me", "platform", "\"42\""])
+        if self.chance(0.35):
+            k += "labels:\n- pairs:\n    stage: %s\n" % self.pick(["one", "two"])
+            if self.chance(0.5):
+                k += "  includeSelectors: %s\n" % self.pick(["true", "false"])
+            if self.chance(0.5):
+                k += "  includeTemplates: %s\n" % self.pick(["true", "false"])
+            if self.chance(0.3):
+                k += "  fields:\n  - kind: Widget\n    path: spec/selector\n    create: true\n"
+        if self.chance(0.3):
+            k += "commonAnnotations:\n  team: %s\n" % self.pick(["blue", "\"7\"", "'true'"])
+        if self.chance(0.3):
+            k += "images:\n- name: %s\n" % self.pick(["nginx", "busybox", "registry.example.com/team/api", "redis"])
+            for f, v in (("newName", self.pick(["mirror.example.com/nginx", "ghcr.io/x/y"])), ("newTag", self.pick(["\"1.27\"", "latest", "v3"])),
+                         ("digest", "sha256:" + "b" * 64)):
+                if self.chance(0.4):
+                    k += "  %s: %s\n" % (f, v)
+        if self.chance(0.25):
+            names = [n for kk, n, _ in resources if kk in ("Deployment", "StatefulSet")]
+            if names:
+                k += "replicas:\n- name: %s\n  count: %d\n" % (self.pick(names), self.r.randint(0, 5))
+        return k
+
+    def write_base(self, b):
+        d = os.path.join(self.root, "base%d" % b)
+        items = self.make_base_resources(b)
+        self.resources[b] = items
+        files = []
+        if self.chance(0.3) and len(items) > 1:
+            write(os.path.join(d, "all.yaml"), "---\n".join(t for _, _, t in items))
+            files = ["all.yaml"]
+        else:
+            for i, (kind, name, text) in enumerate(items):
+                fn = "%s-%s.yaml" % (kind.lower(), name)
+                write(os.path.join(d, fn), text)
+                files.append(fn)
+        k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n" + yaml_list(files)
+        k += self.transformers_block(d, items, b)
+        gens = {"configMapGenerator": [], "secretGenerator": []}
+        if self.chance(0.6):
+            name = self.pick(["settings", "app-config", "shared"])
+            if ("ConfigMap", name) not in [(kk, n) for kk, n, _ in items]:
+                gens["configMapGenerator"].append(self.generator("ConfigMap", name, d))
+                self.generated.append(("ConfigMap", name))
+        if self.chance(0.3):
+            name = self.pick(["creds", "tls-keys"])
+            if ("Secret", name) not in [(kk, n) for kk, n, _ in items]:
+                gens["secretGenerator"].append(self.generator("Secret", name, d))
+                self.generated.append(("Secret", name))
+        for key, gl in gens.items():
+            if gl:
+                k += key + ":\n" + "".join(gl)
+        for field, text in self.patches(d, items) if self.chance(0.5) else []:
+            k += "%s:\n%s" % (field, text)
+        write(os.path.join(d, "kustomization.yaml"), k)
+        return "base%d" % b
+
+    def write_component(self):
+        d = os.path.join(self.root, "comp")
+        k = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+        if self.chance(0.5):
+            write(os.path.join(d, "extra.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-component\ndata:\n  A: b\n")
+            k += "resources:\n- extra.yaml\n"
+        if self.chance(0.5):
+            k += "configMapGenerator:\n" + self.generator("ConfigMap", "comp-gen", d)
+        if self.chance(0.4):
+            k += "commonAnnotations:\n  component: \"on\"\n"
+        if self.chance(0.4):
+            k += "patches:\n- target:\n    kind: Deployment\n  patch: |-\n    - op: add\n      path: /metadata/annotations\n      value:\n        comp: patched\n"
+        if k.endswith("Component\n"):
+            k += "namePrefix: c-\n"
+        write(os.path.join(d, "kustomization.yaml"), k)
+
+    def write_overlay(self, bases):
+        d = os.path.join(self.root, "overlay")
+        all_items = [it for b in self.resources.values() for it in b]
+        k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n" + yaml_list("../" + b for b in bases)
+        extra = []
+        if self.chance(0.4):
+            write(os.path.join(d, "local.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: overlay-local\n  labels:\n    app: overlay\ndata:\n  X: \"1\"\n")
+            extra.append("local.yaml")
+        k += yaml_list(extra)
+        if self.chance(0.3):
+            self.write_component()
+            k += "components:\n- ../comp\n"
+        k += self.transformers_block(d, all_items, 9)
+        if self.generated and self.chance(0.5):
+            kind, name = self.pick(self.generated)
+            field = "configMapGenerator" if kind == "ConfigMap" else "secretGenerator"
+            k += field + ":\n" + self.generator(kind, name, d, behavior=self.pick(["merge", "replace"]))
+        elif self.chance(0.3):
+            k += "configMapGenerator:\n" + self.generator("ConfigMap", "overlay-gen", d)
+        if self.chance(0.4):
+            k += "generatorOptions:\n  disableNameSuffixHash: %s\n" % self.pick(["true", "false"])
+            if self.chance(0.5):
+                k += "  labels:\n    global: \"yes\"\n"
+        if self.chance(0.5):
+            for field, text in self.patches(d, all_items):
+                k += "%s:\n%s" % (field, text)
+        deps = [n for kk, n, _ in all_items if kk == "Deployment"]
+        if deps and self.chance(0.2):
+            src = self.pick(deps)
+            k += ("replacements:\n- source:\n    kind: Deployment\n    name: %s\n    fieldPath: spec.template.spec.containers.0.image\n"
+                  "  targets:\n  - select:\n      kind: Deployment\n    fieldPaths:\n    - metadata.annotations.image\n    options:\n      create: true\n" % src)
+        elif deps and self.chance(0.15):
+            src = self.pick(deps)
+            k += "vars:\n- name: DEP_NAME\n  objref:\n    kind: Deployment\n    name: %s\n    apiVersion: apps/v1\n" % src
+            write(os.path.join(d, "uses-var.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: var-user\ndata:\n  dep: $(DEP_NAME)\n")
+            k = k.replace("resources:\n", "resources:\n- uses-var.yaml\n", 1)
+        if "Widget" in self.kinds and self.chance(0.4):
+            write(os.path.join(d, "config", "widget.yaml"), "nameReference:\n- kind: ConfigMap\n  fieldSpecs:\n  - kind: Widget\n    path: spec/configRef\ncommonLabels:\n- kind: Widget\n  path: spec/selector\n  create: true\n")
+            k += "configurations:\n- config/widget.yaml\n"
+        if self.chance(0.2):
+            k += "sortOptions:\n  order: %s\n" % self.pick(["fifo", "legacy"])
+            if "legacy" in k.split("sortOptions:")[1] and self.chance(0.5):
+                k += "  legacySortOptions:\n    orderFirst: [Service, Deployment]\n    orderLast: [ConfigMap]\n"
+        write(os.path.join(d, "kustomization.yaml"), k)
+        return d
+
+    def build(self):
+        bases = [self.write_base(b) for b in range(self.n_bases)]
+        if self.chance(0.15):
+            return os.path.join(self.root, bases[0])
+        return self.write_overlay(bases)
+
+
+def run(cmd, cwd):
+    p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=KUBECTL_TIMEOUT)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def kubectl_error(stderr):
+    # E1202 12:00:00.000 1 run.go:72] "command failed" err="..."  ->  the err text
+    for line in stderr.splitlines():
+        if 'err="' in line:
+            return line.split('err="', 1)[1].rstrip('"').replace('\\"', '"').replace("\\'", "'")
+    return stderr.strip()
+
+
+def one(seed, fluxs, tmp, keep):
+    root = os.path.join(tmp, "s%d" % seed)
+    os.makedirs(root)
+    target = Case(seed, root).build()
+    kc, ko, ke = run(["kubectl", "kustomize", target], root)
+    fc, fo, fe = run([fluxs, "kustomize", "build", target], root)
+    result = None
+    if kc == 0 and fc == 0:
+        if ko != fo:
+            result = "output differs"
+    elif kc == 0:
+        result = "fluxs failed: " + fe.strip().splitlines()[-1] if fe.strip() else "fluxs failed"
+    elif fc == 0:
+        result = "kubectl failed, fluxs did not: " + kubectl_error(ke)[:300]
+    kind = "ok" if kc == 0 else "error"
+    if result and keep:
+        dest = os.path.join(keep, "s%d" % seed)
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(root, dest, symlinks=True)
+        with open(os.path.join(dest, "RESULT"), "w") as f:
+            f.write("%s\n--- kubectl (%d)\n%s\n%s\n--- fluxs (%d)\n%s\n%s\n" % (result, kc, ko.decode("utf-8", "replace"), ke, fc,
+                                                                             fo.decode("utf-8", "replace"), fe))
+    shutil.rmtree(root, ignore_errors=True)
+    return seed, kind, result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=300)
+    ap.add_argument("--first", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=4)
+    ap.add_argument("--keep", help="copy the trees that differ (with a RESULT file) here")
+    ap.add_argument("--fluxs", default=os.environ.get("FLUXS") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../.build/debug/fluxs"))
+    ap.add_argument("-v", "--verbose", action="store_true")
+    a = ap.parse_args()
+    if shutil.which("kubectl") is None:
+        print("kustomize differential: kubectl is not installed; not run", file=sys.stderr)
+        return 0
+    fluxs = os.path.abspath(a.fluxs)
+    tmp = tempfile.mkdtemp(prefix="fluxs-kdiff-")
+    diffs, errors = [], 0
+    try:
+        with concurrent.futures.ThreadPoolExecutor(a.jobs) as ex:
+            for seed, kind, result in ex.map(lambda s: one(s, fluxs, tmp, a.keep), range(a.first, a.first + a.seeds)):
+                errors += kind == "error"
+                if result:
+                    diffs.append((seed, result))
+                    if a.verbose:
+                        print("  seed %d: %s" % (seed, result))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not a.verbose:
+        for seed, result in diffs[:20]:
+            print("  seed %d: %s" % (seed, result[:200]))
+    print("kustomize differential: %d seeds (%d-%d), %d differences (%d trees kubectl refuses, fluxs must refuse too)" % (
+        a.seeds, a.first, a.first + a.seeds - 1, len(diffs), errors))
+    return 1 if diffs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
