@@ -49,9 +49,11 @@ enum Transformers {
         }
         if let ns = k["namespace"]?.string, !ns.isEmpty {
             namespace(ns, &res)
-            var seen = Set<String>()
-            for r in res where !seen.insert(r.id).inserted {
-                throw KustomizeError("namespace transformation produces ID conflict: \(r.id) twice")
+            var seen: [String: Resource] = [:]
+            for r in res {
+                guard let first = seen.updateValue(r, forKey: r.id) else { continue }
+                let files = [first, r].compactMap { $0.origin?["path"]?.string }.map { Files.absolute($0, relativeTo: level.top) }
+                throw KustomizeError("namespace transformation produces ID conflict: \(r.id) twice" + (files.count == 2 ? " (\(files[0]) and \(files[1]))" : ""))
             }
             record("NamespaceTransformer")
         }
