@@ -13,12 +13,27 @@ enum NameReferences {
     struct Index {
         let byPrevious: [String: [Int]]
         let byOriginalNamespace: [String: [Int]]
+        /// The same lists split by the last prefix and last suffix (kustomize's affix sieve compares list endings),
+        /// so that picking one of many same-named referrals (a `settings` ConfigMap in each of N prefixed bases)
+        /// costs the few that can match, not all N.
+        let byAffix: [String: [Int]]
+
+        static func affixKey(_ kindName: String, _ prefixes: [String], _ suffixes: [String]) -> String {
+            kindName + "\u{0}" + (prefixes.last ?? "\u{1}") + "\u{0}" + (suffixes.last ?? "\u{1}")
+        }
 
         init(_ res: [Resource]) {
             var prev: [String: [Int]] = [:]
             var orig: [String: [Int]] = [:]
+            var affix: [String: [Int]] = [:]
             for (j, r) in res.enumerated() {
-                for name in Set(r.previous.map(\.name)) { prev[r.kind + "\u{0}" + name, default: []].append(j) }
+                for name in Set(r.previous.map(\.name)) {
+                    prev[r.kind + "\u{0}" + name, default: []].append(j)
+                    let kn = r.kind + "\u{0}" + name
+                    affix[Index.affixKey(kn, r.prefixes, r.suffixes), default: []].append(j)
+                    affix["p\u{0}" + Index.affixKey(kn, r.prefixes, []), default: []].append(j)
+                    affix["s\u{0}" + Index.affixKey(kn, [], r.suffixes), default: []].append(j)
+                }
                 if !Transformers.isClusterScoped(r) {
                     let ns = r.previous.first?.namespace ?? r.namespace
                     orig[ns.isEmpty ? "default" : ns, default: []].append(j)
@@ -26,6 +41,7 @@ enum NameReferences {
             }
             byPrevious = prev
             byOriginalNamespace = orig
+            byAffix = affix
         }
     }
 
@@ -77,12 +93,31 @@ enum NameReferences {
         }
 
         func select(_ old: String, kind: String, group: String?, field: String, where keep: (Int) -> Bool, sameNamespace: Bool) throws -> Resource? {
-            var c = (index.byPrevious[kind + "\u{0}" + old] ?? []).filter { visible($0) && keep($0) }.map { res[$0] }
-                .filter { group == nil || $0.group == group }
-            if !referrerClusterScoped {
-                c = c.filter { Transformers.isClusterScoped($0) || $0.kind == "ServiceAccount" || nsEquals($0.namespace, referrer.namespace) }
+            let kindName = kind + "\u{0}" + old
+            let all = index.byPrevious[kindName] ?? []
+            func passes(_ j: Int) -> Bool {
+                let r = res[j]
+                guard visible(j) && keep(j) && (group == nil || r.group == group) else { return false }
+                return referrerClusterScoped || Transformers.isClusterScoped(r) || r.kind == "ServiceAccount" || nsEquals(r.namespace, referrer.namespace)
             }
-            if c.count == 1 { return c[0] }
+            // One candidate: it is the referral. Two or more: the affix sieve, over the buckets that can pass it.
+            var first: [Int] = []
+            for j in all where passes(j) {
+                first.append(j)
+                if first.count == 2 { break }
+            }
+            if first.count < 2 { return first.first.map { res[$0] } }
+            var pool = all
+            let o = referrer
+            var keys: [String] = []
+            switch (o.prefixes.last, o.suffixes.last) {
+            case let (p?, q?): for pre in [[], [p]] { for suf in [[], [q]] { keys.append(Index.affixKey(kindName, pre, suf)) } }
+            case let (p?, nil): for pre in [[], [p]] { keys.append("p\u{0}" + Index.affixKey(kindName, pre, [])) }
+            case let (nil, q?): for suf in [[], [q]] { keys.append("s\u{0}" + Index.affixKey(kindName, [], suf)) }
+            case (nil, nil): break
+            }
+            if !keys.isEmpty { pool = Array(Set(keys.flatMap { index.byAffix[$0] ?? [] })).sorted() }
+            var c = pool.filter(passes).map { res[$0] }
             c = c.filter { affixesEqual($0, allowEmpty: true) }
             if c.count > 1 { c = c.filter { affixesEqual($0, allowEmpty: false) } }
             if c.count <= 1 { return c.first }
@@ -130,6 +165,10 @@ enum NameReferences {
     static func fix(_ res: inout [Resource], config: FieldConfig = FieldConfig()) throws {
         let table = NameReferenceTable.defaults + config.nameReferences
         let index = Index(res)
+        // Referrals read a snapshot: writing into `res` while they hold it copied the whole array per object (N²).
+        // Only reference fields change here, never the names, namespaces and affixes the selection reads.
+        let snapshot = res
+        var fixed: [(Int, Node)] = []
         // The table's (target, field) pairs that can apply to each referrer kind, in table order.
         var byKind: [String: [(target: String, spec: FieldSpec)]] = [:]
         for i in res.indices {
@@ -139,7 +178,7 @@ enum NameReferences {
             }
             let entries = byKind[kind]!
             if entries.isEmpty && res[i].kind != "RoleBinding" { continue }
-            let refs = try Referrals(res, i, index: index)
+            let refs = try Referrals(snapshot, i, index: index)
             var n = res[i].node
             for (target, spec) in entries {
                 guard spec.applies(to: refs.referrer) else { continue }
@@ -169,7 +208,8 @@ enum NameReferences {
                 }
                 if let failure { throw failure }
             }
-            res[i].node = n
+            fixed.append((i, n))
         }
+        for (i, n) in fixed { res[i].node = n }
     }
 }

@@ -214,6 +214,8 @@ enum Patches {
             }
             let old = (res[i].namespace, res[i].name)
             res[i].node = doc
+            // kustomize applies JSON patches to the object's JSON and parses it again: no shared value nodes remain.
+            res[i].aliases = ValueAliases()
             if res[i].name != old.1 || res[i].namespace != old.0 { res[i].previous.append(old) }
         }
     }
