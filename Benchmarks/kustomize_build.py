@@ -4,7 +4,13 @@
 (b) a trivial one-file kustomization. Checks that both print the same text and reports fluxs's peak memory.
 Goal: fluxs at least 3x faster on (a) and 10x on (b).
 
-usage: Benchmarks/kustomize_build.py [--runs N] [--fluxs PATH]   (without --fluxs it builds the release binary)
+Then growth (issue 11): trees of N resources in N/20 bases (patches, generators, labels, prefixes, images) at each
+--sizes, the time and peak memory of fluxs and kubectl (kubectl skipped above 5,000), their ratio, and fluxs's growth
+against the 1,000 figure. Goals: 5,000 within 5.5x the 1,000 time, 10,000 under 2 s, memory growing linearly,
+identical output at every size.
+
+usage: Benchmarks/kustomize_build.py [--runs N] [--fluxs PATH] [--sizes 100,1000,5000,10000]
+       (without --fluxs it builds the release binary)
 """
 import argparse
 import os
@@ -49,6 +55,69 @@ def make_big(root):
           "resources:\n%s\nnamespace: prod\ncommonAnnotations:\n  owner: platform\n" % "".join("- %s\n" % o for o in overlays))
 
 
+def make_sized(root, n):
+    """N resources (19 Deployments and a generated ConfigMap per base) in N/20 bases under one overlay."""
+    overlays = []
+    for t in range(max(1, n // 20)):
+        base = os.path.join(root, "teams", "t%05d" % t)
+        res = []
+        for i in range(19):
+            name = "app-%05d-%02d" % (t, i)
+            write(os.path.join(base, name + ".yaml"),
+                  "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  replicas: 1\n  selector:\n"
+                  "    matchLabels: {app: %s}\n  template:\n    metadata:\n      labels: {app: %s}\n    spec:\n"
+                  "      containers:\n      - name: app\n        image: nginx:1.25\n        envFrom:\n"
+                  "        - configMapRef: {name: settings}\n" % (name, name, name))
+            res.append(name + ".yaml")
+        write(os.path.join(base, "patch.yaml"),
+              "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-%05d-00\nspec:\n  replicas: 3\n" % t)
+        write(os.path.join(base, "kustomization.yaml"),
+              "resources:\n%s\nnamePrefix: t%05d-\nlabels:\n- pairs: {team: t%05d}\n  includeSelectors: true\nconfigMapGenerator:\n"
+              "- name: settings\n  literals: [TEAM=t%05d, LEVEL=info]\npatches:\n- path: patch.yaml\nimages:\n- name: nginx\n"
+              "  newTag: \"1.26\"\n" % ("".join("- %s\n" % r for r in res), t, t, t))
+        overlays.append("teams/t%05d" % t)
+    write(os.path.join(root, "kustomization.yaml"),
+          "resources:\n%s\nnamespace: prod\ncommonAnnotations:\n  owner: platform\n" % "".join("- %s\n" % o for o in overlays))
+
+
+def measured(cmd):
+    """Wall time, peak RSS (KiB) and output of one run, measured in a fresh child."""
+    r = subprocess.run([sys.executable, "-c",
+                        "import resource,subprocess,sys,time; t=time.perf_counter(); "
+                        "p=subprocess.run(sys.argv[1:],stdout=subprocess.PIPE,stderr=subprocess.DEVNULL,check=True); "
+                        "d=time.perf_counter()-t; sys.stderr.write('%f %d\\n' % (d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
+                        "sys.stdout.buffer.write(p.stdout)"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+    t, rss = r.stderr.decode().split()[-2:]
+    return float(t), int(rss), r.stdout
+
+
+def growth(fluxs, tmp, sizes):
+    print("growth: N resources in N/20 bases (patches, generators, labels, prefixes, images)")
+    print("  %7s  %10s %10s  %10s %10s  %8s  %8s  %s" % ("N", "fluxs s", "fluxs MiB", "kubectl s", "kubectl MiB", "ratio", "growth", "same"))
+    figures = {}
+    for n in sizes:
+        d = os.path.join(tmp, "n%d" % n)
+        make_sized(d, n)
+        tf, mf, of = measured([fluxs, "kustomize", "build", d])
+        if n <= 5000:
+            tk, mk, ok = measured(["kubectl", "kustomize", d])
+            same = "yes" if of == ok else "NO"
+            kt, km, ratio = "%10.2f" % tk, "%10.1f" % (mk / 1024), "%7.1fx" % (tk / tf)
+        else:
+            kt, km, ratio, same = "%10s" % "skipped", "%10s" % "-", "%8s" % "-", "-"
+        figures[n] = (tf, mf)
+        g = "%7.2fx" % (tf / figures[1000][0]) if 1000 in figures else "%8s" % "-"
+        print("  %7d  %10.2f %10.1f  %s %s  %s  %s  %s" % (n, tf, mf / 1024, kt, km, ratio, g, same))
+        shutil.rmtree(d, ignore_errors=True)
+    if 1000 in figures and 5000 in figures:
+        f = figures[5000][0] / figures[1000][0]
+        print("  5,000 vs 1,000: %.2fx the time (goal <= 5.5x: %s), %.2fx the memory" % (f, "met" if f <= 5.5 else "NOT met",
+                                                                                         figures[5000][1] / figures[1000][1]))
+    if 10000 in figures:
+        t = figures[10000][0]
+        print("  10,000: %.2f s (goal < 2 s: %s)" % (t, "met" if t < 2 else "NOT met"))
+
+
 def timed(cmd):
     t0 = time.perf_counter()
     out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True).stdout
@@ -59,6 +128,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--fluxs")
+    ap.add_argument("--sizes", default="100,1000,5000,10000")
     a = ap.parse_args()
     fluxs = fluxs_binary(a.fluxs)
     tmp = tempfile.mkdtemp(prefix="fluxs-kbench-")
@@ -89,6 +159,7 @@ def main():
                             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)", fluxs, "kustomize", "build", big],
                            stdout=subprocess.PIPE, check=True)
         print("fluxs peak memory on (a): %.1f MiB" % (int(r.stdout) / 1024))
+        growth(fluxs, tmp, [int(x) for x in a.sizes.split(",") if x])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
