@@ -81,6 +81,9 @@ final class FieldConfig {
     var commonAnnotations: [FieldSpec] = []
     var images: [FieldSpec] = []
     var varReferences: [FieldSpec] = []
+    /// `namePrefix:`/`nameSuffix:` sections: when given, the prefix or suffix renames only the kinds they name.
+    var namePrefix: [FieldSpec] = []
+    var nameSuffix: [FieldSpec] = []
     /// referent kind → referrer field specs
     var nameReferences: [(kind: String, group: String?, specs: [FieldSpec])] = []
     /// Kinds (`group/kind`) whose custom OpenAPI schema makes patches strategic (list merge keys) instead of plain merges.
@@ -111,6 +114,8 @@ final class FieldConfig {
         commonAnnotations = union(commonAnnotations, o.commonAnnotations)
         images = union(images, o.images)
         varReferences = union(varReferences, o.varReferences)
+        namePrefix = union(namePrefix, o.namePrefix)
+        nameSuffix = union(nameSuffix, o.nameSuffix)
         for nr in o.nameReferences {
             if let i = nameReferences.firstIndex(where: { $0.kind == nr.kind && $0.group == nr.group }) {
                 nameReferences[i].specs = union(nameReferences[i].specs, nr.specs)
@@ -199,6 +204,8 @@ final class FieldConfig {
                 commonAnnotations += (doc["commonAnnotations"]?.array ?? []).map(FieldSpec.init)
                 images += (doc["images"]?.array ?? []).map(FieldSpec.init)
                 varReferences += (doc["varReference"]?.array ?? []).map(FieldSpec.init)
+                namePrefix += (doc["namePrefix"]?.array ?? []).map(FieldSpec.init)
+                nameSuffix += (doc["nameSuffix"]?.array ?? []).map(FieldSpec.init)
                 for nr in doc["nameReference"]?.array ?? [] {
                     guard let kind = nr["kind"]?.string else { continue }
                     nameReferences.append((kind, nr["group"]?.string, (nr["fieldSpecs"]?.array ?? []).map(FieldSpec.init)))

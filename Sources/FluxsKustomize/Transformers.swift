@@ -57,8 +57,10 @@ enum Transformers {
             }
             record("NamespaceTransformer")
         }
-        if let p = k["namePrefix"]?.string, !p.isEmpty { rename(&res, prefix: p, only: renameOnly) { p + $0 }; record("PrefixTransformer") }
-        if let s = k["nameSuffix"]?.string, !s.isEmpty { rename(&res, suffix: s, only: renameOnly) { $0 + s }; record("SuffixTransformer") }
+        let prefixOnly = renameOnly ?? (level.config.namePrefix.isEmpty ? nil : level.config.namePrefix)
+        let suffixOnly = renameOnly ?? (level.config.nameSuffix.isEmpty ? nil : level.config.nameSuffix)
+        if let p = k["namePrefix"]?.string, !p.isEmpty { rename(&res, prefix: p, only: prefixOnly) { p + $0 }; record("PrefixTransformer") }
+        if let s = k["nameSuffix"]?.string, !s.isEmpty { rename(&res, suffix: s, only: suffixOnly) { $0 + s }; record("SuffixTransformer") }
         // kustomize makes one LabelTransformer per `labels` entry, then one for commonLabels (even when empty).
         let labelEntries = k["labels"]?.array ?? []
         if !labelEntries.isEmpty || k["commonLabels"] != nil {
