@@ -131,7 +131,8 @@ struct Level {
     mutating func accumulate(into start: [Resource] = [], asComponent: Bool = false) throws -> [Resource] {
         let (path, k) = try kustomizationFile()
         let kind = k["kind"]?.string ?? "Kustomization"
-        if kind == "Component" && !asComponent {
+        // A Component is built like a Kustomization at the top of a build (kubectl kustomize does), not as a resource.
+        if kind == "Component" && !asComponent && !stack.isEmpty {
             throw KustomizeError("expected kind != 'Component' for path '\(dir)'")
         }
         if kind == "Kustomization" && asComponent {

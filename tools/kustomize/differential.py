@@ -5,7 +5,7 @@ Each seed composes a random kustomization tree (bases, an overlay, components, g
 options, strategic merge and JSON 6902 patches with selectors, namespace, prefixes and suffixes, commonLabels,
 labels with includeSelectors/includeTemplates, configurations field specs, commonAnnotations, images, replicas,
 name references across kinds and bases, replacements, vars, local-config objects, non-string metadata values,
-sortOptions, crds, ...), builds it with `fluxs kustomize build` and `kubectl kustomize`, and compares the output
+sortOptions, a Component as the root, ...), builds it with `fluxs kustomize build` and `kubectl kustomize`, and compares the output
 byte for byte; when kubectl fails, fluxs must fail too. The same seed always writes the same tree.
 
 usage: tools/kustomize/differential.py [--seeds N] [--first S] [--jobs J] [--keep DIR] [--fluxs PATH] [-v]
@@ -403,6 +403,10 @@ class Case:
         bases = [self.write_base(b) for b in range(self.n_bases)]
         if self.chance(0.15):
             return os.path.join(self.root, bases[0])
+        if self.chance(0.05):
+            # a Component built as the root
+            self.write_component()
+            return os.path.join(self.root, "comp")
         return self.write_overlay(bases)
 
 
