@@ -423,6 +423,19 @@ def kubectl_error(stderr):
     return stderr.strip()
 
 
+def shares_wording(kubectl, fluxs):
+    """Whether fluxs's message carries a phrase of kubectl's that a user would search for: a segment of kubectl's
+    message (split at ': ') of three words or more without Go values in it (JSON, pointers, ids in brackets)."""
+    for seg in kubectl.split(": "):
+        seg = seg.strip(" '\"")
+        for bad in ("{", "0x", "&"):
+            if bad in seg:
+                seg = seg.split(bad)[0].strip()
+        if len(seg.split()) >= 3 and seg in fluxs:
+            return True
+    return False
+
+
 def one(seed, fluxs, tmp, keep):
     root = os.path.join(tmp, "s%d" % seed)
     os.makedirs(root)
@@ -437,7 +450,7 @@ def one(seed, fluxs, tmp, keep):
         result = "fluxs failed: " + fe.strip().splitlines()[-1] if fe.strip() else "fluxs failed"
     elif fc == 0:
         result = "kubectl failed, fluxs did not: " + kubectl_error(ke)[:300]
-    kind = "ok" if kc == 0 else "error"
+    kind = "ok" if kc == 0 else ("error-worded" if fc != 0 and shares_wording(kubectl_error(ke), fe) else "error")
     if result and keep:
         dest = os.path.join(keep, "s%d" % seed)
         shutil.rmtree(dest, ignore_errors=True)
@@ -463,11 +476,12 @@ def main():
         return 0
     fluxs = os.path.abspath(a.fluxs)
     tmp = tempfile.mkdtemp(prefix="fluxs-kdiff-")
-    diffs, errors = [], 0
+    diffs, errors, worded = [], 0, 0
     try:
         with concurrent.futures.ThreadPoolExecutor(a.jobs) as ex:
             for seed, kind, result in ex.map(lambda s: one(s, fluxs, tmp, a.keep), range(a.first, a.first + a.seeds)):
-                errors += kind == "error"
+                errors += kind.startswith("error")
+                worded += kind == "error-worded"
                 if result:
                     diffs.append((seed, result))
                     if a.verbose:
@@ -477,8 +491,8 @@ def main():
     if not a.verbose:
         for seed, result in diffs[:20]:
             print("  seed %d: %s" % (seed, result[:200]))
-    print("kustomize differential: %d seeds (%d-%d), %d differences (%d trees kubectl refuses, fluxs must refuse too)" % (
-        a.seeds, a.first, a.first + a.seeds - 1, len(diffs), errors))
+    print("kustomize differential: %d seeds (%d-%d), %d differences (%d trees kubectl refuses, fluxs must refuse too; "
+          "%d of those messages share kubectl's wording)" % (a.seeds, a.first, a.first + a.seeds - 1, len(diffs), errors, worded))
     return 1 if diffs else 0
 
 
