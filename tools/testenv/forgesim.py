@@ -10,7 +10,6 @@ usage: forgesim.py --port N --git-root DIR --git-http URL --ssh-url-base URL --u
                    [--group NAME:MEMBER,...]
 """
 
-import argparse
 import json
 import os
 import re
@@ -18,7 +17,8 @@ import subprocess
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from simbase import JSONHandler, serve
 
 NOW = lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # noqa: E731
 FORGES = ("gitlab", "gitea", "bitbucket")
@@ -45,35 +45,8 @@ def init_bare(path, branch):
     subprocess.run(["git", "--git-dir", path, "config", "http.receivepack", "true"], check=True)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(JSONHandler):
     server_version = "forgesim"
-
-    def log_message(self, *a):
-        pass
-
-    @property
-    def st(self):
-        return self.server.state
-
-    def reply(self, code, obj=None, headers=None):
-        body = b"" if obj is None else json.dumps(obj, indent=1).encode()
-        self.send_response(code)
-        if obj is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n else b""
-        try:
-            return json.loads(raw) if raw else {}
-        except ValueError:
-            return None
 
     def login(self):
         token = self.headers.get("PRIVATE-TOKEN", "")
@@ -88,18 +61,6 @@ class Handler(BaseHTTPRequestHandler):
             except Exception:
                 token = ""
         return self.st.users.get(token)
-
-    def do_GET(self):
-        self.route("GET")
-
-    def do_POST(self):
-        self.route("POST")
-
-    def do_PUT(self):
-        self.route("PUT")
-
-    def do_DELETE(self):
-        self.route("DELETE")
 
     def route(self, method):
         url = urllib.parse.urlsplit(self.path)
@@ -358,28 +319,6 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(404, {"errors": [{"message": "not found"}]})
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--git-root", required=True)
-    ap.add_argument("--git-http", required=True)
-    ap.add_argument("--ssh-url-base", required=True)
-    ap.add_argument("--user", action="append", default=[], help="LOGIN:TOKEN")
-    ap.add_argument("--group", action="append", default=[], help="GROUP:MEMBER,MEMBER")
-    a = ap.parse_args()
-    users = {}
-    for u in a.user:
-        login, token = u.split(":", 1)
-        users[token] = login
-    groups = {}
-    for g in a.group:
-        name, _, members = g.partition(":")
-        groups[name] = set(m for m in members.split(",") if m)
-    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    srv.daemon_threads = True
-    srv.state = State(a.git_root, a.git_http, a.ssh_url_base, users, groups)
-    srv.serve_forever()
-
 
 if __name__ == "__main__":
-    main()
+    serve(__doc__, Handler, State, "group")

@@ -9,7 +9,6 @@ usage: githubsim.py --port N --git-root DIR --git-http URL --ssh-url-base URL
                     --user LOGIN:TOKEN [--user ...] [--org NAME:MEMBER,...]
 """
 
-import argparse
 import json
 import os
 import re
@@ -18,7 +17,8 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from simbase import JSONHandler, serve
 
 NOW = lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # noqa: E731
 
@@ -64,28 +64,10 @@ def init_repo(path, branch, auto_init, name, description):
             git("push", "-q", "origin", branch, cwd=tmp + "/w")
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(JSONHandler):
     server_version = "githubsim"
-
-    def log_message(self, *a):
-        pass
-
-    @property
-    def st(self):
-        return self.server.state
-
-    def reply(self, code, obj=None, headers=None):
-        body = b"" if obj is None else json.dumps(obj, indent=1).encode()
-        self.send_response(code)
-        if obj is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
+    content_type = "application/json; charset=utf-8"
+    extra_headers = {"X-GitHub-Media-Type": "github.v3; format=json"}
 
     def error(self, code, message, errors=None):
         obj = {"message": message, "documentation_url": "https://docs.github.com/rest"}
@@ -93,35 +75,12 @@ class Handler(BaseHTTPRequestHandler):
             obj["errors"] = errors
         self.reply(code, obj)
 
-    def body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n else b""
-        try:
-            return json.loads(raw) if raw else {}
-        except ValueError:
-            return None
-
     def user(self):
         auth = self.headers.get("Authorization", "")
         for prefix in ("token ", "Bearer ", "bearer "):
             if auth.startswith(prefix):
                 return self.st.users.get(auth[len(prefix):].strip())
         return None
-
-    def do_GET(self):
-        self.route("GET")
-
-    def do_POST(self):
-        self.route("POST")
-
-    def do_PUT(self):
-        self.route("PUT")
-
-    def do_PATCH(self):
-        self.route("PATCH")
-
-    def do_DELETE(self):
-        self.route("DELETE")
 
     def repo_json(self, r):
         owner_type = "Organization" if r["owner"] in self.st.orgs else "User"
@@ -349,28 +308,6 @@ class Handler(BaseHTTPRequestHandler):
         self.error(404, "Not Found")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--git-root", required=True)
-    ap.add_argument("--git-http", required=True)
-    ap.add_argument("--ssh-url-base", required=True)
-    ap.add_argument("--user", action="append", default=[], help="LOGIN:TOKEN")
-    ap.add_argument("--org", action="append", default=[], help="ORG:MEMBER,MEMBER")
-    a = ap.parse_args()
-    users = {}
-    for u in a.user:
-        login, token = u.split(":", 1)
-        users[token] = login
-    orgs = {}
-    for o in a.org:
-        name, _, members = o.partition(":")
-        orgs[name] = set(m for m in members.split(",") if m)
-    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    srv.daemon_threads = True
-    srv.state = State(a.git_root, a.git_http, a.ssh_url_base, users, orgs)
-    srv.serve_forever()
-
 
 if __name__ == "__main__":
-    main()
+    serve(__doc__, Handler, State, "org")
