@@ -780,8 +780,8 @@ class API:
     # -- faults ------------------------------------------------------------------
     def add_fault(self, spec):
         action = spec.get("action") or "status"
-        if action not in ("status", "drop", "reset"):
-            raise ApiError(400, "BadRequest", 'fault action must be "status", "drop" or "reset"')
+        if action not in ("status", "drop", "reset", "hang"):
+            raise ApiError(400, "BadRequest", 'fault action must be "status", "drop", "reset" or "hang"')
         with self.fault_lock:
             self.faults.append({"verb": (spec.get("verb") or "*").upper(), "path": re.compile(spec.get("path") or ".*"),
                                 "query": re.compile(spec.get("query") or ""),

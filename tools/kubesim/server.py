@@ -200,7 +200,13 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml", {})
             fault = None if path.startswith("/__sim") else api.take_fault(method, path, url.query)
             if fault:
-                if fault["delay"]:
+                if fault["action"] == "hang":
+                    # held for `delay` seconds (300 when unset) or until the client goes away; a request whose client
+                    # went away is not served, as kube-apiserver cancels a request's context when its connection closes
+                    if not self.hold(fault["delay"] or 300):
+                        self.close_connection = True
+                        return
+                elif fault["delay"]:
                     time.sleep(fault["delay"])
                 if fault["action"] == "drop":
                     self.drop()
@@ -277,6 +283,22 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_error_status(ApiError(500, "InternalError", "Internal error occurred: %s" % e))
             except Exception:
                 self.close_connection = True
+
+    def hold(self, seconds):
+        """Waits up to `seconds`; False as soon as the client closed its connection (end of stream or reset on the raw
+        socket, under TLS), True when the time passed with the client still waiting."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                data = socket.socket.recv(self.connection, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                if data == b"":
+                    return False
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                return False
+            time.sleep(0.05)
+        return True
 
     def drop(self):
         try:

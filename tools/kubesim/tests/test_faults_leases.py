@@ -88,6 +88,36 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(p.stdout.strip(), "configmap/c")
 
 
+class HangTest(unittest.TestCase):
+    """"action": "hang": the request is held; when its client goes away (killed, timed out) it is not served, as
+    kube-apiserver cancels the request's context; a client that waits is served after `delay`."""
+
+    def setUp(self):
+        self.ns = "h-" + uuid.uuid4().hex[:6]
+        kubectl("create", "namespace", self.ns)
+
+    def tearDown(self):
+        api("DELETE", "/__sim/faults")
+
+    def test_a_request_whose_client_left_is_not_served(self):
+        base = "/api/v1/namespaces/%s/configmaps" % self.ns
+        api("POST", "/__sim/faults", {"verb": "POST", "path": base + "$", "action": "hang", "delay": 1.5, "count": 1})
+        u = urllib.parse.urlsplit(os.environ["FLUXS_TEST_KUBE_SERVER"])
+        ctx = ssl.create_default_context(cafile=os.environ["FLUXS_TEST_KUBE_CA"])
+        c = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=0.5)
+        headers = {"Authorization": "Bearer " + os.environ["FLUXS_TEST_KUBE_ADMIN_TOKEN"], "Content-Type": "application/json"}
+        c.request("POST", base, body=json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}}), headers=headers)
+        with self.assertRaises(OSError):
+            c.getresponse()
+        c.close()
+        time.sleep(1.5)   # past the hang: a late serve would have created it by now
+        code, _, _ = api("GET", base + "/late")
+        self.assertEqual(code, 404, "the request of a client that went away is not served")
+        api("POST", "/__sim/faults", {"verb": "POST", "path": base + "$", "action": "hang", "delay": 0.3, "count": 1})
+        code, _, _ = api("POST", base, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "waited"}})
+        self.assertEqual(code, 201, "a client that waits is served")
+
+
 class ListItemRemovalTest(unittest.TestCase):
     """A manager that stops applying a list item removes the whole item, whatever the hash seed (the item's key
     fields used to be removed one by one in set order, which could strand the rest of the item)."""
