@@ -261,15 +261,12 @@ final class ReliabilityTests: XCTestCase {
 
     /// The kills reconcile 40 objects here (FLUXS_RELIABILITY_OBJECTS=200 for the size; docs/reliability.md).
     func testFaultsAndKillsConverge() throws {
-        let t0 = Date()
         let (injected, cases, faultsConverged, reruns, faultsLost) = try faultSuite()
-        let t1 = Date()
         // The kills get a Kustomization of their own.
         fx.cleanUp()
         fx = try ReconcileFixture(prefix: "rk")
         let objects = Int(ProcessInfo.processInfo.environment["FLUXS_RELIABILITY_OBJECTS"] ?? "") ?? 40
         let (kills, killsConverged, killsLost) = try killSuite(objects: objects)
-        print("reliability: faults \(Int(t1.timeIntervalSince(t0)))s, kills of \(objects) objects \(Int(Date().timeIntervalSince(t1)))s")
         let leaked = outputs.filter { $0.contains(secret) }.count
         XCTAssertEqual(leaked, 0, "the Secret's value was printed")
         print("reliability: \(injected) faults injected in \(cases) cases, \(faultsConverged)/\(reruns) reruns converged; " +
