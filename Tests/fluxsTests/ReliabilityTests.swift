@@ -272,4 +272,42 @@ final class ReliabilityTests: XCTestCase {
         print("reliability: \(injected) faults injected in \(cases) cases, \(faultsConverged)/\(reruns) reruns converged; " +
               "\(kills) kills, \(killsConverged)/\(kills) reruns converged; \(faultsLost + killsLost) objects lost; \(leaked) secrets leaked")
     }
+
+    /// A status write the API server applies only after its client was killed (a slow server, not the simulator's
+    /// "hang") must not replace the inventory a later run wrote: fluxs's status writes carry the resourceVersion it
+    /// last saw, so the late one is a Conflict.
+    func testALateStatusWriteOfAKilledProcessChangesNothing() throws {
+        try start(3)
+        try move(change: 1, drop: 0, add: 2)
+        let start = try fx.faultsInjected()
+        // The write-ahead inventory of this run is served 8 s late, long after the process is gone.
+        try fx.fault(["verb": "PATCH", "path": "/kustomizations/apps/status$", "delay": 8, "count": 1])
+        let p = Process()
+        p.executableURL = TestEnv.fluxsBinary
+        p.arguments = ["reconcile", "kustomization", "apps", "--with-source", "-n", fx.ns]
+        p.environment = ProcessInfo.processInfo.environment.merging(["FLUXS_STORAGE_PATH": fx.storage.path]) { _, b in b }
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        for _ in 0..<300 where p.isRunning {
+            if try fx.faultsInjected() > start { break }
+            usleep(50_000)
+        }
+        let killed = Date()
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        // Git moves on (the new objects go, another comes) and a rerun converges before the late write lands.
+        let dropped = git.keys.filter { $0.hasPrefix("n") }
+        var edits: [String: String?] = [:]
+        for k in dropped { git[k] = nil; edits["apps/\(k).yaml"] = .some(nil) }
+        git["late"] = "1"
+        edits["apps/late.yaml"] = file("late", "1")
+        try repo.commit(edits, "after the kill")
+        let rerun = try reconcile()
+        XCTAssertEqual(rerun.status, 0, rerun.stderr)
+        try assertConverged("rerun")
+        let wait = 9.5 - Date().timeIntervalSince(killed)
+        if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
+        try assertConverged("after the late write")
+    }
 }

@@ -47,13 +47,29 @@ public struct KustomizationReconciler: OnDemandReconciler {
         let timeoutText = GoDuration.format(configured)
         func now() -> String { Clock.rfc3339() }
 
+        // Status writes are conditional on the resourceVersion this process last saw or wrote: a write of a process
+        // that was killed while the API server still held it fails with Conflict instead of replacing the inventory a
+        // later run wrote. A conflict seen here (an annotation by a process waiting for the Lease, or this process's
+        // own write whose answer was lost) is read again and retried: this process holds the Lease.
+        var version = object["metadata"]?["resourceVersion"]?.string ?? ""
         func write(final: Bool = true) throws -> Node {
             if final, let requested { status.lastHandledReconcileAt = requested }
-            let body: Node = ["status": try APICoding.node(status)]
-            do {
-                return try kube.patch(ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status", fieldManager: Self.controller)
-            } catch let e as KubeError {
-                throw e.naming("Kustomization/\(ns)/\(name) status update failed")
+            var attempt = 0
+            while true {
+                attempt += 1
+                var body: Node = ["status": try APICoding.node(status)]
+                if !version.isEmpty { body["metadata"] = ["resourceVersion": .string(version)] }
+                do {
+                    let out = try kube.patch(ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status", fieldManager: Self.controller)
+                    version = out["metadata"]?["resourceVersion"]?.string ?? ""
+                    return out
+                } catch let e as KubeError where e.kind == .conflict && attempt < 4 {
+                    do { version = try kube.get(ref, namespace: ns, name: name)["metadata"]?["resourceVersion"]?.string ?? "" } catch let e as KubeError {
+                        throw e.naming("Kustomization/\(ns)/\(name) status update failed")
+                    }
+                } catch let e as KubeError {
+                    throw e.naming("Kustomization/\(ns)/\(name) status update failed")
+                }
             }
         }
         func fail(_ f: Failure, revision: String) throws -> Node {
