@@ -34,3 +34,23 @@ extension Hashing {
         hexString(Insecure.SHA1.hash(data: Array(s.utf8)))
     }
 }
+
+extension Hashing {
+    /// HMAC over SHA-1 (webhook signatures that are SHA-1 upstream: X-Hub-Signature, Nexus).
+    public static func hmacSHA1(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+    }
+
+    /// HMAC over SHA-512 (generic-hmac signatures may use it).
+    public static func hmacSHA512(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        Array(HMAC<Crypto.SHA512>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+    }
+
+    /// Equality in time independent of where the inputs differ.
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var d: UInt8 = 0
+        for i in 0..<a.count { d |= a[i] ^ b[i] }
+        return d == 0
+    }
+}

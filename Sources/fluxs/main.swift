@@ -7,7 +7,7 @@ import FluxsKube
 /// Entry point: parse the command line against the command table, run the
 /// handler, print errors as one `✗` line, exit with the handler's status.
 func runMain() -> Int32 {
-    SignalCleanup.install()
+    let signals = SignalCleanup.install()
     let env = Subprocess.environment()
     let out = Output(env: env)
     defer { out.flush() }
@@ -57,6 +57,7 @@ func runMain() -> Int32 {
         return 0
     }
     let inv = Invocation(parsed: parsed, env: env, out: out)
+    inv.signals = signals
     do {
         if parsed.path.count < 2 || parsed.path[1].name != "create" {
             _ = try inv.namespace()

@@ -1,3 +1,4 @@
+import FluxsCore
 import FluxsKube
 import FluxsYAML
 
@@ -8,6 +9,8 @@ final class Invocation {
     let env: [String: String]
     let out: Output
     private var client: KubeClient?
+    /// The thread that ends fluxs on SIGINT/SIGTERM; a long-running command takes it over to stop gracefully.
+    var signals: SignalCleanup.SignalWaiter?
 
     init(parsed: Parsed, env: [String: String], out: Output) {
         self.parsed = parsed
@@ -67,6 +70,13 @@ final class Invocation {
     /// The Kubernetes client of this run, created on first use.
     func kube() throws -> KubeClient {
         if let c = client { return c }
+        let c = try newKube()
+        client = c
+        return c
+    }
+
+    /// A client of its own (a thread of a long-running command; its --timeout starts now).
+    func newKube() throws -> KubeClient {
         let cfg: RESTConfig
         do { cfg = try kubeConfigLoader.load(connection) } catch let e as KubeConfigError { throw CLIError(e.message) }
         let runner = ExecPluginRunner(cacheDir: cacheDir + "/exec", environment: env)
@@ -75,7 +85,6 @@ final class Invocation {
                                exec: runner, log: log)
         // flux's client-side rate limit (fluxcd/pkg/runtime/client: rest.Config QPS and Burst).
         c.limiter = RateLimiter(qps: flags.float("kube-api-qps"), burst: flags.int("kube-api-burst"))
-        client = c
         return c
     }
 }

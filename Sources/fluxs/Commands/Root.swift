@@ -82,6 +82,7 @@ enum RootCommand {
             DebugCommand.make(),
             LogsCommand.make(),
             TriggerCommand.make(),
+            ServeCommand.make(),
             BuildCommand.make(),
             DiffCommand.make(),
             ArtifactCommands.make("push"),
