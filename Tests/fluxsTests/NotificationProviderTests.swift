@@ -434,10 +434,15 @@ final class ChatProviderTests: XCTestCase {
         try apply("apiVersion: v1\nkind: Secret\nmetadata: {name: ca, namespace: \(ns)}\nstringData:\n  ca.crt: |\n\(caYAML)\n")
         try provider("untrusted", type: "generic", address: "\(e["FLUXS_TEST_HOSTILE_TLS"]!)/\(ns)/untrusted")
         try provider("trusted", type: "generic", address: "\(e["FLUXS_TEST_HOSTILE_TLS"]!)/\(ns)/trusted", extra: ["certSecretRef: {name: ca}"])
+        // spec.timeout: an answer later than the timeout is a failure.
+        try provider("slow", type: "generic", address: "\(sink)/\(ns)/slow", extra: ["timeout: 1s"])
+        let delay = "{\"path\": \"/\(ns)/slow\", \"seconds\": 3}"
+        XCTAssertEqual(try TestEnv.run("curl", ["-sf", "-o", "/dev/null", "-X", "POST", "--data-binary", delay, "\(sink)/__sink/delay"]).status, 0)
         let r = try fx.fluxs(["create", "kustomization", "podinfo", "--source=GitRepository/fleet", "--path=./apps",
                               "--interval=10m", "--target-namespace=\(fx.apps)"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("through Provider \(ns)/untrusted: postMessage failed: TLS handshake failed"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("through Provider \(ns)/slow: postMessage failed: timed out"), r.stderr)
         let seen = try TestEnv.run("curl", ["-sf", "\(e["FLUXS_TEST_HOSTILE"]!)/__hostile/requests"]).stdout
         XCTAssertTrue(seen.contains("/\(ns)/trusted"), seen)
         XCTAssertFalse(seen.contains("/\(ns)/untrusted"), seen)

@@ -6,6 +6,7 @@ tests read them back.
   GET  /__sink/requests     {"requests": [{"method","path","headers","body","time"}...]}
   DELETE /__sink/requests   clears the record
   POST /__sink/fail         {"count": N, "status": 500} fails the next N posts
+  POST /__sink/delay        {"path": P, "seconds": S} answers requests on P after S seconds
 
 Commit status endpoints keep what was posted so that the list/get calls the
 providers make first (to skip duplicates) see it, at the real APIs' paths:
@@ -112,6 +113,16 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
+        if self.path == "/__sink/delay":
+            spec = json.loads(raw or b"{}")
+            with self.server.lock:
+                self.server.delays[spec.get("path", "")] = float(spec.get("seconds", 0))
+            self.reply(200, {"delay": spec})
+            return
+        with self.server.lock:
+            delay = self.server.delays.get(self.path, 0)
+        if delay:
+            time.sleep(delay)
         if self.path == "/__sink/fail":
             spec = json.loads(raw or b"{}")
             with self.server.lock:
@@ -156,6 +167,7 @@ def main():
     srv.records = []
     srv.fail = [0, 500]
     srv.statuses = {}
+    srv.delays = {}
     srv.serve_forever()
 
 
