@@ -26,6 +26,7 @@ __fluxs_sub() {
         "|push") __fluxs_next='push' ;;
         "|reconcile") __fluxs_next='reconcile' ;;
         "|resume") __fluxs_next='resume' ;;
+        "|serve") __fluxs_next='serve' ;;
         "|stats") __fluxs_next='stats' ;;
         "|suspend") __fluxs_next='suspend' ;;
         "|tag") __fluxs_next='tag' ;;
@@ -164,6 +165,7 @@ __fluxs_sub() {
         "kustomize|build") __fluxs_next='kustomize build' ;;
         "debug|kustomization"|"debug|ks") __fluxs_next='debug kustomization' ;;
         "trigger|receiver") __fluxs_next='trigger receiver' ;;
+        "serve|receivers") __fluxs_next='serve receivers' ;;
         "build|artifact") __fluxs_next='build artifact' ;;
         "build|kustomization"|"build|ks") __fluxs_next='build kustomization' ;;
         "diff|artifact") __fluxs_next='diff artifact' ;;
@@ -249,6 +251,7 @@ __fluxs_value_flag() {
         "trace|--kind"|"trace|--api-version") return 0 ;;
         "logs|--level"|"logs|--kind"|"logs|--name"|"logs|--tail"|"logs|--flux-namespace"|"logs|--since"|"logs|--since-time") return 0 ;;
         "trigger receiver|--url"|"trigger receiver|--type"|"trigger receiver|--oidc-token"|"trigger receiver|--oidc-provider"|"trigger receiver|--oidc-audience"|"trigger receiver|--payload"|"trigger receiver|--retries"|"trigger receiver|--retry-delay"|"trigger receiver|--storage-path") return 0 ;;
+        "serve receivers|--listen"|"serve receivers|--concurrent"|"serve receivers|--storage-path") return 0 ;;
         "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths"|"build kustomization|--local-sources") return 0 ;;
         "build artifact|--path"|"build artifact|-p"|"build artifact|--output"|"build artifact|-o"|"build artifact|--ignore-paths") return 0 ;;
         "diff kustomization|--path"|"diff kustomization|--ignore-paths"|"diff kustomization|--kustomization-file"|"diff kustomization|--local-sources") return 0 ;;
@@ -268,7 +271,7 @@ __fluxs_globals='--timeout --verbose --ns-follows-kube-context --namespace -n --
 
 __fluxs_words() {
     case "$1" in
-        '') __fluxs_subs='bootstrap build check completion create debug delete diff envsubst events export get help install kustomize list logs plugin pull push reconcile resume stats suspend tag trace tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
+        '') __fluxs_subs='bootstrap build check completion create debug delete diff envsubst events export get help install kustomize list logs plugin pull push reconcile resume serve stats suspend tag trace tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
         'version') __fluxs_subs=''; __fluxs_flags='--client --output -o --help -h'; __fluxs_args=none ;;
         'completion') __fluxs_subs='bash fish powershell zsh'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'completion bash') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
@@ -422,6 +425,8 @@ __fluxs_words() {
         'logs') __fluxs_subs=''; __fluxs_flags='--level --kind --name --follow -f --tail --flux-namespace --all-namespaces -A --since --since-time --help -h'; __fluxs_args=none ;;
         'trigger') __fluxs_subs='receiver'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'trigger receiver') __fluxs_subs=''; __fluxs_flags='--url --type --oidc-token --oidc-provider --oidc-audience --payload --retries --retry-delay --local --storage-path --help -h'; __fluxs_args=names ;;
+        'serve') __fluxs_subs='receivers'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'serve receivers') __fluxs_subs=''; __fluxs_flags='--listen --all-namespaces -A --concurrent --local --storage-path --help -h'; __fluxs_args=none ;;
         'build') __fluxs_subs='artifact kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'build kustomization') __fluxs_subs=''; __fluxs_flags='--path --kustomization-file --ignore-paths --dry-run --strict-substitute --in-memory-build --recursive -r --local-sources --help -h'; __fluxs_args=names ;;
         'build artifact') __fluxs_subs=''; __fluxs_flags='--path -p --output -o --ignore-paths --resolve-symlinks --help -h'; __fluxs_args=none ;;
@@ -500,6 +505,7 @@ __fluxs_flag_values() {
         "bootstrap bitbucket-server|--ssh-signing-key-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "logs|--level") COMPREPLY=($(compgen -W 'debug info error' -- "$cur")) ;;
         "trigger receiver|--storage-path") COMPREPLY=($(compgen -d -- "$cur")) ;;
+        "serve receivers|--storage-path") COMPREPLY=($(compgen -d -- "$cur")) ;;
         "build artifact|--path"|"build artifact|-p") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "build artifact|--output"|"build artifact|-o") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "diff artifact|--path") COMPREPLY=($(compgen -f -- "$cur")) ;;

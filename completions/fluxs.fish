@@ -47,6 +47,8 @@ function __fluxs_sub
             echo 'reconcile'
         case '|resume'
             echo 'resume'
+        case '|serve'
+            echo 'serve'
         case '|stats'
             echo 'stats'
         case '|suspend'
@@ -323,6 +325,8 @@ function __fluxs_sub
             echo 'debug kustomization'
         case 'trigger|receiver'
             echo 'trigger receiver'
+        case 'serve|receivers'
+            echo 'serve receivers'
         case 'build|artifact'
             echo 'build artifact'
         case 'build|kustomization' 'build|ks'
@@ -487,6 +491,8 @@ function __fluxs_value_flag
         case 'logs|--level' 'logs|--kind' 'logs|--name' 'logs|--tail' 'logs|--flux-namespace' 'logs|--since' 'logs|--since-time'
             return 0
         case 'trigger receiver|--url' 'trigger receiver|--type' 'trigger receiver|--oidc-token' 'trigger receiver|--oidc-provider' 'trigger receiver|--oidc-audience' 'trigger receiver|--payload' 'trigger receiver|--retries' 'trigger receiver|--retry-delay' 'trigger receiver|--storage-path'
+            return 0
+        case 'serve receivers|--listen' 'serve receivers|--concurrent' 'serve receivers|--storage-path'
             return 0
         case 'build kustomization|--path' 'build kustomization|--kustomization-file' 'build kustomization|--ignore-paths' 'build kustomization|--local-sources'
             return 0
@@ -717,6 +723,9 @@ function __fluxs_candidates
             case 'trigger receiver|--storage-path'
                 __fish_complete_directories "$cur"
                 return
+            case 'serve receivers|--storage-path'
+                __fish_complete_directories "$cur"
+                return
             case 'build artifact|--path' 'build artifact|-p'
                 __fish_complete_path "$cur"
                 return
@@ -757,7 +766,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--version\tversion for fluxs' '--help\thelp for fluxs' '-h\thelp for fluxs'
             else
-                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'envsubst\tenvsubst substitutes the values of environment variables' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'list\tList artifacts' 'logs\tDisplay formatted logs for Flux components' 'plugin\tManage Flux CLI plugins' 'pull\tPull artifacts' 'push\tPush artifacts' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'stats\tStats of Flux reconciles' 'suspend\tSuspend resources' 'tag\tTag artifacts' 'trace\tTrace in-cluster objects throughout the GitOps delivery pipeline' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger Flux resources from outside the cluster' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
+                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'envsubst\tenvsubst substitutes the values of environment variables' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'list\tList artifacts' 'logs\tDisplay formatted logs for Flux components' 'plugin\tManage Flux CLI plugins' 'pull\tPull artifacts' 'push\tPush artifacts' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'serve\tServe webhooks for Flux objects (fluxs)' 'stats\tStats of Flux reconciles' 'suspend\tSuspend resources' 'tag\tTag artifacts' 'trace\tTrace in-cluster objects throughout the GitOps delivery pipeline' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger Flux resources from outside the cluster' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
             end
         case 'version'
             if string match -q -- '-*' "$cur"
@@ -1588,6 +1597,16 @@ function __fluxs_candidates
                 printf '%b\n' '--url\tthe base URL of the notification-controller webhook receiver, may contain a base path' '--type\tthe Receiver type, one of: generic, generic-hmac, generic-oidc' '--oidc-token\tthe OIDC token to authenticate the request (generic-oidc only); defaults to the FLUX_TRIGGER_RECEIVER_OIDC_TOKEN environment variable' '--oidc-provider\tthe OIDC provider to fetch the token from, one of: github, forgejo (generic-oidc only, mutually exclusive with --oidc-token)' '--oidc-audience\tthe audience of the OIDC token to fetch (requires --oidc-provider); defaults to "notification-controller"' '--payload\tthe JSON payload to send in the request body' '--retries\tthe number of times to retry on connection errors or retryable HTTP status codes (404, 408, 429, 5xx); set to 0 to disable' '--retry-delay\tthe delay between retries' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for receiver' '-h\thelp for receiver'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'serve'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for serve' '-h\thelp for serve'
+            else
+                printf '%b\n' 'receivers\tServe the webhooks of Receivers and reconcile their resources'
+            end
+        case 'serve receivers'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--listen\tthe address to listen on, [host]:port' '--all-namespaces\tserve the Receivers of all namespaces' '-A\tserve the Receivers of all namespaces' '--concurrent\tthe number of reconciles run at the same time' '--local\treconcile in this process even when the Flux controller runs in the cluster' '--storage-path\twhere artifacts and Git mirrors are kept (default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for receivers' '-h\thelp for receivers'
             end
         case 'build'
             if string match -q -- '-*' "$cur"
