@@ -18,6 +18,8 @@ public struct ReconcileEnv {
     /// Throws when this process no longer holds the object's Lease (ObjectLease.check): called before the steps that
     /// change the cluster (apply, prune), naming the step.
     public var checkLease: (String) throws -> Void = { _ in }
+    /// kustomize-controller's --default-service-account: impersonated when an object names no service account.
+    public var defaultServiceAccount = ""
 
     public init(kube: KubeClient, storage: Storage, log: @escaping (String) -> Void = { _ in }, progress: @escaping (String) -> Void = { _ in },
                 warn: @escaping (String) -> Void = { _ in }) {

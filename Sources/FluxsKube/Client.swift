@@ -96,6 +96,26 @@ public final class KubeClient {
         return c
     }
 
+    /// A client for the same server and credentials that acts as another user (Impersonate-User, the groups left to
+    /// the server), sharing this one's deadline: kustomize-controller's client for `spec.serviceAccountName`.
+    public func impersonating(user: String) throws -> KubeClient {
+        var cfg = config
+        cfg.impersonateUser = user
+        cfg.impersonateUID = nil
+        cfg.impersonateGroups = []
+        let c = try derived(cfg)
+        c.credential = credential
+        c.discovery = discovery
+        return c
+    }
+
+    /// A client for another configuration (a remote cluster) with this one's deadline.
+    public func derived(_ cfg: RESTConfig) throws -> KubeClient {
+        let c = try KubeClient(config: cfg, timeout: timeout, userAgent: userAgent, exec: exec, log: log)
+        c.deadline = deadline
+        return c
+    }
+
     /// Lets calls run `seconds` past the deadline when it has passed (or is closer): for recording in a status why a
     /// step failed, also when the failure was the deadline itself. Never shortens the deadline.
     public func allowGrace(_ seconds: Double) {
@@ -559,9 +579,12 @@ public final class KubeClient {
     }
 
     /// Deletes several objects at once (callAll); results in order: nil when done, else the error.
-    public func deleteAll(_ targets: [(ResourceRef, String?, String)], propagation: Propagation = .background) -> [Error?] {
-        let body = try? JSON.encodeBytes(.map([("kind", "DeleteOptions"), ("apiVersion", "v1"), ("propagationPolicy", .string(propagation.rawValue))]))
-        let answers = callAll(targets.map { Request("DELETE", path($0.0, namespace: $0.1, name: $0.2), body: body, contentType: "application/json") })
+    public func deleteAll(_ targets: [(ResourceRef, String?, String)], propagation: Propagation = .background, dryRun: Bool = false) -> [Error?] {
+        var opts: [(String, Node)] = [("kind", "DeleteOptions"), ("apiVersion", "v1"), ("propagationPolicy", .string(propagation.rawValue))]
+        if dryRun { opts.append(("dryRun", ["All"])) }
+        let body = try? JSON.encodeBytes(.map(opts))
+        let query: [(String, String)] = dryRun ? [("dryRun", "All")] : []
+        let answers = callAll(targets.map { Request("DELETE", path($0.0, namespace: $0.1, name: $0.2), query: query, body: body, contentType: "application/json") })
         return answers.map { if case .failure(let e) = $0 { return e } else { return nil } }
     }
 

@@ -172,11 +172,12 @@ final class KustomizationReconcileTests: XCTestCase {
         XCTAssertTrue(invalid.stderr.contains("ConfigMap/\(apps)/bad dry-run failed"), invalid.stderr)
         XCTAssertEqual(try ready("podinfo").reason, "ReconciliationFailed")
         XCTAssertEqual(try kubectl("get", "configmap", "podinfo-config", "-n", apps, "-o", "jsonpath={.data.color}").stdout, "blue")
-        // Settings fluxs cannot honour yet are refused before anything is applied.
+        // A service account without rights: the dry run is forbidden (impersonated), so nothing is applied.
         let impersonating = try fluxs(["create", "kustomization", "tenant", "--source=GitRepository/fleet", "--path=./apps/podinfo",
                                        "--prune=true", "--interval=10m", "--target-namespace=\(apps)", "--service-account=tenant"])
         XCTAssertEqual(impersonating.status, 1)
-        XCTAssertTrue(impersonating.stderr.contains("spec.serviceAccountName (impersonation) is not supported by fluxs yet"), impersonating.stderr)
+        XCTAssertTrue(impersonating.stderr.contains("dry-run failed (Forbidden): ") &&
+                      impersonating.stderr.contains("is forbidden: User \"system:serviceaccount:\(ns):tenant\" cannot patch resource"), impersonating.stderr)
         // A missing source.
         XCTAssertEqual(try fluxs(["create", "kustomization", "orphan", "--source=GitRepository/nope", "--path=./", "--prune=true",
                                   "--interval=10m"]).status, 1)

@@ -126,7 +126,8 @@ def main():
     srv_crt, srv_key = pki.issue(pki_dir, "apiserver", "kubesim", server=True)
     cli_crt, cli_key = pki.issue(pki_dir, "admin", "admin", org="system:masters")
     tokens = load_tokens(state)
-    users = {tokens["admin"]: ("admin", ["system:masters"], False), tokens["viewer"]: ("viewer", [], True)}
+    users = {tokens["admin"]: ("admin", ["system:masters", "system:authenticated"], False, True),
+             tokens["viewer"]: ("viewer", ["system:authenticated"], True, True)}
 
     store = Store(args.data_dir)
     api = API(store)

@@ -68,6 +68,7 @@ class API:
         self.auto_ready = False
         # container logs of pods (there are no kubelets): (namespace, pod, container) -> text, set by /__sim/podlogs
         self.pod_logs = {}
+        self.sa_tokens = {}  # TokenRequest tokens: token -> (namespace, service account name, uid)
         for rt in registry.BUILTINS:
             self.types[(rt.group, rt.version, rt.plural)] = rt
         for crd in store.list("apiextensions.k8s.io", "customresourcedefinitions"):

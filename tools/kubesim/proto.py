@@ -1,6 +1,6 @@
 """Decoding of the Kubernetes protobuf wire format for the few built-in kinds
 kubectl's typed `create` commands send as protobuf (Namespace, ConfigMap,
-Secret, ServiceAccount). Anything else is answered with 415."""
+Secret, ServiceAccount, and the TokenRequest of `kubectl create token`). Anything else is answered with 415."""
 
 import base64
 
@@ -133,7 +133,32 @@ def _serviceaccount(b):
     return o
 
 
-DECODERS = {"Namespace": _namespace, "ConfigMap": _configmap, "Secret": _secret, "ServiceAccount": _serviceaccount}
+def _token_request(b):
+    """authentication/v1 TokenRequest (`kubectl create token`): spec audiences (1), boundObjectRef (3),
+    expirationSeconds (4)."""
+    o = {}
+    for num, wt, v in fields(b):
+        if num == 1:
+            o["metadata"] = object_meta(v)
+        elif num == 2:
+            spec = {}
+            for n2, _, v2 in fields(v):
+                if n2 == 1:
+                    spec.setdefault("audiences", []).append(v2.decode())
+                elif n2 == 3:
+                    ref = {}
+                    for n3, _, v3 in fields(v2):
+                        key = {1: "kind", 2: "apiVersion", 3: "name", 4: "uid"}.get(n3)
+                        if key and v3:
+                            ref[key] = v3.decode()
+                    spec["boundObjectRef"] = ref
+                elif n2 == 4:
+                    spec["expirationSeconds"] = v2
+            o["spec"] = spec
+    return o
+
+
+DECODERS = {"TokenRequest": _token_request, "Namespace": _namespace, "ConfigMap": _configmap, "Secret": _secret, "ServiceAccount": _serviceaccount}
 
 
 def decode(raw):

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import awsiam
 import proto
+import rbac
 import registry
 import selector
 import tables
@@ -34,7 +35,7 @@ class Server(ThreadingHTTPServer):
 
     def __init__(self, addr, api, users, tls=None, aws_iam=None):
         self.api = api
-        self.users = users  # token -> (username, groups, readonly)
+        self.users = users  # token -> (username, groups, restricted, read_all); see rbac.py
         self.aws_iam = aws_iam or []  # (access key, secret, cluster name)
         self.tls = tls
         self.log = collections.deque(maxlen=2000)
@@ -159,10 +160,17 @@ class Handler(BaseHTTPRequestHandler):
             u = self.server.users.get(tok)
             if u:
                 return u
+            sa = self.server.api.sa_tokens.get(tok)
+            if sa:
+                # a bound token is valid while its ServiceAccount (the same one, by uid) exists
+                o = self.server.api.store.get("", "serviceaccounts", sa[0], sa[1])
+                if o is not None and o["metadata"].get("uid") == sa[2]:
+                    return rbac.service_account_user(sa[0], sa[1])
+                return None
             if tok.startswith(awsiam.PREFIX):
                 for key, secret, cluster in self.server.aws_iam:
                     try:
-                        return (awsiam.verify(tok, key, secret, cluster), ["system:masters"], False)
+                        return (awsiam.verify(tok, key, secret, cluster), ["system:masters", "system:authenticated"], False, True)
                     except ValueError:
                         continue
             return None
@@ -240,6 +248,12 @@ class Handler(BaseHTTPRequestHandler):
             user = self.authenticate()
             if user is None:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
+            try:
+                user, denied, details = rbac.impersonate(api.store, user, self.headers)
+            except ValueError as e:
+                raise ApiError(500, "InternalError", "Internal error occurred: %s" % e)
+            if user is None:
+                raise ApiError(403, "Forbidden", denied, details)
             if path.startswith("/__sim"):
                 self.control(method, path, raw, user)
                 return
@@ -494,14 +508,14 @@ class Handler(BaseHTTPRequestHandler):
         rt = names.get(plural)
         if rt is None or len(rest) > 3:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
-        if sub and not ((sub == "status" and rt.status) or (sub == "finalize" and rt.kind == "Namespace") or (sub == "scale" and rt.scale)
+        if sub and not ((sub == "status" and rt.status) or (sub == "token" and rt.kind == "ServiceAccount" and rt.group == "" and method == "POST") or (sub == "finalize" and rt.kind == "Namespace") or (sub == "scale" and rt.scale)
                         or (sub == "log" and rt.kind == "Pod" and rt.group == "" and method == "GET")):
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
         if rt.namespaced and ns is None and name is not None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
         verb = {"GET": "get" if name else ("watch" if watch else "list"), "POST": "create", "PUT": "update",
                 "PATCH": "patch", "DELETE": "delete" if name else "deletecollection"}[method]
-        if verb not in rt.verbs and not (verb in ("get", "patch", "update") and sub):
+        if verb not in rt.verbs and not (verb in ("get", "patch", "update", "create") and sub):
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
         self.authorize(user, verb, rt, ns, name, sub)
         manager = params.get("fieldManager") or self.headers.get("User-Agent", "").split("/")[0] or "unknown"
@@ -539,6 +553,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if verb == "watch":
             self.watch(rt, ns, params, table, table_version)
+            return
+        if verb == "create" and sub == "token":
+            self.token_request(api, ns, name, raw)
             return
         # Writes are atomic as etcd's transactions make them: a create of an existing name is AlreadyExists and an
         # update with a stale resourceVersion a Conflict, also when two clients race (Leases rely on it).
@@ -604,14 +621,40 @@ class Handler(BaseHTTPRequestHandler):
         return {"Warning": ['299 - "%s"' % w.replace('"', '\\"') for w in warnings]}
 
     def authorize(self, user, verb, rt, ns, name, sub):
-        if not user[2] or verb in READ_VERBS:
+        if rt.kind == "Namespace" and rt.group == "" and name:
+            ns = name  # kube-apiserver's request info: /api/v1/namespaces/NAME is in the namespace NAME
+        ok, reason = rbac.decide(self.server.api.store, user, verb, rt.group, rt.plural, sub,
+                                 ns if (rt.namespaced or rt.kind == "Namespace") else None, name)
+        if ok:
             return
-        res = rt.plural + ("/" + sub if sub else "")
-        scope = 'in the namespace "%s"' % ns if rt.namespaced and ns else "at the cluster scope"
-        obj = '%s "%s"' % (rt.group_resource, name) if name else rt.group_resource
-        raise ApiError(403, "Forbidden", '%s is forbidden: User "%s" cannot %s resource "%s" in API group "%s" %s'
-                       % (obj, user[0], verb, res, rt.group, scope),
-                       {"name": name or "", "group": rt.group, "kind": rt.plural} if rt.group else {"name": name or "", "kind": rt.plural})
+        raise ApiError(403, "Forbidden", rbac.forbidden_message(user, verb, rt.group, rt.plural, sub, ns if (rt.namespaced or rt.kind == "Namespace") else None,
+                                                                name, reason),
+                       rbac.forbidden_details(rt.group, rt.plural, name))
+
+    def token_request(self, api, ns, name, raw):
+        """POST serviceaccounts/NAME/token (TokenRequest, what `kubectl create token` sends): a bearer token that
+        authenticates as the ServiceAccount while it exists."""
+        sa = api.store.get("", "serviceaccounts", ns, name)
+        if sa is None:
+            raise ApiError(404, "NotFound", 'serviceaccounts "%s" not found' % name, {"name": name, "kind": "serviceaccounts"})
+        try:
+            body = json.loads(raw or b"{}") or {}
+        except ValueError:
+            raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
+        spec = body.get("spec") or {}
+        seconds = int(spec.get("expirationSeconds") or 3600)
+        if seconds < 600:
+            raise ApiError(422, "Invalid", 'TokenRequest.authentication.k8s.io "%s" is invalid: spec.expirationSeconds: Invalid value: %d: may not specify a duration less than 10 minutes' % (name, seconds),
+                           {"name": name, "group": "authentication.k8s.io", "kind": "TokenRequest"})
+        import secrets as _secrets
+        token = "kubesim-sa." + _secrets.token_urlsafe(24)
+        api.sa_tokens[token] = (ns, name, sa["metadata"].get("uid"))
+        exp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
+        self.send_json(201, {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+                             "metadata": {"name": name, "namespace": ns, "creationTimestamp": None},
+                             "spec": {"audiences": spec.get("audiences") or ["https://kubernetes.default.svc.cluster.local"],
+                                      "expirationSeconds": seconds, "boundObjectRef": spec.get("boundObjectRef")},
+                             "status": {"token": token, "expirationTimestamp": exp}})
 
     def watch(self, rt, ns, params, table, table_version):
         api = self.server.api

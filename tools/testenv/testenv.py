@@ -52,7 +52,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tools", "kubesim"))
 import pki  # noqa: E402
 
-ALL = ["kube", "git", "ssh", "registry", "github", "forge", "webhook", "hostile"]
+ALL = ["kube", "remote", "git", "ssh", "registry", "github", "forge", "webhook", "hostile"]
 
 
 def free_port():
@@ -129,20 +129,37 @@ class Env:
                                 "--http-port", "0", "--aws-iam", "%s:%s:%s" % (key, secret, cluster)], "kube.log")
         self.vars.update({"FLUXS_TEST_AWS_ACCESS_KEY_ID": key, "FLUXS_TEST_AWS_SECRET_ACCESS_KEY": secret,
                           "FLUXS_TEST_EKS_CLUSTER": cluster})
-        deadline = time.time() + 20
-        while not os.path.exists(info):
-            if p.poll() is not None:
-                raise RuntimeError("kubesim exited with status %s; see %s/kube.log" % (p.returncode, self.dir))
-            if time.time() > deadline:
-                raise RuntimeError("kubesim did not start within 20s")
-            time.sleep(0.05)
-        with open(info) as f:
-            i = json.load(f)
+        i = self.wait_kubesim(p, info, "kube")
         self.vars.update({
             "KUBECONFIG": i["kubeconfig"], "FLUXS_TEST_KUBECONFIG": i["kubeconfig"], "FLUXS_TEST_KUBE_SERVER": i["https"],
             "FLUXS_TEST_KUBE_HTTP": i["http"] or "", "FLUXS_TEST_KUBE_CA": i["ca"],
             "FLUXS_TEST_KUBE_ADMIN_TOKEN": i["adminToken"], "FLUXS_TEST_KUBE_VIEWER_TOKEN": i["viewerToken"],
             "FLUXS_TEST_KUBE_CLIENT_CERT": i["clientCert"], "FLUXS_TEST_KUBE_CLIENT_KEY": i["clientKey"],
+        })
+
+    def wait_kubesim(self, p, info, log):
+        deadline = time.time() + 20
+        while not os.path.exists(info):
+            if p.poll() is not None:
+                raise RuntimeError("kubesim exited with status %s; see %s/%s.log" % (p.returncode, self.dir, log))
+            if time.time() > deadline:
+                raise RuntimeError("kubesim did not start within 20s")
+            time.sleep(0.05)
+        with open(info) as f:
+            return json.load(f)
+
+    def remote(self):
+        """A second API server with its own CA and tokens: the remote cluster of spec.kubeConfig."""
+        state = os.path.join(self.dir, "kube-remote")
+        info = os.path.join(state, "info.json")
+        if os.path.exists(info):
+            os.remove(info)
+        p = self.spawn("kube-remote", [sys.executable, os.path.join(ROOT, "tools", "kubesim"), "--state-dir", state],
+                       "kube-remote.log")
+        i = self.wait_kubesim(p, info, "kube-remote")
+        self.vars.update({
+            "FLUXS_TEST_REMOTE_KUBECONFIG": i["kubeconfig"], "FLUXS_TEST_REMOTE_KUBE_SERVER": i["https"],
+            "FLUXS_TEST_REMOTE_KUBE_CA": i["ca"], "FLUXS_TEST_REMOTE_KUBE_ADMIN_TOKEN": i["adminToken"],
         })
 
     def git_root(self):

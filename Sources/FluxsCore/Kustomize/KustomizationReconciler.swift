@@ -10,6 +10,8 @@ import Glibc
 /// it (FluxBuild), validate every object with a server-side dry run, apply in stages with the controller's field
 /// manager, prune what the previous inventory had and the build no longer has, run health checks, and write the
 /// status and events the controller writes. A failed build or apply never prunes.
+/// The phases are KustomizationRun's methods, in order: checkSpec → dependencies → artifact → build → targetClient →
+/// validate → apply → prune → health → succeed (or fail); each takes the client it uses.
 public struct KustomizationReconciler: OnDemandReconciler {
     public static let controller = "kustomize-controller"
     static let ownerGroup = "kustomize.toolkit.fluxcd.io"
@@ -22,298 +24,30 @@ public struct KustomizationReconciler: OnDemandReconciler {
 
     typealias Failure = ReconcileFailure
 
+    /// The phases, in order; each takes the client it must use: `kube` is this process's identity (the Flux objects,
+    /// their sources, status and events), `target` the one the Kustomization's objects are applied with
+    /// (spec.kubeConfig, spec.serviceAccountName). A phase that fails throws a ReconcileFailure, which is recorded
+    /// in the status as kustomize-controller records it; API errors on the Flux objects themselves are thrown.
     public func reconcile(_ object: Node, env: ReconcileEnv) throws -> Node {
+        let run = try KustomizationRun(object, env: env)
         let kube = env.kube
-        let ref = FluxKinds.kustomization.resource
-        let input = try ReconcileInput<KustomizationSpec, KustomizationStatus>(object, defaultStatus: KustomizationStatus())
-        let (ns, name, generation, spec, requested) = (input.namespace, input.name, input.generation, input.spec, input.requested)
-        var status = input.status
-        let recorder = EventRecorder(kube: kube, component: Self.controller, storage: env.storage, warn: env.warn)
-        let started = monotonicSeconds()
-        // Durations beyond Go's range are refused as kustomize-controller's decoder refuses them.
-        var specProblem: String?
-        func seconds(_ text: String?, _ field: String) -> Double? {
-            guard let text else { return nil }
-            do { return try GoDuration.parse(text) } catch {
-                if specProblem == nil { specProblem = "\(field): \(error)" }
-                return nil
-            }
-        }
-        let interval = seconds(spec.interval.text, "spec.interval") ?? 600
-        let configured = seconds(spec.timeout?.text, "spec.timeout") ?? interval
-        _ = seconds(spec.retryInterval?.text, "spec.retryInterval")
-        let deadline = started + min(configured, max(1, kube.remaining))
-        let bound = configured <= kube.remaining ? "spec.timeout \(GoDuration.format(configured))" : "--timeout \(GoDuration.format(kube.timeout))"
-        let timeoutText = GoDuration.format(configured)
-        func now() -> String { Clock.rfc3339() }
-
-        // Status writes are conditional on the resourceVersion this process last saw or wrote: a write of a process
-        // that was killed while the API server still held it fails with Conflict instead of replacing the inventory a
-        // later run wrote. A conflict seen here (an annotation by a process waiting for the Lease, or this process's
-        // own write whose answer was lost) is read again and retried: this process holds the Lease.
-        var version = object["metadata"]?["resourceVersion"]?.string ?? ""
-        func write(final: Bool = true) throws -> Node {
-            if final, let requested { status.lastHandledReconcileAt = requested }
-            var attempt = 0
-            while true {
-                attempt += 1
-                var body: Node = ["status": try APICoding.node(status)]
-                if !version.isEmpty { body["metadata"] = ["resourceVersion": .string(version)] }
-                do {
-                    let out = try kube.patch(ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status", fieldManager: Self.controller)
-                    version = out["metadata"]?["resourceVersion"]?.string ?? ""
-                    return out
-                } catch let e as KubeError where e.kind == .conflict && attempt < 4 {
-                    do { version = try kube.get(ref, namespace: ns, name: name)["metadata"]?["resourceVersion"]?.string ?? "" } catch let e as KubeError {
-                        throw e.naming("Kustomization/\(ns)/\(name) status update failed")
-                    }
-                } catch let e as KubeError {
-                    throw e.naming("Kustomization/\(ns)/\(name) status update failed")
-                }
-            }
-        }
-        func fail(_ f: Failure, revision: String) throws -> Node {
-            // The reason is recorded even when the failure was the deadline itself.
-            kube.allowGrace(Self.statusGrace)
-            if !revision.isEmpty { status.lastAttemptedRevision = revision }
-            status.conditions.set(ConditionType.reconciling, true, reason: "ProgressingWithRetry", message: f.message, generation: generation, now: now())
-            status.conditions.set(ConditionType.ready, false, reason: f.reason, message: f.message, generation: generation, now: now())
-            let out = try write()
-            recorder.record(out, type: "Warning", reason: f.reason, message: f.message,
-                            annotations: revision.isEmpty ? [:] : ["kustomize.toolkit.fluxcd.io/revision": revision])
-            return out
-        }
-
-        if status.conditions.get(ConditionType.ready)?.status != "False" {
-            status.conditions.set(ConditionType.ready, Bool?.none, reason: "Progressing", message: "Reconciliation in progress", generation: generation, now: now())
-        }
-
-        // Settings that would make fluxs apply somewhere else, as someone else, or differently: fail plainly.
-        var unsupported: [String] = []
-        if spec.kubeConfig != nil { unsupported.append("spec.kubeConfig (remote clusters)") }
-        if !spec.serviceAccountName.isEmpty { unsupported.append("spec.serviceAccountName (impersonation)") }
-        if !spec.healthCheckExprs.isEmpty { unsupported.append("spec.healthCheckExprs (CEL health checks)") }
-        if !spec.ignore.isEmpty { unsupported.append("spec.ignore (drift rules)") }
-        if let p = specProblem {
-            return try fail(Failure(reason: "ReconciliationFailed", message: p), revision: "")
-        }
-        if let what = unsupported.first {
-            return try fail(Failure(reason: "ReconciliationFailed",
-                                    message: "\(what) is not supported by fluxs yet; reconcile this Kustomization with kustomize-controller"), revision: "")
-        }
-
-        // Dependencies must be ready at their current generation.
-        for d in spec.dependsOn {
-            let dns = d.namespace.isEmpty ? ns : d.namespace
-            if !d.readyExpr.isEmpty {
-                return try fail(Failure(reason: "DependencyNotReady", message: "dependency '\(dns)/\(d.name)': readyExpr is not supported by fluxs yet"), revision: "")
-            }
-            let dep: Node?
-            do { dep = try kube.getIfExists(ref, namespace: dns, name: d.name) } catch let e as KubeError {
-                throw e.naming("dependency Kustomization/\(dns)/\(d.name) query failed")
-            }
-            let ready = dep.map { o in
-                Obj.condition(o, "Ready")?["status"]?.string == "True" && o["status"]?["observedGeneration"]?.int == o["metadata"]?["generation"]?.int
-            } ?? false
-            if !ready {
-                env.log("dependency '\(dns)/\(d.name)' is not ready")
-                return try fail(Failure(reason: "DependencyNotReady", message: "Dependencies do not meet ready condition, retrying in 30s"), revision: "")
-            }
-        }
-
-        // The source's artifact.
-        let srcNS = spec.sourceRef.namespace.isEmpty ? ns : spec.sourceRef.namespace
-        let srcID = "\(spec.sourceRef.kind)/\(srcNS)/\(spec.sourceRef.name)"
-        guard let srcKind = Self.sourceKinds[spec.sourceRef.kind] else {
-            return try fail(Failure(reason: "ArtifactFailed", message: "source kind '\(spec.sourceRef.kind)' is not supported"), revision: "")
-        }
-        let found: Node?
-        do { found = try kube.getIfExists(srcKind.resource, namespace: srcNS, name: spec.sourceRef.name) } catch let e as KubeError {
-            throw e.naming("source \(srcID) query failed")
-        }
-        guard let source = found else {
-            return try fail(Failure(reason: "ArtifactFailed", message: "Source '\(srcID)' not found"), revision: "")
-        }
-        guard let artifactNode = source["status"]?["artifact"], let artifact = try? APICoding.decode(Artifact.self, from: artifactNode) else {
-            let sourceReady = Obj.condition(source, "Ready")?["status"]?.string == "True"
-            return try fail(Failure(reason: "ArtifactFailed", message: sourceReady ? "Source artifact not found, retrying in 30s"
-                                                                                   : "Source is not ready, artifact not found, retrying in 30s"), revision: "")
-        }
-        let revision = artifact.revision
-        env.log("Fetching manifests for revision \(revision) with a timeout of \(timeoutText)")
-
+        // The artifact's files, until the reconciliation ends (signals remove it too).
         let workdir = tempPath("ks")
         defer { Files.removeTree(workdir) }
-        let built: [Node]
         do {
-            let bytes: [UInt8]
-            do { bytes = try env.storage.fetch(artifact) { try HTTPDownload.get($0, timeout: max(0.001, deadline - monotonicSeconds())) } } catch {
-                throw Failure(reason: "ArtifactFailed", message: "failed to download artifact from \(artifact.url): \(error)")
-            }
-            try extract(bytes, into: workdir, deadline: deadline, limit: bound)
-            var rel = Substring(spec.path)
-            while rel.hasPrefix("./") { rel = rel.dropFirst(2) }
-            let dir = rel.isEmpty ? workdir : workdir + "/" + rel
-            if rel.split(separator: "/").contains("..") || !Files.isDirectory(dir) {
-                throw Failure(reason: "ArtifactFailed", message: "kustomization path not found: stat \(spec.path): no such file or directory")
-            }
-            env.log("Building manifests for revision \(revision) with a timeout of \(timeoutText)")
-            var build = FluxBuild(kustomization: object, path: dir)
-            build.maskSecrets = false
-            build.confinement = Confinement(root: workdir, name: "the artifact")
-            // SOPS: decrypted inside the build, confined to the artifact; the cleartext stays in memory.
-            do { build.decryption = try KustomizationDecryption.load(for: object, kube: kube, root: workdir) } catch let e as KustomizationDecryption.Failure {
-                throw Failure(reason: "BuildFailed", message: e.description)
-            }
-            build.lookup = { kind, n in try Self.values(kube, kind: kind, namespace: ns, name: n) }
-            do { built = try build.build(); try ManifestChecks.check(built, build: build) } catch let e as FluxBuild.Failure {
-                // Paths in the message are the source's, not the temporary copy's.
-                throw Failure(reason: "BuildFailed", message: e.description.replacing(workdir + "/", with: ""))
-            }
+            try run.checkSpec()
+            try run.dependencies(kube)
+            let artifact = try run.artifact(kube)
+            let objects = try run.build(artifact, in: workdir, kube)
+            let target = try run.targetClient(kube)
+            let applier = try run.validate(objects, target)
+            let (changes, old) = try run.apply(objects, applier, statusClient: kube)
+            let deleted = try run.prune(old, changes, target)
+            try run.health(changes, target)
+            return try run.succeed(artifact, changes: changes, deleted: deleted, kube)
         } catch let f as Failure {
-            return try fail(f, revision: revision)
+            return try run.fail(f, kube)
         }
-
-        // Objects kustomize-controller leaves alone, and objects it cannot place.
-        var objects: [Node] = []
-        for o in built {
-            if o["metadata"]?["annotations"]?["kustomize.toolkit.fluxcd.io/reconcile"]?.string == "disabled" {
-                env.log("\(subject(of: o)) skipped (reconcile disabled)")
-                continue
-            }
-            objects.append(o)
-        }
-
-        // Validate everything with a server-side dry run before changing anything.
-        env.log("Detecting drift for revision \(revision) with a timeout of \(timeoutText)")
-        let applier = Applier(kube: kube, fieldManager: Self.controller)
-        applier.waitTimeout = max(1, deadline - monotonicSeconds())
-        applier.ownerSelector = Self.ownerSelector(name: name, namespace: ns)
-        // Objects still as the last apply from this machine left them need no dry run (AppliedRecord).
-        let recordPath = AppliedRecord.path(root: env.storage.root, server: kube.config.server, namespace: ns, name: name)
-        applier.record = AppliedRecord.load(recordPath, fieldManager: Self.controller, force: true)
-        do {
-            let skip: Set<String>
-            do { skip = try applier.skippable(objects) } catch let e as KubeError { throw Failure(reason: "ReconciliationFailed", message: e.message) }
-            applier.dryRuns = try validate(objects, kube: kube, skip: skip)
-        } catch let f as Failure {
-            return try fail(f, revision: revision)
-        }
-        // Write-ahead inventory: objects this revision adds are recorded before they are applied, so a run that is
-        // killed part-way leaves nothing untracked (an entry whose object was never created is pruned as a no-op).
-        try env.checkLease("applying")
-        let old = status.inventory ?? ResourceInventory()
-        let planned = Self.union(old, objects.map(Self.entry))
-        if planned.entries.count > old.entries.count {
-            status.inventory = planned
-            do { _ = try write(final: false) } catch let e as KubeError { return try fail(Failure(reason: "ReconciliationFailed", message: e.message), revision: revision) }
-        }
-        let changes: [ChangeSetEntry]
-        do { changes = try applier.apply(objects) } catch {
-            // Part-way: keep what was there and every object an apply was sent for.
-            status.inventory = Self.union(old, applier.attempted.map(Self.entry))
-            return try fail(Failure(reason: "ReconciliationFailed", message: "\(error)"), revision: revision)
-        }
-        for c in changes { env.log(c.line) }
-        applier.newRecord?.save(recordPath)
-
-        // Inventory and prune.
-        var inventory = ResourceInventory()
-        inventory.entries = changes.map { Self.entry($0.object) }
-        var deleted: [String] = []
-        if spec.prune {
-            try env.checkLease("pruning")
-            let keep = Set(inventory.entries.map(\.id))
-            var owned = OwnedObjects(kube: kube, selector: Self.ownerSelector(name: name, namespace: ns))
-            var failure: Error?
-            var targets: [PruneTarget] = []
-            for e in old.entries where !keep.contains(e.id) {
-                do { if let t = try pruneTarget(e, kube: kube, owned: &owned) { targets.append(t) } } catch { failure = error; break }
-            }
-            if failure == nil {
-                // The deletes are independent: sent together, reported in inventory order.
-                for (t, err) in zip(targets, kube.deleteAll(targets.map { ($0.ref, $0.namespace, $0.name) })) {
-                    // Gone already (a retried DELETE whose first answer was lost): what prune wanted.
-                    if let err, (err as? KubeError)?.kind != .notFound {
-                        if failure == nil { failure = (err as? KubeError)?.naming("\(t.subject) delete failed") ?? err }
-                        continue
-                    }
-                    deleted.append(t.subject + " deleted")
-                    env.log(t.subject + " deleted")
-                }
-            }
-            if let failure {
-                inventory.entries += old.entries.filter { !keep.contains($0.id) && !deleted.contains(Self.entrySubject($0) + " deleted") }
-                status.inventory = inventory
-                return try fail(Failure(reason: "PruneFailed", message: "\(failure)"), revision: revision)
-            }
-        }
-        status.inventory = inventory
-
-        // Health checks.
-        let checks: [(ResourceRef, String?, String)]
-        do { checks = try healthChecks(spec, changes: changes, ns: ns, kube: kube) } catch let f as Failure {
-            return try fail(f, revision: revision)
-        }
-        if !checks.isEmpty {
-            env.log("Running health checks for revision \(revision) with a timeout of \(timeoutText)")
-            let t0 = monotonicSeconds()
-            var pending: [String] = []
-            // Kinds and namespaces with several objects to check are listed once a round (owner labels); the rest,
-            // and objects the list lacks (not this Kustomization's), are read one by one.
-            var perGroup: [String: Int] = [:]
-            for (r, cns, _) in checks { perGroup["\(r.apiVersion)/\(r.resource)/\(cns ?? "")", default: 0] += 1 }
-            while true {
-                pending = []
-                var owned = OwnedObjects(kube: kube, selector: Self.ownerSelector(name: name, namespace: ns))
-                for (r, cns, cname) in checks {
-                    let id = cns.map { "\(r.kind)/\($0)/\(cname)" } ?? "\(r.kind)/\(cname)"
-                    var found: Node?
-                    do {
-                        if perGroup["\(r.apiVersion)/\(r.resource)/\(cns ?? "")", default: 0] > 1 { found = try owned.get(r, namespace: cns, name: cname) }
-                        if found == nil { found = try kube.getIfExists(r, namespace: cns, name: cname) }
-                    } catch let e as KubeError {
-                        return try fail(Failure(reason: "HealthCheckFailed", message: "health check of \(id): query failed: \(e.message)"), revision: revision)
-                    }
-                    guard let live = found else { pending.append("\(id) status: 'NotFound'"); continue }
-                    switch Health.of(live) {
-                    case .current: continue
-                    case .inProgress: pending.append("\(id) status: 'InProgress'")
-                    case .terminating: pending.append("\(id) status: 'Terminating'")
-                    case .failed(let m): pending.append("\(id) status: 'Failed': \(m)")
-                    }
-                }
-                if pending.isEmpty || monotonicSeconds() >= deadline { break }
-                sleepSeconds(0.5)
-            }
-            let took = GoDuration.format((monotonicSeconds() - t0 + 0.0005) * 1000 / 1000)
-            if !pending.isEmpty {
-                let msg = "health check failed after \(took): timeout waiting for: [\(pending.joined(separator: ", "))]"
-                status.conditions.set(ConditionType.healthy, false, reason: "HealthCheckFailed", message: msg, generation: generation, now: now())
-                return try fail(Failure(reason: "HealthCheckFailed", message: msg), revision: revision)
-            }
-            status.conditions.set(ConditionType.healthy, true, reason: "Succeeded", message: "Health check passed in \(took)", generation: generation, now: now())
-        }
-
-        // Success.
-        let message = "Applied revision: \(revision)"
-        status.conditions.delete(ConditionType.reconciling)
-        status.conditions.delete(ConditionType.stalled)
-        status.conditions.set(ConditionType.ready, true, reason: "ReconciliationSucceeded", message: message, generation: generation, now: now())
-        status.lastAppliedRevision = revision
-        status.lastAttemptedRevision = revision
-        if let origin = artifact.metadata["org.opencontainers.image.revision"] { status.lastAppliedOriginRevision = origin }
-        status.observedGeneration = generation
-        let out = try write()
-        let changed = changes.filter { $0.action != .unchanged }.map(\.line) + deleted
-        let annotations = ["kustomize.toolkit.fluxcd.io/revision": revision]
-        if !changed.isEmpty {
-            recorder.record(out, type: "Normal", reason: "Progressing", message: changed.joined(separator: "\n"), annotations: annotations)
-        }
-        recorder.record(out, type: "Normal", reason: "ReconciliationSucceeded",
-                        message: "Reconciliation finished in \(GoDuration.format(monotonicSeconds() - started)), next run in \(GoDuration.format(interval))",
-                        annotations: annotations.merging(["kustomize.toolkit.fluxcd.io/commit_status": "update"]) { a, _ in a })
-        return out
     }
 
     // MARK: steps
@@ -391,6 +125,51 @@ public struct KustomizationReconciler: OnDemandReconciler {
     /// The owner labels kustomize-controller sets on every object it applies, as a label selector.
     public static func ownerSelector(name: String, namespace: String) -> String {
         "kustomize.toolkit.fluxcd.io/name=\(name),kustomize.toolkit.fluxcd.io/namespace=\(namespace)"
+    }
+
+    /// The client the objects are applied with: the remote cluster of spec.kubeConfig.secretRef, or this one;
+    /// impersonating `system:serviceaccount:<namespace>:<name>` for spec.serviceAccountName, else for the default
+    /// service account (fluxcd/pkg runtime/client.Impersonator).
+    static func targetClient(_ spec: KustomizationSpec, namespace: String, env: ReconcileEnv) throws -> KubeClient {
+        try targetClient(spec, namespace: namespace, kube: env.kube, defaultServiceAccount: env.defaultServiceAccount)
+    }
+
+    /// The target client of a Kustomization object (for its finalizer's garbage collection).
+    public static func targetClient(for ks: Node, kube: KubeClient, defaultServiceAccount: String = "") throws -> KubeClient {
+        let spec = try APICoding.decode(KustomizationSpec.self, from: ks["spec"] ?? .emptyMap)
+        return try targetClient(spec, namespace: ks["metadata"]?["namespace"]?.string ?? "", kube: kube, defaultServiceAccount: defaultServiceAccount)
+    }
+
+    static func targetClient(_ spec: KustomizationSpec, namespace: String, kube: KubeClient, defaultServiceAccount: String) throws -> KubeClient {
+        let env = (kube: kube, defaultServiceAccount: defaultServiceAccount)
+        var base = env.kube
+        if let ref = spec.kubeConfig?.secretRef {
+            let id = "\(namespace)/\(ref.name)"
+            let data: [String: String]
+            do {
+                guard let d = try env.kube.stringData(of: .secrets, namespace: namespace, name: ref.name) else {
+                    throw KubeError(kind: .notFound, message: "secrets \"\(ref.name)\" not found")
+                }
+                data = d
+            } catch let e as KubeError {
+                throw KubeConfigError("unable to read KubeConfig secret '\(id)' error: \(e.message)")
+            }
+            let text: String
+            if !ref.key.isEmpty {
+                guard let v = data[ref.key] else { throw KubeConfigError("KubeConfig secret '\(id)' does not contain a '\(ref.key)' key with a kubeconfig") }
+                text = v
+            } else if let v = data["value"] {
+                text = v
+            } else if let v = data["value.yaml"] {
+                text = v
+            } else {
+                throw KubeConfigError("KubeConfig secret '\(id)' does not contain a 'value' key with a kubeconfig")
+            }
+            base = try env.kube.derived(RemoteKubeConfig.parse(text, source: "Secret '\(id)'"))
+        }
+        let sa = spec.serviceAccountName.isEmpty ? env.defaultServiceAccount : spec.serviceAccountName
+        if sa.isEmpty { return base }
+        return try base.impersonating(user: "system:serviceaccount:\(namespace):\(sa)")
     }
 
     /// An object prune deletes.
@@ -524,5 +303,367 @@ public struct OwnedObjects {
             lists[key] = byName
         }
         return lists[key]?[name]
+    }
+}
+
+/// One reconciliation of one Kustomization: what its phases share (the spec, the status being written, the
+/// deadline, the revision once known). The phases are KustomizationReconciler.reconcile's steps.
+final class KustomizationRun {
+    typealias Failure = ReconcileFailure
+    let reconciler = KustomizationReconciler()
+    let object: Node
+    let env: ReconcileEnv
+    let ns: String, name: String, generation: Int
+    let spec: KustomizationSpec
+    let requested: String?
+    var status: KustomizationStatus
+    let recorder: EventRecorder
+    let started = monotonicSeconds()
+    let interval: Double, configured: Double, deadline: Double
+    /// Which limit the deadline is, for messages.
+    let bound: String
+    let timeoutText: String
+    /// A duration kustomize-controller's decoder would refuse.
+    let specProblem: String?
+    /// The artifact's revision once the source gave it.
+    var revision = ""
+    /// The resourceVersion the status writes are conditional on.
+    var version: String
+    static let ref = FluxKinds.kustomization.resource
+    static var controller: String { KustomizationReconciler.controller }
+
+    init(_ object: Node, env: ReconcileEnv) throws {
+        self.object = object
+        self.env = env
+        version = object["metadata"]?["resourceVersion"]?.string ?? ""
+        let kube = env.kube
+        let input = try ReconcileInput<KustomizationSpec, KustomizationStatus>(object, defaultStatus: KustomizationStatus())
+        (ns, name, generation, spec, requested) = (input.namespace, input.name, input.generation, input.spec, input.requested)
+        status = input.status
+        recorder = EventRecorder(kube: kube, component: KustomizationReconciler.controller, storage: env.storage, warn: env.warn)
+        // Durations beyond Go's range are refused as kustomize-controller's decoder refuses them.
+        var problem: String?
+        func seconds(_ text: String?, _ field: String) -> Double? {
+            guard let text else { return nil }
+            do { return try GoDuration.parse(text) } catch {
+                if problem == nil { problem = "\(field): \(error)" }
+                return nil
+            }
+        }
+        interval = seconds(spec.interval.text, "spec.interval") ?? 600
+        configured = seconds(spec.timeout?.text, "spec.timeout") ?? interval
+        _ = seconds(spec.retryInterval?.text, "spec.retryInterval")
+        specProblem = problem
+        deadline = started + min(configured, max(1, kube.remaining))
+        bound = configured <= kube.remaining ? "spec.timeout \(GoDuration.format(configured))" : "--timeout \(GoDuration.format(kube.timeout))"
+        timeoutText = GoDuration.format(configured)
+        if status.conditions.get(ConditionType.ready)?.status != "False" {
+            status.conditions.set(ConditionType.ready, Bool?.none, reason: "Progressing", message: "Reconciliation in progress", generation: generation, now: now())
+        }
+    }
+
+    func now() -> String { Clock.rfc3339() }
+
+    // MARK: status
+
+    /// Status writes are conditional on the resourceVersion this process last saw or wrote: a write of a process
+    /// that was killed while the API server still held it fails with Conflict instead of replacing the inventory a
+    /// later run wrote. A conflict seen here (an annotation by a process waiting for the Lease, or this process's
+    /// own write whose answer was lost) is read again and retried: this process holds the Lease.
+    func write(_ kube: KubeClient, final: Bool = true) throws -> Node {
+        if final, let requested { status.lastHandledReconcileAt = requested }
+        var attempt = 0
+        while true {
+            attempt += 1
+            var body: Node = ["status": try APICoding.node(status)]
+            if !version.isEmpty { body["metadata"] = ["resourceVersion": .string(version)] }
+            do {
+                let out = try kube.patch(Self.ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status", fieldManager: Self.controller)
+                version = out["metadata"]?["resourceVersion"]?.string ?? ""
+                return out
+            } catch let e as KubeError where e.kind == .conflict && attempt < 4 {
+                do { version = try kube.get(Self.ref, namespace: ns, name: name)["metadata"]?["resourceVersion"]?.string ?? "" } catch let e as KubeError {
+                    throw e.naming("Kustomization/\(ns)/\(name) status update failed")
+                }
+            } catch let e as KubeError {
+                throw e.naming("Kustomization/\(ns)/\(name) status update failed")
+            }
+        }
+    }
+
+    /// Records a failed phase: Ready False with its reason, Reconciling with retry, a Warning event.
+    func fail(_ f: Failure, _ kube: KubeClient) throws -> Node {
+        // The reason is recorded even when the failure was the deadline itself.
+        kube.allowGrace(KustomizationReconciler.statusGrace)
+        if !revision.isEmpty { status.lastAttemptedRevision = revision }
+        status.conditions.set(ConditionType.reconciling, true, reason: "ProgressingWithRetry", message: f.message, generation: generation, now: now())
+        status.conditions.set(ConditionType.ready, false, reason: f.reason, message: f.message, generation: generation, now: now())
+        let out = try write(kube)
+        recorder.record(out, type: "Warning", reason: f.reason, message: f.message,
+                        annotations: revision.isEmpty ? [:] : ["kustomize.toolkit.fluxcd.io/revision": revision])
+        return out
+    }
+
+    // MARK: phases
+
+    /// Settings that would make fluxs apply somewhere else, as someone else, or differently: fail plainly.
+    func checkSpec() throws {
+        var unsupported: [String] = []
+        if spec.kubeConfig?.configMapRef != nil { unsupported.append("spec.kubeConfig.configMapRef (workload identity providers)") }
+        if !spec.healthCheckExprs.isEmpty { unsupported.append("spec.healthCheckExprs (CEL health checks)") }
+        if !spec.ignore.isEmpty { unsupported.append("spec.ignore (drift rules)") }
+        if let p = specProblem { throw Failure(reason: "ReconciliationFailed", message: p) }
+        if let what = unsupported.first {
+            throw Failure(reason: "ReconciliationFailed", message: "\(what) is not supported by fluxs yet; reconcile this Kustomization with kustomize-controller")
+        }
+    }
+
+    /// Dependencies must be ready at their current generation.
+    func dependencies(_ kube: KubeClient) throws {
+        for d in spec.dependsOn {
+            let dns = d.namespace.isEmpty ? ns : d.namespace
+            if !d.readyExpr.isEmpty {
+                throw Failure(reason: "DependencyNotReady", message: "dependency '\(dns)/\(d.name)': readyExpr is not supported by fluxs yet")
+            }
+            let dep: Node?
+            do { dep = try kube.getIfExists(Self.ref, namespace: dns, name: d.name) } catch let e as KubeError {
+                throw e.naming("dependency Kustomization/\(dns)/\(d.name) query failed")
+            }
+            let ready = dep.map { o in
+                Obj.condition(o, "Ready")?["status"]?.string == "True" && o["status"]?["observedGeneration"]?.int == o["metadata"]?["generation"]?.int
+            } ?? false
+            if !ready {
+                env.log("dependency '\(dns)/\(d.name)' is not ready")
+                throw Failure(reason: "DependencyNotReady", message: "Dependencies do not meet ready condition, retrying in 30s")
+            }
+        }
+    }
+
+    /// The source's artifact; sets the revision.
+    func artifact(_ kube: KubeClient) throws -> Artifact {
+        let srcNS = spec.sourceRef.namespace.isEmpty ? ns : spec.sourceRef.namespace
+        let srcID = "\(spec.sourceRef.kind)/\(srcNS)/\(spec.sourceRef.name)"
+        guard let srcKind = KustomizationReconciler.sourceKinds[spec.sourceRef.kind] else {
+            throw Failure(reason: "ArtifactFailed", message: "source kind '\(spec.sourceRef.kind)' is not supported")
+        }
+        let found: Node?
+        do { found = try kube.getIfExists(srcKind.resource, namespace: srcNS, name: spec.sourceRef.name) } catch let e as KubeError {
+            throw e.naming("source \(srcID) query failed")
+        }
+        guard let source = found else { throw Failure(reason: "ArtifactFailed", message: "Source '\(srcID)' not found") }
+        guard let artifactNode = source["status"]?["artifact"], let artifact = try? APICoding.decode(Artifact.self, from: artifactNode) else {
+            let sourceReady = Obj.condition(source, "Ready")?["status"]?.string == "True"
+            throw Failure(reason: "ArtifactFailed", message: sourceReady ? "Source artifact not found, retrying in 30s"
+                                                                         : "Source is not ready, artifact not found, retrying in 30s")
+        }
+        revision = artifact.revision
+        return artifact
+    }
+
+    /// Downloads and extracts the artifact, builds it (FluxBuild, SOPS, substitutions read with `kube`), checks the
+    /// objects, and leaves out those with `reconcile: disabled`.
+    func build(_ artifact: Artifact, in workdir: String, _ kube: KubeClient) throws -> [Node] {
+        env.log("Fetching manifests for revision \(revision) with a timeout of \(timeoutText)")
+        let bytes: [UInt8]
+        do { bytes = try env.storage.fetch(artifact) { try HTTPDownload.get($0, timeout: max(0.001, self.deadline - monotonicSeconds())) } } catch {
+            throw Failure(reason: "ArtifactFailed", message: "failed to download artifact from \(artifact.url): \(error)")
+        }
+        try reconciler.extract(bytes, into: workdir, deadline: deadline, limit: bound)
+        var rel = Substring(spec.path)
+        while rel.hasPrefix("./") { rel = rel.dropFirst(2) }
+        let dir = rel.isEmpty ? workdir : workdir + "/" + rel
+        if rel.split(separator: "/").contains("..") || !Files.isDirectory(dir) {
+            throw Failure(reason: "ArtifactFailed", message: "kustomization path not found: stat \(spec.path): no such file or directory")
+        }
+        env.log("Building manifests for revision \(revision) with a timeout of \(timeoutText)")
+        var build = FluxBuild(kustomization: object, path: dir)
+        build.maskSecrets = false
+        build.confinement = Confinement(root: workdir, name: "the artifact")
+        // SOPS: decrypted inside the build, confined to the artifact; the cleartext stays in memory.
+        do { build.decryption = try KustomizationDecryption.load(for: object, kube: kube, root: workdir) } catch let e as KustomizationDecryption.Failure {
+            throw Failure(reason: "BuildFailed", message: e.description)
+        }
+        let ns = self.ns
+        build.lookup = { kind, n in try KustomizationReconciler.values(kube, kind: kind, namespace: ns, name: n) }
+        let built: [Node]
+        do { built = try build.build(); try ManifestChecks.check(built, build: build) } catch let e as FluxBuild.Failure {
+            // Paths in the message are the source's, not the temporary copy's.
+            throw Failure(reason: "BuildFailed", message: e.description.replacing(workdir + "/", with: ""))
+        }
+        // Objects kustomize-controller leaves alone.
+        var objects: [Node] = []
+        for o in built {
+            if o["metadata"]?["annotations"]?["kustomize.toolkit.fluxcd.io/reconcile"]?.string == "disabled" {
+                env.log("\(subject(of: o)) skipped (reconcile disabled)")
+                continue
+            }
+            objects.append(o)
+        }
+        return objects
+    }
+
+    /// The client the objects are applied with (spec.kubeConfig, spec.serviceAccountName, --default-service-account),
+    /// as kustomize-controller's impersonating client.
+    func targetClient(_ kube: KubeClient) throws -> KubeClient {
+        var e = env
+        e.kube = kube
+        do { return try KustomizationReconciler.targetClient(spec, namespace: ns, env: e) } catch let f as Failure { throw f } catch {
+            throw Failure(reason: "ReconciliationFailed", message: "\(error)")
+        }
+    }
+
+    /// Every object through a server-side dry run before anything changes; returns the applier, primed with the
+    /// dry runs' answers.
+    func validate(_ objects: [Node], _ target: KubeClient) throws -> Applier {
+        env.log("Detecting drift for revision \(revision) with a timeout of \(timeoutText)")
+        let applier = Applier(kube: target, fieldManager: Self.controller)
+        applier.waitTimeout = max(1, deadline - monotonicSeconds())
+        applier.ownerSelector = KustomizationReconciler.ownerSelector(name: name, namespace: ns)
+        // Objects still as the last apply from this machine left them need no dry run (AppliedRecord); the record
+        // is per target cluster and identity, so another service account's rights are always checked.
+        applier.record = AppliedRecord.load(recordPath(target), fieldManager: Self.controller, force: true)
+        let skip: Set<String>
+        do { skip = try applier.skippable(objects) } catch let e as KubeError { throw Failure(reason: "ReconciliationFailed", message: e.message) }
+        applier.dryRuns = try reconciler.validate(objects, kube: target, skip: skip)
+        return applier
+    }
+
+    func recordPath(_ target: KubeClient) -> String {
+        let who = target.config.impersonateUser.map { "\n" + $0 } ?? ""
+        return AppliedRecord.path(root: env.storage.root, server: target.config.server + who, namespace: ns, name: name)
+    }
+
+    /// Applies in stages. Write-ahead inventory (through `statusClient`): objects this revision adds are recorded
+    /// before they are applied, so a run that is killed part-way leaves nothing untracked (an entry whose object was
+    /// never created is pruned as a no-op). Returns the change set and the previous inventory.
+    func apply(_ objects: [Node], _ applier: Applier, statusClient kube: KubeClient) throws -> ([ChangeSetEntry], ResourceInventory) {
+        try env.checkLease("applying")
+        let old = status.inventory ?? ResourceInventory()
+        let planned = KustomizationReconciler.union(old, objects.map(KustomizationReconciler.entry))
+        if planned.entries.count > old.entries.count {
+            status.inventory = planned
+            do { _ = try write(kube, final: false) } catch let e as KubeError { throw Failure(reason: "ReconciliationFailed", message: e.message) }
+        }
+        let changes: [ChangeSetEntry]
+        do { changes = try applier.apply(objects) } catch {
+            // Part-way: keep what was there and every object an apply was sent for.
+            status.inventory = KustomizationReconciler.union(old, applier.attempted.map(KustomizationReconciler.entry))
+            throw Failure(reason: "ReconciliationFailed", message: "\(error)")
+        }
+        for c in changes { env.log(c.line) }
+        applier.newRecord?.save(recordPath(applier.kube))
+        return (changes, old)
+    }
+
+    /// The new inventory; with spec.prune, deletes what the old one had and the build no longer has, after dry-run
+    /// deletes of all of them succeeded. Returns the change-set lines of the deletions.
+    func prune(_ old: ResourceInventory, _ changes: [ChangeSetEntry], _ target: KubeClient) throws -> [String] {
+        var inventory = ResourceInventory()
+        inventory.entries = changes.map { KustomizationReconciler.entry($0.object) }
+        var deleted: [String] = []
+        if spec.prune {
+            try env.checkLease("pruning")
+            let keep = Set(inventory.entries.map(\.id))
+            var owned = OwnedObjects(kube: target, selector: KustomizationReconciler.ownerSelector(name: name, namespace: ns))
+            var failure: Error?
+            var targets: [KustomizationReconciler.PruneTarget] = []
+            for e in old.entries where !keep.contains(e.id) {
+                do { if let t = try reconciler.pruneTarget(e, kube: target, owned: &owned) { targets.append(t) } } catch { failure = error; break }
+            }
+            // A delete a service account or remote identity may not do fails the prune before anything is deleted:
+            // dry runs first (the caller's own identity, usually an admin, is not charged the extra requests).
+            if failure == nil && target !== env.kube {
+                for (t, err) in zip(targets, target.deleteAll(targets.map { ($0.ref, $0.namespace, $0.name) }, dryRun: true)) {
+                    if let err, (err as? KubeError)?.kind != .notFound {
+                        failure = (err as? KubeError)?.naming("\(t.subject) delete failed") ?? err
+                        break
+                    }
+                }
+            }
+            if failure == nil {
+                // The deletes are independent: sent together, reported in inventory order.
+                for (t, err) in zip(targets, target.deleteAll(targets.map { ($0.ref, $0.namespace, $0.name) })) {
+                    // Gone already (a retried DELETE whose first answer was lost): what prune wanted.
+                    if let err, (err as? KubeError)?.kind != .notFound {
+                        if failure == nil { failure = (err as? KubeError)?.naming("\(t.subject) delete failed") ?? err }
+                        continue
+                    }
+                    deleted.append(t.subject + " deleted")
+                    env.log(t.subject + " deleted")
+                }
+            }
+            if let failure {
+                inventory.entries += old.entries.filter { !keep.contains($0.id) && !deleted.contains(KustomizationReconciler.entrySubject($0) + " deleted") }
+                status.inventory = inventory
+                throw Failure(reason: "PruneFailed", message: "\(failure)")
+            }
+        }
+        status.inventory = inventory
+        return deleted
+    }
+
+    /// spec.healthChecks, or every applied object with spec.wait, polled until Current or the deadline.
+    func health(_ changes: [ChangeSetEntry], _ target: KubeClient) throws {
+        let checks = try reconciler.healthChecks(spec, changes: changes, ns: ns, kube: target)
+        if checks.isEmpty { return }
+        env.log("Running health checks for revision \(revision) with a timeout of \(timeoutText)")
+        let t0 = monotonicSeconds()
+        var pending: [String] = []
+        // Kinds and namespaces with several objects to check are listed once a round (owner labels); the rest,
+        // and objects the list lacks (not this Kustomization's), are read one by one.
+        var perGroup: [String: Int] = [:]
+        for (r, cns, _) in checks { perGroup["\(r.apiVersion)/\(r.resource)/\(cns ?? "")", default: 0] += 1 }
+        while true {
+            pending = []
+            var owned = OwnedObjects(kube: target, selector: KustomizationReconciler.ownerSelector(name: name, namespace: ns))
+            for (r, cns, cname) in checks {
+                let id = cns.map { "\(r.kind)/\($0)/\(cname)" } ?? "\(r.kind)/\(cname)"
+                var found: Node?
+                do {
+                    if perGroup["\(r.apiVersion)/\(r.resource)/\(cns ?? "")", default: 0] > 1 { found = try owned.get(r, namespace: cns, name: cname) }
+                    if found == nil { found = try target.getIfExists(r, namespace: cns, name: cname) }
+                } catch let e as KubeError {
+                    throw Failure(reason: "HealthCheckFailed", message: "health check of \(id): query failed: \(e.message)")
+                }
+                guard let live = found else { pending.append("\(id) status: 'NotFound'"); continue }
+                switch Health.of(live) {
+                case .current: continue
+                case .inProgress: pending.append("\(id) status: 'InProgress'")
+                case .terminating: pending.append("\(id) status: 'Terminating'")
+                case .failed(let m): pending.append("\(id) status: 'Failed': \(m)")
+                }
+            }
+            if pending.isEmpty || monotonicSeconds() >= deadline { break }
+            sleepSeconds(0.5)
+        }
+        let took = GoDuration.format((monotonicSeconds() - t0 + 0.0005) * 1000 / 1000)
+        if !pending.isEmpty {
+            let msg = "health check failed after \(took): timeout waiting for: [\(pending.joined(separator: ", "))]"
+            status.conditions.set(ConditionType.healthy, false, reason: "HealthCheckFailed", message: msg, generation: generation, now: now())
+            throw Failure(reason: "HealthCheckFailed", message: msg)
+        }
+        status.conditions.set(ConditionType.healthy, true, reason: "Succeeded", message: "Health check passed in \(took)", generation: generation, now: now())
+    }
+
+    /// Ready True, the revisions, the events kustomize-controller sends on success.
+    func succeed(_ artifact: Artifact, changes: [ChangeSetEntry], deleted: [String], _ kube: KubeClient) throws -> Node {
+        let message = "Applied revision: \(revision)"
+        status.conditions.delete(ConditionType.reconciling)
+        status.conditions.delete(ConditionType.stalled)
+        status.conditions.set(ConditionType.ready, true, reason: "ReconciliationSucceeded", message: message, generation: generation, now: now())
+        status.lastAppliedRevision = revision
+        status.lastAttemptedRevision = revision
+        if let origin = artifact.metadata["org.opencontainers.image.revision"] { status.lastAppliedOriginRevision = origin }
+        status.observedGeneration = generation
+        let out = try write(kube)
+        let changed = changes.filter { $0.action != .unchanged }.map(\.line) + deleted
+        let annotations = ["kustomize.toolkit.fluxcd.io/revision": revision]
+        if !changed.isEmpty {
+            recorder.record(out, type: "Normal", reason: "Progressing", message: changed.joined(separator: "\n"), annotations: annotations)
+        }
+        recorder.record(out, type: "Normal", reason: "ReconciliationSucceeded",
+                        message: "Reconciliation finished in \(GoDuration.format(monotonicSeconds() - started)), next run in \(GoDuration.format(interval))",
+                        annotations: annotations.merging(["kustomize.toolkit.fluxcd.io/commit_status": "update"]) { a, _ in a })
+        return out
     }
 }

@@ -271,11 +271,16 @@ enum ObjectCommands {
     /// fails the Kustomization is kept, as the finalizer keeps it, and the command fails.
     static func collectGarbage(_ inv: Invocation, _ kube: KubeClient, _ ks: Node) throws {
         let count = ks["status"]?["inventory"]?["entries"]?.array?.count ?? 0
-        let gc = KustomizationGarbageCollector(kube: kube)
         if let why = KustomizationGarbageCollector.reasonToKeep(ks) {
             if count > 0 { inv.out.action("keeping the \(count) object(s) of its inventory: \(why)") }
             return
         }
+        // The objects are where the Kustomization applied them, as whom it applied them (kubeConfig, serviceAccountName).
+        let target: KubeClient
+        do { target = try KustomizationReconciler.targetClient(for: ks, kube: kube) } catch {
+            throw CLIError("pruning for deleted resource failed, the Kustomization is kept: \(error)")
+        }
+        let gc = KustomizationGarbageCollector(kube: target)
         let policy = KustomizationGarbageCollector.policy(ks)
         inv.out.action("deleting the \(count) object(s) of its inventory (deletionPolicy \(policy.rawValue)), as kustomize-controller's finalizer does")
         let result: KustomizationGarbageCollector.Result

@@ -62,6 +62,7 @@ enum Reconciliation {
                                log: { line in if inv.verbose { inv.out.stderr(line) } },
                                progress: { _ in }, warn: { inv.out.warning($0) })
         env.checkLease = { try lease.check($0) }
+        env.defaultServiceAccount = inv.flags.string("default-service-account")
         do { return try r.reconcile(current, env: env) } catch let e as ObjectLease.Held { throw CLIError(e.description) }
     }
 
@@ -82,6 +83,7 @@ enum ReconcileCommand {
         c.persistentFlags = [
             .bool("local", nil, "reconcile in this process even when the Flux controller runs in the cluster (fluxs)"),
             .string("storage-path", nil, "where artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)"),
+            .string("default-service-account", nil, "service account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller's flag (fluxs)"),
         ]
         c.subcommands = ObjectCommands.tree(
             verb: "reconcile", summary: { "Reconcile a \($0.kind.kind) resource" },

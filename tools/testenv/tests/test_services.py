@@ -312,7 +312,7 @@ class Lifecycle(unittest.TestCase):
             p = run(sys.executable, TESTENV, "run", "--dir", d, "--", "cat", os.path.join(d, "pids.json"))
             took = time.time() - t0
             pids = json.loads(p.stdout)
-            self.assertEqual(sorted(pids), ["forge", "git", "github", "hostile", "kube", "registry-auth", "registry-open",
+            self.assertEqual(sorted(pids), ["forge", "git", "github", "hostile", "kube", "kube-remote", "registry-auth", "registry-open",
                                            "registry-tls", "registry-token", "registry-token-server", "ssh", "webhook"])
             for name, pid in pids.items():
                 with self.assertRaises(ProcessLookupError, msg="%s (pid %d) still runs" % (name, pid)):
