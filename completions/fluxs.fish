@@ -47,12 +47,12 @@ function __fluxs_sub
             echo 'reconcile'
         case '|resume'
             echo 'resume'
-        case '|serve'
-            echo 'serve'
         case '|stats'
             echo 'stats'
         case '|suspend'
             echo 'suspend'
+        case '|sync'
+            echo 'sync'
         case '|tag'
             echo 'tag'
         case '|trace'
@@ -255,8 +255,6 @@ function __fluxs_sub
             echo 'create source bucket'
         case 'create source|git'
             echo 'create source git'
-        case 'create source|oci'
-            echo 'create source oci'
         case 'create secret|git'
             echo 'create secret git'
         case 'create secret|githubapp'
@@ -325,24 +323,10 @@ function __fluxs_sub
             echo 'debug kustomization'
         case 'trigger|receiver'
             echo 'trigger receiver'
-        case 'serve|receivers'
-            echo 'serve receivers'
-        case 'build|artifact'
-            echo 'build artifact'
         case 'build|kustomization' 'build|ks'
             echo 'build kustomization'
-        case 'diff|artifact'
-            echo 'diff artifact'
         case 'diff|kustomization' 'diff|ks'
             echo 'diff kustomization'
-        case 'push|artifact'
-            echo 'push artifact'
-        case 'pull|artifact'
-            echo 'pull artifact'
-        case 'tag|artifact'
-            echo 'tag artifact'
-        case 'list|artifacts'
-            echo 'list artifacts'
     end
 end
 
@@ -402,8 +386,6 @@ function __fluxs_value_flag
             return 0
         case 'create source bucket|--provider' 'create source bucket|--bucket-name' 'create source bucket|--endpoint' 'create source bucket|--access-key' 'create source bucket|--secret-key' 'create source bucket|--region' 'create source bucket|--secret-ref' 'create source bucket|--proxy-secret-ref' 'create source bucket|--ignore-paths' 'create source bucket|--fetch-timeout' 'create source bucket|--interval' 'create source bucket|--label'
             return 0
-        case 'create source oci|--provider' 'create source oci|--url' 'create source oci|--tag' 'create source oci|--tag-semver' 'create source oci|--digest' 'create source oci|--secret-ref' 'create source oci|--proxy-secret-ref' 'create source oci|--service-account' 'create source oci|--cert-ref' 'create source oci|--verify-provider' 'create source oci|--verify-secret-ref' 'create source oci|--verify-subject' 'create source oci|--verify-issuer' 'create source oci|--ignore-paths' 'create source oci|--layer-selector' 'create source oci|--fetch-timeout' 'create source oci|--interval' 'create source oci|--label'
-            return 0
         case 'create kustomization|--source' 'create kustomization|--path' 'create kustomization|--health-check' 'create kustomization|--health-check-timeout' 'create kustomization|--depends-on' 'create kustomization|--service-account' 'create kustomization|--decryption-provider' 'create kustomization|--decryption-secret' 'create kustomization|--target-namespace' 'create kustomization|--kubeconfig-secret-ref' 'create kustomization|--retry-interval' 'create kustomization|--interval' 'create kustomization|--label'
             return 0
         case 'create secret|--interval' 'create secret|--label'
@@ -444,33 +426,33 @@ function __fluxs_value_flag
             return 0
         case 'tree kustomization|--output' 'tree kustomization|-o'
             return 0
-        case 'reconcile|--storage-path' 'reconcile|--default-service-account'
+        case 'reconcile|--storage-path'
             return 0
-        case 'reconcile helmrelease|--storage-path' 'reconcile helmrelease|--default-service-account'
+        case 'reconcile helmrelease|--storage-path'
             return 0
-        case 'reconcile kustomization|--storage-path' 'reconcile kustomization|--default-service-account'
+        case 'reconcile kustomization|--concurrency' 'reconcile kustomization|--storage-path'
             return 0
-        case 'reconcile receiver|--storage-path' 'reconcile receiver|--default-service-account'
+        case 'reconcile receiver|--storage-path'
             return 0
-        case 'reconcile image|--storage-path' 'reconcile image|--default-service-account'
+        case 'reconcile image|--storage-path'
             return 0
-        case 'reconcile image policy|--storage-path' 'reconcile image policy|--default-service-account'
+        case 'reconcile image policy|--storage-path'
             return 0
-        case 'reconcile image repository|--storage-path' 'reconcile image repository|--default-service-account'
+        case 'reconcile image repository|--storage-path'
             return 0
-        case 'reconcile image update|--storage-path' 'reconcile image update|--default-service-account'
+        case 'reconcile image update|--storage-path'
             return 0
-        case 'reconcile source|--storage-path' 'reconcile source|--default-service-account'
+        case 'reconcile source|--storage-path'
             return 0
-        case 'reconcile source bucket|--storage-path' 'reconcile source bucket|--default-service-account'
+        case 'reconcile source bucket|--storage-path'
             return 0
-        case 'reconcile source chart|--storage-path' 'reconcile source chart|--default-service-account'
+        case 'reconcile source chart|--storage-path'
             return 0
-        case 'reconcile source git|--storage-path' 'reconcile source git|--default-service-account'
+        case 'reconcile source git|--storage-path'
             return 0
-        case 'reconcile source helm|--storage-path' 'reconcile source helm|--default-service-account'
+        case 'reconcile source helm|--storage-path'
             return 0
-        case 'reconcile source oci|--storage-path' 'reconcile source oci|--default-service-account'
+        case 'reconcile source oci|--storage-path'
             return 0
         case 'bootstrap|--version' 'bootstrap|-v' 'bootstrap|--components' 'bootstrap|--components-extra' 'bootstrap|--registry' 'bootstrap|--branch' 'bootstrap|--log-level' 'bootstrap|--cluster-domain' 'bootstrap|--secret-name' 'bootstrap|--ssh-key-algorithm' 'bootstrap|--ssh-ecdsa-curve' 'bootstrap|--ssh-hostname' 'bootstrap|--ca-file' 'bootstrap|--private-key-file' 'bootstrap|--author-name' 'bootstrap|--author-email' 'bootstrap|--commit-message-appendix' 'bootstrap|--registry-creds' 'bootstrap|--image-pull-secret' 'bootstrap|--sparse-checkout' 'bootstrap|--toleration-keys' 'bootstrap|--ssh-rsa-bits' 'bootstrap|--ssh-hostkey-algos' 'bootstrap|--gpg-key-ring' 'bootstrap|--gpg-passphrase' 'bootstrap|--gpg-key-id' 'bootstrap|--ssh-signing-key-file' 'bootstrap|--ssh-signing-password'
             return 0
@@ -492,23 +474,11 @@ function __fluxs_value_flag
             return 0
         case 'trigger receiver|--url' 'trigger receiver|--type' 'trigger receiver|--oidc-token' 'trigger receiver|--oidc-provider' 'trigger receiver|--oidc-audience' 'trigger receiver|--payload' 'trigger receiver|--retries' 'trigger receiver|--retry-delay' 'trigger receiver|--storage-path'
             return 0
-        case 'serve receivers|--listen' 'serve receivers|--concurrent' 'serve receivers|--storage-path'
-            return 0
         case 'build kustomization|--path' 'build kustomization|--kustomization-file' 'build kustomization|--ignore-paths' 'build kustomization|--local-sources'
-            return 0
-        case 'build artifact|--path' 'build artifact|-p' 'build artifact|--output' 'build artifact|-o' 'build artifact|--ignore-paths'
             return 0
         case 'diff kustomization|--path' 'diff kustomization|--ignore-paths' 'diff kustomization|--kustomization-file' 'diff kustomization|--local-sources'
             return 0
-        case 'diff artifact|--path' 'diff artifact|--creds' 'diff artifact|--provider' 'diff artifact|--ignore-paths'
-            return 0
-        case 'push artifact|--path' 'push artifact|-f' 'push artifact|--source' 'push artifact|--revision' 'push artifact|--creds' 'push artifact|--provider' 'push artifact|--ignore-paths' 'push artifact|--annotations' 'push artifact|-a' 'push artifact|--output' 'push artifact|-o'
-            return 0
-        case 'pull artifact|--output' 'pull artifact|-o' 'pull artifact|--creds' 'pull artifact|--provider'
-            return 0
-        case 'tag artifact|--tag' 'tag artifact|--creds' 'tag artifact|--provider'
-            return 0
-        case 'list artifacts|--filter-semver' 'list artifacts|--filter-regex' 'list artifacts|--creds' 'list artifacts|--provider'
+        case 'sync|--label-selector' 'sync|-l' 'sync|--concurrency' 'sync|--storage-path' 'sync|--output' 'sync|-o'
             return 0
     end
     switch "$argv[2]"
@@ -723,23 +693,8 @@ function __fluxs_candidates
             case 'trigger receiver|--storage-path'
                 __fish_complete_directories "$cur"
                 return
-            case 'serve receivers|--storage-path'
-                __fish_complete_directories "$cur"
-                return
-            case 'build artifact|--path' 'build artifact|-p'
-                __fish_complete_path "$cur"
-                return
-            case 'build artifact|--output' 'build artifact|-o'
-                __fish_complete_path "$cur"
-                return
-            case 'diff artifact|--path'
-                __fish_complete_path "$cur"
-                return
-            case 'push artifact|--path' 'push artifact|-f'
-                __fish_complete_path "$cur"
-                return
-            case 'pull artifact|--output' 'pull artifact|-o'
-                __fish_complete_directories "$cur"
+            case 'sync|--output' 'sync|-o'
+                printf '%s\n' 'table' 'json'
                 return
         end
         switch "$prev"
@@ -766,7 +721,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--version\tversion for fluxs' '--help\thelp for fluxs' '-h\thelp for fluxs'
             else
-                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'envsubst\tenvsubst substitutes the values of environment variables' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'list\tList artifacts' 'logs\tDisplay formatted logs for Flux components' 'plugin\tManage Flux CLI plugins' 'pull\tPull artifacts' 'push\tPush artifacts' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'serve\tServe webhooks for Flux objects (fluxs)' 'stats\tStats of Flux reconciles' 'suspend\tSuspend resources' 'tag\tTag artifacts' 'trace\tTrace in-cluster objects throughout the GitOps delivery pipeline' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger Flux resources from outside the cluster' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
+                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'envsubst\tenvsubst substitutes the values of environment variables' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'list\tList artifacts' 'logs\tDisplay formatted logs for Flux components' 'plugin\tManage Flux CLI plugins' 'pull\tPull artifacts' 'push\tPush artifacts' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'stats\tStats of Flux reconciles' 'suspend\tSuspend resources' 'sync\tReconcile every source, Kustomization and image automation object in dependency order' 'tag\tTag artifacts' 'trace\tTrace in-cluster objects throughout the GitOps delivery pipeline' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger Flux resources from outside the cluster' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
             end
         case 'version'
             if string match -q -- '-*' "$cur"
@@ -1320,7 +1275,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for source' '-h\thelp for source'
             else
-                printf '%b\n' 'bucket\tCreate or update a Bucket source' 'git\tCreate or update a GitRepository source' 'oci\tCreate or update an OCIRepository'
+                printf '%b\n' 'bucket\tCreate or update a Bucket source' 'git\tCreate or update a GitRepository source'
             end
         case 'create source git'
             if string match -q -- '-*' "$cur"
@@ -1329,10 +1284,6 @@ function __fluxs_candidates
         case 'create source bucket'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--provider\tthe S3 compatible storage provider name' '--bucket-name\tthe bucket name' '--endpoint\tthe bucket endpoint address' '--access-key\tthe bucket access key' '--secret-key\tthe bucket secret key' '--region\tthe bucket region' '--insecure\tfor when connecting to a non-TLS S3 HTTP endpoint' '--secret-ref\tthe name of an existing secret containing credentials' '--proxy-secret-ref\tthe name of an existing secret containing the proxy address and credentials' '--ignore-paths\tset paths to ignore in bucket resource (can specify multiple paths with commas: path1,path2)' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for bucket' '-h\thelp for bucket'
-            end
-        case 'create source oci'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--provider\tthe OCI provider name' '--url\tthe OCI repository URL' '--tag\tthe OCI artifact tag' '--tag-semver\tthe OCI artifact tag semver range' '--digest\tthe OCI artifact digest' '--secret-ref\tthe name of the Kubernetes image pull secret (type \'kubernetes.io/dockerconfigjson\')' '--proxy-secret-ref\tthe name of an existing secret containing the proxy address and credentials' '--service-account\tthe name of the Kubernetes service account that refers to an image pull secret' '--cert-ref\tthe name of a secret to use for TLS certificates' '--verify-provider\tthe OCI verify provider name to use for signature verification, available options are: (cosign)' '--verify-secret-ref\tthe name of a secret to use for signature verification' '--verify-subject\tregular expression to use for the OIDC subject during signature verification' '--verify-issuer\tregular expression to use for the OIDC issuer during signature verification' '--ignore-paths\tset paths to ignore resources (can specify multiple paths with commas: path1,path2)' '--insecure\tfor when connecting to a non-TLS registries over plain HTTP' '--layer-selector\tthe OCI artifact layer selector in the format \'<media-type>:<operation>\'' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for oci' '-h\thelp for oci'
             end
         case 'create kustomization'
             if string match -q -- '-*' "$cur"
@@ -1432,85 +1383,85 @@ function __fluxs_candidates
             end
         case 'reconcile'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for reconcile' '-h\thelp for reconcile'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for reconcile' '-h\thelp for reconcile'
             else
                 printf '%b\n' 'helmrelease\tReconcile a HelmRelease resource' 'image\tReconcile image automation objects' 'kustomization\tReconcile a Kustomization resource' 'receiver\tReconcile a Receiver resource' 'source\tReconcile sources'
             end
         case 'reconcile helmrelease'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--with-source\treconcile HelmRelease source' '--force\tforce a one-off install or upgrade of the HelmRelease resource' '--reset\treset the retry counter for a failed HelmRelease resource' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for helmrelease' '-h\thelp for helmrelease'
+                printf '%b\n' '--with-source\treconcile HelmRelease source' '--force\tforce a one-off install or upgrade of the HelmRelease resource' '--reset\treset the retry counter for a failed HelmRelease resource' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for helmrelease' '-h\thelp for helmrelease'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile kustomization'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--with-source\treconcile Kustomization source' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for kustomization' '-h\thelp for kustomization'
+                printf '%b\n' '--with-source\treconcile Kustomization source' '--with-dependents\talso reconcile the Kustomizations that depend on it and the Flux objects they apply, in dependency order (fluxs)' '--concurrency\twith --with-dependents: how many objects are reconciled at the same time (fluxs)' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for kustomization' '-h\thelp for kustomization'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile receiver'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for receiver' '-h\thelp for receiver'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for receiver' '-h\thelp for receiver'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile image'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for image' '-h\thelp for image'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for image' '-h\thelp for image'
             else
                 printf '%b\n' 'policy\tReconcile a ImagePolicy resource' 'repository\tReconcile a ImageRepository resource' 'update\tReconcile a ImageUpdateAutomation resource'
             end
         case 'reconcile image policy'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for policy' '-h\thelp for policy'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for policy' '-h\thelp for policy'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile image repository'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for repository' '-h\thelp for repository'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for repository' '-h\thelp for repository'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile image update'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for update' '-h\thelp for update'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for update' '-h\thelp for update'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile source'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for source' '-h\thelp for source'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for source' '-h\thelp for source'
             else
                 printf '%b\n' 'bucket\tReconcile a Bucket resource' 'chart\tReconcile a HelmChart resource' 'git\tReconcile a GitRepository resource' 'helm\tReconcile a HelmRepository resource' 'oci\tReconcile a OCIRepository resource'
             end
         case 'reconcile source bucket'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for bucket' '-h\thelp for bucket'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for bucket' '-h\thelp for bucket'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile source chart'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for chart' '-h\thelp for chart'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for chart' '-h\thelp for chart'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile source git'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for git' '-h\thelp for git'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for git' '-h\thelp for git'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile source helm'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for helm' '-h\thelp for helm'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for helm' '-h\thelp for helm'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile source oci'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for oci' '-h\thelp for oci'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for oci' '-h\thelp for oci'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
@@ -1598,21 +1549,11 @@ function __fluxs_candidates
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
-        case 'serve'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for serve' '-h\thelp for serve'
-            else
-                printf '%b\n' 'receivers\tServe the webhooks of Receivers and reconcile their resources'
-            end
-        case 'serve receivers'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--listen\tthe address to listen on, [host]:port' '--all-namespaces\tserve the Receivers of all namespaces' '-A\tserve the Receivers of all namespaces' '--concurrent\tthe number of reconciles run at the same time' '--local\treconcile in this process even when the Flux controller runs in the cluster' '--storage-path\twhere artifacts and Git mirrors are kept (default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for receivers' '-h\thelp for receivers'
-            end
         case 'build'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for build' '-h\thelp for build'
             else
-                printf '%b\n' 'artifact\tBuild artifact' 'kustomization\tBuild Kustomization'
+                printf '%b\n' 'kustomization\tBuild Kustomization'
             end
         case 'build kustomization'
             if string match -q -- '-*' "$cur"
@@ -1620,15 +1561,11 @@ function __fluxs_candidates
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
-        case 'build artifact'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--path\tPath to the directory where the Kubernetes manifests are located.' '-p\tPath to the directory where the Kubernetes manifests are located.' '--output\tPath to where the artifact tgz file should be written.' '-o\tPath to where the artifact tgz file should be written.' '--ignore-paths\tset paths to ignore in .gitignore format' '--resolve-symlinks\tresolve symlinks by copying their targets into the artifact' '--help\thelp for artifact' '-h\thelp for artifact'
-            end
         case 'diff'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for diff' '-h\thelp for diff'
             else
-                printf '%b\n' 'artifact\tDiff Artifact' 'kustomization\tDiff Kustomization'
+                printf '%b\n' 'kustomization\tDiff Kustomization'
             end
         case 'diff kustomization'
             if string match -q -- '-*' "$cur"
@@ -1636,53 +1573,29 @@ function __fluxs_candidates
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
-        case 'diff artifact'
+        case 'sync'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--path\tpath to the directory where the Kubernetes manifests are located' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--ignore-paths\tset paths to ignore in .gitignore format' '--insecure-registry\tallows the remote artifact to be pulled without TLS' '--help\thelp for artifact' '-h\thelp for artifact'
-            end
-        case 'push'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for push' '-h\thelp for push'
-            else
-                printf '%b\n' 'artifact\tPush artifact'
-            end
-        case 'push artifact'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--path\tpath to the directory where the Kubernetes manifests are located' '-f\tpath to the directory where the Kubernetes manifests are located' '--source\tthe source address, e.g. the Git URL' '--revision\tthe source revision in the format \'<branch|tag>@sha1:<commit-sha>\'' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--ignore-paths\tset paths to ignore in .gitignore format' '--annotations\tSet custom OCI annotations in the format \'<key>=<value>\'' '-a\tSet custom OCI annotations in the format \'<key>=<value>\'' '--output\tthe format in which the artifact digest should be printed, can be \'json\' or \'yaml\'' '-o\tthe format in which the artifact digest should be printed, can be \'json\' or \'yaml\'' '--debug\tdisplay logs from underlying library' '--reproducible\tensure reproducible image digests by setting the created timestamp to \'1970-01-01T00:00:00Z\'' '--insecure-registry\tallows artifacts to be pushed without TLS' '--resolve-symlinks\tresolve symlinks by copying their targets into the artifact' '--help\thelp for artifact' '-h\thelp for artifact'
-            end
-        case 'pull'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for pull' '-h\thelp for pull'
-            else
-                printf '%b\n' 'artifact\tPull artifact'
-            end
-        case 'pull artifact'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--output\tpath where the artifact content should be extracted.' '-o\tpath where the artifact content should be extracted.' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--insecure-registry\tallows artifacts to be pulled without TLS' '--help\thelp for artifact' '-h\thelp for artifact'
-            end
-        case 'tag'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for tag' '-h\thelp for tag'
-            else
-                printf '%b\n' 'artifact\tTag artifact'
-            end
-        case 'tag artifact'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--tag\ttag name' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--help\thelp for artifact' '-h\thelp for artifact'
+                printf '%b\n' '--all-namespaces\tselect objects in all namespaces' '-A\tselect objects in all namespaces' '--label-selector\tselect objects by label selector' '-l\tselect objects by label selector' '--concurrency\thow many objects are reconciled at the same time' '--local\treconcile in this process even when the Flux controllers run in the cluster' '--storage-path\twhere artifacts and Git mirrors are kept (default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--dry-run\tlist what would be reconciled, in order, without reconciling' '--output\toutput format of the report: table or json' '-o\toutput format of the report: table or json' '--help\thelp for sync' '-h\thelp for sync'
             end
         case 'list'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for list' '-h\thelp for list'
-            else
-                printf '%b\n' 'artifacts\tlist artifacts'
-            end
-        case 'list artifacts'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--filter-semver\tfilter tags returned from the oci repository using semver' '--filter-regex\tfilter tags returned from the oci repository using regex' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--insecure-registry\tallows the remote artifacts list to be fetched without TLS' '--help\thelp for artifacts' '-h\thelp for artifacts'
             end
         case 'plugin'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for plugin' '-h\thelp for plugin'
+            end
+        case 'pull'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for pull' '-h\thelp for pull'
+            end
+        case 'push'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for push' '-h\thelp for push'
+            end
+        case 'tag'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for tag' '-h\thelp for tag'
             end
     end
 end

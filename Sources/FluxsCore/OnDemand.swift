@@ -20,6 +20,9 @@ public struct ReconcileEnv {
     public var checkLease: (String) throws -> Void = { _ in }
     /// kustomize-controller's --default-service-account: impersonated when an object names no service account.
     public var defaultServiceAccount = ""
+    /// A Kustomization's change set and prune lines after a successful apply (sync counts them and follows the
+    /// Flux objects in it).
+    public var applied: ([ChangeSetEntry], [String]) -> Void = { _, _ in }
 
     public init(kube: KubeClient, storage: Storage, log: @escaping (String) -> Void = { _ in }, progress: @escaping (String) -> Void = { _ in },
                 warn: @escaping (String) -> Void = { _ in }) {

@@ -656,6 +656,7 @@ final class KustomizationRun {
         if let origin = artifact.metadata["org.opencontainers.image.revision"] { status.lastAppliedOriginRevision = origin }
         status.observedGeneration = generation
         let out = try write(kube)
+        env.applied(changes, deleted)
         let changed = changes.filter { $0.action != .unchanged }.map(\.line) + deleted
         let annotations = ["kustomize.toolkit.fluxcd.io/revision": revision]
         if !changed.isEmpty {

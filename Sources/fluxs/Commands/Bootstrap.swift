@@ -586,6 +586,7 @@ enum BootstrapCommand {
                 }
                 inv.out.success("\(label) reconciled successfully")
             }
+            try SyncCommand.afterBootstrap(inv, kube, namespace: ns)
             // 7. The controllers, when they were handed over to.
             if options.controllers {
                 inv.out.action("confirming components are healthy")

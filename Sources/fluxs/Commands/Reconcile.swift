@@ -89,7 +89,9 @@ enum ReconcileCommand {
             verb: "reconcile", summary: { "Reconcile a \($0.kind.kind) resource" },
             flags: { n in
                 switch n.adapter.kind {
-                case FluxKinds.kustomization: return [.bool("with-source", nil, "reconcile Kustomization source")]
+                case FluxKinds.kustomization: return [.bool("with-source", nil, "reconcile Kustomization source"),
+                                                      .bool("with-dependents", nil, "also reconcile the Kustomizations that depend on it and the Flux objects they apply, in dependency order (fluxs)"),
+                                                      .int("concurrency", "with --with-dependents: how many objects are reconciled at the same time (fluxs)", default: 4)]
                 case FluxKinds.helmRelease: return [.bool("with-source", nil, "reconcile HelmRelease source"),
                                                     .bool("force", nil, "force a one-off install or upgrade of the HelmRelease resource"),
                                                     .bool("reset", nil, "reset the retry counter for a failed HelmRelease resource")]
@@ -105,6 +107,9 @@ enum ReconcileCommand {
     static func run(_ inv: Invocation, _ a: KindAdapter) throws -> Int32 {
         guard let name = inv.args.first else { throw CLIError("\(a.kind.kind) name is required") }
         let ns = try inv.namespace()
+        if a.kind == FluxKinds.kustomization && inv.flags.bool("with-dependents") {
+            return try SyncCommand.withDependents(inv, name: name, ns: ns)
+        }
         let kube = try inv.kube()
         if inv.flags.bool("with-source") {
             try reconcileSource(inv, a, kube, name: name, ns: ns)

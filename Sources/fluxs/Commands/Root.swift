@@ -89,6 +89,7 @@ enum RootCommand {
             ArtifactCommands.make("pull"),
             ArtifactCommands.make("tag"),
             ArtifactCommands.make("list"),
+            SyncCommand.make(),
         ]
         root.subcommands = built + PlannedCommands.all().filter { p in !built.contains { $0.name == p.name } }
         return root
