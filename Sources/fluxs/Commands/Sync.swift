@@ -288,12 +288,20 @@ enum SyncCommand {
             let done: Node
             switch mode {
             case .local(let r):
+                // The reconcile command's Lease: one process at a time reconciles an object; read again once held.
+                let lease = ObjectLease(kube: kube, kind: k.kind, namespace: k.namespace, name: k.name)
+                do {
+                    try lease.acquire(deadline: monotonicSeconds() + kube.remaining, waiting: { [out, lock] m in lock.with { out.waiting("\(k): \(m)") } })
+                } catch let e as ObjectLease.Held { return SyncRun(outcome: .failed, message: e.description) }
+                defer { lease.release() }
+                let current = try kube.get(a.resource, namespace: k.namespace, name: k.name)
                 let box = Applied()
                 var renv = ReconcileEnv(kube: kube, storage: storage,
                                         log: { [verbose, out, lock] l in if verbose { lock.with { out.stderr(l) } } },
                                         warn: { [out, lock] w in lock.with { out.warning(w) } })
+                renv.checkLease = { try lease.check($0) }
                 renv.applied = { changes, deleted in box.changes = changes; box.deleted = deleted }
-                done = try r.reconcile(annotated, env: renv)
+                do { done = try r.reconcile(current, env: renv) } catch let e as ObjectLease.Held { return SyncRun(outcome: .failed, message: e.description) }
                 run.created = box.changes.filter { $0.action == .created }.count
                 run.configured = box.changes.filter { $0.action == .configured }.count
                 run.pruned = box.deleted.count
