@@ -21,6 +21,7 @@ __fluxs_sub() {
         "|kustomize") __fluxs_next='kustomize' ;;
         "|list") __fluxs_next='list' ;;
         "|logs") __fluxs_next='logs' ;;
+        "|plan") __fluxs_next='plan' ;;
         "|plugin") __fluxs_next='plugin' ;;
         "|pull") __fluxs_next='pull' ;;
         "|push") __fluxs_next='push' ;;
@@ -245,6 +246,7 @@ __fluxs_value_flag() {
         "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths"|"build kustomization|--local-sources") return 0 ;;
         "diff kustomization|--path"|"diff kustomization|--ignore-paths"|"diff kustomization|--kustomization-file"|"diff kustomization|--local-sources") return 0 ;;
         "sync|--label-selector"|"sync|-l"|"sync|--concurrency"|"sync|--storage-path"|"sync|--output"|"sync|-o") return 0 ;;
+        "plan|--label-selector"|"plan|-l"|"plan|--path-override"|"plan|--storage-path"|"plan|--output"|"plan|-o") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -256,7 +258,7 @@ __fluxs_globals='--timeout --verbose --ns-follows-kube-context --namespace -n --
 
 __fluxs_words() {
     case "$1" in
-        '') __fluxs_subs='bootstrap build check completion create debug delete diff envsubst events export get help install kustomize list logs plugin pull push reconcile resume stats suspend sync tag trace tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
+        '') __fluxs_subs='bootstrap build check completion create debug delete diff envsubst events export get help install kustomize list logs plan plugin pull push reconcile resume stats suspend sync tag trace tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
         'version') __fluxs_subs=''; __fluxs_flags='--client --output -o --help -h'; __fluxs_args=none ;;
         'completion') __fluxs_subs='bash fish powershell zsh'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'completion bash') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
@@ -414,6 +416,7 @@ __fluxs_words() {
         'diff') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'diff kustomization') __fluxs_subs=''; __fluxs_flags='--path --progress-bar --ignore-paths --kustomization-file --strict-substitute --recursive -r --local-sources --ignore-not-found --help -h'; __fluxs_args=names ;;
         'sync') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --label-selector -l --concurrency --local --storage-path --dry-run --output -o --help -h'; __fluxs_args=none ;;
+        'plan') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --label-selector -l --path-override --storage-path --output -o --help -h'; __fluxs_args=none ;;
         'list') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'plugin') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'pull') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
@@ -483,6 +486,7 @@ __fluxs_flag_values() {
         "logs|--level") COMPREPLY=($(compgen -W 'debug info error' -- "$cur")) ;;
         "trigger receiver|--storage-path") COMPREPLY=($(compgen -d -- "$cur")) ;;
         "sync|--output"|"sync|-o") COMPREPLY=($(compgen -W 'table json' -- "$cur")) ;;
+        "plan|--output"|"plan|-o") COMPREPLY=($(compgen -W 'text json' -- "$cur")) ;;
         *)
             case "$2" in
                 --namespace|-n) __fluxs_dynamic ;;

@@ -37,6 +37,8 @@ function __fluxs_sub
             echo 'list'
         case '|logs'
             echo 'logs'
+        case '|plan'
+            echo 'plan'
         case '|plugin'
             echo 'plugin'
         case '|pull'
@@ -480,6 +482,8 @@ function __fluxs_value_flag
             return 0
         case 'sync|--label-selector' 'sync|-l' 'sync|--concurrency' 'sync|--storage-path' 'sync|--output' 'sync|-o'
             return 0
+        case 'plan|--label-selector' 'plan|-l' 'plan|--path-override' 'plan|--storage-path' 'plan|--output' 'plan|-o'
+            return 0
     end
     switch "$argv[2]"
         case '--timeout' '--namespace' '-n' '--kubeconfig' '--context' '--cluster' '--user' '--server' '--token' '--as' '--as-uid' '--as-group' '--certificate-authority' '--client-certificate' '--client-key' '--tls-server-name' '--cache-dir' '--kube-api-qps' '--kube-api-burst'
@@ -696,6 +700,9 @@ function __fluxs_candidates
             case 'sync|--output' 'sync|-o'
                 printf '%s\n' 'table' 'json'
                 return
+            case 'plan|--output' 'plan|-o'
+                printf '%s\n' 'text' 'json'
+                return
         end
         switch "$prev"
             case '--namespace' '-n'
@@ -721,7 +728,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--version\tversion for fluxs' '--help\thelp for fluxs' '-h\thelp for fluxs'
             else
-                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'envsubst\tenvsubst substitutes the values of environment variables' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'list\tList artifacts' 'logs\tDisplay formatted logs for Flux components' 'plugin\tManage Flux CLI plugins' 'pull\tPull artifacts' 'push\tPush artifacts' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'stats\tStats of Flux reconciles' 'suspend\tSuspend resources' 'sync\tReconcile every source, Kustomization and image automation object in dependency order' 'tag\tTag artifacts' 'trace\tTrace in-cluster objects throughout the GitOps delivery pipeline' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger Flux resources from outside the cluster' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
+                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'envsubst\tenvsubst substitutes the values of environment variables' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'list\tList artifacts' 'logs\tDisplay formatted logs for Flux components' 'plan\tShow what a sync would create, change and prune in the cluster' 'plugin\tManage Flux CLI plugins' 'pull\tPull artifacts' 'push\tPush artifacts' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'stats\tStats of Flux reconciles' 'suspend\tSuspend resources' 'sync\tReconcile every source, Kustomization and image automation object in dependency order' 'tag\tTag artifacts' 'trace\tTrace in-cluster objects throughout the GitOps delivery pipeline' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger Flux resources from outside the cluster' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
             end
         case 'version'
             if string match -q -- '-*' "$cur"
@@ -1576,6 +1583,10 @@ function __fluxs_candidates
         case 'sync'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--all-namespaces\tselect objects in all namespaces' '-A\tselect objects in all namespaces' '--label-selector\tselect objects by label selector' '-l\tselect objects by label selector' '--concurrency\thow many objects are reconciled at the same time' '--local\treconcile in this process even when the Flux controllers run in the cluster' '--storage-path\twhere artifacts and Git mirrors are kept (default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--dry-run\tlist what would be reconciled, in order, without reconciling' '--output\toutput format of the report: table or json' '-o\toutput format of the report: table or json' '--help\thelp for sync' '-h\thelp for sync'
+            end
+        case 'plan'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--all-namespaces\tselect objects in all namespaces' '-A\tselect objects in all namespaces' '--label-selector\tselect objects by label selector' '-l\tselect objects by label selector' '--path-override\tNAME=DIR or NAMESPACE/NAME=DIR: build that Kustomization from a local directory (the directory of its spec.path)' '--storage-path\twhere artifacts are kept (default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--output\toutput format: text or json' '-o\toutput format: text or json' '--help\thelp for plan' '-h\thelp for plan'
             end
         case 'list'
             if string match -q -- '-*' "$cur"

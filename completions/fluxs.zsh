@@ -22,6 +22,7 @@ __fluxs_sub() {
         "|kustomize") REPLY='kustomize' ;;
         "|list") REPLY='list' ;;
         "|logs") REPLY='logs' ;;
+        "|plan") REPLY='plan' ;;
         "|plugin") REPLY='plugin' ;;
         "|pull") REPLY='pull' ;;
         "|push") REPLY='push' ;;
@@ -246,6 +247,7 @@ __fluxs_value_flag() {
         "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths"|"build kustomization|--local-sources") return 0 ;;
         "diff kustomization|--path"|"diff kustomization|--ignore-paths"|"diff kustomization|--kustomization-file"|"diff kustomization|--local-sources") return 0 ;;
         "sync|--label-selector"|"sync|-l"|"sync|--concurrency"|"sync|--storage-path"|"sync|--output"|"sync|-o") return 0 ;;
+        "plan|--label-selector"|"plan|-l"|"plan|--path-override"|"plan|--storage-path"|"plan|--output"|"plan|-o") return 0 ;;
     esac
     case "$2" in
         --timeout|--namespace|-n|--kubeconfig|--context|--cluster|--user|--server|--token|--as|--as-uid|--as-group|--certificate-authority|--client-certificate|--client-key|--tls-server-name|--cache-dir|--kube-api-qps|--kube-api-burst) return 0 ;;
@@ -259,7 +261,7 @@ __fluxs_candidates() {
     local -a subs flags
     local args=none
     case "$1" in
-        '') subs=('bootstrap:Deploy Flux on a cluster the GitOps way.' 'build:Build a flux resource' 'check:Check requirements and installation' 'completion:Generates completion scripts for various shells' 'create:Create or update sources and resources' 'debug:Debug a flux resource' 'delete:Delete sources and resources' 'diff:Diff a flux resource' 'envsubst:envsubst substitutes the values of environment variables' 'events:Display Kubernetes events for Flux resources' 'export:Export resources in YAML format' 'get:Get the resources and their status' 'help:Help about any command' 'install:Install or upgrade Flux' 'kustomize:Build kustomizations with fluxs'\''s kustomize engine (fluxs)' 'list:List artifacts' 'logs:Display formatted logs for Flux components' 'plugin:Manage Flux CLI plugins' 'pull:Pull artifacts' 'push:Push artifacts' 'reconcile:Reconcile sources and resources' 'resume:Resume suspended resources' 'stats:Stats of Flux reconciles' 'suspend:Suspend resources' 'sync:Reconcile every source, Kustomization and image automation object in dependency order' 'tag:Tag artifacts' 'trace:Trace in-cluster objects throughout the GitOps delivery pipeline' 'tree:Print the resources reconciled by Flux' 'trigger:Trigger Flux resources from outside the cluster' 'uninstall:Uninstall Flux and its custom resource definitions' 'version:Print the client and server-side components version information.'); flags=('--version:version for fluxs' '--help:help for fluxs' '-h:help for fluxs'); args=subs ;;
+        '') subs=('bootstrap:Deploy Flux on a cluster the GitOps way.' 'build:Build a flux resource' 'check:Check requirements and installation' 'completion:Generates completion scripts for various shells' 'create:Create or update sources and resources' 'debug:Debug a flux resource' 'delete:Delete sources and resources' 'diff:Diff a flux resource' 'envsubst:envsubst substitutes the values of environment variables' 'events:Display Kubernetes events for Flux resources' 'export:Export resources in YAML format' 'get:Get the resources and their status' 'help:Help about any command' 'install:Install or upgrade Flux' 'kustomize:Build kustomizations with fluxs'\''s kustomize engine (fluxs)' 'list:List artifacts' 'logs:Display formatted logs for Flux components' 'plan:Show what a sync would create, change and prune in the cluster' 'plugin:Manage Flux CLI plugins' 'pull:Pull artifacts' 'push:Push artifacts' 'reconcile:Reconcile sources and resources' 'resume:Resume suspended resources' 'stats:Stats of Flux reconciles' 'suspend:Suspend resources' 'sync:Reconcile every source, Kustomization and image automation object in dependency order' 'tag:Tag artifacts' 'trace:Trace in-cluster objects throughout the GitOps delivery pipeline' 'tree:Print the resources reconciled by Flux' 'trigger:Trigger Flux resources from outside the cluster' 'uninstall:Uninstall Flux and its custom resource definitions' 'version:Print the client and server-side components version information.'); flags=('--version:version for fluxs' '--help:help for fluxs' '-h:help for fluxs'); args=subs ;;
         'version') subs=(); flags=('--client:print only client version' '--output:the format in which the information should be printed. can be '\''json'\'' or '\''yaml'\''' '-o:the format in which the information should be printed. can be '\''json'\'' or '\''yaml'\''' '--help:help for version' '-h:help for version'); args=none ;;
         'completion') subs=('bash:Generates bash completion scripts' 'fish:Generates fish completion scripts' 'powershell:Generates powershell completion scripts' 'zsh:Generates zsh completion scripts'); flags=('--help:help for completion' '-h:help for completion'); args=subs ;;
         'completion bash') subs=(); flags=('--help:help for bash' '-h:help for bash'); args=none ;;
@@ -417,6 +419,7 @@ __fluxs_candidates() {
         'diff') subs=('kustomization:Diff Kustomization'); flags=('--help:help for diff' '-h:help for diff'); args=subs ;;
         'diff kustomization') subs=(); flags=('--path:Path to a local directory that matches the specified Kustomization.spec.path.' '--progress-bar:Boolean to set the progress bar. The default value is true.' '--ignore-paths:set paths to ignore in .gitignore format' '--kustomization-file:Path to the Flux Kustomization YAML file.' '--strict-substitute:When enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--recursive:Recursively diff Kustomizations' '-r:Recursively diff Kustomizations' '--local-sources:Comma-separated list of repositories in format\: Kind/namespace/name=path' '--ignore-not-found:treat a missing Kustomization in the cluster as new (requires --kustomization-file)' '--help:help for kustomization' '-h:help for kustomization'); args=names ;;
         'sync') subs=(); flags=('--all-namespaces:select objects in all namespaces' '-A:select objects in all namespaces' '--label-selector:select objects by label selector' '-l:select objects by label selector' '--concurrency:how many objects are reconciled at the same time' '--local:reconcile in this process even when the Flux controllers run in the cluster' '--storage-path:where artifacts and Git mirrors are kept (default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--dry-run:list what would be reconciled, in order, without reconciling' '--output:output format of the report\: table or json' '-o:output format of the report\: table or json' '--help:help for sync' '-h:help for sync'); args=none ;;
+        'plan') subs=(); flags=('--all-namespaces:select objects in all namespaces' '-A:select objects in all namespaces' '--label-selector:select objects by label selector' '-l:select objects by label selector' '--path-override:NAME=DIR or NAMESPACE/NAME=DIR\: build that Kustomization from a local directory (the directory of its spec.path)' '--storage-path:where artifacts are kept (default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--output:output format\: text or json' '-o:output format\: text or json' '--help:help for plan' '-h:help for plan'); args=none ;;
         'list') subs=(); flags=('--help:help for list' '-h:help for list'); args=none ;;
         'plugin') subs=(); flags=('--help:help for plugin' '-h:help for plugin'); args=none ;;
         'pull') subs=(); flags=('--help:help for pull' '-h:help for pull'); args=none ;;
@@ -909,6 +912,10 @@ __fluxs_flag_values() {
         "sync|--concurrency") _message 'value' ;;
         "sync|--storage-path") _message 'value' ;;
         "sync|--output"|"sync|-o") compadd -- 'table' 'json' ;;
+        "plan|--label-selector"|"plan|-l") _message 'value' ;;
+        "plan|--path-override") _message 'value' ;;
+        "plan|--storage-path") _message 'value' ;;
+        "plan|--output"|"plan|-o") compadd -- 'text' 'json' ;;
         *)
             case "$2" in
                 --timeout) _message 'value' ;;

@@ -90,6 +90,7 @@ enum RootCommand {
             ArtifactCommands.make("tag"),
             ArtifactCommands.make("list"),
             SyncCommand.make(),
+            PlanCommand.make(),
         ]
         root.subcommands = built + PlannedCommands.all().filter { p in !built.contains { $0.name == p.name } }
         return root
