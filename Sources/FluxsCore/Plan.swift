@@ -146,8 +146,8 @@ public enum UnifiedDiff {
         var i = 0, j = 0
         while i < n || j < m {
             if i < n && j < m && x[i] == y[j] { out.append((" ", x[i])); i += 1; j += 1 }
-            else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) { out.append(("+", y[j])); j += 1 }
-            else { out.append(("-", x[i])); i += 1 }
+            else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) { out.append(("-", x[i])); i += 1 }
+            else { out.append(("+", y[j])); j += 1 }
         }
         return out
     }

@@ -319,8 +319,11 @@ public final class SyncEngine {
 
     func finish(_ it: Item, _ r: SyncRun, _ took: Double) {
         let before = it.result.revision
-        it.result.runs += 1
-        it.result.duration += took
+        // Only reconciliations count as runs (not a look that found it suspended, or --dry-run).
+        if r.outcome == .succeeded || r.outcome == .failed {
+            it.result.runs += 1
+            it.result.duration += took
+        }
         it.result.outcome = r.outcome
         it.result.revision = r.revision
         it.result.message = r.message

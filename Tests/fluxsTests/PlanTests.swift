@@ -92,7 +92,7 @@ final class PlanTests: XCTestCase {
         let text = try fx.fluxs(["plan"])
         XCTAssertEqual(text.status, 1)
         XCTAssertTrue(text.stdout.contains("  ~ ConfigMap/\(fx.apps)/a will be changed\n"), text.stdout)
-        XCTAssertTrue(text.stdout.contains("-  k: v1\n") && text.stdout.contains("+  k: v2\n"), text.stdout)
+        XCTAssertLessThan(try XCTUnwrap(text.stdout.range(of: "      -  k: v1\n")).lowerBound, try XCTUnwrap(text.stdout.range(of: "      +  k: v2\n")).lowerBound, text.stdout)
         XCTAssertTrue(text.stdout.contains("***** (before)") && text.stdout.contains("***** (after)"), text.stdout)
         XCTAssertTrue(text.stdout.contains("  + Widget/\(newNS)/w will be created\n"), text.stdout)
         XCTAssertTrue(text.stdout.contains("  - ConfigMap/\(fx.apps)/b will be pruned\n"), text.stdout)

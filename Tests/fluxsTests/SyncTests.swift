@@ -121,6 +121,7 @@ final class SyncTests: XCTestCase {
         try validate(dry.stdout)
         let planned = results(try json(dry))
         XCTAssertEqual(planned["Kustomization/a"]?["result"] as? String, "planned")
+        XCTAssertEqual(planned["Kustomization/a"]?["runs"] as? Int, 0)
         XCTAssertEqual(planned["Kustomization/g"]?["result"] as? String, "suspended")
         XCTAssertEqual(planned["Kustomization/p"]?["result"] as? String, "failed")
         XCTAssertEqual(try fx.jsonpath("kustomization", "a", ".status.lastAppliedRevision"), "")
