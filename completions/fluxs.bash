@@ -27,6 +27,7 @@ __fluxs_sub() {
         "|push") __fluxs_next='push' ;;
         "|reconcile") __fluxs_next='reconcile' ;;
         "|resume") __fluxs_next='resume' ;;
+        "|serve") __fluxs_next='serve' ;;
         "|stats") __fluxs_next='stats' ;;
         "|suspend") __fluxs_next='suspend' ;;
         "|sync") __fluxs_next='sync' ;;
@@ -131,6 +132,7 @@ __fluxs_sub() {
         "create|tenant") __fluxs_next='create tenant' ;;
         "create source|bucket") __fluxs_next='create source bucket' ;;
         "create source|git") __fluxs_next='create source git' ;;
+        "create source|oci") __fluxs_next='create source oci' ;;
         "create secret|git") __fluxs_next='create secret git' ;;
         "create secret|githubapp") __fluxs_next='create secret githubapp' ;;
         "create secret|helm") __fluxs_next='create secret helm' ;;
@@ -165,8 +167,15 @@ __fluxs_sub() {
         "kustomize|build") __fluxs_next='kustomize build' ;;
         "debug|kustomization"|"debug|ks") __fluxs_next='debug kustomization' ;;
         "trigger|receiver") __fluxs_next='trigger receiver' ;;
+        "serve|receivers") __fluxs_next='serve receivers' ;;
+        "build|artifact") __fluxs_next='build artifact' ;;
         "build|kustomization"|"build|ks") __fluxs_next='build kustomization' ;;
+        "diff|artifact") __fluxs_next='diff artifact' ;;
         "diff|kustomization"|"diff|ks") __fluxs_next='diff kustomization' ;;
+        "push|artifact") __fluxs_next='push artifact' ;;
+        "pull|artifact") __fluxs_next='pull artifact' ;;
+        "tag|artifact") __fluxs_next='tag artifact' ;;
+        "list|artifacts") __fluxs_next='list artifacts' ;;
     esac
 }
 
@@ -199,6 +208,7 @@ __fluxs_value_flag() {
         "create source|--fetch-timeout"|"create source|--interval"|"create source|--label") return 0 ;;
         "create source git|--url"|"create source git|--branch"|"create source git|--tag"|"create source git|--tag-semver"|"create source git|--ref-name"|"create source git|--commit"|"create source git|--username"|"create source git|-u"|"create source git|--password"|"create source git|-p"|"create source git|--ssh-key-algorithm"|"create source git|--ssh-rsa-bits"|"create source git|--ssh-ecdsa-curve"|"create source git|--secret-ref"|"create source git|--proxy-secret-ref"|"create source git|--provider"|"create source git|--ca-file"|"create source git|--private-key-file"|"create source git|--ignore-paths"|"create source git|--sparse-checkout-paths"|"create source git|--fetch-timeout"|"create source git|--interval"|"create source git|--label") return 0 ;;
         "create source bucket|--provider"|"create source bucket|--bucket-name"|"create source bucket|--endpoint"|"create source bucket|--access-key"|"create source bucket|--secret-key"|"create source bucket|--region"|"create source bucket|--secret-ref"|"create source bucket|--proxy-secret-ref"|"create source bucket|--ignore-paths"|"create source bucket|--fetch-timeout"|"create source bucket|--interval"|"create source bucket|--label") return 0 ;;
+        "create source oci|--provider"|"create source oci|--url"|"create source oci|--tag"|"create source oci|--tag-semver"|"create source oci|--digest"|"create source oci|--secret-ref"|"create source oci|--proxy-secret-ref"|"create source oci|--service-account"|"create source oci|--cert-ref"|"create source oci|--verify-provider"|"create source oci|--verify-secret-ref"|"create source oci|--verify-subject"|"create source oci|--verify-issuer"|"create source oci|--ignore-paths"|"create source oci|--layer-selector"|"create source oci|--fetch-timeout"|"create source oci|--interval"|"create source oci|--label") return 0 ;;
         "create kustomization|--source"|"create kustomization|--path"|"create kustomization|--health-check"|"create kustomization|--health-check-timeout"|"create kustomization|--depends-on"|"create kustomization|--service-account"|"create kustomization|--decryption-provider"|"create kustomization|--decryption-secret"|"create kustomization|--target-namespace"|"create kustomization|--kubeconfig-secret-ref"|"create kustomization|--retry-interval"|"create kustomization|--interval"|"create kustomization|--label") return 0 ;;
         "create secret|--interval"|"create secret|--label") return 0 ;;
         "create secret git|--url"|"create secret git|--username"|"create secret git|-u"|"create secret git|--password"|"create secret git|-p"|"create secret git|--bearer-token"|"create secret git|--ssh-key-algorithm"|"create secret git|--ssh-rsa-bits"|"create secret git|--ssh-ecdsa-curve"|"create secret git|--ca-crt-file"|"create secret git|--private-key-file"|"create secret git|--interval"|"create secret git|--label") return 0 ;;
@@ -243,8 +253,15 @@ __fluxs_value_flag() {
         "trace|--kind"|"trace|--api-version") return 0 ;;
         "logs|--level"|"logs|--kind"|"logs|--name"|"logs|--tail"|"logs|--flux-namespace"|"logs|--since"|"logs|--since-time") return 0 ;;
         "trigger receiver|--url"|"trigger receiver|--type"|"trigger receiver|--oidc-token"|"trigger receiver|--oidc-provider"|"trigger receiver|--oidc-audience"|"trigger receiver|--payload"|"trigger receiver|--retries"|"trigger receiver|--retry-delay"|"trigger receiver|--storage-path") return 0 ;;
+        "serve receivers|--listen"|"serve receivers|--concurrent"|"serve receivers|--storage-path") return 0 ;;
         "build kustomization|--path"|"build kustomization|--kustomization-file"|"build kustomization|--ignore-paths"|"build kustomization|--local-sources") return 0 ;;
+        "build artifact|--path"|"build artifact|-p"|"build artifact|--output"|"build artifact|-o"|"build artifact|--ignore-paths") return 0 ;;
         "diff kustomization|--path"|"diff kustomization|--ignore-paths"|"diff kustomization|--kustomization-file"|"diff kustomization|--local-sources") return 0 ;;
+        "diff artifact|--path"|"diff artifact|--creds"|"diff artifact|--provider"|"diff artifact|--ignore-paths") return 0 ;;
+        "push artifact|--path"|"push artifact|-f"|"push artifact|--source"|"push artifact|--revision"|"push artifact|--creds"|"push artifact|--provider"|"push artifact|--ignore-paths"|"push artifact|--annotations"|"push artifact|-a"|"push artifact|--output"|"push artifact|-o") return 0 ;;
+        "pull artifact|--output"|"pull artifact|-o"|"pull artifact|--creds"|"pull artifact|--provider") return 0 ;;
+        "tag artifact|--tag"|"tag artifact|--creds"|"tag artifact|--provider") return 0 ;;
+        "list artifacts|--filter-semver"|"list artifacts|--filter-regex"|"list artifacts|--creds"|"list artifacts|--provider") return 0 ;;
         "sync|--label-selector"|"sync|-l"|"sync|--concurrency"|"sync|--storage-path"|"sync|--output"|"sync|-o") return 0 ;;
         "plan|--label-selector"|"plan|-l"|"plan|--path-override"|"plan|--storage-path"|"plan|--output"|"plan|-o") return 0 ;;
     esac
@@ -258,7 +275,7 @@ __fluxs_globals='--timeout --verbose --ns-follows-kube-context --namespace -n --
 
 __fluxs_words() {
     case "$1" in
-        '') __fluxs_subs='bootstrap build check completion create debug delete diff envsubst events export get help install kustomize list logs plan plugin pull push reconcile resume stats suspend sync tag trace tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
+        '') __fluxs_subs='bootstrap build check completion create debug delete diff envsubst events export get help install kustomize list logs plan plugin pull push reconcile resume serve stats suspend sync tag trace tree trigger uninstall version'; __fluxs_flags='--version --help -h'; __fluxs_args=subs ;;
         'version') __fluxs_subs=''; __fluxs_flags='--client --output -o --help -h'; __fluxs_args=none ;;
         'completion') __fluxs_subs='bash fish powershell zsh'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'completion bash') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
@@ -354,9 +371,10 @@ __fluxs_words() {
         'delete source helm') __fluxs_subs=''; __fluxs_flags='--silent -s --help -h'; __fluxs_args=names ;;
         'delete source oci') __fluxs_subs=''; __fluxs_flags='--silent -s --help -h'; __fluxs_args=names ;;
         'create') __fluxs_subs='alert alert-provider image kustomization receiver secret source tenant'; __fluxs_flags='--interval --export --label --help -h'; __fluxs_args=subs ;;
-        'create source') __fluxs_subs='bucket git'; __fluxs_flags='--fetch-timeout --interval --export --label --help -h'; __fluxs_args=subs ;;
+        'create source') __fluxs_subs='bucket git oci'; __fluxs_flags='--fetch-timeout --interval --export --label --help -h'; __fluxs_args=subs ;;
         'create source git') __fluxs_subs=''; __fluxs_flags='--url --branch --tag --tag-semver --ref-name --commit --username -u --password -p --ssh-key-algorithm --ssh-rsa-bits --ssh-ecdsa-curve --secret-ref --proxy-secret-ref --provider --ca-file --private-key-file --recurse-submodules --silent -s --ignore-paths --sparse-checkout-paths --fetch-timeout --interval --export --label --help -h'; __fluxs_args=none ;;
         'create source bucket') __fluxs_subs=''; __fluxs_flags='--provider --bucket-name --endpoint --access-key --secret-key --region --insecure --secret-ref --proxy-secret-ref --ignore-paths --fetch-timeout --interval --export --label --help -h'; __fluxs_args=none ;;
+        'create source oci') __fluxs_subs=''; __fluxs_flags='--provider --url --tag --tag-semver --digest --secret-ref --proxy-secret-ref --service-account --cert-ref --verify-provider --verify-secret-ref --verify-subject --verify-issuer --ignore-paths --insecure --layer-selector --fetch-timeout --interval --export --label --help -h'; __fluxs_args=none ;;
         'create kustomization') __fluxs_subs=''; __fluxs_flags='--source --path --prune --wait --health-check --health-check-timeout --depends-on --service-account --decryption-provider --decryption-secret --target-namespace --kubeconfig-secret-ref --retry-interval --interval --export --label --help -h'; __fluxs_args=none ;;
         'create secret') __fluxs_subs='git githubapp helm notation oci proxy receiver tls'; __fluxs_flags='--interval --export --label --help -h'; __fluxs_args=subs ;;
         'create secret git') __fluxs_subs=''; __fluxs_flags='--url --username -u --password -p --bearer-token --ssh-key-algorithm --ssh-rsa-bits --ssh-ecdsa-curve --ca-crt-file --private-key-file --interval --export --label --help -h'; __fluxs_args=none ;;
@@ -411,17 +429,25 @@ __fluxs_words() {
         'logs') __fluxs_subs=''; __fluxs_flags='--level --kind --name --follow -f --tail --flux-namespace --all-namespaces -A --since --since-time --help -h'; __fluxs_args=none ;;
         'trigger') __fluxs_subs='receiver'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'trigger receiver') __fluxs_subs=''; __fluxs_flags='--url --type --oidc-token --oidc-provider --oidc-audience --payload --retries --retry-delay --local --storage-path --help -h'; __fluxs_args=names ;;
-        'build') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'serve') __fluxs_subs='receivers'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'serve receivers') __fluxs_subs=''; __fluxs_flags='--listen --all-namespaces -A --concurrent --local --storage-path --help -h'; __fluxs_args=none ;;
+        'build') __fluxs_subs='artifact kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'build kustomization') __fluxs_subs=''; __fluxs_flags='--path --kustomization-file --ignore-paths --dry-run --strict-substitute --in-memory-build --recursive -r --local-sources --help -h'; __fluxs_args=names ;;
-        'diff') __fluxs_subs='kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'build artifact') __fluxs_subs=''; __fluxs_flags='--path -p --output -o --ignore-paths --resolve-symlinks --help -h'; __fluxs_args=none ;;
+        'diff') __fluxs_subs='artifact kustomization'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
         'diff kustomization') __fluxs_subs=''; __fluxs_flags='--path --progress-bar --ignore-paths --kustomization-file --strict-substitute --recursive -r --local-sources --ignore-not-found --help -h'; __fluxs_args=names ;;
+        'diff artifact') __fluxs_subs=''; __fluxs_flags='--path --creds --provider --ignore-paths --insecure-registry --help -h'; __fluxs_args=none ;;
+        'push') __fluxs_subs='artifact'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'push artifact') __fluxs_subs=''; __fluxs_flags='--path -f --source --revision --creds --provider --ignore-paths --annotations -a --output -o --debug --reproducible --insecure-registry --resolve-symlinks --help -h'; __fluxs_args=none ;;
+        'pull') __fluxs_subs='artifact'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'pull artifact') __fluxs_subs=''; __fluxs_flags='--output -o --creds --provider --insecure-registry --help -h'; __fluxs_args=none ;;
+        'tag') __fluxs_subs='artifact'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'tag artifact') __fluxs_subs=''; __fluxs_flags='--tag --creds --provider --help -h'; __fluxs_args=none ;;
+        'list') __fluxs_subs='artifacts'; __fluxs_flags='--help -h'; __fluxs_args=subs ;;
+        'list artifacts') __fluxs_subs=''; __fluxs_flags='--filter-semver --filter-regex --creds --provider --insecure-registry --help -h'; __fluxs_args=none ;;
         'sync') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --label-selector -l --concurrency --local --storage-path --dry-run --output -o --help -h'; __fluxs_args=none ;;
         'plan') __fluxs_subs=''; __fluxs_flags='--all-namespaces -A --label-selector -l --path-override --storage-path --output -o --help -h'; __fluxs_args=none ;;
-        'list') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
         'plugin') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'pull') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'push') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
-        'tag') __fluxs_subs=''; __fluxs_flags='--help -h'; __fluxs_args=none ;;
     esac
     __fluxs_flags="$__fluxs_flags $__fluxs_globals"
 }
@@ -485,6 +511,12 @@ __fluxs_flag_values() {
         "bootstrap bitbucket-server|--ssh-signing-key-file") COMPREPLY=($(compgen -f -- "$cur")) ;;
         "logs|--level") COMPREPLY=($(compgen -W 'debug info error' -- "$cur")) ;;
         "trigger receiver|--storage-path") COMPREPLY=($(compgen -d -- "$cur")) ;;
+        "serve receivers|--storage-path") COMPREPLY=($(compgen -d -- "$cur")) ;;
+        "build artifact|--path"|"build artifact|-p") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "build artifact|--output"|"build artifact|-o") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "diff artifact|--path") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "push artifact|--path"|"push artifact|-f") COMPREPLY=($(compgen -f -- "$cur")) ;;
+        "pull artifact|--output"|"pull artifact|-o") COMPREPLY=($(compgen -d -- "$cur")) ;;
         "sync|--output"|"sync|-o") COMPREPLY=($(compgen -W 'table json' -- "$cur")) ;;
         "plan|--output"|"plan|-o") COMPREPLY=($(compgen -W 'text json' -- "$cur")) ;;
         *)

@@ -49,6 +49,8 @@ function __fluxs_sub
             echo 'reconcile'
         case '|resume'
             echo 'resume'
+        case '|serve'
+            echo 'serve'
         case '|stats'
             echo 'stats'
         case '|suspend'
@@ -257,6 +259,8 @@ function __fluxs_sub
             echo 'create source bucket'
         case 'create source|git'
             echo 'create source git'
+        case 'create source|oci'
+            echo 'create source oci'
         case 'create secret|git'
             echo 'create secret git'
         case 'create secret|githubapp'
@@ -325,10 +329,24 @@ function __fluxs_sub
             echo 'debug kustomization'
         case 'trigger|receiver'
             echo 'trigger receiver'
+        case 'serve|receivers'
+            echo 'serve receivers'
+        case 'build|artifact'
+            echo 'build artifact'
         case 'build|kustomization' 'build|ks'
             echo 'build kustomization'
+        case 'diff|artifact'
+            echo 'diff artifact'
         case 'diff|kustomization' 'diff|ks'
             echo 'diff kustomization'
+        case 'push|artifact'
+            echo 'push artifact'
+        case 'pull|artifact'
+            echo 'pull artifact'
+        case 'tag|artifact'
+            echo 'tag artifact'
+        case 'list|artifacts'
+            echo 'list artifacts'
     end
 end
 
@@ -387,6 +405,8 @@ function __fluxs_value_flag
         case 'create source git|--url' 'create source git|--branch' 'create source git|--tag' 'create source git|--tag-semver' 'create source git|--ref-name' 'create source git|--commit' 'create source git|--username' 'create source git|-u' 'create source git|--password' 'create source git|-p' 'create source git|--ssh-key-algorithm' 'create source git|--ssh-rsa-bits' 'create source git|--ssh-ecdsa-curve' 'create source git|--secret-ref' 'create source git|--proxy-secret-ref' 'create source git|--provider' 'create source git|--ca-file' 'create source git|--private-key-file' 'create source git|--ignore-paths' 'create source git|--sparse-checkout-paths' 'create source git|--fetch-timeout' 'create source git|--interval' 'create source git|--label'
             return 0
         case 'create source bucket|--provider' 'create source bucket|--bucket-name' 'create source bucket|--endpoint' 'create source bucket|--access-key' 'create source bucket|--secret-key' 'create source bucket|--region' 'create source bucket|--secret-ref' 'create source bucket|--proxy-secret-ref' 'create source bucket|--ignore-paths' 'create source bucket|--fetch-timeout' 'create source bucket|--interval' 'create source bucket|--label'
+            return 0
+        case 'create source oci|--provider' 'create source oci|--url' 'create source oci|--tag' 'create source oci|--tag-semver' 'create source oci|--digest' 'create source oci|--secret-ref' 'create source oci|--proxy-secret-ref' 'create source oci|--service-account' 'create source oci|--cert-ref' 'create source oci|--verify-provider' 'create source oci|--verify-secret-ref' 'create source oci|--verify-subject' 'create source oci|--verify-issuer' 'create source oci|--ignore-paths' 'create source oci|--layer-selector' 'create source oci|--fetch-timeout' 'create source oci|--interval' 'create source oci|--label'
             return 0
         case 'create kustomization|--source' 'create kustomization|--path' 'create kustomization|--health-check' 'create kustomization|--health-check-timeout' 'create kustomization|--depends-on' 'create kustomization|--service-account' 'create kustomization|--decryption-provider' 'create kustomization|--decryption-secret' 'create kustomization|--target-namespace' 'create kustomization|--kubeconfig-secret-ref' 'create kustomization|--retry-interval' 'create kustomization|--interval' 'create kustomization|--label'
             return 0
@@ -476,9 +496,23 @@ function __fluxs_value_flag
             return 0
         case 'trigger receiver|--url' 'trigger receiver|--type' 'trigger receiver|--oidc-token' 'trigger receiver|--oidc-provider' 'trigger receiver|--oidc-audience' 'trigger receiver|--payload' 'trigger receiver|--retries' 'trigger receiver|--retry-delay' 'trigger receiver|--storage-path'
             return 0
+        case 'serve receivers|--listen' 'serve receivers|--concurrent' 'serve receivers|--storage-path'
+            return 0
         case 'build kustomization|--path' 'build kustomization|--kustomization-file' 'build kustomization|--ignore-paths' 'build kustomization|--local-sources'
             return 0
+        case 'build artifact|--path' 'build artifact|-p' 'build artifact|--output' 'build artifact|-o' 'build artifact|--ignore-paths'
+            return 0
         case 'diff kustomization|--path' 'diff kustomization|--ignore-paths' 'diff kustomization|--kustomization-file' 'diff kustomization|--local-sources'
+            return 0
+        case 'diff artifact|--path' 'diff artifact|--creds' 'diff artifact|--provider' 'diff artifact|--ignore-paths'
+            return 0
+        case 'push artifact|--path' 'push artifact|-f' 'push artifact|--source' 'push artifact|--revision' 'push artifact|--creds' 'push artifact|--provider' 'push artifact|--ignore-paths' 'push artifact|--annotations' 'push artifact|-a' 'push artifact|--output' 'push artifact|-o'
+            return 0
+        case 'pull artifact|--output' 'pull artifact|-o' 'pull artifact|--creds' 'pull artifact|--provider'
+            return 0
+        case 'tag artifact|--tag' 'tag artifact|--creds' 'tag artifact|--provider'
+            return 0
+        case 'list artifacts|--filter-semver' 'list artifacts|--filter-regex' 'list artifacts|--creds' 'list artifacts|--provider'
             return 0
         case 'sync|--label-selector' 'sync|-l' 'sync|--concurrency' 'sync|--storage-path' 'sync|--output' 'sync|-o'
             return 0
@@ -697,6 +731,24 @@ function __fluxs_candidates
             case 'trigger receiver|--storage-path'
                 __fish_complete_directories "$cur"
                 return
+            case 'serve receivers|--storage-path'
+                __fish_complete_directories "$cur"
+                return
+            case 'build artifact|--path' 'build artifact|-p'
+                __fish_complete_path "$cur"
+                return
+            case 'build artifact|--output' 'build artifact|-o'
+                __fish_complete_path "$cur"
+                return
+            case 'diff artifact|--path'
+                __fish_complete_path "$cur"
+                return
+            case 'push artifact|--path' 'push artifact|-f'
+                __fish_complete_path "$cur"
+                return
+            case 'pull artifact|--output' 'pull artifact|-o'
+                __fish_complete_directories "$cur"
+                return
             case 'sync|--output' 'sync|-o'
                 printf '%s\n' 'table' 'json'
                 return
@@ -728,7 +780,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--version\tversion for fluxs' '--help\thelp for fluxs' '-h\thelp for fluxs'
             else
-                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'envsubst\tenvsubst substitutes the values of environment variables' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'list\tList artifacts' 'logs\tDisplay formatted logs for Flux components' 'plan\tShow what a sync would create, change and prune in the cluster' 'plugin\tManage Flux CLI plugins' 'pull\tPull artifacts' 'push\tPush artifacts' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'stats\tStats of Flux reconciles' 'suspend\tSuspend resources' 'sync\tReconcile every source, Kustomization and image automation object in dependency order' 'tag\tTag artifacts' 'trace\tTrace in-cluster objects throughout the GitOps delivery pipeline' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger Flux resources from outside the cluster' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
+                printf '%b\n' 'bootstrap\tDeploy Flux on a cluster the GitOps way.' 'build\tBuild a flux resource' 'check\tCheck requirements and installation' 'completion\tGenerates completion scripts for various shells' 'create\tCreate or update sources and resources' 'debug\tDebug a flux resource' 'delete\tDelete sources and resources' 'diff\tDiff a flux resource' 'envsubst\tenvsubst substitutes the values of environment variables' 'events\tDisplay Kubernetes events for Flux resources' 'export\tExport resources in YAML format' 'get\tGet the resources and their status' 'help\tHelp about any command' 'install\tInstall or upgrade Flux' 'kustomize\tBuild kustomizations with fluxs\'s kustomize engine (fluxs)' 'list\tList artifacts' 'logs\tDisplay formatted logs for Flux components' 'plan\tShow what a sync would create, change and prune in the cluster' 'plugin\tManage Flux CLI plugins' 'pull\tPull artifacts' 'push\tPush artifacts' 'reconcile\tReconcile sources and resources' 'resume\tResume suspended resources' 'serve\tServe webhooks for Flux objects (fluxs)' 'stats\tStats of Flux reconciles' 'suspend\tSuspend resources' 'sync\tReconcile every source, Kustomization and image automation object in dependency order' 'tag\tTag artifacts' 'trace\tTrace in-cluster objects throughout the GitOps delivery pipeline' 'tree\tPrint the resources reconciled by Flux' 'trigger\tTrigger Flux resources from outside the cluster' 'uninstall\tUninstall Flux and its custom resource definitions' 'version\tPrint the client and server-side components version information.'
             end
         case 'version'
             if string match -q -- '-*' "$cur"
@@ -1282,7 +1334,7 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for source' '-h\thelp for source'
             else
-                printf '%b\n' 'bucket\tCreate or update a Bucket source' 'git\tCreate or update a GitRepository source'
+                printf '%b\n' 'bucket\tCreate or update a Bucket source' 'git\tCreate or update a GitRepository source' 'oci\tCreate or update an OCIRepository'
             end
         case 'create source git'
             if string match -q -- '-*' "$cur"
@@ -1291,6 +1343,10 @@ function __fluxs_candidates
         case 'create source bucket'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--provider\tthe S3 compatible storage provider name' '--bucket-name\tthe bucket name' '--endpoint\tthe bucket endpoint address' '--access-key\tthe bucket access key' '--secret-key\tthe bucket secret key' '--region\tthe bucket region' '--insecure\tfor when connecting to a non-TLS S3 HTTP endpoint' '--secret-ref\tthe name of an existing secret containing credentials' '--proxy-secret-ref\tthe name of an existing secret containing the proxy address and credentials' '--ignore-paths\tset paths to ignore in bucket resource (can specify multiple paths with commas: path1,path2)' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for bucket' '-h\thelp for bucket'
+            end
+        case 'create source oci'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--provider\tthe OCI provider name' '--url\tthe OCI repository URL' '--tag\tthe OCI artifact tag' '--tag-semver\tthe OCI artifact tag semver range' '--digest\tthe OCI artifact digest' '--secret-ref\tthe name of the Kubernetes image pull secret (type \'kubernetes.io/dockerconfigjson\')' '--proxy-secret-ref\tthe name of an existing secret containing the proxy address and credentials' '--service-account\tthe name of the Kubernetes service account that refers to an image pull secret' '--cert-ref\tthe name of a secret to use for TLS certificates' '--verify-provider\tthe OCI verify provider name to use for signature verification, available options are: (cosign)' '--verify-secret-ref\tthe name of a secret to use for signature verification' '--verify-subject\tregular expression to use for the OIDC subject during signature verification' '--verify-issuer\tregular expression to use for the OIDC issuer during signature verification' '--ignore-paths\tset paths to ignore resources (can specify multiple paths with commas: path1,path2)' '--insecure\tfor when connecting to a non-TLS registries over plain HTTP' '--layer-selector\tthe OCI artifact layer selector in the format \'<media-type>:<operation>\'' '--fetch-timeout\tset a timeout for fetch operations performed by source-controller (e.g. \'git clone\' or \'helm repo add\')' '--interval\tsource sync interval' '--export\texport in YAML format to stdout' '--label\tset labels on the resource (can specify multiple labels with commas: label1=value1,label2=value2)' '--help\thelp for oci' '-h\thelp for oci'
             end
         case 'create kustomization'
             if string match -q -- '-*' "$cur"
@@ -1556,11 +1612,21 @@ function __fluxs_candidates
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
+        case 'serve'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for serve' '-h\thelp for serve'
+            else
+                printf '%b\n' 'receivers\tServe the webhooks of Receivers and reconcile their resources'
+            end
+        case 'serve receivers'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--listen\tthe address to listen on, [host]:port' '--all-namespaces\tserve the Receivers of all namespaces' '-A\tserve the Receivers of all namespaces' '--concurrent\tthe number of reconciles run at the same time' '--local\treconcile in this process even when the Flux controller runs in the cluster' '--storage-path\twhere artifacts and Git mirrors are kept (default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for receivers' '-h\thelp for receivers'
+            end
         case 'build'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for build' '-h\thelp for build'
             else
-                printf '%b\n' 'kustomization\tBuild Kustomization'
+                printf '%b\n' 'artifact\tBuild artifact' 'kustomization\tBuild Kustomization'
             end
         case 'build kustomization'
             if string match -q -- '-*' "$cur"
@@ -1568,17 +1634,65 @@ function __fluxs_candidates
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
+        case 'build artifact'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--path\tPath to the directory where the Kubernetes manifests are located.' '-p\tPath to the directory where the Kubernetes manifests are located.' '--output\tPath to where the artifact tgz file should be written.' '-o\tPath to where the artifact tgz file should be written.' '--ignore-paths\tset paths to ignore in .gitignore format' '--resolve-symlinks\tresolve symlinks by copying their targets into the artifact' '--help\thelp for artifact' '-h\thelp for artifact'
+            end
         case 'diff'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for diff' '-h\thelp for diff'
             else
-                printf '%b\n' 'kustomization\tDiff Kustomization'
+                printf '%b\n' 'artifact\tDiff Artifact' 'kustomization\tDiff Kustomization'
             end
         case 'diff kustomization'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--path\tPath to a local directory that matches the specified Kustomization.spec.path.' '--progress-bar\tBoolean to set the progress bar. The default value is true.' '--ignore-paths\tset paths to ignore in .gitignore format' '--kustomization-file\tPath to the Flux Kustomization YAML file.' '--strict-substitute\tWhen enabled, the post build substitutions will fail if a var without a default value is declared in files but is missing from the input vars.' '--recursive\tRecursively diff Kustomizations' '-r\tRecursively diff Kustomizations' '--local-sources\tComma-separated list of repositories in format: Kind/namespace/name=path' '--ignore-not-found\ttreat a missing Kustomization in the cluster as new (requires --kustomization-file)' '--help\thelp for kustomization' '-h\thelp for kustomization'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
+            end
+        case 'diff artifact'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--path\tpath to the directory where the Kubernetes manifests are located' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--ignore-paths\tset paths to ignore in .gitignore format' '--insecure-registry\tallows the remote artifact to be pulled without TLS' '--help\thelp for artifact' '-h\thelp for artifact'
+            end
+        case 'push'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for push' '-h\thelp for push'
+            else
+                printf '%b\n' 'artifact\tPush artifact'
+            end
+        case 'push artifact'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--path\tpath to the directory where the Kubernetes manifests are located' '-f\tpath to the directory where the Kubernetes manifests are located' '--source\tthe source address, e.g. the Git URL' '--revision\tthe source revision in the format \'<branch|tag>@sha1:<commit-sha>\'' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--ignore-paths\tset paths to ignore in .gitignore format' '--annotations\tSet custom OCI annotations in the format \'<key>=<value>\'' '-a\tSet custom OCI annotations in the format \'<key>=<value>\'' '--output\tthe format in which the artifact digest should be printed, can be \'json\' or \'yaml\'' '-o\tthe format in which the artifact digest should be printed, can be \'json\' or \'yaml\'' '--debug\tdisplay logs from underlying library' '--reproducible\tensure reproducible image digests by setting the created timestamp to \'1970-01-01T00:00:00Z\'' '--insecure-registry\tallows artifacts to be pushed without TLS' '--resolve-symlinks\tresolve symlinks by copying their targets into the artifact' '--help\thelp for artifact' '-h\thelp for artifact'
+            end
+        case 'pull'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for pull' '-h\thelp for pull'
+            else
+                printf '%b\n' 'artifact\tPull artifact'
+            end
+        case 'pull artifact'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--output\tpath where the artifact content should be extracted.' '-o\tpath where the artifact content should be extracted.' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--insecure-registry\tallows artifacts to be pulled without TLS' '--help\thelp for artifact' '-h\thelp for artifact'
+            end
+        case 'tag'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for tag' '-h\thelp for tag'
+            else
+                printf '%b\n' 'artifact\tTag artifact'
+            end
+        case 'tag artifact'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--tag\ttag name' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--help\thelp for artifact' '-h\thelp for artifact'
+            end
+        case 'list'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--help\thelp for list' '-h\thelp for list'
+            else
+                printf '%b\n' 'artifacts\tlist artifacts'
+            end
+        case 'list artifacts'
+            if string match -q -- '-*' "$cur"
+                printf '%b\n' '--filter-semver\tfilter tags returned from the oci repository using semver' '--filter-regex\tfilter tags returned from the oci repository using regex' '--creds\tcredentials for OCI registry in the format <username>[:<password>] if --provider is generic' '--provider\tthe OCI provider name' '--insecure-registry\tallows the remote artifacts list to be fetched without TLS' '--help\thelp for artifacts' '-h\thelp for artifacts'
             end
         case 'sync'
             if string match -q -- '-*' "$cur"
@@ -1588,25 +1702,9 @@ function __fluxs_candidates
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--all-namespaces\tselect objects in all namespaces' '-A\tselect objects in all namespaces' '--label-selector\tselect objects by label selector' '-l\tselect objects by label selector' '--path-override\tNAME=DIR or NAMESPACE/NAME=DIR: build that Kustomization from a local directory (the directory of its spec.path)' '--storage-path\twhere artifacts are kept (default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--output\toutput format: text or json' '-o\toutput format: text or json' '--help\thelp for plan' '-h\thelp for plan'
             end
-        case 'list'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for list' '-h\thelp for list'
-            end
         case 'plugin'
             if string match -q -- '-*' "$cur"
                 printf '%b\n' '--help\thelp for plugin' '-h\thelp for plugin'
-            end
-        case 'pull'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for pull' '-h\thelp for pull'
-            end
-        case 'push'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for push' '-h\thelp for push'
-            end
-        case 'tag'
-            if string match -q -- '-*' "$cur"
-                printf '%b\n' '--help\thelp for tag' '-h\thelp for tag'
             end
     end
 end
