@@ -448,33 +448,33 @@ function __fluxs_value_flag
             return 0
         case 'tree kustomization|--output' 'tree kustomization|-o'
             return 0
-        case 'reconcile|--storage-path'
+        case 'reconcile|--storage-path' 'reconcile|--default-service-account'
             return 0
-        case 'reconcile helmrelease|--storage-path'
+        case 'reconcile helmrelease|--storage-path' 'reconcile helmrelease|--default-service-account'
             return 0
-        case 'reconcile kustomization|--concurrency' 'reconcile kustomization|--storage-path'
+        case 'reconcile kustomization|--concurrency' 'reconcile kustomization|--storage-path' 'reconcile kustomization|--default-service-account'
             return 0
-        case 'reconcile receiver|--storage-path'
+        case 'reconcile receiver|--storage-path' 'reconcile receiver|--default-service-account'
             return 0
-        case 'reconcile image|--storage-path'
+        case 'reconcile image|--storage-path' 'reconcile image|--default-service-account'
             return 0
-        case 'reconcile image policy|--storage-path'
+        case 'reconcile image policy|--storage-path' 'reconcile image policy|--default-service-account'
             return 0
-        case 'reconcile image repository|--storage-path'
+        case 'reconcile image repository|--storage-path' 'reconcile image repository|--default-service-account'
             return 0
-        case 'reconcile image update|--storage-path'
+        case 'reconcile image update|--storage-path' 'reconcile image update|--default-service-account'
             return 0
-        case 'reconcile source|--storage-path'
+        case 'reconcile source|--storage-path' 'reconcile source|--default-service-account'
             return 0
-        case 'reconcile source bucket|--storage-path'
+        case 'reconcile source bucket|--storage-path' 'reconcile source bucket|--default-service-account'
             return 0
-        case 'reconcile source chart|--storage-path'
+        case 'reconcile source chart|--storage-path' 'reconcile source chart|--default-service-account'
             return 0
-        case 'reconcile source git|--storage-path'
+        case 'reconcile source git|--storage-path' 'reconcile source git|--default-service-account'
             return 0
-        case 'reconcile source helm|--storage-path'
+        case 'reconcile source helm|--storage-path' 'reconcile source helm|--default-service-account'
             return 0
-        case 'reconcile source oci|--storage-path'
+        case 'reconcile source oci|--storage-path' 'reconcile source oci|--default-service-account'
             return 0
         case 'bootstrap|--version' 'bootstrap|-v' 'bootstrap|--components' 'bootstrap|--components-extra' 'bootstrap|--registry' 'bootstrap|--branch' 'bootstrap|--log-level' 'bootstrap|--cluster-domain' 'bootstrap|--secret-name' 'bootstrap|--ssh-key-algorithm' 'bootstrap|--ssh-ecdsa-curve' 'bootstrap|--ssh-hostname' 'bootstrap|--ca-file' 'bootstrap|--private-key-file' 'bootstrap|--author-name' 'bootstrap|--author-email' 'bootstrap|--commit-message-appendix' 'bootstrap|--registry-creds' 'bootstrap|--image-pull-secret' 'bootstrap|--sparse-checkout' 'bootstrap|--toleration-keys' 'bootstrap|--ssh-rsa-bits' 'bootstrap|--ssh-hostkey-algos' 'bootstrap|--gpg-key-ring' 'bootstrap|--gpg-passphrase' 'bootstrap|--gpg-key-id' 'bootstrap|--ssh-signing-key-file' 'bootstrap|--ssh-signing-password'
             return 0
@@ -1446,85 +1446,85 @@ function __fluxs_candidates
             end
         case 'reconcile'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for reconcile' '-h\thelp for reconcile'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for reconcile' '-h\thelp for reconcile'
             else
                 printf '%b\n' 'helmrelease\tReconcile a HelmRelease resource' 'image\tReconcile image automation objects' 'kustomization\tReconcile a Kustomization resource' 'receiver\tReconcile a Receiver resource' 'source\tReconcile sources'
             end
         case 'reconcile helmrelease'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--with-source\treconcile HelmRelease source' '--force\tforce a one-off install or upgrade of the HelmRelease resource' '--reset\treset the retry counter for a failed HelmRelease resource' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for helmrelease' '-h\thelp for helmrelease'
+                printf '%b\n' '--with-source\treconcile HelmRelease source' '--force\tforce a one-off install or upgrade of the HelmRelease resource' '--reset\treset the retry counter for a failed HelmRelease resource' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for helmrelease' '-h\thelp for helmrelease'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile kustomization'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--with-source\treconcile Kustomization source' '--with-dependents\talso reconcile the Kustomizations that depend on it and the Flux objects they apply, in dependency order (fluxs)' '--concurrency\twith --with-dependents: how many objects are reconciled at the same time (fluxs)' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for kustomization' '-h\thelp for kustomization'
+                printf '%b\n' '--with-source\treconcile Kustomization source' '--with-dependents\talso reconcile the Kustomizations that depend on it and the Flux objects they apply, in dependency order (fluxs)' '--concurrency\twith --with-dependents: how many objects are reconciled at the same time (fluxs)' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for kustomization' '-h\thelp for kustomization'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile receiver'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for receiver' '-h\thelp for receiver'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for receiver' '-h\thelp for receiver'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile image'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for image' '-h\thelp for image'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for image' '-h\thelp for image'
             else
                 printf '%b\n' 'policy\tReconcile a ImagePolicy resource' 'repository\tReconcile a ImageRepository resource' 'update\tReconcile a ImageUpdateAutomation resource'
             end
         case 'reconcile image policy'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for policy' '-h\thelp for policy'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for policy' '-h\thelp for policy'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile image repository'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for repository' '-h\thelp for repository'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for repository' '-h\thelp for repository'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile image update'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for update' '-h\thelp for update'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for update' '-h\thelp for update'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile source'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for source' '-h\thelp for source'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for source' '-h\thelp for source'
             else
                 printf '%b\n' 'bucket\tReconcile a Bucket resource' 'chart\tReconcile a HelmChart resource' 'git\tReconcile a GitRepository resource' 'helm\tReconcile a HelmRepository resource' 'oci\tReconcile a OCIRepository resource'
             end
         case 'reconcile source bucket'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for bucket' '-h\thelp for bucket'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for bucket' '-h\thelp for bucket'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile source chart'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for chart' '-h\thelp for chart'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for chart' '-h\thelp for chart'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile source git'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for git' '-h\thelp for git'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for git' '-h\thelp for git'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile source helm'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for helm' '-h\thelp for helm'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for helm' '-h\thelp for helm'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
         case 'reconcile source oci'
             if string match -q -- '-*' "$cur"
-                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--help\thelp for oci' '-h\thelp for oci'
+                printf '%b\n' '--local\treconcile in this process even when the Flux controller runs in the cluster (fluxs)' '--storage-path\twhere artifacts and Git mirrors are kept (fluxs; default $FLUXS_STORAGE_PATH or ~/.cache/fluxs/storage)' '--default-service-account\tservice account impersonated for Kustomizations without spec.serviceAccountName, as kustomize-controller\'s flag (fluxs)' '--help\thelp for oci' '-h\thelp for oci'
             else
                 fluxs __completeNoDesc $words[2..-1] "$cur" 2>/dev/null | string match -v -- ':*'
             end
