@@ -133,13 +133,26 @@ enum SopsValue {
 
 /// sops's aes.Cipher: `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`, 32-byte IVs.
 enum SopsCipher {
-    nonisolated(unsafe) static let format = try! Regex(#"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]"#)
+    /// The four fields of sops's `^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]`, split as its greedy
+    /// groups split them: from the right (the last `]`, then the last `,type:`, `,tag:` and `,iv:` before it).
+    static func fields(_ text: String) -> (data: Substring, iv: Substring, tag: Substring, type: Substring)? {
+        let prefix = "ENC[AES256_GCM,data:"
+        guard text.hasPrefix(prefix), let close = text.lastIndex(of: "]") else { return nil }
+        var rest = text[text.index(text.startIndex, offsetBy: prefix.count)..<close]
+        var parts: [Substring] = []
+        for marker in [",type:", ",tag:", ",iv:"] {
+            guard let r = rest.ranges(of: marker).last else { return nil }
+            parts.append(rest[r.upperBound...])
+            rest = rest[..<r.lowerBound]
+        }
+        guard !rest.isEmpty, !parts.contains(where: \.isEmpty) else { return nil }
+        return (rest, parts[2], parts[1], parts[0])
+    }
 
     /// Decrypts one value; an empty string stays empty. Errors never quote the value.
     static func decrypt(_ text: String, key: [UInt8], aad: String) throws -> SopsValue {
         if text.isEmpty { return .str([]) }
-        guard let m = try? format.prefixMatch(in: text), m.output.count == 5,
-              let d = m.output[1].substring, let v = m.output[2].substring, let t = m.output[3].substring, let ty = m.output[4].substring else {
+        guard let (d, v, t, ty) = fields(text) else {
             throw SopsError("Input string <redacted> does not match sops' data format")
         }
         guard let data = Base64.decode(String(d)) else { throw SopsError("Error base64-decoding data: illegal base64 data") }
