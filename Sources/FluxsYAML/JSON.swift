@@ -81,8 +81,12 @@ struct JSONParser {
     }
 
     mutating func value(depth: Int) throws -> Node {
-        guard depth < 10_000 else { throw error("exceeded max depth") }
         guard i < buf.count else { throw error("unexpected end of JSON input") }
+        // At most YAML's number of nested collections (TreeBuilder.maxDepth), not encoding/json's 10,000: deeper
+        // trees overflow the stack of the recursive walks that follow (2,000 levels did in a debug build).
+        if depth >= TreeBuilder.maxDepth, buf[i] == UInt8(ascii: "{") || buf[i] == UInt8(ascii: "[") {
+            throw error("exceeded max depth of \(TreeBuilder.maxDepth)")
+        }
         switch buf[i] {
         case UInt8(ascii: "{"):
             i += 1

@@ -108,6 +108,19 @@ final class HostileYAMLTests: XCTestCase {
         XCTAssertEqual(try JSON.decode(try JSON.encode(node)), node)
     }
 
+    /// JSON (API answers, JSON manifests) has the same depth limit: 2,000 levels overflowed the stack.
+    func testJSONDepthIsLimited() throws {
+        let ok = String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)
+        let node = try JSON.decode(ok)
+        XCTAssertEqual(try JSON.encode(node), ok)
+        _ = try YAMLEmitter().emit(node)
+        for n in [1001, 100_000] {
+            XCTAssertThrowsError(try JSON.decode(String(repeating: "[", count: n) + String(repeating: "]", count: n))) {
+                XCTAssertTrue("\($0)".contains("exceeded max depth of 1000"), "\($0)")
+            }
+        }
+    }
+
     /// Invalid UTF-8 is an error, as kubectl's: libyaml's (go-yaml's) words, with the line.
     func testInvalidUTF8IsAnError() throws {
         let trailing = try XCTUnwrap(error(Array("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: \"caf".utf8) + [0xE9] + Array("\"\n".utf8)))
@@ -121,3 +134,4 @@ final class HostileYAMLTests: XCTestCase {
         XCTAssertThrowsError(try YAML.parseLenient(bytes: [0x61, 0x3A, 0x20, 0xC3]))
     }
 }
+
