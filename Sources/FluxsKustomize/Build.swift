@@ -130,6 +130,8 @@ struct Level {
     /// Resources, components, generators and transformers of this level, applied in kustomize's order.
     mutating func accumulate(into start: [Resource] = [], asComponent: Bool = false) throws -> [Resource] {
         let (path, k) = try kustomizationFile()
+        // kusttarget.go accumulateDirectory (kustomizer.go for the top): the target's `openapi:` is taken as it loads.
+        try config.schema.apply(k, level: self)
         let kind = k["kind"]?.string ?? "Kustomization"
         // A Component is built like a Kustomization at the top of a build (kubectl kustomize does), not as a resource.
         if kind == "Component" && !asComponent && !stack.isEmpty {
@@ -212,6 +214,7 @@ struct Level {
             throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': security; file '\(path)' is not in or below '\(dir)''")
         }
         var loaded = try Level.parseResources(Kustomizer.readManifest(path), file: path)
+        config.schema.noteRead(loaded)
         for i in loaded.indices { loaded[i].origin = .map([("path", .string(relativePath(from: top, to: path)))]) }
         return loaded
     }

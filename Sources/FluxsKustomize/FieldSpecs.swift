@@ -63,7 +63,8 @@ struct FieldSpec {
             return
         }
         var child: Node
-        if let c = m[key] { child = c } else if create { child = .emptyMap } else { return }
+        // fieldspec.go: with create, a missing or null field on the way becomes a mapping.
+        if let c = m[key], !c.isNull { child = c } else if create { child = .emptyMap } else { return }
         visit(&child, path.dropFirst(), create: create, f)
         m[key] = child
         n = .mapping(m)
@@ -77,7 +78,13 @@ final class FieldConfig {
     var files: [String: [UInt8]] = [:]
     /// The root every read must stay in (kustomize-controller's secure file system); nil: kustomize's own rules only.
     var confinement: Confinement?
+    /// `commonLabels:` sections: where commonLabels (and `labels` entries with includeSelectors) also set labels.
     var commonLabels: [FieldSpec] = []
+    /// `labels:` sections: where every `labels` entry also sets its pairs, whatever its include flags
+    /// (kusttarget_configplugin.go merges tc.Labels into each entry); commonLabels does not use them.
+    var labels: [FieldSpec] = []
+    /// `templateLabels:` sections: where `labels` entries with includeTemplates (and not includeSelectors) also set labels.
+    var templateLabels: [FieldSpec] = []
     var commonAnnotations: [FieldSpec] = []
     var images: [FieldSpec] = []
     var varReferences: [FieldSpec] = []
@@ -86,10 +93,8 @@ final class FieldConfig {
     var nameSuffix: [FieldSpec] = []
     /// referent kind → referrer field specs
     var nameReferences: [(kind: String, group: String?, specs: [FieldSpec])] = []
-    /// Kinds (`group/kind`) whose custom OpenAPI schema makes patches strategic (list merge keys) instead of plain merges.
-    var strategicKinds: Set<String> = []
-    /// List merge keys declared by custom schemas (`x-kubernetes-patch-merge-key`), by field name.
-    var schemaMergeKeys: [String: String] = [:]
+    /// The OpenAPI schema of the whole build (one for all levels, set by the first `openapi:` reached).
+    var schema = OpenAPISchema()
     /// The top kustomization asks for `buildMetadata: [transformerAnnotations]`: every level records its transformers.
     var recordTransformations = false
 
@@ -99,6 +104,7 @@ final class FieldConfig {
         c.files = files
         c.confinement = confinement
         c.recordTransformations = recordTransformations
+        c.schema = schema
         return c
     }
 
@@ -111,6 +117,8 @@ final class FieldConfig {
             return out
         }
         commonLabels = union(commonLabels, o.commonLabels)
+        labels = union(labels, o.labels)
+        templateLabels = union(templateLabels, o.templateLabels)
         commonAnnotations = union(commonAnnotations, o.commonAnnotations)
         images = union(images, o.images)
         varReferences = union(varReferences, o.varReferences)
@@ -121,35 +129,6 @@ final class FieldConfig {
                 nameReferences[i].specs = union(nameReferences[i].specs, nr.specs)
             } else {
                 nameReferences.append(nr)
-            }
-        }
-        strategicKinds.formUnion(o.strategicKinds)
-        for (k, v) in o.schemaMergeKeys where schemaMergeKeys[k] == nil { schemaMergeKeys[k] = v }
-    }
-
-    func addOpenAPI(_ k: Node, level: Level) throws {
-        guard let o = k["openapi"] else { return }
-        if o["path"] != nil && o["version"] != nil {
-            throw KustomizeError("builtin version and custom schema provided, cannot use both")
-        }
-        if let v = o["version"]?.string, v != "v1.21.2" {
-            throw KustomizeError("the specified OpenAPI version is not built in: \(v) (fluxs knows v1.21.2)")
-        }
-        guard let path = o["path"]?.string else { return }
-        let text = try Generators.read(path, dir: level.dir, config: self)
-        let schema: Node
-        do { schema = try YAML.parse(text, file: path) } catch { throw KustomizeError("openapi schema '\(path)': \(error)") }
-        func collect(_ n: Node) {
-            for (name, prop) in n["properties"]?.map?.entries ?? [] {
-                if let key = prop["x-kubernetes-patch-merge-key"]?.string { schemaMergeKeys[name] = key }
-                collect(prop)
-                if let items = prop["items"] { collect(items) }
-            }
-        }
-        for (_, def) in schema["definitions"]?.map?.entries ?? [] {
-            collect(def)
-            for gvk in def["x-kubernetes-group-version-kind"]?.array ?? [] {
-                if let kind = gvk["kind"]?.string { strategicKinds.insert((gvk["group"]?.string ?? "") + "/" + kind) }
             }
         }
     }
@@ -194,13 +173,13 @@ final class FieldConfig {
     }
 
     func add(_ k: Node, level: Level) throws {
-        try addOpenAPI(k, level: level)
         try addCRDs(k, level: level)
         for entry in k["configurations"]?.array ?? [] {
             guard let file = entry.string else { continue }
             for doc in try YAML.parseDocuments(try Generators.read(file, dir: level.dir, config: self)) {
                 commonLabels += (doc["commonLabels"]?.array ?? []).map(FieldSpec.init)
-                commonLabels += (doc["labels"]?.array ?? []).map(FieldSpec.init)
+                labels += (doc["labels"]?.array ?? []).map(FieldSpec.init)
+                templateLabels += (doc["templateLabels"]?.array ?? []).map(FieldSpec.init)
                 commonAnnotations += (doc["commonAnnotations"]?.array ?? []).map(FieldSpec.init)
                 images += (doc["images"]?.array ?? []).map(FieldSpec.init)
                 varReferences += (doc["varReference"]?.array ?? []).map(FieldSpec.init)

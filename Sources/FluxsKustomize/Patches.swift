@@ -70,8 +70,10 @@ enum Patches {
         Set(s.trimming(" ()").split(separator: ",").map { String($0).trimming(" ") })
     }
 
-    static func strategic(_ patch: Node, target: Node?, options: Node = .emptyMap, strategicKinds: Set<String> = [],
-                          schemaKeys: [String: String] = [:], into res: inout [Resource]) throws {
+    static func strategic(_ patch: Node, target: Node?, options: Node = .emptyMap, schema: OpenAPISchema = OpenAPISchema(),
+                          into res: inout [Resource]) throws {
+        // A strategic merge patch looks its target's type up in the schema (SchemaForResourceType).
+        schema.consultBuiltin()
         let allowNameChange = options["allowNameChange"]?.bool ?? false
         let indices: [Int]
         if target != nil {
@@ -91,7 +93,7 @@ enum Patches {
         }
         var deleted: [Int] = []
         for i in indices {
-            let builtin = builtinGroups.contains(res[i].group) || strategicKinds.contains(res[i].group + "/" + res[i].kind)
+            let builtin = schema.isStrategic(res[i])
             var p = patch
             if target != nil && !allowNameChange {
                 p.set(["metadata", "name"], nil)
@@ -100,7 +102,7 @@ enum Patches {
             if !(options["allowKindChange"]?.bool ?? false) { p["kind"] = nil; p["apiVersion"] = nil }
             if p["$patch"]?.string == "delete" { deleted.append(i); continue }
             let keep = (res[i].name, res[i].namespace)
-            res[i].node = merge(res[i].node, p, smp: builtin, keys: mergeKeys.merging(schemaKeys) { _, b in b })
+            res[i].node = merge(res[i].node, p, smp: builtin, keys: mergeKeys.merging(schema.mergeKeys) { _, b in b })
             if !allowNameChange {
                 // A patch names its target (perhaps by an earlier name): that does not rename it.
                 res[i].name = keep.0

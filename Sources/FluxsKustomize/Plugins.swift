@@ -95,12 +95,14 @@ enum Plugins {
                 if let specs = c["fieldSpecs"]?.array {
                     renameOnly = specs.filter { $0["path"]?.string == "metadata/name" }.map(FieldSpec.init)
                 }
-            case "LabelTransformer":
-                let specs = (c["fieldSpecs"]?.array ?? []).compactMap { $0["path"]?.string }
-                let sel = specs.contains { $0.contains("selector") }, tmpl = specs.contains { $0.contains("template") }
-                k["labels"] = [.map([("pairs", c["labels"] ?? .emptyMap), ("includeSelectors", .bool(sel)), ("includeTemplates", .bool(tmpl))])]
-            case "AnnotationsTransformer":
-                k["commonAnnotations"] = c["annotations"] ?? .emptyMap
+            case "LabelTransformer", "AnnotationsTransformer":
+                // LabelTransformer.go / AnnotationsTransformer.go: the pairs go exactly where the plugin's own
+                // fieldSpecs say (none: nowhere); the kustomization's default field specs are not used.
+                let pairs = c[c["kind"]?.string == "LabelTransformer" ? "labels" : "annotations"]?.map ?? Mapping()
+                if pairs.isEmpty { continue }
+                let specs = (c["fieldSpecs"]?.array ?? []).map(FieldSpec.init)
+                Transformers.aliasing(pairs, &res) { Transformers.custom(specs, pairs, &$0) }
+                continue
             case "NamespaceTransformer":
                 if let ns = c["metadata"]?["namespace"] { k["namespace"] = ns }
             case "ImageTagTransformer":

@@ -26,7 +26,7 @@ enum Transformers {
             let patches = try YAML.parseDocuments(text)
             if patches.isEmpty { throw KustomizeError("patch appears to be empty; patchesStrategicMerge: '\(p.string ?? "")'") }
             for patch in patches {
-                try Patches.strategic(patch, target: nil, strategicKinds: level.config.strategicKinds, schemaKeys: level.config.schemaMergeKeys, into: &res)
+                try Patches.strategic(patch, target: nil, schema: level.config.schema, into: &res)
             }
         }
         if !(k["patchesStrategicMerge"]?.array ?? []).isEmpty { record("PatchStrategicMergeTransformer") }
@@ -42,7 +42,7 @@ enum Transformers {
                 try Patches.json6902(ops, target: target, into: &res)
             } else {
                 for d in docs {
-                    try Patches.strategic(d, target: target, options: p["options"] ?? .emptyMap, strategicKinds: level.config.strategicKinds, schemaKeys: level.config.schemaMergeKeys, into: &res)
+                    try Patches.strategic(d, target: target, options: p["options"] ?? .emptyMap, schema: level.config.schema, into: &res)
                 }
             }
             record("PatchTransformer")
@@ -66,11 +66,14 @@ enum Transformers {
         if !labelEntries.isEmpty || k["commonLabels"] != nil {
             for l in labelEntries {
                 guard let pairs = l["pairs"]?.map else { record("LabelTransformer"); continue }
-                let sel = l["includeSelectors"]?.bool ?? false
+                let sel = l["includeSelectors"]?.bool ?? false, tmpl = l["includeTemplates"]?.bool ?? false
+                // kusttarget_configplugin.go: the entry's fields, then the configurations' `labels` specs (always),
+                // then commonLabels specs (includeSelectors) or templateLabels specs (includeTemplates).
                 aliasing(pairs, &res) { res in
-                    addLabels(pairs, selectors: sel, templates: sel || (l["includeTemplates"]?.bool ?? false), &res)
+                    addLabels(pairs, selectors: sel, templates: sel || tmpl, &res)
                     custom((l["fields"]?.array ?? []).map(FieldSpec.init), pairs, &res)
-                    if sel { custom(level.config.commonLabels, pairs, &res) }
+                    custom(level.config.labels, pairs, &res)
+                    if sel { custom(level.config.commonLabels, pairs, &res) } else if tmpl { custom(level.config.templateLabels, pairs, &res) }
                 }
                 record("LabelTransformer")
             }
