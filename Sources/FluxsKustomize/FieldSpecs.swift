@@ -8,12 +8,15 @@ struct FieldSpec {
     var kind: String?
     var path: [String]
     var create: Bool
+    /// Indices of path fields written `name[]` (a list): fieldspec.go never creates those, even with `create`.
+    var lists: Set<Int> = []
 
     init(_ n: Node) {
         group = n["group"]?.string
         version = n["version"]?.string
         kind = n["kind"]?.string
         path = Self.split(n["path"]?.string ?? "")
+        lists = Self.listFields(n["path"]?.string ?? "")
         create = n["create"]?.bool ?? false
     }
 
@@ -21,6 +24,43 @@ struct FieldSpec {
         self.kind = kind
         self.path = Self.split(path)
         create = false
+    }
+
+    init(group: String? = nil, version: String? = nil, kind: String? = nil, path: String, create: Bool) {
+        self.group = group
+        self.version = version
+        self.kind = kind
+        self.path = Self.split(path)
+        lists = Self.listFields(path)
+        self.create = create
+    }
+
+    /// The indices (in `split(path)`) of the fields marked `[]`.
+    static func listFields(_ path: String) -> Set<Int> {
+        var out: Set<Int> = []
+        var n = 0
+        var cur = ""
+        var escaped = false
+        func end() {
+            guard !cur.isEmpty else { return }
+            if cur.hasSuffix("[]") { out.insert(n) }
+            n += 1
+            cur = ""
+        }
+        for c in path {
+            if escaped { cur.append(c); escaped = false; continue }
+            if c == "\\" { escaped = true; continue }
+            if c == "/" { end(); continue }
+            cur.append(c)
+        }
+        end()
+        return out
+    }
+
+    /// Calls `f` with each value at this spec's path (see the static visit), creating missing fields when the
+    /// spec says `create`, except list fields (`name[]`).
+    func visit(_ n: inout Node, _ f: (inout Node?) -> Void) {
+        Self.visit(&n, path[...], create: create, lists: lists, f)
     }
 
     /// A field path: "/" separates fields, "\/" is a slash inside a field name (annotation keys), "[]" marks a list.
@@ -47,16 +87,17 @@ struct FieldSpec {
 
     /// Calls `f` with each value at the path (sequences on the way are walked element by element).
     /// With `create`, missing mappings are made and `f` gets nil for the missing leaf.
-    static func visit(_ n: inout Node, _ path: ArraySlice<String>, create: Bool, _ f: (inout Node?) -> Void) {
+    static func visit(_ n: inout Node, _ path: ArraySlice<String>, create: Bool, lists: Set<Int> = [], _ f: (inout Node?) -> Void) {
         if case .sequence(var a) = n {
-            for i in a.indices { visit(&a[i], path, create: create, f) }
+            for i in a.indices { visit(&a[i], path, create: create, lists: lists, f) }
             n = .sequence(a)
             return
         }
         guard let key = path.first, case .mapping(var m) = n else { return }
+        let here = create && !lists.contains(path.startIndex)
         if path.count == 1 {
             var v = m[key]
-            if v == nil && !create { return }
+            if v == nil && !here { return }
             f(&v)
             m[key] = v
             n = .mapping(m)
@@ -64,8 +105,8 @@ struct FieldSpec {
         }
         var child: Node
         // fieldspec.go: with create, a missing or null field on the way becomes a mapping.
-        if let c = m[key], !c.isNull { child = c } else if create { child = .emptyMap } else { return }
-        visit(&child, path.dropFirst(), create: create, f)
+        if let c = m[key], !c.isNull { child = c } else if here { child = .emptyMap } else { return }
+        visit(&child, path.dropFirst(), create: create, lists: lists, f)
         m[key] = child
         n = .mapping(m)
     }
@@ -110,7 +151,7 @@ final class FieldConfig {
 
     /// ResAccumulator.MergeConfig: a built base's field specs join this level's (repeated specs once).
     func merge(_ o: FieldConfig) {
-        func key(_ f: FieldSpec) -> String { "\(f.group ?? "")|\(f.version ?? "")|\(f.kind ?? "")|\(f.path.joined(separator: "/"))|\(f.create)" }
+        func key(_ f: FieldSpec) -> String { "\(f.group ?? "")|\(f.version ?? "")|\(f.kind ?? "")|\(f.path.joined(separator: "/"))|\(f.create)|\(f.lists.sorted())" }
         func union(_ a: [FieldSpec], _ b: [FieldSpec]) -> [FieldSpec] {
             var seen = Set(a.map(key)), out = a
             for f in b where seen.insert(key(f)).inserted { out.append(f) }
@@ -192,4 +233,68 @@ final class FieldConfig {
             }
         }
     }
+}
+
+/// kustomize v5.5's default field specs for labels and annotations (api/internal/konfig/builtinpluginconsts:
+/// metadatalabels.go, commonlabels.go, commonannotations.go), with their group and version restrictions:
+/// a `Job` of another API group than batch gets no template labels, a Service of another version no selector.
+enum DefaultFieldSpecs {
+    static func make(_ rows: [(String?, String?, String, String, Bool)]) -> [FieldSpec] {
+        rows.map { FieldSpec(group: $0.0, version: $0.1, kind: $0.2, path: $0.3, create: $0.4) }
+    }
+
+    /// metadataLabelsFieldSpecs (also templateLabels): metadata and pod template labels.
+    static let metadataLabels: [FieldSpec] = [FieldSpec(path: "metadata/labels", create: true)] + make([
+        (nil, "v1", "ReplicationController", "spec/template/metadata/labels", true),
+        (nil, nil, "Deployment", "spec/template/metadata/labels", true),
+        (nil, nil, "ReplicaSet", "spec/template/metadata/labels", true),
+        (nil, nil, "DaemonSet", "spec/template/metadata/labels", true),
+        ("apps", nil, "StatefulSet", "spec/template/metadata/labels", true),
+        ("apps", nil, "StatefulSet", "spec/volumeClaimTemplates[]/metadata/labels", true),
+        ("batch", nil, "Job", "spec/template/metadata/labels", true),
+        ("batch", nil, "CronJob", "spec/jobTemplate/metadata/labels", true),
+        ("batch", nil, "CronJob", "spec/jobTemplate/spec/template/metadata/labels", true),
+    ])
+
+    static func affinity(_ kind: String) -> [(String?, String?, String, String, Bool)] {
+        let pod = "spec/template/spec/"
+        return [
+            "affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+            "affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+            "affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+            "affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+            "topologySpreadConstraints/labelSelector/matchLabels",
+        ].map { ("apps", nil, kind, pod + $0, false) }
+    }
+
+    /// commonLabelFieldSpecs: selectors (created for Services and controllers, updated where present elsewhere),
+    /// then the metadata labels.
+    static let commonLabels: [FieldSpec] = make([
+        (nil, "v1", "Service", "spec/selector", true),
+        (nil, "v1", "ReplicationController", "spec/selector", true),
+        (nil, nil, "Deployment", "spec/selector/matchLabels", true),
+    ] + affinity("Deployment") + [
+        (nil, nil, "ReplicaSet", "spec/selector/matchLabels", true),
+        (nil, nil, "DaemonSet", "spec/selector/matchLabels", true),
+        ("apps", nil, "StatefulSet", "spec/selector/matchLabels", true),
+    ] + affinity("StatefulSet") + [
+        ("batch", nil, "Job", "spec/selector/matchLabels", false),
+        ("batch", nil, "CronJob", "spec/jobTemplate/spec/selector/matchLabels", false),
+        ("policy", nil, "PodDisruptionBudget", "spec/selector/matchLabels", false),
+        ("networking.k8s.io", nil, "NetworkPolicy", "spec/podSelector/matchLabels", false),
+        ("networking.k8s.io", nil, "NetworkPolicy", "spec/ingress/from/podSelector/matchLabels", false),
+        ("networking.k8s.io", nil, "NetworkPolicy", "spec/egress/to/podSelector/matchLabels", false),
+    ]) + metadataLabels
+
+    /// commonAnnotationFieldSpecs.
+    static let commonAnnotations: [FieldSpec] = [FieldSpec(path: "metadata/annotations", create: true)] + make([
+        (nil, "v1", "ReplicationController", "spec/template/metadata/annotations", true),
+        (nil, nil, "Deployment", "spec/template/metadata/annotations", true),
+        (nil, nil, "ReplicaSet", "spec/template/metadata/annotations", true),
+        (nil, nil, "DaemonSet", "spec/template/metadata/annotations", true),
+        (nil, nil, "StatefulSet", "spec/template/metadata/annotations", true),
+        ("batch", nil, "Job", "spec/template/metadata/annotations", true),
+        ("batch", nil, "CronJob", "spec/jobTemplate/metadata/annotations", true),
+        ("batch", nil, "CronJob", "spec/jobTemplate/spec/template/metadata/annotations", true),
+    ])
 }

@@ -73,13 +73,25 @@ struct GeneratorInfo {
 }
 
 /// Kinds that have no namespace (kustomize's list of cluster-scoped built-in kinds).
-let clusterScopedKinds: Set<String> = [
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume", "StorageClass",
-    "PriorityClass", "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Node",
-    "CSIDriver", "CSINode", "VolumeAttachment", "RuntimeClass", "PodSecurityPolicy", "ComponentStatus",
-    "CertificateSigningRequest", "IngressClass", "ClusterIssuer", "FlowSchema", "PriorityLevelConfiguration",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "TokenReview", "SelfSubjectAccessReview",
-    "SelfSubjectRulesReview", "SubjectAccessReview", "StorageVersionMigration",
+/// The kinds kustomize knows to be cluster-scoped, by apiVersion and kind: kyaml's precomputedIsNamespaceScoped for
+/// its default built-in schema (kyaml/openapi/openapi.go). Any other type, a `ClusterIssuer` or a `ClusterRole` of
+/// another API version included, is namespaced to kustomize (IsCertainlyClusterScoped: not found is not cluster-scoped).
+let clusterScopedTypes: Set<String> = [
+    "admissionregistration.k8s.io/v1 MutatingWebhookConfiguration", "admissionregistration.k8s.io/v1 ValidatingWebhookConfiguration",
+    "admissionregistration.k8s.io/v1beta1 MutatingWebhookConfiguration", "admissionregistration.k8s.io/v1beta1 ValidatingWebhookConfiguration",
+    "apiextensions.k8s.io/v1 CustomResourceDefinition", "apiextensions.k8s.io/v1beta1 CustomResourceDefinition",
+    "apiregistration.k8s.io/v1 APIService", "apiregistration.k8s.io/v1beta1 APIService",
+    "certificates.k8s.io/v1 CertificateSigningRequest", "certificates.k8s.io/v1beta1 CertificateSigningRequest",
+    "flowcontrol.apiserver.k8s.io/v1beta1 FlowSchema", "flowcontrol.apiserver.k8s.io/v1beta1 PriorityLevelConfiguration",
+    "networking.k8s.io/v1 IngressClass", "networking.k8s.io/v1beta1 IngressClass",
+    "node.k8s.io/v1 RuntimeClass", "node.k8s.io/v1beta1 RuntimeClass", "policy/v1beta1 PodSecurityPolicy",
+    "rbac.authorization.k8s.io/v1 ClusterRole", "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
+    "rbac.authorization.k8s.io/v1beta1 ClusterRole", "rbac.authorization.k8s.io/v1beta1 ClusterRoleBinding",
+    "scheduling.k8s.io/v1 PriorityClass", "scheduling.k8s.io/v1beta1 PriorityClass",
+    "storage.k8s.io/v1 CSIDriver", "storage.k8s.io/v1 CSINode", "storage.k8s.io/v1 StorageClass", "storage.k8s.io/v1 VolumeAttachment",
+    "storage.k8s.io/v1beta1 CSIDriver", "storage.k8s.io/v1beta1 CSINode", "storage.k8s.io/v1beta1 StorageClass",
+    "storage.k8s.io/v1beta1 VolumeAttachment",
+    "v1 ComponentStatus", "v1 Namespace", "v1 Node", "v1 NodeProxyOptions", "v1 PersistentVolume",
 ]
 
 /// A build failure in kustomize's words.

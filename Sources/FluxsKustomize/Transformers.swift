@@ -70,25 +70,27 @@ enum Transformers {
                 // kusttarget_configplugin.go: the entry's fields, then the configurations' `labels` specs (always),
                 // then commonLabels specs (includeSelectors) or templateLabels specs (includeTemplates).
                 aliasing(pairs, &res) { res in
-                    addLabels(pairs, selectors: sel, templates: sel || tmpl, &res)
                     custom((l["fields"]?.array ?? []).map(FieldSpec.init), pairs, &res)
                     custom(level.config.labels, pairs, &res)
-                    if sel { custom(level.config.commonLabels, pairs, &res) } else if tmpl { custom(level.config.templateLabels, pairs, &res) }
+                    if sel {
+                        custom(DefaultFieldSpecs.commonLabels + level.config.commonLabels, pairs, &res)
+                    } else {
+                        if tmpl { custom(DefaultFieldSpecs.metadataLabels + level.config.templateLabels, pairs, &res) }
+                        custom([FieldSpec(path: "metadata/labels", create: true)], pairs, &res)
+                    }
                 }
                 record("LabelTransformer")
             }
             if let labels = k["commonLabels"]?.map {
                 aliasing(labels, &res) { res in
-                    addLabels(labels, selectors: true, templates: true, &res)
-                    custom(level.config.commonLabels, labels, &res)
+                    custom(DefaultFieldSpecs.commonLabels + level.config.commonLabels, labels, &res)
                 }
             }
             record("LabelTransformer")
         }
         if let anns = k["commonAnnotations"]?.map {
             aliasing(anns, &res) { res in
-                addAnnotations(anns, &res)
-                custom(level.config.commonAnnotations, anns, &res)
+                custom(DefaultFieldSpecs.commonAnnotations + level.config.commonAnnotations, anns, &res)
             }
             record("AnnotationsTransformer")
         }
@@ -101,10 +103,7 @@ enum Transformers {
         }
         for r in k["replicas"]?.array ?? [] {
             guard let name = r["name"]?.string, let count = r["count"]?.int else { continue }
-            for i in res.indices where res[i].matches(kind: nil, name: name, namespace: nil)
-                && ["Deployment", "ReplicationController", "ReplicaSet", "StatefulSet"].contains(res[i].kind) {
-                res[i].node.set(["spec", "replicas"], .int(count))
-            }
+            try replicas(name: name, count: count, &res)
             record("ReplicaCountTransformer")
         }
         for img in k["images"]?.array ?? [] { images(img, extra: level.config.images, &res); record("ImageTagTransformer") }
@@ -128,7 +127,7 @@ enum Transformers {
     static func custom(_ specs: [FieldSpec], _ pairs: Mapping, _ res: inout [Resource]) {
         for spec in specs where !spec.path.isEmpty {
             for i in res.indices where spec.applies(to: res[i]) {
-                FieldSpec.visit(&res[i].node, spec.path[...], create: spec.create) { v in
+                spec.visit(&res[i].node) { v in
                     var m = v?.map ?? Mapping()
                     for (k, val) in pairs.entries { m[k] = .string(val.text ?? "") }
                     v = .mapping(m)
@@ -167,85 +166,45 @@ enum Transformers {
     }
 
     static func isClusterScoped(_ r: Resource) -> Bool {
-        if r.kind == "Namespace" { return r.apiVersion == "v1" }
-        return clusterScopedKinds.contains(r.kind)
+        clusterScopedTypes.contains(r.apiVersion + " " + r.kind)
     }
 
     static func rename(_ res: inout [Resource], prefix: String? = nil, suffix: String? = nil, only: [FieldSpec]? = nil,
                        _ f: (String) -> String) {
         for i in res.indices {
             if let only, !only.contains(where: { $0.applies(to: res[i]) }) { continue }
+            // PrefixTransformer.go prefixFieldSpecsToSkip (SuffixTransformer.go alike): CRDs and Namespaces of any
+            // group, APIServices of apiregistration.k8s.io; those are not renamed and record no affix either.
+            let kind = res[i].kind
+            if kind == "CustomResourceDefinition" || kind == "Namespace" || (kind == "APIService" && res[i].group == "apiregistration.k8s.io") {
+                continue
+            }
             if let p = prefix { res[i].prefixes.append(p) }
             if let s = suffix { res[i].suffixes.append(s) }
-            if ["CustomResourceDefinition", "Namespace", "APIService"].contains(res[i].kind) { continue }
             res[i].remember()
             res[i].name = f(res[i].name)
         }
     }
 
-    static let workloads: Set<String> = ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "ReplicationController"]
-
-    static func merge(_ node: inout Node, _ path: [String], _ pairs: Mapping, create: Bool) {
-        var cur = node.value(at: path)?.map
-        if cur == nil && !create { return }
-        if cur == nil { cur = Mapping() }
-        for (k, v) in pairs.entries { cur![k] = .string(v.text ?? "") }
-        node.set(path, .mapping(cur!))
+    /// replicasFieldSpecs (api/internal/konfig/builtinpluginconsts/replicas.go), and the GVKs kubectl names when
+    /// none matches.
+    static let replicaSpecs = ["Deployment", "ReplicationController", "ReplicaSet", "StatefulSet"].map {
+        FieldSpec(kind: $0, path: "spec/replicas", create: true)
     }
 
-    static func addLabels(_ labels: Mapping, selectors: Bool, templates: Bool, _ res: inout [Resource]) {
-        for i in res.indices {
-            var n = res[i].node
-            merge(&n, ["metadata", "labels"], labels, create: true)
-            let kind = res[i].kind
-            if selectors {
-                if kind == "Service" { merge(&n, ["spec", "selector"], labels, create: true) }
-                if ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"].contains(kind) {
-                    merge(&n, ["spec", "selector", "matchLabels"], labels, create: true)
-                }
-                if kind == "ReplicationController" { merge(&n, ["spec", "selector"], labels, create: true) }
-                if kind == "PodDisruptionBudget" { merge(&n, ["spec", "selector", "matchLabels"], labels, create: false) }
-                if kind == "NetworkPolicy" {
-                    merge(&n, ["spec", "podSelector", "matchLabels"], labels, create: false)
-                    for (dir, peer) in [("ingress", "from"), ("egress", "to")] {
-                        guard var rules = n["spec"]?[dir]?.array else { continue }
-                        for r in rules.indices {
-                            guard var peers = rules[r][peer]?.array else { continue }
-                            for q in peers.indices { merge(&peers[q], ["podSelector", "matchLabels"], labels, create: false) }
-                            rules[r][peer] = .sequence(peers)
-                        }
-                        n.set(["spec", dir], .sequence(rules))
-                    }
-                }
-                if kind == "Job" { merge(&n, ["spec", "selector", "matchLabels"], labels, create: false) }
+    /// ReplicaCountTransformer: `spec/replicas` of the objects of a replicas field spec's kind whose current or any
+    /// earlier name is `name` (GetMatchingResourcesByAnyId), created when missing; naming no object is an error.
+    static func replicas(name: String, count: Int, _ res: inout [Resource]) throws {
+        var found = false
+        for spec in replicaSpecs {
+            for i in res.indices where spec.applies(to: res[i]) && res[i].matches(kind: nil, name: name, namespace: nil) {
+                found = true
+                spec.visit(&res[i].node) { $0 = .int(count) }
             }
-            if templates || selectors {
-                if workloads.contains(kind) { merge(&n, ["spec", "template", "metadata", "labels"], labels, create: true) }
-                if kind == "CronJob" {
-                    merge(&n, ["spec", "jobTemplate", "metadata", "labels"], labels, create: true)
-                    merge(&n, ["spec", "jobTemplate", "spec", "template", "metadata", "labels"], labels, create: true)
-                    if selectors { merge(&n, ["spec", "jobTemplate", "spec", "selector", "matchLabels"], labels, create: false) }
-                }
-                if kind == "StatefulSet", var vcts = n["spec"]?["volumeClaimTemplates"]?.array {
-                    for j in vcts.indices { merge(&vcts[j], ["metadata", "labels"], labels, create: true) }
-                    n.set(["spec", "volumeClaimTemplates"], .sequence(vcts))
-                }
-            }
-            res[i].node = n
         }
-    }
-
-    static func addAnnotations(_ anns: Mapping, _ res: inout [Resource]) {
-        for i in res.indices {
-            var n = res[i].node
-            merge(&n, ["metadata", "annotations"], anns, create: true)
-            let kind = res[i].kind
-            if workloads.contains(kind) { merge(&n, ["spec", "template", "metadata", "annotations"], anns, create: true) }
-            if kind == "CronJob" {
-                merge(&n, ["spec", "jobTemplate", "metadata", "annotations"], anns, create: true)
-                merge(&n, ["spec", "jobTemplate", "spec", "template", "metadata", "annotations"], anns, create: true)
-            }
-            res[i].node = n
+        guard found else {
+            throw KustomizeError("resource with name \(name) does not match a config with the following GVK [Deployment.[noVer].[noGrp] "
+                                 + "StatefulSet.[noVer].[noGrp] ReplicaSet.[noVer].[noGrp] ReplicationController.[noVer].[noGrp]]")
         }
     }
 

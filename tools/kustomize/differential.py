@@ -39,6 +39,9 @@ class Case:
 
     def __init__(self, seed, root):
         self.r = random.Random(seed)
+        # A second stream for the transformer rules added later (kaudit-t), so the trees the first stream drew
+        # before stay as they were.
+        self.t = random.Random(seed * 7919 + 17)
         self.root = root
         self.n_bases = self.r.randint(1, 3)
         self.resources = {}      # base -> list of (kind, name, text)
@@ -80,6 +83,17 @@ class Case:
         body += "    spec:\n"
         if sa and self.chance(0.6):
             body += "      serviceAccountName: %s\n" % sa
+        if self.t.random() < 0.3:
+            # selectors inside pod affinity terms and topology spread constraints (commonlabels.go, create: false)
+            body += self.t.choice([
+                "      affinity:\n        podAntiAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n"
+                "          - topologyKey: zone\n            labelSelector:\n              matchLabels:\n                app: %s\n" % app,
+                "      affinity:\n        podAffinity:\n          preferredDuringSchedulingIgnoredDuringExecution:\n"
+                "          - weight: 1\n            podAffinityTerm:\n              topologyKey: zone\n              labelSelector:\n"
+                "                matchLabels:\n                  app: %s\n" % app,
+                "      topologySpreadConstraints:\n      - maxSkew: 1\n        topologyKey: zone\n        whenUnsatisfiable: DoNotSchedule\n"
+                "        labelSelector:\n          matchLabels:\n            app: %s\n" % app,
+            ])
         body += "      containers:\n      - name: main\n        image: %s\n" % img
         if cm and self.chance(0.7):
             body += "        envFrom:\n        - configMapRef:\n            name: %s\n" % cm
@@ -166,6 +180,8 @@ class Case:
             elif kind == "Widget":
                 text = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: %s\nspec:\n  size: %d\n  configRef: %s\n  selector:\n    app: %s\n" % (
                     name, self.r.randint(1, 9), self.pick(cms), name)
+                if self.t.random() < 0.4:
+                    text += "  items:\n  - name: one\n"
                 self.kinds.append("Widget")
             elif kind == "Namespace":
                 name = self.pick(["team-a", "team-b"])
@@ -178,6 +194,21 @@ class Case:
                 # a label value that is not a string in the source (kustomize keeps the YAML scalar as written)
                 text = text.replace("metadata:\n  name: %s\n" % name, "metadata:\n  name: %s\n  labels:\n    version: %s\n" % (name, self.pick(["\"2\"", "v1", "'3'"])), 1)
             items.append((kind, name, text))
+        if self.t.random() < 0.3:
+            # kinds named like built-in ones in other API groups or versions (the default label and annotation
+            # field specs name groups and versions), and types kustomize does not know to be cluster-scoped
+            av, kind = self.t.choice([("example.com/v1", "Job"), ("example.com/v1", "StatefulSet"), ("example.com/v2", "Service"),
+                                      ("example.com/v1", "PodDisruptionBudget"), ("cert-manager.io/v1", "ClusterIssuer"),
+                                      ("rbac.authorization.k8s.io/v1alpha1", "ClusterRole"), ("batch/v1", "Job"),
+                                      ("example.com/v1", "APIService")])
+            name = "other-b%d" % b
+            text = "apiVersion: %s\nkind: %s\nmetadata:\n  name: %s\nspec:\n" % (av, kind, name)
+            text += self.t.choice(["  selector:\n    matchLabels:\n      app: other\n", "  template:\n    metadata:\n      labels:\n        app: other\n",
+                                   "  template: {}\n", "  selector: {}\n"])
+            if kind == "Job" and av == "batch/v1":
+                text = ("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: %s\nspec:\n  selector:\n    matchLabels:\n      app: other\n  template:\n"
+                        "    spec:\n      restartPolicy: Never\n      containers:\n      - name: job\n        image: busybox\n" % name)
+            items.append(("other-" + kind, name, text))
         return items
 
     # --- kustomization fields --------------------------------------------------------------------------------
@@ -301,6 +332,9 @@ class Case:
             names = [n for kk, n, _ in resources if kk in ("Deployment", "StatefulSet")]
             if names:
                 k += "replicas:\n- name: %s\n  count: %d\n" % (self.pick(names), self.r.randint(0, 5))
+        if "replicas:" not in k and self.t.random() < 0.03:
+            # a replicas entry that names no workload: kustomize refuses it (ReplicaCountTransformer)
+            k += "replicas:\n- name: %s\n  count: 2\n" % self.t.choice(["missing", "settings"])
         return k
 
     def write_base(self, b):
@@ -390,7 +424,8 @@ class Case:
             write(os.path.join(d, "uses-var.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: var-user\ndata:\n  dep: $(DEP_NAME)\n")
             k = k.replace("resources:\n", "resources:\n- uses-var.yaml\n", 1)
         if "Widget" in self.kinds and self.chance(0.4):
-            write(os.path.join(d, "config", "widget.yaml"), "nameReference:\n- kind: ConfigMap\n  fieldSpecs:\n  - kind: Widget\n    path: spec/configRef\ncommonLabels:\n- kind: Widget\n  path: spec/selector\n  create: true\n")
+            write(os.path.join(d, "config", "widget.yaml"), "nameReference:\n- kind: ConfigMap\n  fieldSpecs:\n  - kind: Widget\n    path: spec/configRef\ncommonLabels:\n- kind: Widget\n  path: spec/selector\n  create: true\n"
+                  "- kind: Widget\n  path: spec/items[]/labels\n  create: true\n")
             k += "configurations:\n- config/widget.yaml\n"
         if self.chance(0.2):
             k += "sortOptions:\n  order: %s\n" % self.pick(["fifo", "legacy"])

@@ -1,0 +1,204 @@
+import Foundation
+import FluxsKustomize
+import FluxsTestSupport
+import XCTest
+
+/// The transformers' rules audited against kustomize v5.5 (docs/kustomize.md, "Rules audited", "Transformers"):
+/// each tree is built by fluxs and by `kubectl kustomize` (the oracle) and compared; the expected shape is asserted
+/// too, so each test names the rule it checks.
+final class KustomizeTransformerRulesTests: XCTestCase {
+    func tree(_ files: [String: String]) throws -> URL {
+        let root = try TestEnv.tempDir("fluxs-kz-trules")
+        for (p, t) in files { try TestEnv.write(t, to: root.appendingPathComponent(p)) }
+        return root
+    }
+
+    func build(_ files: [String: String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let root = try tree(files)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let want = try TestEnv.run("kubectl", ["kustomize", root.path])
+        XCTAssertEqual(want.status, 0, want.stderr, file: file, line: line)
+        let got = try Kustomizer().render(root.path)
+        XCTAssertEqual(got, want.stdout, file: file, line: line)
+        return got
+    }
+
+    /// Both refuse the tree; fluxs's message contains `message` (kubectl's words).
+    func refuse(_ files: [String: String], _ message: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let root = try tree(files)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let want = try TestEnv.run("kubectl", ["kustomize", root.path])
+        XCTAssertNotEqual(want.status, 0, "kubectl accepted the tree", file: file, line: line)
+        XCTAssertTrue(want.stderr.contains(message), want.stderr, file: file, line: line)
+        XCTAssertThrowsError(try Kustomizer().render(root.path), file: file, line: line) { e in
+            XCTAssertTrue("\(e)".contains(message), "\(e)", file: file, line: line)
+        }
+    }
+
+    /// commonlabels.go: selectors in Deployment and StatefulSet pod affinity terms and topology spread constraints
+    /// get commonLabels where they exist (create: false).
+    func testCommonLabelsReachAffinityAndTopologySelectors() throws {
+        let out = try build([
+            "d.yaml": """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: d}
+            spec:
+              template:
+                spec:
+                  affinity:
+                    podAntiAffinity:
+                      requiredDuringSchedulingIgnoredDuringExecution:
+                      - labelSelector:
+                          matchLabels: {app: d}
+                        topologyKey: kubernetes.io/hostname
+                      - topologyKey: zone
+                    podAffinity:
+                      preferredDuringSchedulingIgnoredDuringExecution:
+                      - weight: 1
+                        podAffinityTerm:
+                          labelSelector:
+                            matchLabels: {app: d}
+                          topologyKey: zone
+                  topologySpreadConstraints:
+                  - maxSkew: 1
+                    topologyKey: zone
+                    whenUnsatisfiable: DoNotSchedule
+                    labelSelector:
+                      matchLabels: {app: d}
+                  containers:
+                  - {name: c, image: nginx}
+
+            """,
+            "kustomization.yaml": "resources: [d.yaml]\ncommonLabels: {team: a}\n",
+        ])
+        XCTAssertEqual(out.components(separatedBy: "app: d\n").count - 1, 3, out)
+        XCTAssertEqual(out.components(separatedBy: "team: a\n").count - 1, 6, out)
+    }
+
+    /// metadatalabels.go, commonlabels.go, commonannotations.go: the pod template, selector and job template specs
+    /// name API groups and versions (Job and CronJob batch, StatefulSet apps, Service and ReplicationController v1,
+    /// PodDisruptionBudget policy, NetworkPolicy networking.k8s.io); a same-named kind of another group gets only
+    /// metadata labels and annotations.
+    func testDefaultLabelAndAnnotationSpecsHonourGroupsAndVersions() throws {
+        let out = try build([
+            "r.yaml": """
+            apiVersion: example.com/v1
+            kind: Job
+            metadata: {name: j}
+            spec:
+              selector:
+                matchLabels: {a: b}
+              template:
+                metadata:
+                  labels: {a: b}
+            ---
+            apiVersion: example.com/v1
+            kind: StatefulSet
+            metadata: {name: s}
+            spec:
+              template: {}
+            ---
+            apiVersion: example.com/v2
+            kind: Service
+            metadata: {name: svc}
+            spec: {}
+            ---
+            apiVersion: example.com/v1
+            kind: PodDisruptionBudget
+            metadata: {name: p}
+            spec:
+              selector:
+                matchLabels: {a: b}
+
+            """,
+            "kustomization.yaml": "resources: [r.yaml]\ncommonLabels: {team: a}\ncommonAnnotations: {note: x}\n",
+        ])
+        XCTAssertTrue(out.contains("kind: Job\nmetadata:\n  annotations:\n    note: x\n  labels:\n    team: a\n  name: j\nspec:\n"
+                                   + "  selector:\n    matchLabels:\n      a: b\n  template:\n    metadata:\n      labels:\n        a: b\n"), out)
+        XCTAssertTrue(out.contains("  name: s\nspec:\n  template:\n    metadata:\n      annotations:\n        note: x\n---"), out)
+        XCTAssertTrue(out.contains("  name: svc\nspec: {}\n"), out)
+        XCTAssertFalse(out.contains("      team: a"), out)
+    }
+
+    /// fieldspec.go: a path field written `name[]` is never created, even with `create: true` (here a
+    /// configurations field spec for a kind without the list).
+    func testListFieldsOfFieldSpecsAreNotCreated() throws {
+        let out = try build([
+            "w.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 1}\n---\n"
+                + "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: v}\nspec:\n  items:\n  - {name: i}\n",
+            "config.yaml": "commonLabels:\n- kind: Widget\n  path: spec/items[]/labels\n  create: true\n",
+            "kustomization.yaml": "resources: [w.yaml]\nconfigurations: [config.yaml]\ncommonLabels: {team: a}\n",
+        ])
+        XCTAssertTrue(out.contains("  - labels:\n      team: a\n    name: i\n"), out)
+        XCTAssertFalse(out.contains("spec:\n  items:\n    labels"), out)
+    }
+
+    /// ReplicaCountTransformer.go: a `replicas` entry that names no object of a replicas field spec kind fails.
+    func testReplicasNamingNothingFails() throws {
+        try refuse([
+            "d.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n",
+            "kustomization.yaml": "resources: [d.yaml]\nreplicas:\n- {name: missing, count: 2}\n",
+        ], "resource with name missing does not match a config with the following GVK [Deployment.[noVer].[noGrp]")
+    }
+
+    /// ReplicaCountTransformer.go: the match is by any id (an earlier name, before a prefix) and creates spec/replicas.
+    func testReplicasMatchEarlierNamesAndCreateTheField() throws {
+        let out = try build([
+            "base/d.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n",
+            "base/kustomization.yaml": "resources: [d.yaml]\nnamePrefix: p-\n",
+            "kustomization.yaml": "resources: [base]\nreplicas:\n- {name: d, count: 4}\n",
+        ])
+        XCTAssertTrue(out.contains("spec:\n  replicas: 4\n"), out)
+    }
+
+    /// kyaml/openapi precomputedIsNamespaceScoped: cluster scope is known by apiVersion and kind; a ClusterIssuer,
+    /// a ValidatingAdmissionPolicy or a ClusterRole of another version is namespaced and gets the namespace.
+    func testNamespaceGoesToTypesNotKnownClusterScoped() throws {
+        let out = try build([
+            "a.yaml": """
+            apiVersion: cert-manager.io/v1
+            kind: ClusterIssuer
+            metadata: {name: a}
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1alpha1
+            kind: ClusterRole
+            metadata: {name: b}
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: ClusterRole
+            metadata: {name: c}
+
+            """,
+            "kustomization.yaml": "resources: [a.yaml]\nnamespace: foo\n",
+        ])
+        XCTAssertEqual(out.components(separatedBy: "namespace: foo").count - 1, 2, out)
+    }
+}
+
+extension KustomizeTransformerRulesTests {
+    /// PrefixTransformer.go prefixFieldSpecsToSkip: only APIServices of apiregistration.k8s.io keep their name;
+    /// another group's APIService is renamed (CRDs and Namespaces of any group are not).
+    func testPrefixSkipsOnlyRegistrationAPIServices() throws {
+        let out = try build([
+            "a.yaml": """
+            apiVersion: apiregistration.k8s.io/v1
+            kind: APIService
+            metadata: {name: v1.a.example.com}
+            ---
+            apiVersion: example.com/v1
+            kind: APIService
+            metadata: {name: b}
+            ---
+            apiVersion: example.com/v1
+            kind: Namespace
+            metadata: {name: c}
+
+            """,
+            "kustomization.yaml": "resources: [a.yaml]\nnamePrefix: p-\nnameSuffix: -s\n",
+        ])
+        XCTAssertTrue(out.contains("name: v1.a.example.com\n"), out)
+        XCTAssertTrue(out.contains("name: p-b-s\n"), out)
+        XCTAssertTrue(out.contains("name: c\n"), out)
+    }
+}
