@@ -92,6 +92,9 @@ public final class Applier {
     public private(set) var newRecord: AppliedRecord?
     /// Subjects `skippable` found unchanged since the record.
     public private(set) var skipped: Set<String> = []
+    /// The manifests' hashes `skippable` computed (by subject), reused for the new record: `apply` gets the same
+    /// objects (as it trusts `skipped`), so each object is encoded and hashed once a run.
+    var hashes: [String: String] = [:]
     var owned: OwnedObjects?
 
     public init(kube: KubeClient, fieldManager: String) {
@@ -110,7 +113,7 @@ public final class Applier {
             let what = subject(of: o)
             guard record.entries[what] != nil, let r = try? kube.resource(for: o), let name = o["metadata"]?["name"]?.string else { continue }
             let live = try owned!.get(r, namespace: r.namespaced ? o["metadata"]?["namespace"]?.string : nil, name: name)
-            if record.matches(o, subject: what, live: live) { out.insert(what) }
+            if record.matches(o, subject: what, live: live, hashes: &hashes) { out.insert(what) }
         }
         skipped = out
         return out
@@ -133,7 +136,7 @@ public final class Applier {
         for e in out {
             let meta = e.object["metadata"]
             next.entries[e.subject] = AppliedRecord.Entry(uid: meta?["uid"]?.string ?? "", resourceVersion: meta?["resourceVersion"]?.string ?? "",
-                                                          hash: AppliedRecord.hash(e.sent))
+                                                          hash: hashes[e.subject] ?? AppliedRecord.hash(e.sent))
         }
         if !dryRun { newRecord = next }
         return out
@@ -292,10 +295,13 @@ public struct AppliedRecord: Sendable {
         (try? JSON.encodeBytes(object)).map { Hashing.sha256Hex($0) } ?? ""
     }
 
-    func matches(_ object: Node, subject: String, live: Node?) -> Bool {
+    /// The object is as the last apply left it; the manifest's hash, when computed, is kept in `hashes`.
+    func matches(_ object: Node, subject: String, live: Node?, hashes: inout [String: String]) -> Bool {
         guard let e = entries[subject], let live, !e.resourceVersion.isEmpty,
               live["metadata"]?["uid"]?.string == e.uid, live["metadata"]?["resourceVersion"]?.string == e.resourceVersion else { return false }
-        return Self.hash(object) == e.hash
+        let h = Self.hash(object)
+        hashes[subject] = h
+        return h == e.hash
     }
 
     /// The record file of a Kustomization on a server, under `root`.

@@ -694,14 +694,6 @@ class API:
             fsel = selector.parse_field_selector(params.get("fieldSelector"), rt.kind)
         except selector.SelectorError as e:
             raise ApiError(400, "BadRequest", str(e))
-        objs = self.store.list(rt.group, rt.plural, ns if rt.namespaced else None)
-        out = []
-        for o in objs:
-            if not rt.builtin and rt.schema:
-                schemalib.apply_defaults(o, rt.schema)
-            self.to_version(rt, o)
-            if selector.label_match(lsel, o["metadata"].get("labels")) and selector.field_match(fsel, o):
-                out.append(o)
         rv = str(self.store.rv)
         cont = params.get("continue")
         start = 0
@@ -713,12 +705,29 @@ class API:
             except Exception:
                 raise ApiError(400, "BadRequest", "continue key is not valid: illegal base64 data at input byte 0")
         limit = int(params.get("limit") or 0)
+
+        def prepared(o):
+            if not rt.builtin and rt.schema:
+                schemalib.apply_defaults(o, rt.schema)
+            return self.to_version(rt, o)
+        where = ns if rt.namespaced else None
+        if fsel:
+            # Field selectors may name defaulted fields: every object is prepared before it is matched.
+            objs = self.store.list(rt.group, rt.plural, where)
+            out = [o for o in map(prepared, objs)
+                   if selector.label_match(lsel, o["metadata"].get("labels")) and selector.field_match(fsel, o)]
+            total = len(out)
+            items = out[start:start + limit] if limit > 0 else out[start:]
+        else:
+            # Labels are neither defaulted nor converted: matched on the stored objects, only the page is copied.
+            items, total = self.store.page(rt.group, rt.plural, where,
+                                           match=lambda o: selector.label_match(lsel, o["metadata"].get("labels")),
+                                           start=start, limit=limit)
+            items = [prepared(o) for o in items]
         meta = {"resourceVersion": rv}
-        items = out[start:]
-        if limit > 0 and len(items) > limit:
-            items = items[:limit]
+        if limit > 0 and total - start > limit:
             meta["continue"] = base64.b64encode(json.dumps({"start": start + limit, "rv": rv}).encode()).decode()
-            meta["remainingItemCount"] = len(out) - start - limit
+            meta["remainingItemCount"] = total - start - limit
         return items, meta
 
     def after_write(self, rt, obj):

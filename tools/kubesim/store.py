@@ -76,11 +76,18 @@ class Store:
             return copy.deepcopy(o) if o is not None else None
 
     def list(self, group, plural, ns=None):
+        return self.page(group, plural, ns)[0]
+
+    def page(self, group, plural, ns=None, match=None, start=0, limit=0):
+        """Copies of the objects (sorted by namespace and name) the stored object passes `match` for, from `start`,
+        at most `limit` (0: all), and how many matched in all. Only the page is copied: a paged LIST of many objects
+        costs each page its own objects, as kube-apiserver's does, not a copy of every object per page."""
         with self.lock:
-            out = [copy.deepcopy(v) for (g, p, n, _), v in self.objects.items()
-                   if g == group and p == plural and (ns is None or n == ns)]
-        out.sort(key=lambda o: ((o["metadata"].get("namespace") or ""), o["metadata"]["name"]))
-        return out
+            found = [v for (g, p, n, _), v in self.objects.items()
+                     if g == group and p == plural and (ns is None or n == ns) and (match is None or match(v))]
+            found.sort(key=lambda o: ((o["metadata"].get("namespace") or ""), o["metadata"]["name"]))
+            page = found[start:start + limit] if limit > 0 else found[start:]
+            return [copy.deepcopy(v) for v in page], len(found)
 
     def put(self, group, plural, obj, event_type):
         """Store obj with a new resourceVersion and log a watch event; returns the stored copy."""
