@@ -100,7 +100,7 @@ struct Level {
                          "commonLabels", "labels", "commonAnnotations", "patches", "patchesStrategicMerge", "patchesJson6902",
                          "images", "replicas", "configMapGenerator", "secretGenerator", "generatorOptions", "vars", "replacements",
                          "sortOptions", "crds", "openapi", "configurations", "generators", "transformers", "validators",
-                         "buildMetadata", "helmCharts", "helmGlobals"]
+                         "buildMetadata", "helmCharts", "helmGlobals", "imageTags", "helmChartInflationGenerator"]
 
     func kustomizationFile() throws -> (String, Node) {
         if let override { return (dir + "/kustomization.yaml", override) }
@@ -115,7 +115,7 @@ struct Level {
         try config.confinement?.check(path, entry: relativePath(from: top, to: path), what: "kustomization file")
         let node: Node
         do { node = try YAML.parseLenient(bytes: try Kustomizer.readManifest(path), file: path) } catch { throw KustomizeError("\(error)") }
-        if node.isNull { return (path, .emptyMap) }
+        if node.isNull { throw KustomizeError("\(path): kustomization.yaml is empty") }
         guard var m = node.map else { throw KustomizeError("\(path): kustomization is not a YAML mapping") }
         // kustomize reads field names case-insensitively (`nameprefix` works).
         for key in m.keys {
@@ -123,6 +123,24 @@ struct Level {
                 m[canonical] = m[key]
                 m[key] = nil
             }
+        }
+        // types.Kustomization.Unmarshal (unknown fields refused), FixKustomization (imageTags join images), CheckEmpty
+        // and EnforceFields.
+        for key in m.keys where !Level.fields.contains(key) {
+            throw KustomizeError("\(path): invalid Kustomization: json: unknown field \"\(key)\"")
+        }
+        if let tags = m["imageTags"] {
+            m["images"] = .sequence((m["images"]?.array ?? []) + (tags.array ?? []))
+            m["imageTags"] = nil
+        }
+        if m.keys.allSatisfy({ $0 == "apiVersion" || $0 == "kind" }) { throw KustomizeError("\(path): kustomization.yaml is empty") }
+        let kind = m["kind"]?.text ?? ""
+        if !kind.isEmpty && kind != "Kustomization" && kind != "Component" {
+            throw KustomizeError("Failed to read kustomization file under \(dir): kind should be Kustomization or Component")
+        }
+        let required = kind == "Component" ? "kustomize.config.k8s.io/v1alpha1" : "kustomize.config.k8s.io/v1beta1"
+        if let av = m["apiVersion"]?.text, !av.isEmpty, av != required {
+            throw KustomizeError("Failed to read kustomization file under \(dir): apiVersion for \(kind.isEmpty ? "Kustomization" : kind) should be \(required)")
         }
         return (path, .mapping(m))
     }
@@ -224,15 +242,39 @@ struct Level {
         do { docs = try YAML.parseDocuments(bytes: bytes, file: file) } catch {
             throw KustomizeError("accumulating resources: \(error)")
         }
+        // resource.Factory.RNodesFromBytes: empty documents (null, {}, []) are dropped; every other document needs
+        // a kind and, unless its kind ends in List, a name; a List's items join the end of the queue (nested Lists
+        // are expanded too), their keys sorted as Go's json.Marshal sorts them; a List without `items` is kept as
+        // an object, one whose items are null or not a sequence yields nothing.
+        func empty(_ d: Node) -> Bool { d.isNull || d.map?.isEmpty == true || d.array?.isEmpty == true }
+        func sorted(_ n: Node) -> Node {
+            if var m = n.map {
+                for (k, v) in m.entries { m[k] = sorted(v) }
+                m.sortKeys(by: <)
+                return .mapping(m)
+            }
+            if let a = n.array { return .sequence(a.map(sorted)) }
+            return n
+        }
+        var queue = docs.filter { !empty($0) }
         var out: [Resource] = []
-        for d in docs {
-            guard d.map != nil else { throw KustomizeError("\(file): a resource must be a YAML mapping") }
-            if let kind = d["kind"]?.string, kind.hasSuffix("List"), let items = d["items"]?.array {
-                out += items.map { Resource($0) }
+        var next = 0
+        while next < queue.count {
+            let d = queue[next]
+            next += 1
+            if empty(d) { continue }
+            guard d.map != nil else { throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(file)': missing Resource metadata'") }
+            guard let kind = d["kind"]?.text, !kind.isEmpty else {
+                throw KustomizeError("missing kind in object \(file)")
+            }
+            if kind.hasSuffix("List") {
+                guard let items = d.map?["items"] else { out.append(Resource(d)); continue }
+                queue += (items.array ?? []).map(sorted)
                 continue
             }
-            guard d["kind"]?.string?.isEmpty == false else {
-                throw KustomizeError("missing kind in object \(file)")
+            let name = d["metadata"]?["name"]
+            guard let name, name.text?.isEmpty == false else {
+                throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(file)': missing metadata.name in object of kind \(kind)'")
             }
             out.append(Resource(d))
         }

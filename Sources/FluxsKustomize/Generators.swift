@@ -21,27 +21,37 @@ enum Generators {
             }
             data.append((key, value))
         }
+        // api/kv: env files, then literals, then files (a repeated key is an error whichever came first).
         for envKey in ["envs", "env"] {
             let files: [String] = envKey == "env" ? (g["env"]?.string.map { [$0] } ?? []) : (g["envs"]?.array?.compactMap(\.string) ?? [])
             for f in files {
-                let text = try read(f, dir: dir, config: config)
-                for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-                    var line = Substring(raw)
-                    if line.hasSuffix("\r") { line = line.dropLast() }
-                    let t = line.drop { $0 == " " || $0 == "\t" }
-                    if t.isEmpty || t.hasPrefix("#") { continue }
-                    guard let eq = t.firstIndex(of: "=") else {
-                        throw KustomizeError("invalid env line in \(f): '\(t)'")
-                    }
-                    try add(String(t[..<eq]), String(t[t.index(after: eq)...]))
-                }
+                for (k, v) in try envPairs(try readBytes(f, dir: dir, config: config), file: f) { try add(k, v) }
             }
         }
+        for l in g["literals"]?.array?.compactMap(\.string) ?? [] {
+            // parseLiteralSource: a leading '=' or no '=' is an error; removeQuotes strips one matching pair of
+            // quotes (byte compare, first byte " or ').
+            guard let eq = l.firstIndex(of: "="), eq != l.startIndex else {
+                throw KustomizeError("loading KV pairs: literal sources: invalid literal source \(l), expected key=value (\(kind) generator \(name))")
+            }
+            var v = String(l[l.index(after: eq)...])
+            let u = Array(v.utf8)
+            if u.count >= 2, u[0] == u[u.count - 1], u[0] == UInt8(ascii: "\"") || u[0] == UInt8(ascii: "'") {
+                v = String(decoding: u[1..<(u.count - 1)], as: UTF8.self)
+            }
+            try add(String(l[..<eq]), v)
+        }
         for f in g["files"]?.array?.compactMap(\.string) ?? [] {
+            // generators.ParseFileSource: no '=' names the key after the file; one '=' splits key and path; a
+            // missing key or path, or more than one '=', is an error.
             var key = String(f.split(separator: "/").last ?? Substring(f))
             var path = f
+            let eqs = f.filter { $0 == "=" }.count
+            if eqs > 1 { throw KustomizeError("loading KV pairs: file sources: source \"\(f)\" key name or file path contains '='") }
             if let eq = f.firstIndex(of: "=") {
                 key = String(f[..<eq]); path = String(f[f.index(after: eq)...])
+                if key.isEmpty { throw KustomizeError("loading KV pairs: file sources: missing key name for file path \"\(path)\" in source \"\(f)\"") }
+                if path.isEmpty { throw KustomizeError("loading KV pairs: file sources: missing file path for key name \"\(key)\" in source \"\(f)\"") }
             }
             let bytes = try readBytes(path, dir: dir, config: config)
             if let text = String(validating: bytes, as: UTF8.self) {
@@ -51,14 +61,6 @@ enum Generators {
                 data.removeLast()
                 binary.append((key, bytes))
             }
-        }
-        for l in g["literals"]?.array?.compactMap(\.string) ?? [] {
-            guard let eq = l.firstIndex(of: "=") else { throw KustomizeError("invalid literal '\(l)' in \(kind) generator \(name)") }
-            var v = String(l[l.index(after: eq)...])
-            if v.count >= 2, (v.hasPrefix("\"") && v.hasSuffix("\"")) || (v.hasPrefix("'") && v.hasSuffix("'")) {
-                v = String(v.dropFirst().dropLast())
-            }
-            try add(String(l[..<eq]), v)
         }
         var meta: [(String, Node)] = [("name", .string(name))]
         if !ns.isEmpty { meta.append(("namespace", .string(ns))) }
@@ -76,7 +78,8 @@ enum Generators {
         let sorted = data.sorted { $0.0 < $1.0 }
         if kind == "Secret" {
             let all = (data.map { ($0.0, Array($0.1.utf8)) } + binary).sorted { $0.0 < $1.0 }
-            if !all.isEmpty { obj.append(("data", .map(all.map { ($0.0, .string(wrappedBase64($0.1))) }))) }
+            // LoadMapIntoSecretData creates `data` even when there is nothing in it.
+            obj.append(("data", .map(all.map { ($0.0, .string(wrappedBase64($0.1))) })))
             obj.append(("type", .string(g["type"]?.string ?? "Opaque")))
         } else {
             if !sorted.isEmpty { obj.append(("data", .map(sorted.map { ($0.0, .string($0.1)) }))) }
@@ -94,18 +97,20 @@ enum Generators {
         // (same kind, name and namespace, "" and "default" alike).
         func sameNamespace(_ a: String, _ b: String) -> Bool { (a.isEmpty ? "default" : a) == (b.isEmpty ? "default" : b) }
         let matching = res.indices.filter { i in
-            res[i].kind == kind && res[i].group.isEmpty
+            res[i].kind == kind && res[i].group.isEmpty && res[i].version == "v1"
                 && ([(res[i].namespace, res[i].name)] + res[i].previous.map { ($0.namespace, $0.name) }).contains { $0.1 == name && sameNamespace($0.0, ns) }
         }
         if matching.count > 1 {
             throw KustomizeError("found multiple objects \(matching.map { res[$0].id }) that could accept merge of \(r.id)")
         }
         let existing = matching.first
-        switch behavior {
-        case "create":
-            if existing != nil { throw KustomizeError("cannot add resource with an already registered id: \(r.id); use behavior merge or replace") }
+        // types.NewGenerationBehavior: anything but merge or replace (an unknown word too) behaves as create.
+        guard behavior == "merge" || behavior == "replace" else {
+            if existing != nil { throw KustomizeError("merging from generator: id \(r.id) exists; behavior must be merge or replace") }
             res.append(r)
-        case "replace", "merge":
+            return
+        }
+        do {
             guard let i = existing else {
                 throw KustomizeError("id \(r.id) does not exist; cannot merge or replace")
             }
@@ -130,20 +135,55 @@ enum Generators {
             }
             target.node = merged
             if target.generated == nil { target.generated = r.generated }
-            target.origin = r.origin
+            // merge keeps the old object's origin when it has one; replace takes the generator's.
+            if behavior == "replace" || target.origin == nil { target.origin = r.origin }
             // The name keeps no hash suffix when either the old object or the merging generator disables it.
             target.needsHash = target.needsHash && !disable
             res[i] = target
-        default:
-            throw KustomizeError("unknown generator behavior '\(behavior)'")
         }
+    }
+
+    /// api/kv keyValuesFromLines: bufio.ScanLines lines (a trailing CR dropped; a line of 64 KiB or more ends the
+    /// scan silently, as kustomize ignores the scanner's error); invalid UTF-8 is an error; the first line loses a
+    /// BOM; leading Unicode white space is trimmed; empty lines and '#' comments are skipped; the key is up to the
+    /// first '=' (no '=': the value is empty; an empty key: the line is skipped).
+    static func envPairs(_ bytes: [UInt8], file: String) throws -> [(String, String)] {
+        var out: [(String, String)] = []
+        var lines: [ArraySlice<UInt8>] = []
+        var start = 0
+        while start < bytes.count {
+            let nl = bytes[start...].firstIndex(of: UInt8(ascii: "\n"))
+            var line = bytes[start..<(nl ?? bytes.count)]
+            if line.count >= 65536 { break }
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            lines.append(line)
+            start = (nl ?? bytes.count) + 1
+        }
+        for (n, raw) in lines.enumerated() {
+            guard var text = String(validating: raw, as: UTF8.self) else {
+                throw KustomizeError("loading KV pairs: env source files: [\(file)]: line \(n + 1) has invalid utf8 bytes")
+            }
+            if n == 0, text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
+            let scalars = text.unicodeScalars.drop { $0.properties.isWhitespace }
+            let t = String(String.UnicodeScalarView(scalars))
+            if t.isEmpty || t.hasPrefix("#") { continue }
+            let key: String, value: String
+            if let eq = t.firstIndex(of: "=") { key = String(t[..<eq]); value = String(t[t.index(after: eq)...]) } else { key = t; value = "" }
+            if key.isEmpty { continue }
+            out.append((key, value))
+        }
+        return out
     }
 
     /// A file of a kustomization (patch, generator source, configuration, schema): inside the kustomization's
     /// directory (kustomize's load restriction) and inside the build's confinement root; from memory when the
     /// build was given it (decrypted SOPS files).
+    /// Text that is not UTF-8 is refused naming the file (kustomize parses these files as YAML, which fails).
     static func read(_ file: String, dir: String, config: FieldConfig) throws -> String {
-        String(decoding: try readBytes(file, dir: dir, config: config), as: UTF8.self)
+        guard let text = String(validating: try readBytes(file, dir: dir, config: config), as: UTF8.self) else {
+            throw KustomizeError("\(file): invalid UTF-8; kustomize reads this file as YAML text (save it as UTF-8)")
+        }
+        return text
     }
 
     static func readBytes(_ file: String, dir: String, config: FieldConfig) throws -> [UInt8] {
