@@ -222,6 +222,8 @@ class Case:
             v = self.pick(["info", "debug", "3", "true", "a=b", "\"quoted\"", "x y", "'single'"])
             if k not in [x.split("=")[0] for x in lits]:
                 lits.append("%s=%s" % (k, v))
+        if self.chance(0.04):
+            lits.append(self.pick(["=v", "novalue"]))  # invalid literal sources
         if lits:
             g += "  literals:\n" + "".join("  - %s\n" % json.dumps(l) for l in lits)
         if self.chance(0.5):
@@ -237,7 +239,13 @@ class Case:
             g += "  files:\n  - %s\n" % entry
         if self.chance(0.3):
             path = os.path.join(d, "%s.env" % name)
-            write(path, self.pick(["A=1\nB=two\n", "# comment\nX=y\n\nZ=\"q\"\n", "EMPTY=\nK=v=w\n"]))
+            env = self.pick(["A=1\nB=two\n", "# comment\nX=y\n\nZ=\"q\"\n", "EMPTY=\nK=v=w\n"])
+            if self.chance(0.3):
+                # api/kv edge cases: CRLF, no '=', a BOM, leading Unicode white space, an empty key, no final newline,
+                # invalid UTF-8 (an error)
+                env = self.pick(["A=1\r\nB=2\r\n", "NOVALUE\nK=v\n", "\ufeffA=1\n", "\u000b\u00a0C=3  \n=skip\n", "D=a=b",
+                                 "X=\udcff\n"])
+            write(path, env.encode("utf-8", "surrogateescape"), mode="wb")
             g += "  envs:\n  - %s.env\n" % name
         if not lits and "files:" not in g and "envs:" not in g:
             g += "  literals:\n  - K=v\n"
@@ -343,7 +351,13 @@ class Case:
         self.resources[b] = items
         files = []
         if self.chance(0.3) and len(items) > 1:
-            write(os.path.join(d, "all.yaml"), "---\n".join(t for _, _, t in items))
+            docs = [t for _, _, t in items]
+            if self.chance(0.3):
+                # a List (its items go to the end of the file, keys sorted), empty documents
+                docs = ["apiVersion: v1\nkind: List\nitems:\n" + "".join("- " + t.rstrip("\n").replace("\n", "\n  ") + "\n" for t in docs[:2])] + docs[2:]
+            if self.chance(0.3):
+                docs.insert(self.r.randint(0, len(docs)), self.pick(["{}\n", "", "# only a comment\n", "[]\n"]))
+            write(os.path.join(d, "all.yaml"), "---\n".join(docs))
             files = ["all.yaml"]
         else:
             for i, (kind, name, text) in enumerate(items):
@@ -403,7 +417,7 @@ class Case:
         if self.generated and self.chance(0.5):
             kind, name = self.pick(self.generated)
             field = "configMapGenerator" if kind == "ConfigMap" else "secretGenerator"
-            k += field + ":\n" + self.generator(kind, name, d, behavior=self.pick(["merge", "replace"]))
+            k += field + ":\n" + self.generator(kind, name, d, behavior=self.pick(["merge", "replace", "merge", "replace", "create", "Merge"]))
         elif self.chance(0.3):
             k += "configMapGenerator:\n" + self.generator("ConfigMap", "overlay-gen", d)
         if self.chance(0.4):
