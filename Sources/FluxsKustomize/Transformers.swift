@@ -208,33 +208,70 @@ enum Transformers {
         }
     }
 
-    /// images: newName / newTag / digest for every container image whose name matches.
+    /// imagesFieldSpecs (api/internal/konfig/builtinpluginconsts/images.go).
+    static let imageSpecs = ["spec/containers[]/image", "spec/initContainers[]/image", "spec/template/spec/containers[]/image",
+                             "spec/template/spec/initContainers[]/image"].map { FieldSpec(path: $0, create: true) }
+
+    /// image.IsImageMatched: `name`, then an optional `:tag` and an optional `@sha256:digest`, tag and digest of
+    /// [a-zA-Z0-9_.{}-] (kustomize compiles `name` as a regular expression; fluxs compares it literally).
+    static func imageMatches(_ s: String, _ name: String) -> Bool {
+        guard s.hasPrefix(name) else { return false }
+        var rest = s.dropFirst(name.count)
+        func allowed(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c.isNumber || "_.{}-".contains(c)) }
+        if rest.hasPrefix(":") { rest = rest.dropFirst().drop(while: allowed) }
+        if rest.hasPrefix("@sha256:") { rest = rest.dropFirst(8).drop(while: allowed) }
+        return rest.isEmpty
+    }
+
+    /// image.Split: name, tag and digest, the tag's colon searched after the first slash.
+    static func splitImage(_ image: String) -> (name: String, tag: String, digest: String) {
+        let chars = Array(image)
+        var from = 0
+        if let slash = chars.firstIndex(of: "/"), slash > 0 { from = slash }
+        let id = chars[from...].firstIndex(of: "@"), ic = chars[from...].firstIndex(of: ":")
+        if let d = id, ic == nil || d < ic! { return (String(chars[..<d]), "", String(chars[(d + 1)...])) }
+        if let d = id, let c = ic { return (String(chars[..<c]), String(chars[(c + 1)..<d]), String(chars[(d + 1)...])) }
+        if let c = ic { return (String(chars[..<c]), String(chars[(c + 1)...]), "") }
+        return (image, "", "")
+    }
+
+    /// ImageTagTransformer: the legacy filter (every `containers` and `initContainers` list anywhere in an object),
+    /// then the images field specs (the defaults and `configurations:`), both skipping CRDs. An image the legacy
+    /// filter changed that still matches is changed again by the field specs (so `tagSuffix` is appended twice
+    /// to pod template images, as kubectl does).
     static func images(_ img: Node, extra: [FieldSpec] = [], _ res: inout [Resource]) {
         guard let name = img["name"]?.string else { return }
-        let newName = img["newName"]?.string, newTag = img["newTag"]?.text, digest = img["digest"]?.string
+        let newName = img["newName"]?.text ?? "", newTag = img["newTag"]?.text ?? "", digest = img["digest"]?.text ?? ""
+        let tagSuffix = img["tagSuffix"]?.text ?? ""
         func rewrite(_ image: String) -> String? {
-            var base = image, tag = "", dig = ""
-            if let at = base.firstIndex(of: "@") { dig = String(base[at...]); base = String(base[..<at]) }
-            if let colon = base.lastIndex(of: ":"), !base[colon...].contains("/") { tag = String(base[colon...]); base = String(base[..<colon]) }
-            guard base == name else { return nil }
-            var out = newName ?? base
-            // imagetag updater: newTag and digest together set both; either alone replaces the tag and the digest.
-            let t = newTag.map { $0.isEmpty ? nil : $0 } ?? nil, d = digest.map { $0.isEmpty ? nil : $0 } ?? nil
-            if let t, let d { out += ":" + t + "@" + d } else if let t { out += ":" + t } else if let d { out += "@" + d } else { out += tag + dig }
-            return out
+            guard imageMatches(image, name) else { return nil }
+            var (n, tag, dig) = splitImage(image)
+            if !newName.isEmpty { n = newName }
+            if !newTag.isEmpty && !digest.isEmpty {
+                tag = newTag; dig = digest
+            } else if !newTag.isEmpty {
+                tag = newTag; dig = ""
+            } else if !digest.isEmpty {
+                tag = ""; dig = digest
+            } else if !tagSuffix.isEmpty {
+                tag += tagSuffix; dig = ""
+            }
+            if !tag.isEmpty { n += ":" + tag }
+            if !dig.isEmpty { n += "@" + dig }
+            return n
         }
         func walk(_ n: inout Node) {
             switch n {
             case .mapping(var m):
                 for key in m.keys {
                     guard var child = m[key] else { continue }
-                    if ["containers", "initContainers", "ephemeralContainers"].contains(key), var list = child.array {
+                    walk(&child)
+                    if key == "containers" || key == "initContainers", var list = child.array {
                         for j in list.indices {
                             if let image = list[j]["image"]?.string, let new = rewrite(image) { list[j]["image"] = .string(new) }
                         }
                         child = .sequence(list)
                     }
-                    walk(&child)
                     m[key] = child
                 }
                 n = .mapping(m)
@@ -244,9 +281,9 @@ enum Transformers {
             default: break
             }
         }
-        for i in res.indices { walk(&res[i].node) }
-        for spec in extra where !spec.path.isEmpty {
-            for i in res.indices where spec.applies(to: res[i]) {
+        for i in res.indices where res[i].kind != "CustomResourceDefinition" { walk(&res[i].node) }
+        for spec in imageSpecs + extra where !spec.path.isEmpty {
+            for i in res.indices where res[i].kind != "CustomResourceDefinition" && spec.applies(to: res[i]) {
                 FieldSpec.visit(&res[i].node, spec.path[...], create: false) { v in
                     if let s = v?.string, let new = rewrite(s) { v = .string(new) }
                 }

@@ -202,3 +202,55 @@ extension KustomizeTransformerRulesTests {
         XCTAssertTrue(out.contains("name: c\n"), out)
     }
 }
+
+extension KustomizeTransformerRulesTests {
+    /// ImageTagTransformer.go, filters/imagetag, internal/image: `name` matches an image with an optional tag and
+    /// sha256 digest (so `busybox:1.36` names that tagged image); `tagSuffix` extends the tag, and twice in pod
+    /// templates (the legacy filter, then the images field specs); ephemeralContainers and CRDs are left alone.
+    func testImagesFollowKustomizesMatchingAndFilters() throws {
+        let out = try build([
+            "a.yaml": """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: d}
+            spec:
+              template:
+                spec:
+                  containers:
+                  - {name: a, image: "nginx:1.0"}
+                  - {name: b, image: "busybox:1.36"}
+                  ephemeralContainers:
+                  - {name: e, image: "redis:7"}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: p}
+            spec:
+              containers:
+              - {name: b, image: "redis:7+x"}
+            ---
+            apiVersion: apiextensions.k8s.io/v1
+            kind: CustomResourceDefinition
+            metadata: {name: c}
+            spec:
+              containers:
+              - {name: a, image: "redis:1.0"}
+
+            """,
+            "kustomization.yaml": """
+            resources: [a.yaml]
+            images:
+            - {name: nginx, tagSuffix: -x}
+            - {name: "busybox:1.36", newTag: "2"}
+            - {name: redis, newName: valkey}
+
+            """,
+        ])
+        XCTAssertTrue(out.contains("image: nginx:1.0-x-x\n"), out)
+        XCTAssertTrue(out.contains("image: busybox:2\n"), out)
+        XCTAssertTrue(out.contains("image: redis:7\n"), out)
+        XCTAssertTrue(out.contains("image: redis:7+x\n"), out)
+        XCTAssertTrue(out.contains("image: redis:1.0\n"), out)
+        XCTAssertFalse(out.contains("valkey"), out)
+    }
+}

@@ -94,6 +94,9 @@ class Case:
                 "      topologySpreadConstraints:\n      - maxSkew: 1\n        topologyKey: zone\n        whenUnsatisfiable: DoNotSchedule\n"
                 "        labelSelector:\n          matchLabels:\n            app: %s\n" % app,
             ])
+        if self.t.random() < 0.15:
+            # ephemeralContainers: no image filter reaches them
+            body += "      ephemeralContainers:\n      - name: debug\n        image: %s\n" % self.t.choice(["nginx:1.25", "busybox"])
         body += "      containers:\n      - name: main\n        image: %s\n" % img
         if cm and self.chance(0.7):
             body += "        envFrom:\n        - configMapRef:\n            name: %s\n" % cm
@@ -336,6 +339,13 @@ class Case:
                          ("digest", "sha256:" + "b" * 64)):
                 if self.chance(0.4):
                     k += "  %s: %s\n" % (f, v)
+            if self.t.random() < 0.25:
+                # tagSuffix (appended twice to pod template images, as kustomize's two image filters do)
+                k += "  tagSuffix: %s\n" % self.t.choice(["-debug", "_x"])
+        if self.t.random() < 0.15:
+            # an image name with its tag (image.IsImageMatched: name, optional tag, optional sha256 digest)
+            k += "images:\n" if "images:" not in k else ""
+            k += "- name: %s\n  newTag: \"%s\"\n" % (self.t.choice(["nginx:1.25", "busybox:1.36", "nginx:1.24"]), self.t.choice(["9", "edge"]))
         if self.chance(0.25):
             names = [n for kk, n, _ in resources if kk in ("Deployment", "StatefulSet")]
             if names:
