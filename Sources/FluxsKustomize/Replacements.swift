@@ -15,7 +15,10 @@ enum Replacements {
     }
 
     static func apply(_ r: Node, _ res: inout [Resource]) throws {
-        guard let source = r["source"] else { throw KustomizeError("replacement is missing a source") }
+        // replacement.go Filter: a replacement without a source or without targets is refused.
+        guard let source = r["source"], r["targets"] != nil, r["targets"]?.isNull != true else {
+            throw KustomizeError("replacements must specify a source and at least one target")
+        }
         let candidates = res.indices.filter { select(res[$0], source) }
         guard let si = candidates.first else {
             throw KustomizeError("nothing selected by \(describe(source))")
@@ -34,7 +37,9 @@ enum Replacements {
         for t in r["targets"]?.array ?? [] {
             guard let sel = t["select"] else { throw KustomizeError("target must specify resources to select") }
             let rejects = t["reject"]?.array ?? []
-            let paths = (t["fieldPaths"]?.array?.compactMap(\.string) ?? [])
+            // applyReplacement: a target without fieldPaths replaces metadata.name.
+            var paths = (t["fieldPaths"]?.array?.compactMap(\.string) ?? [])
+            if paths.isEmpty { paths = ["metadata.name"] }
             let opts = t["options"]
             for i in res.indices where select(res[i], sel) && !rejects.contains(where: { select(res[i], $0) }) {
                 for p in paths {
@@ -48,8 +53,8 @@ enum Replacements {
                         v = .string(parts.joined(separator: delim))
                     }
                     let before = (res[i].name, res[i].namespace)
-                    guard let updated = set(res[i].node, parse(p), v, create: create) else {
-                        if create { throw KustomizeError("unable to create field \(p) in \(res[i].id)") }
+                    guard let updated = try set(res[i].node, parse(p), v, create: create) else {
+                        if create { throw KustomizeError("unable to find or create field \"\(p)\" in replacement target") }
                         throw KustomizeError("unable to find field \"\(p)\" in replacement target")
                     }
                     res[i].node = updated
@@ -111,37 +116,51 @@ enum Replacements {
     }
 
     /// Sets the value at the path; nil when the path does not exist and may not be created.
-    static func set(_ n: Node, _ p: [Seg], _ v: Node, create: Bool) -> Node? {
-        guard let s = p.first else { return v }
+    static func set(_ n: Node, _ p: [Seg], _ v: Node, create: Bool) throws -> Node? {
+        guard let s = p.first else {
+            // setFieldValue: a scalar target keeps its node (tag and style) and takes the value only, so "3" put
+            // in `replicas: 1` stays an int and 3 put in a ConfigMap's data stays a string.
+            // A value the kept tag cannot hold fails when kustomize decodes the object again, in yaml.v3's words.
+            if case .scalar(var old) = n, case .scalar(let new) = v {
+                old.value = new.value
+                let resolved = Resolver.resolve(plain: new.value)
+                if old.tag != .string && resolved != old.tag && !(old.tag == .float && resolved == .int) {
+                    func name(_ t: ScalarTag) -> String { t == .string ? "str" : "\(t)" }
+                    throw KustomizeError("map[string]interface {}(nil): yaml: cannot decode !!\(name(resolved)) `\(new.value)` as a !!\(name(old.tag))")
+                }
+                return .scalar(old)
+            }
+            return v
+        }
         let rest = Array(p.dropFirst())
         switch s {
         case .key(let k):
             guard case .mapping(var m) = n else { return nil }
             if let child = m[k] {
-                guard let c = set(child, rest, v, create: create) else { return nil }
+                guard let c = try set(child, rest, v, create: create) else { return nil }
                 m[k] = c
             } else {
                 guard create else { return nil }
-                guard let c = set(.emptyMap, rest, v, create: create) else { return nil }
+                guard let c = try set(.emptyMap, rest, v, create: create) else { return nil }
                 m[k] = c
             }
             return .mapping(m)
         case .index(let i):
-            guard case .sequence(var a) = n, i >= 0, i < a.count, let c = set(a[i], rest, v, create: create) else { return nil }
+            guard case .sequence(var a) = n, i >= 0, i < a.count, let c = try set(a[i], rest, v, create: create) else { return nil }
             a[i] = c
             return .sequence(a)
         case .match(let k, let val):
             guard case .sequence(var a) = n else { return nil }
             var found = false
             for i in a.indices where a[i][k]?.text == val {
-                guard let c = set(a[i], rest, v, create: create) else { return nil }
+                guard let c = try set(a[i], rest, v, create: create) else { return nil }
                 a[i] = c
                 found = true
             }
             return found ? .sequence(a) : nil
         case .all:
             guard case .sequence(var a) = n else { return nil }
-            for i in a.indices { if let c = set(a[i], rest, v, create: create) { a[i] = c } }
+            for i in a.indices { if let c = try set(a[i], rest, v, create: create) { a[i] = c } }
             return .sequence(a)
         }
     }

@@ -254,3 +254,67 @@ extension KustomizeTransformerRulesTests {
         XCTAssertFalse(out.contains("valkey"), out)
     }
 }
+
+extension KustomizeTransformerRulesTests {
+    static let replacementObjects = """
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: d}
+    spec: {replicas: 3, paused: true}
+    ---
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: c}
+    data: {x: "a", n: "7", word: hello}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: s}
+
+    """
+
+    /// replacement.go setFieldValue: a scalar target keeps its tag and takes the value (an int into a ConfigMap's
+    /// data stays a string, "7" into replicas an int); applyReplacement: no fieldPaths means metadata.name.
+    func testReplacementKeepsTheTargetsTagAndDefaultsToTheName() throws {
+        let out = try build([
+            "a.yaml": Self.replacementObjects,
+            "kustomization.yaml": """
+            resources: [a.yaml]
+            replacements:
+            - source: {kind: Deployment, name: d, fieldPath: spec.replicas}
+              targets:
+              - select: {kind: ConfigMap}
+                fieldPaths: [data.x]
+            - source: {kind: ConfigMap, name: c, fieldPath: data.n}
+              targets:
+              - select: {kind: Deployment}
+                fieldPaths: [spec.replicas]
+              - select: {kind: Service}
+
+            """,
+        ])
+        XCTAssertTrue(out.contains("  x: \"3\"\n"), out)
+        XCTAssertTrue(out.contains("  replicas: 7\n"), out)
+        XCTAssertTrue(out.contains("kind: Service\nmetadata:\n  name: \"7\"\n"), out)
+    }
+
+    /// A value the kept tag cannot hold fails as kustomize's decode does; a replacement without targets fails.
+    func testReplacementRefusals() throws {
+        try refuse([
+            "a.yaml": Self.replacementObjects,
+            "kustomization.yaml": """
+            resources: [a.yaml]
+            replacements:
+            - source: {kind: ConfigMap, name: c, fieldPath: data.word}
+              targets:
+              - select: {kind: Deployment}
+                fieldPaths: [spec.paused]
+
+            """,
+        ], "cannot decode !!str `hello` as a !!bool")
+        try refuse([
+            "a.yaml": Self.replacementObjects,
+            "kustomization.yaml": "resources: [a.yaml]\nreplacements:\n- source: {kind: ConfigMap, name: c}\n",
+        ], "replacements must specify a source and at least one target")
+    }
+}

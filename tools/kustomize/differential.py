@@ -447,6 +447,18 @@ class Case:
             k += "vars:\n- name: DEP_NAME\n  objref:\n    kind: Deployment\n    name: %s\n    apiVersion: apps/v1\n" % src
             write(os.path.join(d, "uses-var.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: var-user\ndata:\n  dep: $(DEP_NAME)\n")
             k = k.replace("resources:\n", "resources:\n- uses-var.yaml\n", 1)
+        if deps and "replacements:" not in k and self.t.random() < 0.12:
+            # replacements into scalars of other types (the target keeps its tag: an int into ConfigMap data stays
+            # a string; a word into replicas fails as kustomize's decode does), a target without fieldPaths
+            src = self.t.choice(deps)
+            kind, path = self.t.choice([("ConfigMap", "data.LEVEL"), ("Deployment", "spec.replicas"), ("Service", "spec.ports.0.port")])
+            k += ("replacements:\n- source:\n    kind: Deployment\n    name: %s\n    fieldPath: %s\n  targets:\n"
+                  "  - select:\n      kind: %s\n    fieldPaths:\n    - %s\n" % (
+                      src, self.t.choice(["spec.replicas", "metadata.name", "spec.template.spec.containers.0.name"]), kind, path))
+            if self.t.random() < 0.3:
+                # no fieldPaths: metadata.name (a ConfigMap from the component, never prefixed: kustomize's prefix
+                # and name reference writes drop the tag, which fluxs does not model)
+                k += "  - select:\n      kind: ConfigMap\n      name: var-user\n"
         if "Widget" in self.kinds and self.chance(0.4):
             write(os.path.join(d, "config", "widget.yaml"), "nameReference:\n- kind: ConfigMap\n  fieldSpecs:\n  - kind: Widget\n    path: spec/configRef\ncommonLabels:\n- kind: Widget\n  path: spec/selector\n  create: true\n"
                   "- kind: Widget\n  path: spec/items[]/labels\n  create: true\n")
