@@ -17,21 +17,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-
-from benchlib import fluxs_binary
 import tempfile
-import time
 
+from benchlib import fluxs_binary, require_testenv, run_quiet, timed_quiet
 
-
-def run(cmd, env=None, cwd=None):
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, env=env, cwd=cwd)
-
-
-def timed(cmd, env=None, cwd=None):
-    t0 = time.perf_counter()
-    run(cmd, env, cwd)
-    return time.perf_counter() - t0
+run = run_quiet
+timed = timed_quiet
 
 
 def main():
@@ -40,9 +31,7 @@ def main():
     ap.add_argument("--files", type=int, default=10000)
     ap.add_argument("--fluxs")
     a = ap.parse_args()
-    for v in ("FLUXS_TEST_GIT_ROOT", "FLUXS_TEST_GIT_HTTP", "KUBECONFIG"):
-        if not os.environ.get(v):
-            sys.exit("%s is not set: run this inside tools/testenv/testenv.py run -- ..." % v)
+    require_testenv()
     fluxs = fluxs_binary(a.fluxs)
 
     tmp = tempfile.mkdtemp(prefix="fluxs-bench-")

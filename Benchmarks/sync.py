@@ -22,20 +22,14 @@ import sys
 import tempfile
 import time
 
-from benchlib import fluxs_binary
+from benchlib import fluxs_binary, require_testenv, run_quiet, timed_quiet
 
 KS = 10
 OBJECTS = 100
 
 
-def run(cmd, env=None, stdin=None):
-    subprocess.run(cmd, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, env=env, text=True)
-
-
-def timed(cmd, env=None):
-    t0 = time.perf_counter()
-    run(cmd, env)
-    return time.perf_counter() - t0
+run = run_quiet
+timed = timed_quiet
 
 
 def main():
@@ -43,9 +37,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--fluxs")
     a = ap.parse_args()
-    for v in ("FLUXS_TEST_GIT_ROOT", "FLUXS_TEST_GIT_HTTP", "KUBECONFIG"):
-        if not os.environ.get(v):
-            sys.exit("%s is not set: run this inside tools/testenv/testenv.py run -- ..." % v)
+    require_testenv()
     fluxs = fluxs_binary(a.fluxs)
     tmp = tempfile.mkdtemp(prefix="fluxs-bench-sync-")
     try:
