@@ -140,6 +140,9 @@ def main():
     aws_iam = [tuple(a.split(":", 2)) for a in args.aws_iam]
     https = Server((args.host, args.port), api, users, tls=ctx, aws_iam=aws_iam)
     servers = [https]
+    profile = os.environ.get("KUBESIM_PROFILE")
+    if profile:
+        https.profiles = []
     http_port = None
     if args.http_port is not None:
         http = Server((args.host, args.http_port), api, users, aws_iam=aws_iam)
@@ -165,6 +168,8 @@ def main():
     print(json.dumps({"ready": True, "https": info["https"], "kubeconfig": kubeconfig}), flush=True)
     https.serve_forever(poll_interval=0.2)
     store.flush()
+    if profile:
+        https.dump_profile(profile)
 
 
 if __name__ == "__main__":

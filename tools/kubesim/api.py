@@ -2,7 +2,6 @@
 apply, delete, list and watch, with kube-apiserver's errors."""
 
 import base64
-import copy
 import hashlib
 import json
 import re
@@ -16,6 +15,7 @@ import registry
 import schema as schemalib
 import selector
 import ssa
+from store import clone
 from registry import ResourceType
 
 
@@ -325,7 +325,7 @@ class API:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
         self.check_kind(rt, body)
-        obj = copy.deepcopy(body)
+        obj = clone(body)
         md = obj.setdefault("metadata", {})
         if not isinstance(md, dict):
             raise ApiError(400, "BadRequest", "metadata must be an object")
@@ -343,7 +343,7 @@ class API:
             md.pop(f, None)
         if rt.status and not (rt.builtin and rt.kind in ("CustomResourceDefinition",)):
             obj.pop("status", None)
-        if name and self.store.get(rt.group, rt.plural, ns if rt.namespaced else "", name) is not None:
+        if name and self.store.exists(rt.group, rt.plural, ns if rt.namespaced else "", name):
             raise ApiError(409, "AlreadyExists", '%s "%s" already exists' % (rt.group_resource, name), self._details(rt, name))
         warnings = self.finish_object(rt, obj, None, params.get("fieldValidation"))
         md["uid"] = str(uuid.uuid4())
@@ -367,7 +367,7 @@ class API:
         return self.to_version(rt, stored), warnings
 
     def to_storage(self, rt, obj):
-        o = copy.deepcopy(obj)
+        o = clone(obj)
         if not rt.builtin:
             o["apiVersion"] = "%s/%s" % (rt.group, rt.storage_version)
         return o
@@ -390,7 +390,7 @@ class API:
 
     def crd_status(self, crd):
         spec = crd.get("spec") or {}
-        names = copy.deepcopy(spec.get("names") or {})
+        names = clone(spec.get("names") or {})
         names.setdefault("singular", names.get("kind", "").lower())
         names.setdefault("listKind", names.get("kind", "") + "List")
         t = now()
@@ -432,7 +432,7 @@ class API:
                 raise self.conflict(rt, name)
             if not rv and not rt.builtin:
                 raise self.invalid(rt, name, [schemalib.FieldError("Invalid", "metadata.resourceVersion", 0, "must be specified for an update")])
-        new = copy.deepcopy(body)
+        new = clone(body)
         new["apiVersion"] = rt.api_version
         new["kind"] = rt.kind
         nmd = new.setdefault("metadata", {})
@@ -444,14 +444,14 @@ class API:
                 nmd.pop(f, None)
         nmd["managedFields"] = omd.get("managedFields") or []
         if subresource == "status":
-            keep = copy.deepcopy(old)
+            keep = clone(old)
             keep["status"] = new.get("status")
             if keep["status"] is None:
                 keep.pop("status")
             new = keep
         elif rt.status:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             else:
                 new.pop("status", None)
         warnings = self.finish_object(rt, new, old, params.get("fieldValidation"))
@@ -466,13 +466,7 @@ class API:
             new["metadata"]["managedFields"] = apply_op
         dry = params.get("dryRun") == "All"
         # no-op writes keep the resourceVersion
-        cmp_old = copy.deepcopy(old)
-        cmp_new = copy.deepcopy(new)
-        for o in (cmp_old, cmp_new):
-            o["metadata"].pop("resourceVersion", None)
-            for e in o["metadata"].get("managedFields") or []:
-                e.pop("time", None)
-        if cmp_old == cmp_new:
+        if same_but_versions(old, new):
             return old, warnings
         new["metadata"]["resourceVersion"] = omd["resourceVersion"]
         if dry:
@@ -497,7 +491,7 @@ class API:
             doc = json.loads(raw or b"null")
         except ValueError as e:
             raise ApiError(400, "BadRequest", "error decoding patch: %s" % e)
-        base = copy.deepcopy(old)
+        base = clone(old)
         try:
             if ptype == "application/merge-patch+json":
                 if not isinstance(doc, dict):
@@ -556,7 +550,7 @@ class API:
                                % (ns + "/" if rt.namespaced else "", name, rt.api_version, rt.kind, first))
         sem = self.semantics(rt)
         status_mode = "status" if subresource == "status" else ("main" if rt.status else None)
-        applied = copy.deepcopy(cfg)
+        applied = clone(cfg)
         if status_mode == "main":
             applied.pop("status", None)
         elif status_mode == "status":
@@ -669,7 +663,7 @@ class API:
             refs = (o.get("metadata") or {}).get("ownerReferences") or []
             if any(r.get("uid") == uid for r in refs):
                 if policy == "Orphan":
-                    o2 = copy.deepcopy(o)
+                    o2 = clone(o)
                     o2["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != uid]
                     if not o2["metadata"]["ownerReferences"]:
                         del o2["metadata"]["ownerReferences"]
@@ -809,6 +803,20 @@ class API:
                         self.faults.remove(f)
                     return f
         return None
+
+
+def same_but_versions(a, b):
+    """a == b but for metadata.resourceVersion and the managedFields times (a no-op write), compared in place."""
+    am, bm = a["metadata"], b["metadata"]
+    if len(a) != len(b) or any(k not in b or (k != "metadata" and v != b[k]) for k, v in a.items()):
+        return False
+    skip = ("resourceVersion", "managedFields")
+    if {k: v for k, v in am.items() if k not in skip} != {k: v for k, v in bm.items() if k not in skip}:
+        return False
+
+    def untimed(mf):
+        return [{k: v for k, v in e.items() if k != "time"} for e in mf] if mf else mf
+    return untimed(am.get("managedFields")) == untimed(bm.get("managedFields"))
 
 
 def _containers(obj):

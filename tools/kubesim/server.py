@@ -43,7 +43,25 @@ class Server(ThreadingHTTPServer):
         # Every answered request, by user agent product, method and dry run (GET /__sim/counts): the log keeps only
         # the last 2000, the counts keep all.
         self.counts = collections.Counter()
+        # KUBESIM_PROFILE=FILE (__main__): each connection's thread runs under cProfile (CPU time); the profiles are merged
+        # into FILE when the simulator stops.
+        self.profiles = None
         super().__init__(addr, Handler)
+
+    def profiler(self):
+        # the thread's CPU time, not wall time: waits for the client, the GIL or a busy machine's CPUs are left out
+        import cProfile
+        return cProfile.Profile(time.thread_time)
+
+    def dump_profile(self, path):
+        import pstats
+        with self.log_lock:
+            profiles = list(self.profiles or [])
+        if profiles:
+            stats = pstats.Stats(profiles[0])
+            for p in profiles[1:]:
+                stats.add(p)
+            stats.dump_stats(path)
 
     def get_request(self):
         sock, addr = super().get_request()
@@ -73,10 +91,18 @@ class Handler(BaseHTTPRequestHandler):
                 raise
 
     def handle(self):
+        prof = self.server.profiler() if self.server.profiles is not None else None
+        if prof:
+            prof.enable()
         try:
             super().handle()
         except (ConnectionError, ssl.SSLError, socket.timeout, OSError):
             pass
+        finally:
+            if prof:
+                prof.disable()
+                with self.server.log_lock:
+                    self.server.profiles.append(prof)
 
     def send_json(self, code, obj, headers=None):
         body = json.dumps(obj, separators=(",", ":")).encode()
@@ -100,9 +126,11 @@ class Handler(BaseHTTPRequestHandler):
                     self.send_header(k, x)
             else:
                 self.send_header(k, v)
-        self.end_headers()
+        # The header block and the body leave in one write (one TLS record, one send) rather than two.
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.flush_headers()
         self.record(code)
 
     def record(self, code):
@@ -559,10 +587,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         # Writes are atomic as etcd's transactions make them: a create of an existing name is AlreadyExists and an
         # update with a stale resourceVersion a Conflict, also when two clients race (Leases rely on it).
+        # The answer is encoded and sent after the lock is released: the next write need not wait for this one's
+        # response to leave.
         with api.lock:
-            self.write(api, rt, verb, ns, name, sub, params, raw, user, manager)
+            answer = self.write(api, rt, verb, ns, name, sub, params, raw, user, manager)
+        self.send_json(*answer)
 
     def write(self, api, rt, verb, ns, name, sub, params, raw, user, manager):
+        """Does one write; returns the answer for send_json."""
         body = None
         if verb in ("create", "update"):
             try:
@@ -577,28 +609,24 @@ class Handler(BaseHTTPRequestHandler):
             if name is not None:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
             o, warnings = api.create(rt, ns, body, params, user, manager)
-            self.send_json(201, o, self.warning_headers(warnings))
-            return
+            return 201, o, self.warning_headers(warnings)
         if verb == "update":
             if sub == "finalize":
                 sub = ""
             o, warnings = api.update(rt, ns, name, body, params, user, manager, sub)
-            self.send_json(200, o, self.warning_headers(warnings))
-            return
+            return 200, o, self.warning_headers(warnings)
         if verb == "patch":
             ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
-            existed = api.get_obj(rt, ns, name) is not None
+            existed = api.store.exists(rt.group, rt.plural, ns if rt.namespaced else "", name)
             o, warnings = api.patch(rt, ns, name, ctype, raw, params, user, manager, sub)
-            self.send_json(201 if not existed and ctype == "application/apply-patch+yaml" else 200, o, self.warning_headers(warnings))
-            return
+            return 201 if not existed and ctype == "application/apply-patch+yaml" else 200, o, self.warning_headers(warnings)
         if verb == "delete":
             try:
                 body = json.loads(raw) if raw else {}
             except ValueError:
                 body = {}
             o = api.delete(rt, ns, name, params, body, user)
-            self.send_json(200, o)
-            return
+            return 200, o
         if verb == "deletecollection":
             items, _ = api.list(rt, ns, params)
             try:
@@ -611,9 +639,8 @@ class Handler(BaseHTTPRequestHandler):
                     deleted.append(api.delete(rt, it["metadata"].get("namespace"), it["metadata"]["name"], params, body, user))
                 except ApiError:
                     pass
-            self.send_json(200, {"kind": rt.list_kind, "apiVersion": rt.api_version,
-                                 "metadata": {"resourceVersion": str(api.store.rv)}, "items": deleted})
-            return
+            return 200, {"kind": rt.list_kind, "apiVersion": rt.api_version,
+                         "metadata": {"resourceVersion": str(api.store.rv)}, "items": deleted}
 
     def warning_headers(self, warnings):
         if not warnings:

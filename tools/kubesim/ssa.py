@@ -3,9 +3,10 @@ field sets in FieldsV1 form, apply merge, conflicts between managers, removal
 of fields a manager stops applying when nobody else owns them, and the
 ownership transfer of Update operations."""
 
-import copy
 import json
 import time
+
+from store import clone
 
 MISSING = object()
 
@@ -256,18 +257,18 @@ def merge_apply(live, applied, sem, sp=()):
             for it in applied:
                 kj = key_json(it, keys)
                 applied_keys.add(kj)
-                out.append(merge_apply(live_by.get(kj), it, sem, sp + ("*",)) if kj in live_by else copy.deepcopy(it))
+                out.append(merge_apply(live_by.get(kj), it, sem, sp + ("*",)) if kj in live_by else clone(it))
             for it in live:
                 if key_json(it, keys) not in applied_keys:
-                    out.append(copy.deepcopy(it))
+                    out.append(clone(it))
             return out
         if lt == "set":
             out = list(live)
             for it in applied:
                 if it not in out:
-                    out.append(copy.deepcopy(it))
+                    out.append(clone(it))
             return out
-    return copy.deepcopy(applied)
+    return clone(applied)
 
 
 # ---------------------------------------------------------------------------
@@ -387,7 +388,7 @@ def apply(live, applied, manager, force, sem, api_version, status_mode=None, sub
     applied_set = field_set(applied, sem, status_mode)
     mine = entries.find(manager, "Apply", subresource)
     prev = set(mine[1]) if mine else set()
-    base = copy.deepcopy(live) if live else {}
+    base = clone(live) if live else {}
     if base.get("metadata"):
         base["metadata"].pop("managedFields", None)
     merged = merge_apply(base, applied, sem)
@@ -428,7 +429,7 @@ def apply(live, applied, manager, force, sem, api_version, status_mode=None, sub
 def record_update(old, new, manager, sem, api_version, status_mode=None, subresource=""):
     """Ownership after a non-apply write (create, update, patch): changed fields go to manager."""
     entries = Entries((old or {}).get("metadata", {}).get("managedFields"))
-    old_clean = copy.deepcopy(old) if old else {}
+    old_clean = clone(old) if old else {}
     if old_clean.get("metadata"):
         old_clean["metadata"].pop("managedFields", None)
     new_set = field_set(new, sem, status_mode)
