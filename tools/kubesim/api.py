@@ -325,7 +325,8 @@ class API:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
         self.check_kind(rt, body)
-        obj = clone(body)
+        # an apply's merged object (apply_mf given) is this call's own: changed in place, not copied
+        obj = body if apply_mf is not None else clone(body)
         md = obj.setdefault("metadata", {})
         if not isinstance(md, dict):
             raise ApiError(400, "BadRequest", "metadata must be an object")
@@ -360,7 +361,7 @@ class API:
         if dry:
             obj = self.to_version(rt, obj)
             return obj, warnings
-        stored = self.store.put(rt.group, rt.plural, self.to_storage(rt, obj), "ADDED")
+        stored = self.store.put(rt.group, rt.plural, self.to_storage(rt, obj), "ADDED", owned=True)
         if rt.kind == "CustomResourceDefinition":
             self.register_crd(stored)
         self.after_write(rt, stored)
@@ -432,7 +433,8 @@ class API:
                 raise self.conflict(rt, name)
             if not rv and not rt.builtin:
                 raise self.invalid(rt, name, [schemalib.FieldError("Invalid", "metadata.resourceVersion", 0, "must be specified for an update")])
-        new = clone(body)
+        # an apply's merged object (apply_op given) is this call's own: changed in place, not copied
+        new = body if apply_op is not None else clone(body)
         new["apiVersion"] = rt.api_version
         new["kind"] = rt.kind
         nmd = new.setdefault("metadata", {})
@@ -475,7 +477,7 @@ class API:
             gone = self.store.remove(rt.group, rt.plural, ns if rt.namespaced else "", name)
             self.after_delete(rt, gone, "Background")
             return self.to_version(rt, new), warnings
-        stored = self.store.put(rt.group, rt.plural, self.to_storage(rt, new), "MODIFIED")
+        stored = self.store.put(rt.group, rt.plural, self.to_storage(rt, new), "MODIFIED", owned=True)
         if rt.kind == "CustomResourceDefinition":
             self.register_crd(stored)
         self.after_write(rt, stored)
@@ -550,7 +552,7 @@ class API:
                                % (ns + "/" if rt.namespaced else "", name, rt.api_version, rt.kind, first))
         sem = self.semantics(rt)
         status_mode = "status" if subresource == "status" else ("main" if rt.status else None)
-        applied = clone(cfg)
+        applied = cfg   # decoded for this request alone: changed in place
         if status_mode == "main":
             applied.pop("status", None)
         elif status_mode == "status":

@@ -4,6 +4,7 @@ server-side printing, watch streams and the /__sim control endpoints."""
 
 import collections
 import hashlib
+import http.client
 import json
 import socket
 import ssl
@@ -73,9 +74,27 @@ class Server(ThreadingHTTPServer):
         return sock, addr
 
 
+class Headers(http.client.HTTPMessage):
+    """The request headers as http.server parses them, with `get` (a dozen calls a request) answered from an index of
+    the first value of each name instead of a scan that lower-cases every name; the index is rebuilt whenever the
+    header list differs from the one it was built from, so it answers as HTTPMessage.get does."""
+    _indexed = None
+    _first = None
+
+    def get(self, name, failobj=None):
+        if self._indexed != self._headers:
+            first = {}
+            for k, v in self._headers:
+                first.setdefault(k.lower(), (k, v))
+            self._indexed, self._first = list(self._headers), first
+        kv = self._first.get(name.lower())
+        return failobj if kv is None else self.policy.header_fetch_parse(*kv)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kubesim"
+    MessageClass = Headers
 
     def log_message(self, fmt, *args):
         pass
@@ -308,7 +327,7 @@ class Handler(BaseHTTPRequestHandler):
                 version, rest = parts[2], parts[3:]
             else:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
-            if (group, version) not in {(g, v) for g, vs in api.groups().items() for v in vs}:
+            if not any(g == group and v == version for g, v, _ in list(api.types)):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
             if not rest:
                 self.send_json(200, self.resource_list(group, version))

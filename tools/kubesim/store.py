@@ -110,13 +110,14 @@ class Store:
             page = found[start:start + limit] if limit > 0 else found[start:]
             return [clone(v) for v in page], len(found)
 
-    def put(self, group, plural, obj, event_type):
-        """Store obj with a new resourceVersion and log a watch event; returns the stored copy."""
+    def put(self, group, plural, obj, event_type, owned=False):
+        """Store obj with a new resourceVersion and log a watch event; returns a copy of the stored object. With
+        owned, obj itself is stored (the caller made it for this and keeps no reference), else a copy."""
         with self.lock:
             rv = self.next_rv()
             obj["metadata"]["resourceVersion"] = str(rv)
             key = (group, plural, obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
-            self.objects[key] = clone(obj)
+            self.objects[key] = obj if owned else clone(obj)
             self.events.append((rv, event_type, (group, plural), key[2], clone(obj)))
             self.dirty = True
             self.cond.notify_all()
