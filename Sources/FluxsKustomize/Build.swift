@@ -49,6 +49,7 @@ public struct Kustomizer {
         // kustomize's IgnoreLocal, the last step: objects annotated config.kubernetes.io/local-config (any value)
         // take part in the build (name references, replacements, vars) but are not output.
         resources.removeAll { $0.annotations["config.kubernetes.io/local-config"] != nil }
+        for i in resources.indices { resources[i].stringifyAnnotations() }
         switch legacyOrder ? level.sortOrder : .fifo {
         case .fifo: break
         case .legacy(let first, let last): resources = LegacyOrder.sort(resources, first: first, last: last)

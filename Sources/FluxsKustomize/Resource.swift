@@ -63,6 +63,27 @@ public struct Resource {
 
     mutating func remember() { previous.append((namespace, name)) }
 
+    /// kustomize's RemoveBuildAnnotations, run on every object at the end of a build (api/resource/resource.go,
+    /// kyaml setMapInMetadata): the annotations are read as a map of strings (a scalar's text as written, `~` and
+    /// `0x1F` included; a mapping or sequence is "") and written back sorted as strings; none left (an empty or
+    /// null `annotations:`) removes the field.
+    mutating func stringifyAnnotations() {
+        guard var meta = node["metadata"]?.map, let anns = meta["annotations"] else { return }
+        guard let m = anns.map, !m.isEmpty else {
+            if anns.isNull || anns.map != nil {
+                meta["annotations"] = nil
+                node.set(["metadata"], .mapping(meta))
+            }
+            return
+        }
+        var out = Mapping()
+        for (k, v) in m.entries {
+            if case .scalar(let s) = v { out[k] = .scalar(Scalar(s.value, tag: .string, style: s.tag == .string ? s.style : .plain)) } else { out[k] = .string("") }
+        }
+        meta["annotations"] = .mapping(out)
+        node.set(["metadata"], .mapping(meta))
+    }
+
     var labels: Mapping { node["metadata"]?["labels"]?.map ?? Mapping() }
     var annotations: Mapping { node["metadata"]?["annotations"]?.map ?? Mapping() }
 }
