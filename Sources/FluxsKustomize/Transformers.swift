@@ -141,6 +141,10 @@ enum Transformers {
     /// "default" get the namespace (setRoleBindingSubjects: defaultOnly); other subjects are left to name references.
     static func namespace(_ ns: String, _ res: inout [Resource]) {
         for i in res.indices {
+            // NamespaceTransformer.go: StorePreviousId for every object, before its namespace (or, for a Namespace,
+            // its name) changes or not: cluster-scoped and unchanged objects then pass the name reference's
+            // previous-name sieve too (an overlay's unrenamed ClusterRole beats a sibling's suffixed one).
+            res[i].remember()
             if res[i].kind == "RoleBinding" || res[i].kind == "ClusterRoleBinding", var subjects = res[i].node["subjects"]?.array {
                 for j in subjects.indices where subjects[j]["name"]?.string == "default" {
                     subjects[j]["namespace"] = .string(ns)
@@ -154,14 +158,11 @@ enum Transformers {
                 res[i].node.set(["spec", "conversion", "webhook", "clientConfig", "service", "namespace"], .string(ns))
             }
             if res[i].kind == "Namespace" && res[i].apiVersion == "v1" {
-                if res[i].name != ns { res[i].remember(); res[i].name = ns }
+                if res[i].name != ns { res[i].name = ns }
                 continue
             }
             if isClusterScoped(res[i]) { continue }
-            if res[i].namespace != ns {
-                res[i].remember()
-                res[i].namespace = ns
-            }
+            if res[i].namespace != ns { res[i].namespace = ns }
         }
     }
 

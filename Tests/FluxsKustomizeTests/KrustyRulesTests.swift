@@ -80,4 +80,52 @@ final class KustomizeKrustyRulesTests: XCTestCase {
             """), out)
         XCTAssertEqual(out.components(separatedBy: "annotations").count - 1, 1, out)
     }
+
+    /// NamespaceTransformer.go stores every object's previous id, cluster-scoped and unchanged ones too. So the
+    /// previous-name sieve of a name reference also keeps an overlay's unrenamed ClusterRole, and the affix sieve then
+    /// prefers it over a sibling overlay's suffixed one (kustomize's TestIssue3489 shape).
+    func testNamespaceRecordsEveryPreviousId() throws {
+        let base = """
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRole
+        metadata: {name: dns}
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: {name: viewer}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: dns}
+        subjects:
+        - {kind: ServiceAccount, name: dns}
+        ---
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata: {name: dns}
+
+        """
+        let out = try build([
+            "base/kustomization.yaml": "resources:\n- r.yaml\n",
+            "base/r.yaml": base,
+            "public/kustomization.yaml": "resources:\n- ../base\n",
+            "private/kustomization.yaml": "resources:\n- ../base\nnameSuffix: -private\n",
+            "kustomization.yaml": "namespace: kube-system\nresources:\n- public\n- private\n",
+        ])
+        XCTAssertTrue(out.contains("""
+              name: viewer
+            roleRef:
+              apiGroup: rbac.authorization.k8s.io
+              kind: ClusterRole
+              name: dns
+            subjects:
+            - kind: ServiceAccount
+              name: dns
+              namespace: kube-system
+            """), out)
+        XCTAssertTrue(out.contains("""
+              name: viewer-private
+            roleRef:
+              apiGroup: rbac.authorization.k8s.io
+              kind: ClusterRole
+              name: dns-private
+            """), out)
+    }
 }
