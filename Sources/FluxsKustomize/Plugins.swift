@@ -71,8 +71,20 @@ enum Plugins {
     }
 
     static func transform(_ entries: [Node], level: Level, into res: inout [Resource]) throws {
-        for (c, _) in try configs(entries, level: level) {
+        for (c, configuredIn) in try configs(entries, level: level) {
             guard c["apiVersion"]?.string == "builtin" else { throw unsupported(c) }
+            // transformerAnnotations: a transformer configured by a plugin config is recorded on every object
+            // (resmap AddTransformerAnnotation) with the config's origin (loader.go OriginFromCustomPlugin): the file it
+            // was read from (the kustomization file for an inline one) and the config's apiVersion, kind, name and
+            // namespace.
+            func record() {
+                guard level.config.recordTransformations else { return }
+                var by: Node = ["apiVersion": .string(c["apiVersion"]?.string ?? ""), "kind": .string(c["kind"]?.string ?? "")]
+                if let n = c["metadata"]?["name"]?.text, !n.isEmpty { by["name"] = .string(n) }
+                if let ns = c["metadata"]?["namespace"]?.text, !ns.isEmpty { by["namespace"] = .string(ns) }
+                let entry: Node = ["configuredIn": .string(configuredIn), "configuredBy": by]
+                for i in res.indices { res[i].transformations.append(entry) }
+            }
             var k = Node.emptyMap
             var renameOnly: [FieldSpec]?
             switch c["kind"]?.string ?? "" {
@@ -99,9 +111,10 @@ enum Plugins {
                 // LabelTransformer.go / AnnotationsTransformer.go: the pairs go exactly where the plugin's own
                 // fieldSpecs say (none: nowhere); the kustomization's default field specs are not used.
                 let pairs = c[c["kind"]?.string == "LabelTransformer" ? "labels" : "annotations"]?.map ?? Mapping()
-                if pairs.isEmpty { continue }
+                if pairs.isEmpty { record(); continue }
                 let specs = (c["fieldSpecs"]?.array ?? []).map(FieldSpec.init)
                 Transformers.aliasing(pairs, &res) { Transformers.custom(specs, pairs, &$0) }
+                record()
                 continue
             case "NamespaceTransformer":
                 if let ns = c["metadata"]?["namespace"] { k["namespace"] = ns }
@@ -115,6 +128,7 @@ enum Plugins {
                 throw unsupported(c)
             }
             try Transformers.run(k, level: level, renameOnly: renameOnly, into: &res)
+            record()
         }
     }
 }

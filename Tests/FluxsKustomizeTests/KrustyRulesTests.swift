@@ -128,4 +128,53 @@ final class KustomizeKrustyRulesTests: XCTestCase {
               name: dns-private
             """), out)
     }
+
+    /// buildMetadata: [transformerAnnotations] records transformers configured by `transformers:` plugin configs
+    /// too (loader.go OriginFromCustomPlugin): configuredIn is the config's file (the kustomization file for an inline
+    /// config), configuredBy its apiVersion, kind, name and namespace.
+    func testPluginTransformersAreRecorded() throws {
+        let out = try build([
+            "kustomization.yaml": """
+            resources:
+            - cm.yaml
+            buildMetadata: [transformerAnnotations]
+            transformers:
+            - |-
+              apiVersion: builtin
+              kind: NamespaceTransformer
+              metadata:
+                name: inline-ns
+                namespace: team
+              fieldSpecs:
+              - path: metadata/namespace
+                create: true
+            - labels.yaml
+
+            """,
+            "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n",
+            "labels.yaml": """
+            apiVersion: builtin
+            kind: LabelTransformer
+            metadata: {name: add-team}
+            labels: {team: a}
+            fieldSpecs:
+            - {path: metadata/labels, create: true}
+
+            """,
+        ])
+        XCTAssertTrue(out.contains("""
+                alpha.config.kubernetes.io/transformations: |
+                  - configuredIn: kustomization.yaml
+                    configuredBy:
+                      apiVersion: builtin
+                      kind: NamespaceTransformer
+                      name: inline-ns
+                      namespace: team
+                  - configuredIn: labels.yaml
+                    configuredBy:
+                      apiVersion: builtin
+                      kind: LabelTransformer
+                      name: add-team
+            """), out)
+    }
 }
