@@ -46,6 +46,16 @@ public struct Kustomizer {
         try Hasher.addHashes(&resources)
         try NameReferences.fix(&resources, config: level.config)
         try level.vars.resolve(&resources, references: level.config.varReferences)
+        // kustomize removes its build annotations at the end with SetAnnotations(map[string]string): every annotation
+        // value that is a scalar becomes a string of the scalar's text (`rev: 3` is "3", `e:` is "", `~` is "~").
+        for i in resources.indices {
+            guard case .mapping(var anns)? = resources[i].node["metadata"]?["annotations"], !anns.isEmpty else { continue }
+            var changed = false
+            for (k, v) in anns.entries {
+                if case .scalar(let s) = v, s.tag != .string { anns[k] = .string(s.value); changed = true }
+            }
+            if changed { resources[i].node.set(["metadata", "annotations"], .mapping(anns)) }
+        }
         // kustomize's IgnoreLocal, the last step: objects annotated config.kubernetes.io/local-config (any value)
         // take part in the build (name references, replacements, vars) but are not output.
         resources.removeAll { $0.annotations["config.kubernetes.io/local-config"] != nil }
@@ -255,6 +265,8 @@ struct Level {
                 return .mapping(m)
             }
             if let a = n.array { return .sequence(a.map(sorted)) }
+            // json.Marshal then parsed again: scalars take their JSON text (`0x1F` is 31, `~` is null).
+            if case .scalar(let s) = n { return .scalar(s.jsonRoundTripped) }
             return n
         }
         var queue = docs.filter { !empty($0) }

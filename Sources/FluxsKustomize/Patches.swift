@@ -106,8 +106,9 @@ enum Patches {
             if !allowNameChange {
                 // A patch names its target (perhaps by an earlier name): that does not rename it.
                 res[i].name = keep.0
-                if !keep.1.isEmpty { res[i].namespace = keep.1 }
             }
+            // Resource.ApplySmPatch: the namespace is always set back (none stays none).
+            res[i].namespace = keep.1
             if res[i].name != keep.0 || res[i].namespace != keep.1 {
                 res[i].previous.append((keep.1, keep.0))
             }
@@ -120,6 +121,11 @@ enum Patches {
     static func merge(_ base: Node, _ patch: Node, smp: Bool, field: String = "", keys: [String: String] = mergeKeys) -> Node {
         guard case .mapping(let pm) = patch else { return patch }
         guard case .mapping(var bm) = base else { return strip(patch) }
+        // kyaml's merge2 walks every map field of the target: one whose value is a null written as nothing (`a:`)
+        // is dropped (kubectl: `a: null` and `a: ~` stay).
+        for (k, v) in bm.entries where pm[k] == nil {
+            if case .scalar(let s) = v, s.tag == .null, s.value.isEmpty { bm[k] = nil } else if v.map != nil { bm[k] = dropEmptyNulls(v) }
+        }
         if pm["$patch"]?.string == "replace" {
             var p = pm
             p["$patch"] = nil
@@ -177,6 +183,14 @@ enum Patches {
         return .sequence(out)
     }
 
+    static func dropEmptyNulls(_ n: Node) -> Node {
+        guard case .mapping(var m) = n else { return n }
+        for (k, v) in m.entries {
+            if case .scalar(let s) = v, s.tag == .null, s.value.isEmpty { m[k] = nil } else if v.map != nil { m[k] = dropEmptyNulls(v) }
+        }
+        return .mapping(m)
+    }
+
     /// Removes patch directives from a value that is added as is.
     static func strip(_ n: Node) -> Node {
         switch n {
@@ -215,6 +229,12 @@ enum Patches {
                 }
             }
             let old = (res[i].namespace, res[i].name)
+            // The object's JSON parsed again: annotation values that are not strings take their JSON text, which the
+            // final string conversion of annotations keeps (`0x10` becomes "16").
+            if case .mapping(var anns)? = doc["metadata"]?["annotations"] {
+                for (k, v) in anns.entries { if case .scalar(let s) = v { anns[k] = .scalar(s.jsonRoundTripped) } }
+                doc.set(["metadata", "annotations"], .mapping(anns))
+            }
             res[i].node = doc
             // kustomize applies JSON patches to the object's JSON and parses it again: no shared value nodes remain.
             res[i].aliases = ValueAliases()

@@ -135,25 +135,32 @@ final class VarSet {
         case .sequence(let a):
             return .sequence(a.map { replace($0, values, key: key) })
         case .scalar(let s):
-            guard s.value.contains("$(") else { return n }
-            // A value that is exactly one variable takes the variable's value with its type (numbers stay numbers).
-            if s.value.hasPrefix("$("), s.value.hasSuffix(")"), let v = values[String(s.value.dropFirst(2).dropLast())] {
-                return .scalar(v)
+            // refvar.Filter.setScalar: only string scalars; DoReplacements (api/filters/refvar/expand.go): `$$` is one
+            // `$`, `$(NAME)` the value (an unknown name stays `$(NAME)`), a `$` before anything else stays.
+            guard s.tag == .string, s.value.contains("$") else { return n }
+            let b = Array(s.value.utf8)
+            var out: [UInt8] = []
+            var i = 0
+            while i < b.count {
+                guard b[i] == UInt8(ascii: "$"), i + 1 < b.count else { out.append(b[i]); i += 1; continue }
+                let next = b[i + 1]
+                if next == UInt8(ascii: "$") { out.append(next); i += 2; continue }
+                if next == UInt8(ascii: "("), let close = b[(i + 2)...].firstIndex(of: UInt8(ascii: ")")) {
+                    let name = String(decoding: b[(i + 2)..<close], as: UTF8.self)
+                    if let v = values[name] {
+                        // The whole value one variable: the variable's type is kept (refvar updateNodeValue).
+                        if i == 0 && close == b.count - 1 { return .scalar(Scalar(v.value, tag: v.tag)) }
+                        out += Array(v.value.utf8)
+                    } else {
+                        out += Array("$(\(name))".utf8)
+                    }
+                    i = close + 1
+                    continue
+                }
+                out.append(b[i]); out.append(next); i += 2
             }
-            var out = ""
-            var rest = Substring(s.value)
-            while let start = rest.firstRange(of: "$(") {
-                out += rest[..<start.lowerBound]
-                let after = rest[start.upperBound...]
-                guard let close = after.firstIndex(of: ")") else { out += rest[start.lowerBound...]; rest = ""; break }
-                let name = String(after[..<close])
-                if let v = values[name] { out += v.value } else { out += "$(" + name + ")" }
-                rest = after[after.index(after: close)...]
-            }
-            out += rest
-            if out == s.value { return n }
-            // A whole-value replacement keeps the type kustomize gives it (numbers stay numbers).
-            return .string(out)
+            let text = String(decoding: out, as: UTF8.self)
+            return text == s.value ? n : .string(text)
         default:
             return n
         }

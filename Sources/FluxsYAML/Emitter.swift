@@ -175,3 +175,14 @@ enum KubeYAMLStyle {
         return Resolver.goFormatFloat(d)
     }
 }
+
+public extension Scalar {
+    /// The scalar as it comes back from a JSON round trip (kustomize applies JSON 6902 patches to an object's JSON):
+    /// numbers in Go's JSON form, `null`, `true`/`false`; strings and timestamps unchanged.
+    var jsonRoundTripped: Scalar {
+        switch tag {
+        case .null, .bool, .int, .float: return Scalar(KubeYAMLStyle.render(self).0, tag: tag)
+        default: return self
+        }
+    }
+}

@@ -22,6 +22,8 @@ import sys
 import tempfile
 
 KUBECTL_TIMEOUT = 60
+# The patch and vars draws of the kdiff audit are switched on once fluxs follows them.
+STAGED = False
 
 
 def write(path, text, mode="w"):
@@ -42,11 +44,15 @@ class Case:
         # A second stream for the transformer rules added later (kaudit-t), so the trees the first stream drew
         # before stay as they were.
         self.t = random.Random(seed * 7919 + 17)
+        # A third stream for the rules of the patch, vars and name reference audit (kdiff), and for lowering the
+        # share of refused trees.
+        self.u = random.Random(seed * 104729 + 31)
         self.root = root
         self.n_bases = self.r.randint(1, 3)
         self.resources = {}      # base -> list of (kind, name, text)
         self.generated = []      # (kind, name) of generators in bases
         self.kinds = []
+        self.var_names = set()
 
     def pick(self, seq):
         return self.r.choice(seq)
@@ -100,8 +106,19 @@ class Case:
         body += "      containers:\n      - name: main\n        image: %s\n" % img
         if cm and self.chance(0.7):
             body += "        envFrom:\n        - configMapRef:\n            name: %s\n" % cm
+        env = ""
         if secret and self.chance(0.5):
-            body += "        env:\n        - name: PASSWORD\n          valueFrom:\n            secretKeyRef:\n              name: %s\n              key: password\n" % secret
+            env += "        - name: PASSWORD\n          valueFrom:\n            secretKeyRef:\n              name: %s\n              key: password\n" % secret
+        if self.u.random() < 0.35:
+            # $(VAR) in varReference fields (containers/env/value, args): escaped, embedded, typed, undefined
+            for _ in range(self.u.randint(1, 2)):
+                env += "        - name: V%d\n          value: %s\n" % (self.u.randint(0, 99), self.u.choice(
+                    ["$(DEP_NAME)", "\"x-$(DEP_NAME)-y\"", "$$(DEP_NAME)", "$(SVC_PORT)", "$(UNDEFINED)", "\"$(DEP_NAME)$(CM_NAME)\"",
+                     "$(CM_NAME)", "\"$(REPLICAS)\"", "\"a$(DEP_NAME\"", "\"$$$(CM_NAME)\"", "$(DEP_NS)"]))
+        if env:
+            body += "        env:\n" + env
+        if self.u.random() < 0.15:
+            body += "        args: [%s]\n" % self.u.choice(["\"--name=$(DEP_NAME)\", \"$(REPLICAS)\"", "\"$(CM_NAME)\"", "\"$(SVC_PORT)\", \"-v\""])
         if self.chance(0.4):
             body += "        ports:\n        - containerPort: %d\n          name: http\n" % self.pick([80, 8080])
         if self.chance(0.3):
@@ -196,6 +213,19 @@ class Case:
             if self.chance(0.15) and "metadata:\n  name:" in text and "  labels:" not in text.split("spec:")[0]:
                 # a label value that is not a string in the source (kustomize keeps the YAML scalar as written)
                 text = text.replace("metadata:\n  name: %s\n" % name, "metadata:\n  name: %s\n  labels:\n    version: %s\n" % (name, self.pick(["\"2\"", "v1", "'3'"])), 1)
+            if self.u.random() < 0.12 and "metadata:\n  name: %s\n" % name in text and "  annotations:" not in text.split("spec:")[0]:
+                # annotation values that are not strings (kustomize writes every annotation back as a string at the
+                # end), and label values that are not strings (kept as written)
+                text = text.replace("metadata:\n  name: %s\n" % name, "metadata:\n  name: %s\n  annotations:\n%s" % (name, "".join(
+                    "    %s\n" % a for a in self.u.sample(["rev: 3", "on: true", "ratio: 1.50", "hex: 0x1F", "empty:", "tilde: ~",
+                                                          "text: plain", "quoted: \"7\""], self.u.randint(1, 3)))), 1)
+            if self.u.random() < 0.08 and "metadata:\n  name: %s\n" % name in text and "  labels:" not in text.split("spec:")[0]:
+                text = text.replace("metadata:\n  name: %s\n" % name, "metadata:\n  name: %s\n  labels:\n    gen: %s\n" % (
+                    name, self.u.choice(["2", "true", "1.0"])), 1)
+            if self.u.random() < 0.05 and kind in ("Service", "Deployment", "Role") and "  annotations:" not in text.split("spec:")[0]:
+                # config.kubernetes.io/local-config on other kinds: built (a name reference source), then dropped
+                text = text.replace("metadata:\n  name: %s\n" % name, "metadata:\n  name: %s\n  annotations:\n    config.kubernetes.io/local-config: \"%s\"\n" % (
+                    name, self.u.choice(["true", "false"])), 1)
             items.append((kind, name, text))
         if self.t.random() < 0.3:
             # kinds named like built-in ones in other API groups or versions (the default label and annotation
@@ -225,7 +255,7 @@ class Case:
             v = self.pick(["info", "debug", "3", "true", "a=b", "\"quoted\"", "x y", "'single'"])
             if k not in [x.split("=")[0] for x in lits]:
                 lits.append("%s=%s" % (k, v))
-        if self.chance(0.04):
+        if self.chance(0.04) and self.u.random() < 0.3:
             lits.append(self.pick(["=v", "novalue"]))  # invalid literal sources
         if lits:
             g += "  literals:\n" + "".join("  - %s\n" % json.dumps(l) for l in lits)
@@ -248,6 +278,8 @@ class Case:
                 # invalid UTF-8 (an error)
                 env = self.pick(["A=1\r\nB=2\r\n", "NOVALUE\nK=v\n", "\ufeffA=1\n", "\u000b\u00a0C=3  \n=skip\n", "D=a=b",
                                  "X=\udcff\n"])
+                if env == "X=\udcff\n" and self.u.random() < 0.6:
+                    env = "X=\u00ff\n"
             write(path, env.encode("utf-8", "surrogateescape"), mode="wb")
             g += "  envs:\n  - %s.env\n" % name
         if not lits and "files:" not in g and "envs:" not in g:
@@ -310,7 +342,145 @@ class Case:
                 sel = self.pick(["app=%s" % name, "app in (web-b0,api-b0)", "tier"])
                 body = smp.replace("metadata:\n  name: %s\n" % name, "metadata:\n  name: ignored\n")
                 out.append(("patches", "- target:\n    kind: %s\n    labelSelector: \"%s\"\n  patch: |-\n%s" % (kind, sel, "".join("    " + l + "\n" for l in body.rstrip("\n").split("\n")))))
+        if self.u.random() < 0.6 and STAGED:
+            out.append(self.audit_patch(d, resources, targets))
         return out
+
+    def audit_patch(self, d, resources, targets):
+        """Patch rules of the kdiff audit: $patch directives and list merge keys, JSON 6902 operations and their errors,
+        targets by current or original name, namespace ("default" is an object without one), annotation selectors,
+        group and version regexes, allowNameChange/allowKindChange, patchesJson6902."""
+        u = self.u
+        kind, name = u.choice(targets)
+        group = {"Deployment": "apps", "StatefulSet": "apps", "Widget": "example.com"}.get(kind, "")
+        av = (group + "/v1") if group else "v1"
+        prefix = u.choice(["", "", "p9-", "team-", "x"])  # a current name after a prefix, or the original one
+        def ind(text, n=4):
+            return "".join(" " * n + l + "\n" for l in text.rstrip("\n").split("\n"))
+        head = "apiVersion: %s\nkind: %s\nmetadata:\n  name: %s\n" % (av, kind, name)
+        if kind in ("Deployment", "StatefulSet"):
+            smp = head + u.choice([
+                "spec:\n  template:\n    spec:\n      containers:\n      - name: main\n        env:\n        - name: EXTRA\n          value: \"1\"\n",
+                "spec:\n  template:\n    spec:\n      containers:\n      - name: added\n        image: busybox\n",
+                "spec:\n  template:\n    spec:\n      containers:\n      - name: sidecar\n        $patch: delete\n",
+                "spec:\n  template:\n    spec:\n      containers:\n      - name: main\n        ports:\n        - containerPort: 80\n          protocol: UDP\n",
+                "spec:\n  template:\n    spec:\n      $patch: replace\n      containers:\n      - name: only\n        image: nginx\n",
+                "spec:\n  replicas: null\n  template:\n    metadata:\n      labels:\n        patched: \"yes\"\n",
+                "spec:\n  template:\n    spec:\n      volumes:\n      - name: cfg\n        $patch: delete\n      - name: extra\n        emptyDir: {}\n",
+                "$patch: delete\n",
+                "metadata:\n  labels:\n    $patch: replace\n    only: one\n",
+                "spec:\n  template:\n    spec:\n      containers:\n      - $patch: replace\n      - name: main\n        image: replaced\n",
+            ])
+            ops = u.choice([
+                "- op: add\n  path: /spec/template/spec/containers/-\n  value:\n    name: appended\n    image: busybox\n",
+                "- op: copy\n  from: /spec/template/spec/containers/0/image\n  path: /metadata/annotations\n",
+                "- op: move\n  from: /spec/selector\n  path: /spec/moved\n",
+                "- op: test\n  path: /kind\n  value: %s\n- op: remove\n  path: /spec/template/spec/containers/0/image\n" % kind,
+                "- op: test\n  path: /spec/replicas\n  value: 3\n",
+                "- op: remove\n  path: /spec/replicas\n",
+                "- op: replace\n  path: /spec/template/spec/containers/5/image\n  value: x\n",
+                "- op: add\n  path: /spec/template/spec/containers/0/args\n  value: [a, \"1\", 2]\n",
+                "- op: add\n  path: /metadata/labels/with~1slash\n  value: v\n",
+            ])
+        elif kind == "Service":
+            smp = head + u.choice(["spec:\n  ports:\n  - port: 80\n    name: renamed\n", "spec:\n  selector:\n    $patch: replace\n    app: only\n",
+                                   "spec:\n  ports:\n  - port: 9999\n    targetPort: 1\n", "spec:\n  type: NodePort\n"])
+            ops = u.choice(["- op: add\n  path: /spec/ports/0/nodePort\n  value: 30080\n", "- op: replace\n  path: /spec/selector\n  value: {a: b}\n",
+                            "- op: remove\n  path: /spec/clusterIP\n"])
+        elif kind == "ConfigMap":
+            smp = head + u.choice(["data:\n  LEVEL: null\n  NEW: \"2\"\n", "data:\n  $patch: replace\n  ONLY: x\n", "data:\n  N: 5\n"])
+            ops = u.choice(["- op: add\n  path: /data/n\n  value: 5\n", "- op: move\n  from: /data/LEVEL\n  path: /data/MOVED\n",
+                            "- op: add\n  path: /binaryData\n  value:\n    b: aGk=\n"])
+        else:
+            smp = head + u.choice(["spec:\n  items:\n  - name: two\n", "spec:\n  selector: null\n", "spec:\n  size: \"big\"\n"])
+            ops = u.choice(["- op: add\n  path: /spec/items\n  value: []\n", "- op: replace\n  path: /spec/size\n  value: {n: 1}\n"])
+        style = u.choice(["smp", "smp", "smp-target", "json", "json", "json6902-field", "rename", "kind-change"])
+        tname = u.choice([name, prefix + name, name.split("-")[0] + ".*", name.upper()])
+        target = "  target:\n"
+        if u.random() < 0.8:
+            target += "    kind: %s\n" % u.choice([kind, kind, kind[:3] + ".*"])
+        if u.random() < 0.8:
+            target += "    name: %s\n" % tname
+        if u.random() < 0.25:
+            target += "    namespace: %s\n" % u.choice(["default", "prod", "staging", "team-a", "pr.*"])
+        if u.random() < 0.2:
+            target += "    group: %s\n" % u.choice([group or '""', "app.*", "example.com"])
+        if u.random() < 0.15:
+            target += "    version: %s\n" % u.choice(["v1", "v.*", "v2"])
+        if u.random() < 0.1:
+            target += "    annotationSelector: %s\n" % u.choice(["note", "note=hello", "!team", "rev"])
+        if target == "  target:\n":
+            target += "    kind: %s\n" % kind
+        target = "-" + target[1:]  # the list item
+        if style == "smp":
+            if u.random() < 0.3:
+                smp = smp.replace("  name: %s\n" % name, "  name: %s\n  namespace: %s\n" % (name, u.choice(["default", "prod", "other"])), 1)
+            if u.random() < 0.05:
+                smp = smp.replace("apiVersion: %s\n" % av, "", 1)  # no apiVersion: no object has that id
+            return ("patches", "- patch: |-\n" + ind(smp))
+        if style == "smp-target":
+            return ("patches", target + "  patch: |-\n" + ind(smp))
+        if style == "json":
+            return ("patches", target + "  patch: |-\n" + ind(ops))
+        if style == "json6902-field":
+            fn = "j6902-%d.yaml" % u.randint(0, 999)
+            write(os.path.join(d, fn), ops)
+            t = "- target:\n    group: %s\n    version: v1\n    kind: %s\n    name: %s\n  path: %s\n" % (group, kind, tname, fn)
+            return ("patchesJson6902", t.replace("    group: \n", ""))
+        if style == "rename":
+            body = head.replace("name: %s\n" % name, "name: %s\n" % u.choice(["renamed", name + "-new"]))
+            opts = u.choice(["  options:\n    allowNameChange: true\n", "  options:\n    allowNameChange: false\n", ""])
+            return ("patches", target + opts + "  patch: |-\n" + ind(body + "metadata:\n  labels:\n    renamed: \"yes\"\n".replace("metadata:\n", "", 1)))
+        body = head.replace("kind: %s\n" % kind, "kind: %s\n" % u.choice(["Other", kind + "Copy"]))
+        opts = u.choice(["  options:\n    allowKindChange: true\n", "  options:\n    allowKindChange: true\n    allowNameChange: true\n", ""])
+        return ("patches", target + opts + "  patch: |-\n" + ind(body))
+
+    def patch_fields(self, patches):
+        """One key per field (a repeated key in a kustomization: the last one wins)."""
+        fields = {}
+        for field, text in patches:
+            fields.setdefault(field, []).append(text)
+        return "".join("%s:\n%s" % (f, "".join(t)) for f, t in fields.items())
+
+    def vars_block(self, d, resources, level):
+        """vars (third stream): names, fieldrefs of several types (a map value leaves $(VAR) as it is), objects in
+        other bases, missing objects and fields, a name declared twice, varReference configurations."""
+        u = self.u
+        if (level and u.random() >= 0.2) or not STAGED:
+            return ""
+        deps = [(n, t) for kk, n, t in resources if kk == "Deployment"]
+        cms = [n for kk, n, _ in resources if kk == "ConfigMap"] + [n for kk, n in self.generated if kk == "ConfigMap"]
+        svcs = [n for kk, n, _ in resources if kk == "Service"]
+        out = []
+        def vn(base):
+            # a name declared before (in another base) is taken again rarely: "var ... already encountered"
+            name = base if base not in self.var_names or u.random() < 0.1 else base + level + "X"
+            self.var_names.add(name)
+            return name
+        if deps:
+            n, t = u.choice(deps)
+            out.append("- name: %s\n  objref:\n    kind: Deployment\n    name: %s\n    apiVersion: apps/v1\n" % (vn("DEP_NAME"), n))
+            if u.random() < 0.5:
+                field = u.choice(["spec.replicas", "spec.template.spec.containers[0].image", "spec.selector",
+                                  "metadata.namespace", "spec.template.spec.containers[0].name", "spec.missing"])
+                if field == "spec.replicas" and "replicas:" not in t and u.random() < 0.8:
+                    field = "metadata.name"
+                out.append("- name: %s\n  objref:\n    kind: Deployment\n    name: %s\n    apiVersion: apps/v1\n  fieldref:\n    fieldpath: %s\n" % (
+                    vn(u.choice(["REPLICAS", "DEP_NS"])), n, field))
+        if cms and u.random() < 0.6:
+            out.append("- name: %s\n  objref:\n    kind: ConfigMap\n    name: %s\n    apiVersion: v1\n" % (vn("CM_NAME"), u.choice(cms)))
+        if svcs and u.random() < 0.5:
+            out.append("- name: SVC_PORT%s\n  objref:\n    kind: Service\n    name: %s\n    apiVersion: v1\n  fieldref:\n    fieldpath: spec.ports[0].port\n" % (
+                vn("SVC_PORT"), u.choice(svcs)))
+        if u.random() < 0.04:
+            out.append("- name: MISSING\n  objref:\n    kind: Secret\n    name: nothing\n    apiVersion: v1\n")
+        if not out:
+            return ""
+        if not level and u.random() < 0.2:
+            write(os.path.join(d, "config", "varref.yaml"), "varReference:\n- kind: ConfigMap\n  path: data\n- path: metadata/annotations\n"
+                  "- kind: Widget\n  path: spec/configRef\n")
+            return "vars:\n" + "".join(out) + "configurations:\n- config/varref.yaml\n"
+        return "vars:\n" + "".join(out)
 
     def transformers_block(self, d, resources, level):
         """Fields shared by bases and overlays: prefix/suffix, namespace, labels, annotations, images, replicas."""
@@ -390,17 +560,25 @@ class Case:
         for key, gl in gens.items():
             if gl:
                 k += key + ":\n" + "".join(gl)
-        for field, text in self.patches(d, items) if self.chance(0.5) else []:
-            k += "%s:\n%s" % (field, text)
+        k += self.patch_fields(self.patches(d, items) if self.chance(0.5) else [])
+        k += self.vars_block(d, items, "B%d" % b)
         write(os.path.join(d, "kustomization.yaml"), k)
         return "base%d" % b
 
-    def write_component(self):
+    def write_component(self, root=False):
         d = os.path.join(self.root, "comp")
         k = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+        res = []
         if self.chance(0.5):
             write(os.path.join(d, "extra.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-component\ndata:\n  A: b\n")
-            k += "resources:\n- extra.yaml\n"
+            res.append("extra.yaml")
+        if root and self.u.random() < 0.7:
+            res.append("../base0")  # a Component built as the root, with a base
+        if res:
+            k += "resources:\n" + yaml_list(res)
+        if root and self.u.random() < 0.5:
+            k += self.u.choice(["labels:\n- pairs:\n    comp: root\n  includeSelectors: true\n", "namespace: comp-ns\n", "nameSuffix: -c\n",
+                                "images:\n- name: nginx\n  newTag: \"1.0\"\n"])
         if self.chance(0.5):
             k += "configMapGenerator:\n" + self.generator("ConfigMap", "comp-gen", d)
         if self.chance(0.4):
@@ -426,8 +604,14 @@ class Case:
         k += self.transformers_block(d, all_items, 9)
         if self.generated and self.chance(0.5):
             kind, name = self.pick(self.generated)
+            unique = [g for g in self.generated if self.generated.count(g) == 1]
+            if self.generated.count((kind, name)) > 1 and unique and self.u.random() < 0.85:
+                kind, name = self.u.choice(unique)  # more than one object could accept the merge: refused
             field = "configMapGenerator" if kind == "ConfigMap" else "secretGenerator"
-            k += field + ":\n" + self.generator(kind, name, d, behavior=self.pick(["merge", "replace", "merge", "replace", "create", "Merge"]))
+            behavior = self.pick(["merge", "replace", "merge", "replace", "create", "Merge"])
+            if behavior in ("create", "Merge") and self.u.random() < 0.75:
+                behavior = self.u.choice(["merge", "replace"])  # create of an existing name: refused
+            k += field + ":\n" + self.generator(kind, name, d, behavior=behavior)
         elif self.chance(0.3):
             k += "configMapGenerator:\n" + self.generator("ConfigMap", "overlay-gen", d)
         if self.chance(0.4):
@@ -435,8 +619,7 @@ class Case:
             if self.chance(0.5):
                 k += "  labels:\n    global: \"yes\"\n"
         if self.chance(0.5):
-            for field, text in self.patches(d, all_items):
-                k += "%s:\n%s" % (field, text)
+            k += self.patch_fields(self.patches(d, all_items))
         deps = [n for kk, n, _ in all_items if kk == "Deployment"]
         if deps and self.chance(0.2):
             src = self.pick(deps)
@@ -447,6 +630,8 @@ class Case:
             k += "vars:\n- name: DEP_NAME\n  objref:\n    kind: Deployment\n    name: %s\n    apiVersion: apps/v1\n" % src
             write(os.path.join(d, "uses-var.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: var-user\ndata:\n  dep: $(DEP_NAME)\n")
             k = k.replace("resources:\n", "resources:\n- uses-var.yaml\n", 1)
+        elif self.u.random() < 0.3:
+            k += self.vars_block(d, all_items, "")
         if deps and "replacements:" not in k and self.t.random() < 0.12:
             # replacements into scalars of other types (the target keeps its tag: an int into ConfigMap data stays
             # a string; a word into replicas fails as kustomize's decode does), a target without fieldPaths
@@ -462,7 +647,10 @@ class Case:
         if "Widget" in self.kinds and self.chance(0.4):
             write(os.path.join(d, "config", "widget.yaml"), "nameReference:\n- kind: ConfigMap\n  fieldSpecs:\n  - kind: Widget\n    path: spec/configRef\ncommonLabels:\n- kind: Widget\n  path: spec/selector\n  create: true\n"
                   "- kind: Widget\n  path: spec/items[]/labels\n  create: true\n")
-            k += "configurations:\n- config/widget.yaml\n"
+            if "configurations:\n" in k:
+                k = k.replace("configurations:\n", "configurations:\n- config/widget.yaml\n", 1)
+            else:
+                k += "configurations:\n- config/widget.yaml\n"
         if self.chance(0.2):
             k += "sortOptions:\n  order: %s\n" % self.pick(["fifo", "legacy"])
             if "legacy" in k.split("sortOptions:")[1] and self.chance(0.5):
@@ -474,9 +662,9 @@ class Case:
         bases = [self.write_base(b) for b in range(self.n_bases)]
         if self.chance(0.15):
             return os.path.join(self.root, bases[0])
-        if self.chance(0.05):
+        if self.chance(0.05) or self.u.random() < 0.05:
             # a Component built as the root
-            self.write_component()
+            self.write_component(root=True)
             return os.path.join(self.root, "comp")
         return self.write_overlay(bases)
 
@@ -562,8 +750,9 @@ def main():
     if not a.verbose:
         for seed, result in diffs[:20]:
             print("  seed %d: %s" % (seed, result[:200]))
-    print("kustomize differential: %d seeds (%d-%d), %d differences (%d trees kubectl refuses, fluxs must refuse too; "
-          "%d of those messages share kubectl's wording)" % (a.seeds, a.first, a.first + a.seeds - 1, len(diffs), errors, worded))
+    print("kustomize differential: %d seeds (%d-%d), %d differences (%d trees kubectl refuses (%.0f%%), fluxs must refuse too; "
+          "%d of those messages share kubectl's wording)" % (a.seeds, a.first, a.first + a.seeds - 1, len(diffs), errors,
+                                                             100.0 * errors / max(a.seeds, 1), worded))
     return 1 if diffs else 0
 
 
