@@ -14,8 +14,11 @@ public struct Kustomizer {
     /// decrypted generator sources and patches this way, so no cleartext is written.
     /// `confinedTo`: every path the build reads must resolve (symlinks included) inside this root, as
     /// kustomize-controller confines kustomize to the artifact; nil keeps `kubectl kustomize`'s rules.
+    /// `parsed`: resource files the caller has parsed already (absolute path → the non-empty documents, as
+    /// `YAML.parseDocuments(bytes:)` gives them), used instead of reading and parsing the file again (flux's
+    /// generated kustomization decodes every file it lists). A path also in `files` is not taken from `parsed`.
     public func build(_ dir: String, root rootKustomization: Node? = nil, legacyOrder: Bool = true, files: [String: [UInt8]] = [:],
-                      confinedTo confinement: Confinement? = nil) throws -> [Node] {
+                      parsed: [String: [Node]] = [:], confinedTo confinement: Confinement? = nil) throws -> [Node] {
         let root = Files.absolute(dir)
         try confinement?.check(root, entry: dir, what: "kustomization path")
         guard Files.isDirectory(root) else {
@@ -24,6 +27,7 @@ public struct Kustomizer {
         var level = Level(dir: root, stack: [], vars: VarSet(), top: root, config: FieldConfig())
         level.override = rootKustomization
         level.config.files = files
+        level.config.parsed = parsed.filter { files[$0.key] == nil }
         level.config.confinement = confinement
         let meta = try level.kustomizationFile().1["buildMetadata"]?.array?.compactMap(\.string) ?? []
         level.config.recordTransformations = meta.contains("transformerAnnotations")
@@ -242,7 +246,12 @@ struct Level {
         guard inOrBelow(path, dir) else {
             throw KustomizeError("accumulating resources: accumulation err='accumulating resources from '\(entry)': security; file '\(path)' is not in or below '\(dir)''")
         }
-        var loaded = try Level.parseResources(Kustomizer.readManifest(path), file: path)
+        var loaded: [Resource]
+        if let docs = config.parsed.removeValue(forKey: path) {
+            loaded = try Level.resources(docs, file: path)
+        } else {
+            loaded = try Level.parseResources(Kustomizer.readManifest(path), file: path)
+        }
         config.schema.noteRead(loaded)
         for i in loaded.indices { loaded[i].origin = .map([("path", .string(relativePath(from: top, to: path)))]) }
         return loaded
@@ -253,6 +262,11 @@ struct Level {
         do { docs = try YAML.parseDocuments(bytes: bytes, file: file) } catch {
             throw KustomizeError("accumulating resources: \(error)")
         }
+        return try resources(docs, file: file)
+    }
+
+    /// The resources of a file's non-empty documents.
+    static func resources(_ docs: [Node], file: String) throws -> [Resource] {
         // resource.Factory.RNodesFromBytes: empty documents (null, {}, []) are dropped; every other document needs
         // a kind and, unless its kind ends in List, a name; a List's items join the end of the queue (nested Lists
         // are expanded too), their keys sorted as Go's json.Marshal sorts them; a List without `items` is kept as

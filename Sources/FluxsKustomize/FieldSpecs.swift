@@ -117,6 +117,9 @@ struct FieldSpec {
 final class FieldConfig {
     /// Files read from memory instead of the disk (absolute path → content): see Kustomizer.build(files:).
     var files: [String: [UInt8]] = [:]
+    /// Resource files parsed already (absolute path → documents): see Kustomizer.build(parsed:). Each is taken once;
+    /// a base's own configuration starts without them (its files are not the generated kustomization's).
+    var parsed: [String: [Node]] = [:]
     /// The root every read must stay in (kustomize-controller's secure file system); nil: kustomize's own rules only.
     var confinement: Confinement?
     /// `commonLabels:` sections: where commonLabels (and `labels` entries with includeSelectors) also set labels.

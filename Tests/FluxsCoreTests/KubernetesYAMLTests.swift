@@ -2,6 +2,7 @@ import Foundation
 import FluxsTestSupport
 import XCTest
 @testable import FluxsCore
+import FluxsYAML
 
 /// The "is this file Kubernetes YAML" rule of generated kustomizations against its oracle: kustomize itself
 /// (`kubectl kustomize`, whose resource loader applies the same SliceFromBytes), on seeded generated files.
@@ -95,5 +96,48 @@ final class KubernetesYAMLTests: XCTestCase {
         let docs = try KubernetesYAML.decode(Array("apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n".utf8))
         XCTAssertEqual(docs.compactMap { $0["metadata"]?["name"]?.string }, ["a", "b"])
         XCTAssertThrowsError(try KubernetesYAML.decode([0xff, 0xfe, 0x41]))
+    }
+
+    /// One parse serves the Kubernetes YAML test and the kustomize engine (decodeSharing): wherever it does, its
+    /// objects are those of kyaml's part-by-part reading (or the same error) and its documents those the engine
+    /// would read (YAML.parseDocuments); files whose separators, line breaks or markers could make the two readings
+    /// differ are read part by part.
+    func testOneParseAgreesWithReadingPartByPart() throws {
+        let tricky = ["---#c\n", "--- # c\n", "---\t\n", "---  \n", "...\n---\n", "%YAML 1.1\n---\n", "---\r\n", "\r\n---\r\n",
+                      "---\n\u{FEFF}", "---\n\u{2028}", "--- a: 1\n", "----\n", "---\n---\n", "\n---"]
+        let endings = ["", "---", "--- x: y", "--- # end", "---\n", "\n", "a: |\n  x\n---", "# é\n"]
+        var g = Generator(state: 7)
+        var shared = 0, byParts = 0
+        func render(_ r: Result<[Node], Error>) -> String {
+            switch r {
+            case .success(let docs): return (try? YAMLEmitter(sortKeys: false).emit(documents: docs)) ?? "unprintable"
+            case .failure(let e): return "error: \(e)"
+            }
+        }
+        for i in 0..<600 {
+            var text = g.next(4) == 0 ? "---\n" : ""
+            for d in 0..<(1 + g.next(4)) {
+                if d > 0 { text += g.next(3) == 0 ? g.pick(tricky) : g.pick(Self.separators) }
+                text += g.pick(Self.documents).replacingOccurrences(of: "%d", with: "\(i)x\(d)")
+            }
+            text += g.pick(endings)
+            let bytes = Array(text.utf8)
+            let expected = Result { try KubernetesYAML.decodeByParts(bytes) }
+            let sharing = Result { try KubernetesYAML.decodeSharing(bytes) }
+            XCTAssertEqual(render(sharing.map(\.objects)), render(expected), "case \(i):\n\(text)")
+            if case .success(let s) = sharing, let docs = s.documents {
+                shared += 1
+                let engine = Result { try YAML.parseDocuments(bytes: bytes) }
+                XCTAssertEqual(render(.success(docs)), render(engine), "case \(i):\n\(text)")
+                XCTAssertEqual(try engine.get(), docs, "case \(i):\n\(text)")
+            } else {
+                byParts += 1
+            }
+        }
+        XCTAssertGreaterThan(shared, 150)
+        XCTAssertGreaterThan(byParts, 150)
+        // The common file is parsed once.
+        let plain = Array("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n".utf8)
+        XCTAssertEqual(try KubernetesYAML.decodeSharing(plain).documents?.count, 2)
     }
 }

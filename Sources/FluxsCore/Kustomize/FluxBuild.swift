@@ -39,13 +39,14 @@ public struct FluxBuild {
         let dir = Files.absolute(path)
         guard !path.isEmpty, Files.isDirectory(dir) else { throw Failure("invalid resource path \"\(path.isEmpty ? "" : dir)\"") }
         do { try confinement?.check(dir, entry: path, what: "path") } catch let e as KustomizeError { throw Failure("kustomize build failed: \(e.description)") }
-        var k = try rootKustomization(dir)
+        var parsed: [String: [Node]] = [:]
+        var k = try rootKustomization(dir, parsed: &parsed)
         layer(&k)
         do { try decryption?.decryptSources(dir: dir, kustomization: k) } catch let e as KustomizationDecryption.Failure {
             throw Failure(e.description)
         }
         var docs: [Node]
-        do { docs = try Kustomizer().build(dir, root: k, legacyOrder: false, files: decryption?.files ?? [:], confinedTo: confinement) } catch let e as KustomizeError {
+        do { docs = try Kustomizer().build(dir, root: k, legacyOrder: false, files: decryption?.files ?? [:], parsed: parsed, confinedTo: confinement) } catch let e as KustomizeError {
             throw Failure("kustomize build failed: \(e.description)")
         }
         // kustomize-controller refuses objects without apiVersion, kind or name before anything else.
@@ -81,6 +82,13 @@ public struct FluxBuild {
     // MARK: kustomization
 
     func rootKustomization(_ dir: String) throws -> Node {
+        var parsed: [String: [Node]] = [:]
+        return try rootKustomization(dir, parsed: &parsed)
+    }
+
+    /// The kustomization of `dir`; a generated one leaves in `parsed` the documents of the files it decoded (by
+    /// absolute path, as the kustomize engine loads them), so the engine does not parse them again.
+    func rootKustomization(_ dir: String, parsed: inout [String: [Node]]) throws -> Node {
         for f in Kustomizer.fileNames where Files.exists(dir + "/" + f) {
             do { try confinement?.check(dir + "/" + f, entry: f, what: "kustomization file") } catch let e as KustomizeError {
                 throw Failure("kustomize build failed: \(e.description)")
@@ -124,7 +132,10 @@ public struct FluxBuild {
                     }
                 } else if entry.hasSuffix(".yaml") || entry.hasSuffix(".yml") {
                     let path = dir + "/" + r
-                    do { _ = try KubernetesYAML.decode(try Files.read(path, limit: Kustomizer.maxManifestSize)) } catch let e as Files.TooLarge {
+                    do {
+                        let decoded = try KubernetesYAML.decodeSharing(try Files.read(path, limit: Kustomizer.maxManifestSize))
+                        if let docs = decoded.documents { parsed[Files.absolute("./" + r, relativeTo: dir)] = docs }
+                    } catch let e as Files.TooLarge {
                         throw Failure("failed to decode Kubernetes YAML from \(path): \(e.description.replacing(path + ": ", with: ""))")
                     } catch {
                         throw Failure("failed to decode Kubernetes YAML from \(path): \(error)")
