@@ -114,13 +114,13 @@ final class KubernetesYAMLTests: XCTestCase {
             case .failure(let e): return "error: \(e)"
             }
         }
-        for i in 0..<600 {
+        for i in 0..<1500 {
             var text = g.next(4) == 0 ? "---\n" : ""
             for d in 0..<(1 + g.next(4)) {
-                if d > 0 { text += g.next(3) == 0 ? g.pick(tricky) : g.pick(Self.separators) }
+                if d > 0 { text += g.next(5) == 0 ? g.pick(tricky) : g.pick(Self.separators) }
                 text += g.pick(Self.documents).replacingOccurrences(of: "%d", with: "\(i)x\(d)")
             }
-            text += g.pick(endings)
+            if g.next(3) == 0 { text += g.pick(endings) }
             let bytes = Array(text.utf8)
             let expected = Result { try KubernetesYAML.decodeByParts(bytes) }
             let sharing = Result { try KubernetesYAML.decodeSharing(bytes) }
@@ -134,8 +134,10 @@ final class KubernetesYAMLTests: XCTestCase {
                 byParts += 1
             }
         }
-        XCTAssertGreaterThan(shared, 150)
-        XCTAssertGreaterThan(byParts, 150)
+        // Both paths are taken often (the part-by-part one for tricky separators and endings, and for documents
+        // that do not parse).
+        XCTAssertGreaterThan(shared, 120, "\(shared) files parsed whole, \(byParts) part by part")
+        XCTAssertGreaterThan(byParts, 120, "\(shared) files parsed whole, \(byParts) part by part")
         // The common file is parsed once.
         let plain = Array("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n".utf8)
         XCTAssertEqual(try KubernetesYAML.decodeSharing(plain).documents?.count, 2)
