@@ -337,25 +337,27 @@ enum LegacyOrder {
             if let i = l.firstIndex(of: k) { return i + 1 }
             return 0
         }
-        func gvk(_ r: Resource) -> String {
-            (r.group.isEmpty ? "~G" : r.group) + "_" + (r.version.isEmpty ? "~V" : r.version) + "_" + (r.kind.isEmpty ? "~K" : r.kind)
+        // The sort keys are computed once per object: the comparator read them from the value tree (dictionary
+        // look-ups and string building) at each of the n log n comparisons.
+        struct Key {
+            let kind: String, group: String, version: String, gvk: String, nsName: String, rank: Int
         }
-        // legacyResIDSortString: a missing namespace sorts as "~X" (after any name), a missing name as "~N".
-        func nsName(_ r: Resource) -> String {
-            (r.namespace.isEmpty ? "~X" : r.namespace) + "|" + (r.name.isEmpty ? "~N" : r.name)
+        let keys = rs.map { r -> Key in
+            let kind = r.kind, group = r.group, version = r.version, namespace = r.namespace, name = r.name
+            // legacyResIDSortString: a missing namespace sorts as "~X" (after any name), a missing name as "~N".
+            return Key(kind: kind, group: group, version: version,
+                       gvk: (group.isEmpty ? "~G" : group) + "_" + (version.isEmpty ? "~V" : version) + "_" + (kind.isEmpty ? "~K" : kind),
+                       nsName: (namespace.isEmpty ? "~X" : namespace) + "|" + (name.isEmpty ? "~N" : name), rank: rank(kind))
         }
-        return rs.enumerated().sorted { x, y in
-            let a = x.element, b = y.element
+        return rs.indices.sorted { x, y in
+            let a = keys[x], b = keys[y]
             if a.kind != b.kind || a.group != b.group || a.version != b.version {
-                let ra = rank(a.kind), rb = rank(b.kind)
-                if ra != rb { return ra < rb }
-                let ga = gvk(a), gb = gvk(b)
-                if a.kind == "Namespace" && b.kind == "Namespace" && (a.group.isEmpty || b.group.isEmpty) && ga != gb { return ga > gb }
-                if ga != gb { return ga < gb }
+                if a.rank != b.rank { return a.rank < b.rank }
+                if a.kind == "Namespace" && b.kind == "Namespace" && (a.group.isEmpty || b.group.isEmpty) && a.gvk != b.gvk { return a.gvk > b.gvk }
+                if a.gvk != b.gvk { return a.gvk < b.gvk }
             }
-            let na = nsName(a), nb = nsName(b)
-            if na != nb { return na < nb }
-            return x.offset < y.offset
-        }.map(\.element)
+            if a.nsName != b.nsName { return a.nsName < b.nsName }
+            return x < y
+        }.map { rs[$0] }
     }
 }

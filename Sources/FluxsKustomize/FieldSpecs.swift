@@ -88,27 +88,42 @@ struct FieldSpec {
     /// Calls `f` with each value at the path (sequences on the way are walked element by element).
     /// With `create`, missing mappings are made and `f` gets nil for the missing leaf.
     static func visit(_ n: inout Node, _ path: ArraySlice<String>, create: Bool, lists: Set<Int> = [], _ f: (inout Node?) -> Void) {
-        if case .sequence(var a) = n {
-            for i in a.indices { visit(&a[i], path, create: create, lists: lists, f) }
-            n = .sequence(a)
+        // Changed in place (withSequence/withMapping/withValue): rebuilding each level from a copy made
+        // copy-on-write duplicate every mapping on the path, per object and field spec.
+        if case .sequence = n {
+            n.withSequence { a in for i in a.indices { visit(&a[i], path, create: create, lists: lists, f) } }
             return
         }
-        guard let key = path.first, case .mapping(var m) = n else { return }
+        guard let key = path.first, n.map != nil else { return }
         let here = create && !lists.contains(path.startIndex)
+        let present = n[key] != nil, usable = present && n[key]?.isNull == false
         if path.count == 1 {
-            var v = m[key]
-            if v == nil && !here { return }
-            f(&v)
-            m[key] = v
-            n = .mapping(m)
+            if !present && !here { return }
+            n.withMapping { m in
+                var v = m[key]
+                f(&v)
+                m[key] = v
+            }
             return
         }
-        var child: Node
         // fieldspec.go: with create, a missing or null field on the way becomes a mapping.
-        if let c = m[key], !c.isNull { child = c } else if here { child = .emptyMap } else { return }
-        visit(&child, path.dropFirst(), create: create, lists: lists, f)
-        m[key] = child
-        n = .mapping(m)
+        if !usable && !here { return }
+        n.withMapping { m in
+            if !usable { m[key] = .emptyMap }
+            m.withValue(key) { child in visit(&child, path.dropFirst(), create: create, lists: lists, f) }
+        }
+    }
+
+    /// Whether `visit` without `create` would reach a value at the path (read only, nothing copied).
+    static func reaches(_ n: Node, _ path: ArraySlice<String>) -> Bool {
+        switch n {
+        case .sequence(let a): return a.contains { reaches($0, path) }
+        case .mapping(let m):
+            guard let key = path.first, let c = m[key] else { return false }
+            if path.count == 1 { return true }
+            return !c.isNull && reaches(c, path.dropFirst())
+        default: return false
+        }
     }
 }
 

@@ -181,7 +181,8 @@ enum NameReferences {
             let refs = try Referrals(snapshot, i, index: index)
             var n = res[i].node
             for (target, spec) in entries {
-                guard spec.applies(to: refs.referrer) else { continue }
+                // Most of a kind's table fields are absent from a given object: a read-only look first.
+                guard spec.applies(to: refs.referrer), FieldSpec.reaches(n, spec.path[...]) else { continue }
                 let field = spec.path.joined(separator: "/")
                 var group: String?
                 if field == "roleRef/name" {

@@ -261,24 +261,26 @@ enum Transformers {
             if !dig.isEmpty { n += "@" + dig }
             return n
         }
+        // In place (see FieldSpec.visit): rebuilding every mapping and sequence of every object copied them all.
         func walk(_ n: inout Node) {
             switch n {
-            case .mapping(var m):
-                for key in m.keys {
-                    guard var child = m[key] else { continue }
-                    walk(&child)
-                    if key == "containers" || key == "initContainers", var list = child.array {
-                        for j in list.indices {
-                            if let image = list[j]["image"]?.string, let new = rewrite(image) { list[j]["image"] = .string(new) }
+            case .mapping:
+                n.withMapping { m in
+                    for key in m.keys {
+                        m.withValue(key) { child in
+                            if case .scalar = child { return }
+                            walk(&child)
+                            guard key == "containers" || key == "initContainers" else { return }
+                            child.withSequence { list in
+                                for j in list.indices {
+                                    if let image = list[j]["image"]?.string, let new = rewrite(image) { list[j]["image"] = .string(new) }
+                                }
+                            }
                         }
-                        child = .sequence(list)
                     }
-                    m[key] = child
                 }
-                n = .mapping(m)
-            case .sequence(var a):
-                for j in a.indices { walk(&a[j]) }
-                n = .sequence(a)
+            case .sequence:
+                n.withSequence { a in for j in a.indices { walk(&a[j]) } }
             default: break
             }
         }
@@ -310,21 +312,33 @@ struct ValueAliases {
 
     /// Mapping paths in `n` whose key `k` is a scalar with text `value`.
     static func holders(_ n: Node, key k: String, value: String) -> [[PathStep]] {
+        // One path grown and shrunk as the walk goes (a new array per node was most of the cost).
         var out: [[PathStep]] = []
-        func walk(_ n: Node, _ path: [PathStep]) {
+        var path: [PathStep] = []
+        func walk(_ n: Node) {
             switch n {
             case .mapping(let m):
-                for (ck, cv) in m.entries {
-                    if ck == k, case .scalar(let s) = cv, s.value == value { out.append(path) }
-                    if case .scalar = cv { continue }
-                    walk(cv, path + [.key(ck)])
+                for ck in m.keys {
+                    guard let cv = m[ck] else { continue }
+                    if case .scalar(let s) = cv {
+                        if ck == k, s.value == value { out.append(path) }
+                        continue
+                    }
+                    path.append(.key(ck))
+                    walk(cv)
+                    path.removeLast()
                 }
             case .sequence(let a):
-                for (i, e) in a.enumerated() { walk(e, path + [.index(i)]) }
+                for (i, e) in a.enumerated() {
+                    if case .scalar = e { continue }
+                    path.append(.index(i))
+                    walk(e)
+                    path.removeLast()
+                }
             default: break
             }
         }
-        walk(n, [])
+        walk(n)
         return out
     }
 

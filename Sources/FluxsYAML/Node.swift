@@ -95,6 +95,14 @@ public struct Mapping: Sendable, Equatable, Hashable {
 
     public func contains(_ key: String) -> Bool { storage[key] != nil }
 
+    /// Changes the value at `key` in place (Dictionary's modify accessor moves it out, so a value held once is not
+    /// copied); nil, and `body` not run, when the key is missing. The key order is unchanged.
+    @discardableResult
+    public mutating func withValue<R>(_ key: String, _ body: (inout Node) throws -> R) rethrows -> R? {
+        guard storage[key] != nil else { return nil }
+        return try body(&storage[key]!)
+    }
+
     /// Pairs in insertion order.
     public var entries: [(key: String, value: Node)] { keys.map { ($0, storage[$0]!) } }
 
@@ -178,6 +186,26 @@ public indirect enum Node: Sendable, Equatable, Hashable {
             m[key] = newValue
             self = .mapping(m)
         }
+    }
+
+    /// Changes this node's mapping in place: the node lets go of it first, so a tree held once is changed without
+    /// copy-on-write copying the mapping at every level (the cost of `case .mapping(var m) = n; ...; n = .mapping(m)`).
+    /// nil, and `body` not run, when the node is not a mapping.
+    @discardableResult
+    public mutating func withMapping<R>(_ body: (inout Mapping) throws -> R) rethrows -> R? {
+        guard case .mapping(var m) = self else { return nil }
+        self = .null
+        defer { self = .mapping(m) }
+        return try body(&m)
+    }
+
+    /// The same for a sequence.
+    @discardableResult
+    public mutating func withSequence<R>(_ body: (inout [Node]) throws -> R) rethrows -> R? {
+        guard case .sequence(var a) = self else { return nil }
+        self = .null
+        defer { self = .sequence(a) }
+        return try body(&a)
     }
 
     public subscript(index: Int) -> Node? {
