@@ -83,6 +83,9 @@ public final class Applier {
     /// Dry runs already made (by `subject(of:)`), used instead of a new one: the validation before anything changes
     /// made them. Objects of a kind or namespace the set itself creates are dry-run in their stage.
     public var dryRuns: [String: Node] = [:]
+    /// The bodies those dry runs sent (`KubeClient.applyBody`, by subject): an object's apply sends the same bytes,
+    /// so each is encoded once a run. Taken out as they are used.
+    public var bodies: [String: [UInt8]] = [:]
     /// Every object an apply was sent for, in order, also when the call failed (it may have reached the server):
     /// a reconciliation that fails part-way keeps them all in its inventory, so none is orphaned.
     public private(set) var attempted: [Node] = []
@@ -139,6 +142,7 @@ public final class Applier {
                                                           hash: hashes[e.subject] ?? AppliedRecord.hash(e.sent))
         }
         if !dryRun { newRecord = next }
+        bodies = [:]
         return out
     }
 
@@ -164,16 +168,22 @@ public final class Applier {
             guard let name = obj["metadata"]?["name"]?.string, !name.isEmpty else {
                 throw KubeError(kind: .badRequest, message: "\(r.kind) has no metadata.name")
             }
+            // Taken out: once this stage decided what changes, a dry run that is to be replaced by the apply's answer
+            // is dropped, not kept next to it (a decoded answer costs ~4 KB).
             plan.append(Planned(object: obj, subject: what, ref: r, namespace: r.namespaced ? obj["metadata"]?["namespace"]?.string : nil,
-                                name: name, dry: dryRuns[what]))
+                                name: name, dry: dryRuns.removeValue(forKey: what)))
         }
         try readLive(&plan)
         // Dry runs are independent: sent together; the first failure in apply order is the one reported.
         let undecided = plan.indices.filter { plan[$0].dry == nil && !skipped.contains(plan[$0].subject) }
-        let dries = kube.applyAll(undecided.map { plan[$0].object }, fieldManager: fieldManager, force: force, dryRun: true)
+        let undecidedBodies = undecided.map { try? KubeClient.applyBody(plan[$0].object) }
+        let dries = kube.applyAll(undecided.map { plan[$0].object }, fieldManager: fieldManager, force: force, dryRun: true,
+                                  bodies: undecidedBodies)
         for (k, i) in undecided.enumerated() {
             switch dries[k] {
-            case .success(let d): plan[i].dry = d
+            case .success(let d):
+                plan[i].dry = d
+                bodies[plan[i].subject] = undecidedBodies[k]
             case .failure(let e as KubeError): throw e.naming("\(plan[i].subject) dry-run failed")
             case .failure(let e): throw e
             }
@@ -185,13 +195,19 @@ public final class Applier {
         if !dryRun {
             // The staged order holds between kinds: one kind is applied (its objects together) before the next starts.
             let changed = plan.indices.filter { actions[$0] != .unchanged }
+            for i in changed { plan[i].dry = nil; results[i] = plan[i].object }
             var start = 0
             while start < changed.count {
                 var end = start + 1
                 while end < changed.count && Self.sameKind(plan[changed[start]].object, plan[changed[end]].object) { end += 1 }
                 let group = Array(changed[start..<end])
                 for i in group { attempted.append(plan[i].object) }
-                let applied = kube.applyAll(group.map { plan[$0].object }, fieldManager: fieldManager, force: force, dryRun: false)
+                let sent = group.map { bodies.removeValue(forKey: plan[$0].subject) }
+                // The record's hash is the SHA-256 of these same bytes (AppliedRecord.hash).
+                for (k, i) in group.enumerated() where hashes[plan[i].subject] == nil {
+                    if let body = sent[k] { hashes[plan[i].subject] = Hashing.sha256Hex(body) }
+                }
+                let applied = kube.applyAll(group.map { plan[$0].object }, fieldManager: fieldManager, force: force, dryRun: false, bodies: sent)
                 for (k, i) in group.enumerated() {
                     switch applied[k] {
                     case .success(let o): results[i] = o

@@ -550,7 +550,10 @@ public final class KubeClient {
     }
 
     /// Server-side apply of several objects at once (callAll); results in order, each an object or its error.
-    public func applyAll(_ objects: [Node], fieldManager: String, force: Bool = true, dryRun: Bool = false) -> [Result<Node, Error>] {
+    /// `bodies[i]`, when there and not nil, is `objects[i]` as `applyBody` encodes it (a dry run's body, sent again
+    /// by the apply that follows it, is encoded once).
+    public func applyAll(_ objects: [Node], fieldManager: String, force: Bool = true, dryRun: Bool = false,
+                         bodies: [[UInt8]?] = []) -> [Result<Node, Error>] {
         var requests: [Request] = []
         var early: [Int: Error] = [:]
         for (i, object) in objects.enumerated() {
@@ -564,19 +567,27 @@ public final class KubeClient {
                     throw KubeError(kind: .badRequest, message: "cannot apply \(r.kind)/\(name): metadata.namespace is required for a namespaced kind")
                 }
                 requests.append(Request("PATCH", path(r, namespace: ns, name: name), query: writeQuery(dryRun: dryRun, fieldManager: fieldManager, force: force),
-                                        body: try JSON.encodeBytes(object), contentType: PatchType.apply.rawValue))
+                                        body: try (i < bodies.count ? bodies[i] : nil) ?? Self.applyBody(object), contentType: PatchType.apply.rawValue))
             } catch {
                 early[i] = error
                 requests.append(Request("GET", "/"))   // placeholder, never sent
             }
         }
         let sendable = requests.indices.filter { early[$0] == nil }
-        let answers = callAll(sendable.map { requests[$0] })
+        var answers = callAll(sendable.map { requests[$0] })
+        requests = []
         var out = [Result<Node, Error>](repeating: .failure(KubeError(kind: .badRequest, message: "not sent")), count: objects.count)
         for (i, e) in early { out[i] = .failure(e) }
-        for (k, i) in sendable.enumerated() { out[i] = answers[k].flatMap { r in Result { try decode(r) } } }
+        let decoded = KubeError(kind: .badRequest, message: "decoded")
+        for (k, i) in sendable.enumerated() {
+            out[i] = answers[k].flatMap { r in Result { try decode(r) } }
+            answers[k] = .failure(decoded)   // its body is not kept next to the decoded object
+        }
         return out
     }
+
+    /// The body of a server-side apply of `object`.
+    public static func applyBody(_ object: Node) throws -> [UInt8] { try JSON.encodeBytes(object) }
 
     /// Deletes several objects at once (callAll); results in order: nil when done, else the error.
     public func deleteAll(_ targets: [(ResourceRef, String?, String)], propagation: Propagation = .background, dryRun: Bool = false) -> [Error?] {

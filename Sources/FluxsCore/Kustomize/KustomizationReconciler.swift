@@ -80,10 +80,12 @@ public struct KustomizationReconciler: OnDemandReconciler {
 
     /// Every object goes through a server-side dry run first, so a bad object fails the reconciliation before any
     /// object changes. Objects whose kind or namespace this same set creates cannot be checked before it exists.
-    /// Returns the dry runs by `subject(of:)`: they decide what the apply changes.
+    /// Returns the dry runs by `subject(of:)` (they decide what the apply changes) and the bodies they sent (the
+    /// apply sends the same).
     @discardableResult
-    func validate(_ objects: [Node], kube: KubeClient, skip: Set<String> = []) throws -> [String: Node] {
+    func validate(_ objects: [Node], kube: KubeClient, skip: Set<String> = []) throws -> (dryRuns: [String: Node], bodies: [String: [UInt8]]) {
         var dryRuns: [String: Node] = [:]
+        var bodies: [String: [UInt8]] = [:]
         var checked: [Node] = []
         var seen = Set<String>()
         for o in objects {
@@ -110,16 +112,19 @@ public struct KustomizationReconciler: OnDemandReconciler {
             checked.append(o)
         }
         // Sent together; the first failure in the build's order is the one reported.
-        for (o, result) in zip(checked, kube.applyAll(checked, fieldManager: Self.controller, force: true, dryRun: true)) {
+        let sent = checked.map { try? KubeClient.applyBody($0) }
+        for (k, (o, result)) in zip(checked, kube.applyAll(checked, fieldManager: Self.controller, force: true, dryRun: true, bodies: sent)).enumerated() {
             switch result {
-            case .success(let d): dryRuns[subject(of: o)] = d
+            case .success(let d):
+                dryRuns[subject(of: o)] = d
+                bodies[subject(of: o)] = sent[k]
             case .failure(let e as KubeError):
                 let reason = e.reason.isEmpty ? "" : " (\(e.reason))"
                 throw Failure(reason: "ReconciliationFailed", message: "\(subject(of: o)) dry-run failed\(reason): \(e.message)")
             case .failure(let e): throw e
             }
         }
-        return dryRuns
+        return (dryRuns, bodies)
     }
 
     /// The owner labels kustomize-controller sets on every object it applies, as a label selector.
@@ -524,7 +529,7 @@ final class KustomizationRun {
         applier.record = AppliedRecord.load(recordPath(target), fieldManager: Self.controller, force: true)
         let skip: Set<String>
         do { skip = try applier.skippable(objects) } catch let e as KubeError { throw Failure(reason: "ReconciliationFailed", message: e.message) }
-        applier.dryRuns = try reconciler.validate(objects, kube: target, skip: skip)
+        (applier.dryRuns, applier.bodies) = try reconciler.validate(objects, kube: target, skip: skip)
         return applier
     }
 
