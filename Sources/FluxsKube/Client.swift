@@ -681,7 +681,13 @@ func queryEscape(_ s: String) -> String {
     return out
 }
 
-func pathEscape(_ s: String) -> String { queryEscape(s).replacingAll("%3A", with: ":") }
+func pathEscape(_ s: String) -> String {
+    // Names are nearly always unreserved characters (and ':'), which stay as they are.
+    if s.utf8.allSatisfy({ b in
+        (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x3A) || b == 0x2D || b == 0x5F || b == 0x2E || b == 0x7E
+    }) { return s }
+    return queryEscape(s).replacingAll("%3A", with: ":")
+}
 
 extension String {
     func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }

@@ -118,6 +118,46 @@ public final class HTTPClient: @unchecked Sendable {
         var headerBytes = 0
         /// Which limit stopped the transfer.
         var overflow: String?
+
+        /// One header line as libcurl hands it over (CRLF included): a status line starts a new set of headers
+        /// (after a redirect or 100 Continue), else `name: value` is added under the lower-cased name.
+        func header(_ bytes: UnsafeRawBufferPointer) {
+            // ASCII lines (all of them, in practice) are taken apart as bytes, which is what the Character-based
+            // reading below does to ASCII text: its "\r\n" is one Character, and Character.isNewline holds for
+            // \n, \u{0B}, \u{0C} and \r among the ASCII characters. A line with other bytes is read as text.
+            guard !bytes.contains(where: { $0 >= 0x80 }) else { return headerText(String(decoding: bytes, as: UTF8.self)) }
+            let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t")
+            if bytes.starts(with: "HTTP/".utf8) {
+                let parts = bytes.split(separator: space)
+                if parts.count > 1, let s = Int(String(decoding: parts[1], as: UTF8.self)) { status = s }
+                headers = [:]
+                warnings = []
+            } else if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+                let k = String(decoding: bytes[..<colon].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+                var start = colon + 1, end = bytes.count
+                while start < end && (bytes[start] == space || bytes[start] == tab) { start += 1 }
+                while end > start && (bytes[end - 1] == space || (0x0A...0x0D).contains(bytes[end - 1])) { end -= 1 }
+                let v = String(decoding: bytes[start..<end], as: UTF8.self)
+                if k == "warning" { warnings.append(v) }
+                if let old = headers[k] { headers[k] = old + ", " + v } else { headers[k] = v }
+            }
+        }
+
+        func headerText(_ line: String) {
+            if line.hasPrefix("HTTP/") {
+                let parts = line.split(separator: " ")
+                if parts.count > 1, let s = Int(parts[1]) { status = s }
+                headers = [:]
+                warnings = []
+            } else if let colon = line.firstIndex(of: ":") {
+                let k = line[..<colon].lowercased()
+                var v = Substring(line[line.index(after: colon)...])
+                while let f = v.first, f == " " || f == "\t" { v.removeFirst() }
+                while let l = v.last, l.isNewline || l == " " { v.removeLast() }   // "\r\n" is one Character
+                if k == "warning" { warnings.append(String(v)) }
+                if let old = headers[k] { headers[k] = old + ", " + v } else { headers[k] = String(v) }
+            }
+        }
     }
 
     /// What a configured transfer needs until it ends: the receiver and the header lists libcurl points to.
@@ -237,20 +277,7 @@ public final class HTTPClient: @unchecked Sendable {
             let c = Unmanaged<HTTPClient.Context>.fromOpaque(user).takeUnretainedValue()
             c.headerBytes += count
             if c.headerBytes > HTTPLimits.headers { c.overflow = "headers exceed \(HTTPLimits.describe(HTTPLimits.headers))"; return 0 }
-            let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: count), as: UTF8.self)
-            if line.hasPrefix("HTTP/") {
-                let parts = line.split(separator: " ")
-                if parts.count > 1, let s = Int(parts[1]) { c.status = s }
-                c.headers = [:]
-                c.warnings = []
-            } else if let colon = line.firstIndex(of: ":") {
-                let k = line[..<colon].lowercased()
-                var v = Substring(line[line.index(after: colon)...])
-                while let f = v.first, f == " " || f == "\t" { v.removeFirst() }
-                while let l = v.last, l.isNewline || l == " " { v.removeLast() }   // "\r\n" is one Character
-                if k == "warning" { c.warnings.append(String(v)) }
-                if let old = c.headers[k] { c.headers[k] = old + ", " + v } else { c.headers[k] = String(v) }
-            }
+            c.header(UnsafeRawBufferPointer(start: ptr, count: count))
             return count
         })
         try check(fluxs_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, ud))
