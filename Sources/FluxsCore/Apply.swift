@@ -301,6 +301,34 @@ public struct AppliedRecord: Sendable {
     public var fieldManager: String
     public var force: Bool
     public var entries: [String: Entry] = [:]
+    /// The build the entries were applied from (a Kustomization's build key, docs/decisions.md "Build key"), and the
+    /// objects it gave, in apply order: while the key is the same, the next run needs no build.
+    public var build: Built?
+
+    public struct Built: Sendable, Equatable {
+        public var key: String
+        public var objects: [Object]
+        /// Objects of the build left alone (`kustomize.toolkit.fluxcd.io/reconcile: disabled`), for the log.
+        public var disabled: [String] = []
+    }
+
+    /// Where an object of the build is: enough to list it, and its inventory entry.
+    public struct Object: Sendable, Equatable {
+        public var apiVersion: String, kind: String, namespace: String, name: String
+        public var subject: String { namespace.isEmpty ? "\(kind)/\(name)" : "\(kind)/\(namespace)/\(name)" }
+        public var node: Node {
+            var meta: [(String, Node)] = [("name", .string(name))]
+            if !namespace.isEmpty { meta.append(("namespace", .string(namespace))) }
+            return .map([("apiVersion", .string(apiVersion)), ("kind", .string(kind)), ("metadata", .map(meta))])
+        }
+        public init(apiVersion: String, kind: String, namespace: String, name: String) {
+            (self.apiVersion, self.kind, self.namespace, self.name) = (apiVersion, kind, namespace, name)
+        }
+        public init(_ o: Node) {
+            self.init(apiVersion: o["apiVersion"]?.string ?? "", kind: o["kind"]?.string ?? "",
+                      namespace: o["metadata"]?["namespace"]?.string ?? "", name: o["metadata"]?["name"]?.string ?? "")
+        }
+    }
 
     public init(fieldManager: String, force: Bool) {
         self.fieldManager = fieldManager
@@ -325,7 +353,8 @@ public struct AppliedRecord: Sendable {
         root + "/applied/" + String(Hashing.sha256Hex(server + "\n" + namespace + "/" + name).prefix(32)) + ".json"
     }
 
-    /// The record in `path`, or an empty one when it is missing, unreadable or for another manager.
+    /// The record in `path`, or an empty one when it is missing, unreadable or for another manager. A build part
+    /// that is not whole (every field a string, every object with an entry) is left out: the next run builds.
     public static func load(_ path: String, fieldManager: String, force: Bool) -> AppliedRecord {
         var r = AppliedRecord(fieldManager: fieldManager, force: force)
         guard let bytes = try? Files.read(path), let doc = try? JSON.decode(bytes: bytes),
@@ -333,6 +362,19 @@ public struct AppliedRecord: Sendable {
         for (k, v) in doc["objects"]?.map?.entries ?? [] {
             guard let uid = v["uid"]?.string, let rv = v["resourceVersion"]?.string, let h = v["hash"]?.string else { continue }
             r.entries[k] = Entry(uid: uid, resourceVersion: rv, hash: h)
+        }
+        if let b = doc["build"], let key = b["key"]?.string, !key.isEmpty, let list = b["objects"]?.array, let disabled = b["disabled"]?.array {
+            var objects: [Object] = []
+            for o in list {
+                guard let av = o["apiVersion"]?.string, let kind = o["kind"]?.string, let ns = o["namespace"]?.string,
+                      let name = o["name"]?.string, !av.isEmpty, !kind.isEmpty, !name.isEmpty else { return r }
+                let object = Object(apiVersion: av, kind: kind, namespace: ns, name: name)
+                guard r.entries[object.subject] != nil else { return r }
+                objects.append(object)
+            }
+            let skipped = disabled.compactMap(\.string)
+            guard skipped.count == disabled.count else { return r }
+            r.build = Built(key: key, objects: objects, disabled: skipped)
         }
         return r
     }
@@ -344,7 +386,13 @@ public struct AppliedRecord: Sendable {
             let e = entries[k]!
             objects.append((k, .map([("uid", .string(e.uid)), ("resourceVersion", .string(e.resourceVersion)), ("hash", .string(e.hash))])))
         }
-        let doc: Node = .map([("fieldManager", .string(fieldManager)), ("force", .bool(force)), ("objects", .map(objects))])
+        var doc: Node = .map([("fieldManager", .string(fieldManager)), ("force", .bool(force)), ("objects", .map(objects))])
+        if let build {
+            let list: [Node] = build.objects.map { o in
+                .map([("apiVersion", .string(o.apiVersion)), ("kind", .string(o.kind)), ("namespace", .string(o.namespace)), ("name", .string(o.name))])
+            }
+            doc["build"] = .map([("key", .string(build.key)), ("objects", .sequence(list)), ("disabled", .sequence(build.disabled.map { .string($0) }))])
+        }
         guard let bytes = try? JSON.encodeBytes(doc) else { return }
         try? Files.makeDirectories(Files.dirname(path), mode: 0o700)
         try? Files.writeAtomically(path, bytes, mode: 0o600)

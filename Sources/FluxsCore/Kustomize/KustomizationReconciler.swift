@@ -38,10 +38,21 @@ public struct KustomizationReconciler: OnDemandReconciler {
             try run.checkSpec()
             try run.dependencies(kube)
             let artifact = try run.artifact(kube)
-            let objects = try run.build(artifact, in: workdir, kube)
-            let target = try run.targetClient(kube)
-            let applier = try run.validate(objects, target)
-            let (changes, old) = try run.apply(objects, applier, statusClient: kube)
+            // Same build inputs as the last apply from this machine and every object as it left them: no build.
+            // Anything else (or any error on the way, which the build's path then reports in its order) builds.
+            let key = run.buildKey(artifact, kube)
+            let early = try? run.targetClient(kube)
+            let recorded = early.map { run.recorded(key, $0) }
+            let target: KubeClient, changes: [ChangeSetEntry], old: ResourceInventory
+            if let early, let unchanged = recorded?.changes {
+                target = early
+                (changes, old) = try run.keep(unchanged, statusClient: kube)
+            } else {
+                let objects = try run.build(artifact, in: workdir, kube)
+                target = try early ?? run.targetClient(kube)
+                let applier = try run.validate(objects, target, owned: recorded?.owned)
+                (changes, old) = try run.apply(objects, applier, statusClient: kube, key: key)
+            }
             let deleted = try run.prune(old, changes, target)
             try run.health(changes, target)
             return try run.succeed(artifact, changes: changes, deleted: deleted, kube)
@@ -334,6 +345,13 @@ final class KustomizationRun {
     var revision = ""
     /// The resourceVersion the status writes are conditional on.
     var version: String
+    /// postBuild.substituteFrom data read for the build key ("Kind/name" → data, nil when it does not exist): the
+    /// build is given the same, so the key is of what was built.
+    var substituteData: [String: [String: String]?] = [:]
+    /// The build asked for substitution data the key did not read: no key is recorded.
+    var unkeyedRead = false
+    /// Subjects of the build left alone (reconcile: disabled).
+    var disabled: [String] = []
     static let ref = FluxKinds.kustomization.resource
     static var controller: String { KustomizationReconciler.controller }
 
@@ -488,8 +506,12 @@ final class KustomizationRun {
         do { build.decryption = try KustomizationDecryption.load(for: object, kube: kube, root: workdir) } catch let e as KustomizationDecryption.Failure {
             throw Failure(reason: "BuildFailed", message: e.description)
         }
-        let ns = self.ns
-        build.lookup = { kind, n in try KustomizationReconciler.values(kube, kind: kind, namespace: ns, name: n) }
+        let ns = self.ns, read = substituteData
+        build.lookup = { [self] kind, n in
+            if let data = read["\(kind)/\(n)"] { return data }
+            unkeyedRead = true
+            return try KustomizationReconciler.values(kube, kind: kind, namespace: ns, name: n)
+        }
         let built: [Node]
         do { built = try build.build(); try ManifestChecks.check(built, build: build) } catch let e as FluxBuild.Failure {
             // Paths in the message are the source's, not the temporary copy's.
@@ -500,11 +522,63 @@ final class KustomizationRun {
         for o in built {
             if o["metadata"]?["annotations"]?["kustomize.toolkit.fluxcd.io/reconcile"]?.string == "disabled" {
                 env.log("\(subject(of: o)) skipped (reconcile disabled)")
+                disabled.append(subject(of: o))
                 continue
             }
             objects.append(o)
         }
         return objects
+    }
+
+    /// The build key of this run (BuildKey); nil when a part of it cannot be read (then the build is made, and no key
+    /// is recorded). Reads the substitution data the build will use (kept in `substituteData`) and the decryption
+    /// Secret.
+    func buildKey(_ artifact: Artifact, _ kube: KubeClient) -> String? {
+        guard let program = BuildKey.program(), let specBytes = try? JSON.encodeBytes(object["spec"] ?? .emptyMap) else { return nil }
+        let ns = self.ns
+        var probe = FluxBuild(kustomization: object, path: "")
+        var read: [String: [String: String]?] = [:]
+        probe.lookup = { kind, n in
+            let data = try KustomizationReconciler.values(kube, kind: kind, namespace: ns, name: n)
+            read["\(kind)/\(n)"] = data
+            return data
+        }
+        guard let vars = try? probe.substitutions() else { return nil }
+        substituteData = read
+        // The keys decide whether the artifact's SOPS files decrypt, not what to: the plaintext is bound to the
+        // ciphertext (in the artifact) by SOPS's MAC.
+        var keys = "none"
+        if let d = object["spec"]?["decryption"], !d.isNull {
+            keys = "no secret"
+            if let secret = d["secretRef"]?["name"]?.string, !secret.isEmpty {
+                guard let data = try? kube.stringData(of: .secrets, namespace: ns, name: secret) else { return nil }
+                keys = BuildKey.digest(data)
+            }
+        }
+        return BuildKey.digest([BuildKey.format, program, artifact.revision, artifact.digest, ns, name,
+                                String(decoding: specBytes, as: UTF8.self), BuildKey.digest(vars), keys])
+    }
+
+    /// The record of the last apply from this machine to `target` and, when its build key is `key` and every object it
+    /// applied is still as it left them (uid and resourceVersion, from one owner-label LIST per kind and namespace),
+    /// the change set: all unchanged. `owned` keeps the lists read on the way, for the build's path.
+    func recorded(_ key: String?, _ target: KubeClient) -> (changes: [ChangeSetEntry]?, owned: OwnedObjects?) {
+        let record = AppliedRecord.load(recordPath(target), fieldManager: Self.controller, force: true)
+        guard let key, let built = record.build, built.key == key else { return (nil, nil) }
+        var owned = OwnedObjects(kube: target, selector: KustomizationReconciler.ownerSelector(name: name, namespace: ns))
+        var changes: [ChangeSetEntry] = []
+        for o in built.objects {
+            guard let r = try? target.resource(apiVersion: o.apiVersion, kind: o.kind),
+                  let live = try? owned.get(r, namespace: r.namespaced ? o.namespace : nil, name: o.name),
+                  let e = record.entries[o.subject], !e.uid.isEmpty, !e.resourceVersion.isEmpty,
+                  live["metadata"]?["uid"]?.string == e.uid, live["metadata"]?["resourceVersion"]?.string == e.resourceVersion else {
+                return (nil, owned)
+            }
+            changes.append(ChangeSetEntry(subject: o.subject, action: .unchanged, object: live, sent: o.node))
+        }
+        env.log("build skipped: key matches (revision \(revision), \(changes.count) objects as last applied)")
+        for d in built.disabled { env.log("\(d) skipped (reconcile disabled)") }
+        return (changes, owned)
     }
 
     /// The client the objects are applied with (spec.kubeConfig, spec.serviceAccountName, --default-service-account),
@@ -519,11 +593,12 @@ final class KustomizationRun {
 
     /// Every object through a server-side dry run before anything changes; returns the applier, primed with the
     /// dry runs' answers.
-    func validate(_ objects: [Node], _ target: KubeClient) throws -> Applier {
+    func validate(_ objects: [Node], _ target: KubeClient, owned: OwnedObjects? = nil) throws -> Applier {
         env.log("Detecting drift for revision \(revision) with a timeout of \(timeoutText)")
         let applier = Applier(kube: target, fieldManager: Self.controller)
         applier.waitTimeout = max(1, deadline - monotonicSeconds())
         applier.ownerSelector = KustomizationReconciler.ownerSelector(name: name, namespace: ns)
+        applier.owned = owned
         // Objects still as the last apply from this machine left them need no dry run (AppliedRecord); the record
         // is per target cluster and identity, so another service account's rights are always checked.
         applier.record = AppliedRecord.load(recordPath(target), fieldManager: Self.controller, force: true)
@@ -541,14 +616,8 @@ final class KustomizationRun {
     /// Applies in stages. Write-ahead inventory (through `statusClient`): objects this revision adds are recorded
     /// before they are applied, so a run that is killed part-way leaves nothing untracked (an entry whose object was
     /// never created is pruned as a no-op). Returns the change set and the previous inventory.
-    func apply(_ objects: [Node], _ applier: Applier, statusClient kube: KubeClient) throws -> ([ChangeSetEntry], ResourceInventory) {
-        try env.checkLease("applying")
-        let old = status.inventory ?? ResourceInventory()
-        let planned = KustomizationReconciler.union(old, objects.map(KustomizationReconciler.entry))
-        if planned.entries.count > old.entries.count {
-            status.inventory = planned
-            do { _ = try write(kube, final: false) } catch let e as KubeError { throw Failure(reason: "ReconciliationFailed", message: e.message) }
-        }
+    func apply(_ objects: [Node], _ applier: Applier, statusClient kube: KubeClient, key: String?) throws -> ([ChangeSetEntry], ResourceInventory) {
+        let old = try writeAhead(objects, kube)
         let changes: [ChangeSetEntry]
         do { changes = try applier.apply(objects) } catch {
             // Part-way: keep what was there and every object an apply was sent for.
@@ -556,8 +625,35 @@ final class KustomizationRun {
             throw Failure(reason: "ReconciliationFailed", message: "\(error)")
         }
         for c in changes { env.log(c.line) }
-        applier.newRecord?.save(recordPath(applier.kube))
+        if var record = applier.newRecord {
+            // The build key, with what it built (in apply order), unless the build read something the key did not.
+            if let key, !unkeyedRead {
+                record.build = AppliedRecord.Built(key: key, objects: changes.map { AppliedRecord.Object($0.sent) }, disabled: disabled)
+            }
+            record.save(recordPath(applier.kube))
+        }
         return (changes, old)
+    }
+
+    /// The apply phase of a run that needs no build (`recorded`): the objects are as the record says, so nothing is
+    /// applied and the record stays as it is.
+    func keep(_ changes: [ChangeSetEntry], statusClient kube: KubeClient) throws -> ([ChangeSetEntry], ResourceInventory) {
+        let old = try writeAhead(changes.map(\.sent), kube)
+        for c in changes { env.log(c.line) }
+        return (changes, old)
+    }
+
+    /// The write-ahead inventory: the objects this revision adds are recorded before anything is applied. Returns
+    /// the previous inventory.
+    func writeAhead(_ objects: [Node], _ kube: KubeClient) throws -> ResourceInventory {
+        try env.checkLease("applying")
+        let old = status.inventory ?? ResourceInventory()
+        let planned = KustomizationReconciler.union(old, objects.map(KustomizationReconciler.entry))
+        if planned.entries.count > old.entries.count {
+            status.inventory = planned
+            do { _ = try write(kube, final: false) } catch let e as KubeError { throw Failure(reason: "ReconciliationFailed", message: e.message) }
+        }
+        return old
     }
 
     /// The new inventory; with spec.prune, deletes what the old one had and the build no longer has, after dry-run
