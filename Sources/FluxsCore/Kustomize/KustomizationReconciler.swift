@@ -543,7 +543,9 @@ final class KustomizationRun {
             read["\(kind)/\(n)"] = data
             return data
         }
-        guard let vars = try? probe.substitutions() else { return nil }
+        // nil: nothing to substitute (a failure to read is no key).
+        let vars: [String: String]?
+        do { vars = try probe.substitutions() } catch { return nil }
         substituteData = read
         // The keys decide whether the artifact's SOPS files decrypt, not what to: the plaintext is bound to the
         // ciphertext (in the artifact) by SOPS's MAC.
