@@ -10,8 +10,13 @@ public enum Resolver {
     /// The type of a plain (unquoted, untagged) scalar. `yaml11` selects the
     /// yaml.v2 table (y/yes/on/off... are booleans).
     public static func resolve(plain s: String, yaml11: Bool = false) -> ScalarTag {
-        let u = Array(s.utf8)
-        guard let first = u.first else { return .null }
+        guard let first = s.utf8.first else { return .null }
+        // Every keyword below is at most 5 bytes, and only '.', digits and signs start the numeric forms: most
+        // strings (names, images, label values) are decided here without comparing or copying them.
+        let short = s.utf8.count <= 5
+        let numeric = first == UInt8(ascii: ".") || first == UInt8(ascii: "+") || first == UInt8(ascii: "-")
+            || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
+        if !short && !numeric { return .string }
         switch s {
         case "true", "True", "TRUE", "false", "False", "FALSE": return .bool
         case "~", "null", "Null", "NULL": return .null
@@ -26,6 +31,8 @@ public enum Resolver {
             default: break
             }
         }
+        guard numeric else { return .string }
+        let u = Array(s.utf8)
         switch first {
         case UInt8(ascii: "."):
             return isDotFloat(u) ? .float : .string
@@ -44,6 +51,7 @@ public enum Resolver {
     /// yaml.v2 refuses to write strings that look like sexagesimal floats plain.
     public static func isBase60Float(_ s: String) -> Bool {
         // ^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$
+        guard let c = s.utf8.first, c == UInt8(ascii: "+") || c == UInt8(ascii: "-") || isDigit(c) else { return false }
         let u = Array(s.utf8)
         var i = 0
         if i < u.count, u[i] == UInt8(ascii: "+") || u[i] == UInt8(ascii: "-") { i += 1 }
