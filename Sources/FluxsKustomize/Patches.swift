@@ -102,6 +102,10 @@ enum Patches {
             if !(options["allowKindChange"]?.bool ?? false) { p["kind"] = nil; p["apiVersion"] = nil }
             if p["$patch"]?.string == "delete" { deleted.append(i); continue }
             let keep = (res[i].name, res[i].namespace)
+            // resource.go ApplySmPatch: a patch that may change the name or the kind stores the previous id first,
+            // whether or not it changes anything.
+            let allowKindChange = options["allowKindChange"]?.bool ?? false
+            if allowNameChange || allowKindChange { res[i].remember() }
             res[i].node = merge(res[i].node, p, smp: builtin, keys: mergeKeys.merging(schema.mergeKeys) { _, b in b })
             if !allowNameChange {
                 // A patch names its target (perhaps by an earlier name): that does not rename it.
@@ -109,8 +113,8 @@ enum Patches {
             }
             // Resource.ApplySmPatch: the namespace is always set back (none stays none).
             res[i].namespace = keep.1
-            if res[i].name != keep.0 || res[i].namespace != keep.1 {
-                res[i].previous.append((keep.1, keep.0))
+            if !(allowNameChange || allowKindChange) && (res[i].name != keep.0 || res[i].namespace != keep.1) {
+                res[i].previous.append((keep.1, keep.0, res[i].kind))
             }
         }
         for i in deleted.reversed() { res.remove(at: i) }
@@ -228,7 +232,7 @@ enum Patches {
                 default: throw KustomizeError("unexpected JSON patch operation '\(o)'")
                 }
             }
-            let old = (res[i].namespace, res[i].name)
+            let old = (res[i].namespace, res[i].name, res[i].kind)
             // The object's JSON parsed again: annotation values that are not strings take their JSON text, which the
             // final string conversion of annotations keeps (`0x10` becomes "16").
             if case .mapping(var anns)? = doc["metadata"]?["annotations"] {
@@ -238,7 +242,7 @@ enum Patches {
             res[i].node = doc
             // kustomize applies JSON patches to the object's JSON and parses it again: no shared value nodes remain.
             res[i].aliases = ValueAliases()
-            if res[i].name != old.1 || res[i].namespace != old.0 { res[i].previous.append(old) }
+            if res[i].name != old.1 || res[i].namespace != old.0 || res[i].kind != old.2 { res[i].previous.append(old) }
         }
     }
 

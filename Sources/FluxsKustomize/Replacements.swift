@@ -58,7 +58,7 @@ enum Replacements {
                         throw KustomizeError("unable to find field \"\(p)\" in replacement target")
                     }
                     res[i].node = updated
-                    if res[i].name != before.0 || res[i].namespace != before.1 { res[i].previous.append((before.1, before.0)) }
+                    if res[i].name != before.0 || res[i].namespace != before.1 { res[i].previous.append((before.1, before.0, res[i].kind)) }
                 }
             }
         }

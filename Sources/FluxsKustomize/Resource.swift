@@ -5,8 +5,8 @@ import FluxsYAML
 /// generated ConfigMaps and Secrets, the generator options.
 public struct Resource {
     public var node: Node
-    /// Earlier (namespace, name) pairs, oldest first.
-    var previous: [(namespace: String, name: String)] = []
+    /// Earlier ids (namespace, name, kind), oldest first (kustomize's previousNames/Namespaces/Kinds annotations).
+    var previous: [(namespace: String, name: String, kind: String)] = []
     var generated: GeneratorInfo?
     /// Set when a name suffix must be appended by the hash step.
     var needsHash = false
@@ -50,10 +50,10 @@ public struct Resource {
     }
 
     func matches(kind k: String?, name n: String?, namespace ns: String?) -> Bool {
-        if let k, k != kind { return false }
-        if let n {
-            if n != name && !previous.contains(where: { $0.name == n }) { return false }
-        }
+        // resWrangler.GetMatchingResourcesByAnyId: the kind and name must be those of one id, the current one or
+        // an earlier one (PrevIds carry their kinds: a patch with allowKindChange stores the old kind).
+        let ids = [(name, kind)] + previous.map { ($0.name, $0.kind) }
+        if !ids.contains(where: { (k == nil || $0.1 == k) && (n == nil || $0.0 == n) }) { return false }
         if let ns, !ns.isEmpty {
             let all = [namespace] + previous.map(\.namespace)
             if !all.contains(ns) && !(ns == "default" && all.contains("")) { return false }
@@ -61,7 +61,7 @@ public struct Resource {
         return true
     }
 
-    mutating func remember() { previous.append((namespace, name)) }
+    mutating func remember() { previous.append((namespace, name, kind)) }
 
     /// kustomize's RemoveBuildAnnotations, run on every object at the end of a build (api/resource/resource.go,
     /// kyaml setMapInMetadata): the annotations are read as a map of strings (a scalar's text as written, `~` and

@@ -24,6 +24,19 @@ final class KustomizeKrustyRulesTests: XCTestCase {
         return got
     }
 
+    /// Both refuse the tree; fluxs's message contains `message` (kubectl's words).
+    func refuse(_ files: [String: String], at sub: String = "", _ message: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let root = try tree(files)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let dir = sub.isEmpty ? root.path : root.appendingPathComponent(sub).path
+        let want = try TestEnv.run("kubectl", ["kustomize", dir])
+        XCTAssertNotEqual(want.status, 0, "kubectl accepted the tree", file: file, line: line)
+        XCTAssertTrue(want.stderr.contains(message), want.stderr, file: file, line: line)
+        XCTAssertThrowsError(try Kustomizer().render(dir), file: file, line: line) { e in
+            XCTAssertTrue("\(e)".contains(message), "\(e)", file: file, line: line)
+        }
+    }
+
     /// RemoveBuildAnnotations (api/resource/resource.go) rewrites every object's annotations as sorted strings: a
     /// scalar keeps its text as written (`1.50`, `0x1F`, `~`, dates), mappings and sequences become "", and an empty
     /// or null `annotations:` is removed.
@@ -176,5 +189,33 @@ final class KustomizeKrustyRulesTests: XCTestCase {
                       kind: LabelTransformer
                       name: add-team
             """), out)
+    }
+
+    /// ApplySmPatch stores the previous id (kind included) when a patch may change the name or kind, and a patch
+    /// without a target finds its object by one id, current or earlier (GetMatchingResourcesByAnyId): the overlay's
+    /// patch of the old kind and old name reaches the renamed, rekinded object; old kind with the new name matches no id.
+    func testKindChangeKeepsThePreviousIdForPatches() throws {
+        func files(_ overlayPatchName: String) -> [String: String] {
+            [
+                "base/kustomization.yaml": """
+                resources:
+                - app.yaml
+                patches:
+                - target: {kind: Deployment}
+                  options: {allowNameChange: true, allowKindChange: true}
+                  patch: |-
+                    apiVersion: apps/v1
+                    kind: StatefulSet
+                    metadata: {name: db}
+
+                """,
+                "base/app.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec: {replicas: 1}\n",
+                "overlay/kustomization.yaml": "resources:\n- ../base\npatches:\n- path: replicas.yaml\n",
+                "overlay/replicas.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: \(overlayPatchName)}\nspec: {replicas: 7}\n",
+            ]
+        }
+        let out = try build(files("app"), at: "overlay")
+        XCTAssertEqual(out, "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  replicas: 7\n")
+        try refuse(files("db"), at: "overlay", "no matches for Id Deployment.v1.apps/db.[noNs]")
     }
 }
