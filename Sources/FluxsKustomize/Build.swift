@@ -141,8 +141,11 @@ struct Level {
         }
         // types.Kustomization.Unmarshal (unknown fields refused), FixKustomization (imageTags join images), CheckEmpty
         // and EnforceFields.
-        for key in m.keys where !Level.fields.contains(key) {
-            throw KustomizeError("\(path): invalid Kustomization: json: unknown field \"\(key)\"")
+        for key in m.keys {
+            guard Level.fields.contains(key) else { throw KustomizeError("\(path): invalid Kustomization: json: unknown field \"\(key)\"") }
+            if let shape = KustomizationShape.kustomization[key], let value = m[key], let unknown = shape.unknownField(in: value) {
+                throw KustomizeError("\(path): invalid Kustomization: json: unknown field \"\(unknown)\"")
+            }
         }
         if let tags = m["imageTags"] {
             m["images"] = .sequence((m["images"]?.array ?? []) + (tags.array ?? []))

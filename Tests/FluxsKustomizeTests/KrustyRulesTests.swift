@@ -218,4 +218,20 @@ final class KustomizeKrustyRulesTests: XCTestCase {
         XCTAssertEqual(out, "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  replicas: 7\n")
         try refuse(files("db"), at: "overlay", "no matches for Id Deployment.v1.apps/db.[noNs]")
     }
+
+    /// types.Kustomization.Unmarshal decodes with DisallowUnknownFields: an unknown field inside a `labels`, patch
+    /// target, image, generator option or replacement entry is refused like one at the top.
+    func testUnknownNestedKustomizationFieldsAreRefused() throws {
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"
+        for (entry, field) in [
+            ("labels:\n- pairs: {a: b}\n  includeVolumeClaimTemplates: true\n", "includeVolumeClaimTemplates"),
+            ("labels:\n- pairs: {a: b}\n  fields:\n  - {path: metadata/labels, creat: true}\n", "creat"),
+            ("patches:\n- patch: '[]'\n  target: {kind: ConfigMap, labelselector: x, names: cm}\n", "names"),
+            ("images:\n- {name: nginx, newTags: v2}\n", "newTags"),
+            ("configMapGenerator:\n- name: g\n  literals: [a=b]\n  options: {disableHash: true}\n", "disableHash"),
+            ("replacements:\n- source: {kind: ConfigMap, fieldPath: metadata.name}\n  targets:\n  - select: {kind: ConfigMap}\n    fieldpaths: [data.x]\n    option: {create: true}\n", "option"),
+        ] {
+            try refuse(["kustomization.yaml": "resources:\n- cm.yaml\n" + entry, "cm.yaml": cm], "invalid Kustomization: json: unknown field \"\(field)\"")
+        }
+    }
 }
