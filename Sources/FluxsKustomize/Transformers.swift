@@ -32,11 +32,26 @@ enum Transformers {
         if !(k["patchesStrategicMerge"]?.array ?? []).isEmpty { record("PatchStrategicMergeTransformer") }
         // patches
         for p in k["patches"]?.array ?? [] {
-            var text = p["patch"]?.string
-            if text == nil, let path = p["path"]?.string { text = try Generators.read(path, dir: dir, config: level.config) }
-            guard let text else { throw KustomizeError("a patch needs 'patch' or 'path'") }
+            // PatchTransformer.go Config: the inline patch is trimmed (empty is no patch); a path's file is read as is.
+            var text = p["patch"]?.string.map { $0.trimming(" \t\n\r\u{0B}\u{0C}") }
+            if text?.isEmpty == true { text = nil }
+            var source = text.map { "[patch: \(Patches.goQuote($0))]" } ?? ""
+            if text == nil, let path = p["path"]?.string {
+                text = try Generators.read(path, dir: dir, config: level.config)
+                source = "[path: \(Patches.goQuote(path))]"
+            }
+            guard let text else { throw KustomizeError("must specify one of patch and path in\n\(try YAMLEmitter().emit(p))") }
             let target = p["target"]
             let docs = try YAML.parseDocuments(text)
+            // A text of no documents (comments, blank lines, `---`, `null`) decodes both as no strategic merge
+            // patches and as a null JSON patch: "illegally qualifies as both". An empty file is an empty JSON patch,
+            // which needs a target like any JSON patch.
+            if docs.isEmpty {
+                if !text.isEmpty { throw KustomizeError("illegally qualifies as both an SM and JSON patch: \(source)") }
+                guard target != nil else { throw KustomizeError("must specify a target for JSON patch \(source)") }
+                record("PatchTransformer")
+                continue
+            }
             if docs.count == 1, let ops = docs[0].array {
                 guard target != nil else { throw KustomizeError("unable to find patch target: a JSON 6902 patch needs a target") }
                 try Patches.json6902(ops, target: target, into: &res)

@@ -234,4 +234,25 @@ final class KustomizeKrustyRulesTests: XCTestCase {
             try refuse(["kustomization.yaml": "resources:\n- cm.yaml\n" + entry, "cm.yaml": cm], "invalid Kustomization: json: unknown field \"\(field)\"")
         }
     }
+
+    /// PatchTransformer.go Config: a patch text of no documents (comments, blank lines, `---`, `null`) qualifies both
+    /// as strategic merge and as JSON and is refused, with or without a target; an empty file is an empty JSON patch,
+    /// refused without a target and a no-op with one; a blank inline patch is no patch.
+    func testPatchesWithoutDocuments() throws {
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"
+        for (name, content) in [("comments.yaml", "# nothing here\n"), ("blank.yaml", "  \n\n"), ("dashes.yaml", "---\n"), ("null.yaml", "null\n")] {
+            for target in ["", "  target: {kind: ConfigMap}\n"] {
+                try refuse(["kustomization.yaml": "resources:\n- cm.yaml\npatches:\n- path: \(name)\n" + target, "cm.yaml": cm, name: content],
+                           "illegally qualifies as both an SM and JSON patch: [path: \"\(name)\"]")
+            }
+        }
+        try refuse(["kustomization.yaml": "resources:\n- cm.yaml\npatches:\n- patch: '# c'\n", "cm.yaml": cm],
+                   "illegally qualifies as both an SM and JSON patch: [patch: \"# c\"]")
+        try refuse(["kustomization.yaml": "resources:\n- cm.yaml\npatches:\n- path: empty.yaml\n", "cm.yaml": cm, "empty.yaml": ""],
+                   "must specify a target for JSON patch [path: \"empty.yaml\"]")
+        try refuse(["kustomization.yaml": "resources:\n- cm.yaml\npatches:\n- patch: '  '\n", "cm.yaml": cm], "must specify one of patch and path")
+        let out = try build(["kustomization.yaml": "resources:\n- cm.yaml\npatches:\n- path: empty.yaml\n  target: {kind: ConfigMap}\n",
+                             "cm.yaml": cm, "empty.yaml": ""])
+        XCTAssertEqual(out, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n")
+    }
 }
