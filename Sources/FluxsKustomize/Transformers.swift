@@ -121,7 +121,7 @@ enum Transformers {
             try replicas(name: name, count: count, &res)
             record("ReplicaCountTransformer")
         }
-        for img in k["images"]?.array ?? [] { images(img, extra: level.config.images, &res); record("ImageTagTransformer") }
+        for img in k["images"]?.array ?? [] { try images(img, extra: level.config.images, &res); record("ImageTagTransformer") }
         try Replacements.run(k, dir: dir, config: level.config, into: &res)
         if !(k["replacements"]?.array ?? []).isEmpty { record("ReplacementTransformer") }
     }
@@ -228,15 +228,11 @@ enum Transformers {
     static let imageSpecs = ["spec/containers[]/image", "spec/initContainers[]/image", "spec/template/spec/containers[]/image",
                              "spec/template/spec/initContainers[]/image"].map { FieldSpec(path: $0, create: true) }
 
-    /// image.IsImageMatched: `name`, then an optional `:tag` and an optional `@sha256:digest`, tag and digest of
-    /// [a-zA-Z0-9_.{}-] (kustomize compiles `name` as a regular expression; fluxs compares it literally).
-    static func imageMatches(_ s: String, _ name: String) -> Bool {
-        guard s.hasPrefix(name) else { return false }
-        var rest = s.dropFirst(name.count)
-        func allowed(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c.isNumber || "_.{}-".contains(c)) }
-        if rest.hasPrefix(":") { rest = rest.dropFirst().drop(while: allowed) }
-        if rest.hasPrefix("@sha256:") { rest = rest.dropFirst(8).drop(while: allowed) }
-        return rest.isEmpty
+    /// image.IsImageMatched: the image matches the regular expression `^` + name + `(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$`
+    /// (searched, as Go's MatchString does; the name is not grouped, so `a|b` is an alternation of the whole pattern).
+    /// nil when the name is not a valid expression (kubectl v5.5 then crashes as soon as it compares an image).
+    static func imagePattern(_ name: String) -> Regex<AnyRegexOutput>? {
+        try? Regex("^" + name + "(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$")
     }
 
     /// image.Split: name, tag and digest, the tag's colon searched after the first slash.
@@ -255,12 +251,15 @@ enum Transformers {
     /// then the images field specs (the defaults and `configurations:`), both skipping CRDs. An image the legacy
     /// filter changed that still matches is changed again by the field specs (so `tagSuffix` is appended twice
     /// to pod template images, as kubectl does).
-    static func images(_ img: Node, extra: [FieldSpec] = [], _ res: inout [Resource]) {
+    static func images(_ img: Node, extra: [FieldSpec] = [], _ res: inout [Resource]) throws {
         guard let name = img["name"]?.string else { return }
+        let pattern = imagePattern(name)
+        var invalid = false
         let newName = img["newName"]?.text ?? "", newTag = img["newTag"]?.text ?? "", digest = img["digest"]?.text ?? ""
         let tagSuffix = img["tagSuffix"]?.text ?? ""
         func rewrite(_ image: String) -> String? {
-            guard imageMatches(image, name) else { return nil }
+            guard let pattern else { invalid = true; return nil }
+            guard image.firstMatch(of: pattern) != nil else { return nil }
             var (n, tag, dig) = splitImage(image)
             if !newName.isEmpty { n = newName }
             if !newTag.isEmpty && !digest.isEmpty {
@@ -306,6 +305,9 @@ enum Transformers {
                     if let s = v?.string, let new = rewrite(s) { v = .string(new) }
                 }
             }
+        }
+        if invalid {
+            throw KustomizeError("images: name \"\(name)\" is not a valid regular expression (kustomize matches images with it; kubectl v5.5 crashes)")
         }
     }
 }

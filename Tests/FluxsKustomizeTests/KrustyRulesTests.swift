@@ -255,4 +255,33 @@ final class KustomizeKrustyRulesTests: XCTestCase {
                              "cm.yaml": cm, "empty.yaml": ""])
         XCTAssertEqual(out, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n")
     }
+
+    /// image.IsImageMatched: an `images:` name is a regular expression, `^` + name + optional tag and digest + `$`,
+    /// searched (the name is not grouped: `redis|nginx` is an alternation of the whole pattern). An invalid one fails
+    /// the build (kubectl v5.5 crashes on it once it compares an image).
+    func testImageNamesAreRegularExpressions() throws {
+        let d = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: d}
+        spec:
+          template:
+            spec:
+              containers:
+              - {name: a, image: nginx:1.0}
+              - {name: b, image: redis}
+              - {name: c, image: my-ngin/x:2}
+              - {name: e, image: quay.io/nginx}
+
+        """
+        let out = try build(["kustomization.yaml": "resources:\n- d.yaml\nimages:\n- {name: 'ngin[a-z]|redis', newTag: v9}\n", "d.yaml": d])
+        XCTAssertTrue(out.contains("image: nginx:v9") && out.contains("image: redis:v9"), out)
+        XCTAssertTrue(out.contains("image: my-ngin/x:2") && out.contains("image: quay.io/nginx\n"), out)
+        let dots = try build(["kustomization.yaml": "resources:\n- d.yaml\nimages:\n- {name: .*nginx, newName: mirror/nginx}\n", "d.yaml": d])
+        XCTAssertTrue(dots.contains("image: mirror/nginx:1.0") && dots.contains("image: mirror/nginx\n"), dots)
+        let root = try tree(["kustomization.yaml": "resources:\n- d.yaml\nimages:\n- {name: '[', newTag: v2}\n", "d.yaml": d])
+        defer { try? FileManager.default.removeItem(at: root) }
+        XCTAssertNotEqual(try TestEnv.run("kubectl", ["kustomize", root.path]).status, 0)
+        XCTAssertThrowsError(try Kustomizer().render(root.path)) { e in XCTAssertTrue("\(e)".contains("not a valid regular expression"), "\(e)") }
+    }
 }
