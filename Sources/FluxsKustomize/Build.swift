@@ -143,8 +143,11 @@ struct Level {
         // and EnforceFields.
         for key in m.keys {
             guard Level.fields.contains(key) else { throw KustomizeError("\(path): invalid Kustomization: json: unknown field \"\(key)\"") }
-            if let shape = KustomizationShape.kustomization[key], let value = m[key], let unknown = shape.unknownField(in: value) {
-                throw KustomizeError("\(path): invalid Kustomization: json: unknown field \"\(unknown)\"")
+            if let shape = KustomizationShape.kustomization[key], let value = m[key] {
+                if let unknown = shape.unknownField(in: value) {
+                    throw KustomizeError("\(path): invalid Kustomization: json: unknown field \"\(unknown)\"")
+                }
+                m[key] = shape.canonical(value)
             }
         }
         if let tags = m["imageTags"] {

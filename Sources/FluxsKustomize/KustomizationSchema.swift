@@ -6,14 +6,15 @@ import FluxsYAML
 /// top level. Go's encoding/json matches field names case-insensitively. Maps of strings (labels, options) and
 /// `[]string` fields hold no fields of their own.
 indirect enum KustomizationShape: Sendable {
-    case fields([String: KustomizationShape])
+    /// Struct fields by lowercased name: the field's name as kustomize spells it and its shape.
+    case fields([String: (name: String, shape: KustomizationShape)])
     case list(KustomizationShape)
     case value
 
     static func object(_ names: [String], _ nested: [String: KustomizationShape] = [:]) -> KustomizationShape {
-        var m: [String: KustomizationShape] = [:]
-        for n in names { m[n.lowercased()] = .value }
-        for (k, v) in nested { m[k.lowercased()] = v }
+        var m: [String: (name: String, shape: KustomizationShape)] = [:]
+        for n in names { m[n.lowercased()] = (n, .value) }
+        for (k, v) in nested { m[k.lowercased()] = (k, v) }
         return .fields(m)
     }
 
@@ -55,10 +56,30 @@ indirect enum KustomizationShape: Sendable {
         case .fields(let known):
             guard let m = node.map else { return nil }
             for (k, v) in m.entries {
-                guard let shape = known[k.lowercased()] else { return k }
-                if let u = shape.unknownField(in: v) { return u }
+                guard let field = known[k.lowercased()] else { return k }
+                if let u = field.shape.unknownField(in: v) { return u }
             }
             return nil
+        }
+    }
+
+    /// `node` with its struct fields spelled as kustomize spells them (Go's json takes `Pairs` for `pairs`; of two
+    /// spellings of one field the later wins). Maps of strings are left as they are.
+    func canonical(_ node: Node) -> Node {
+        switch self {
+        case .value: return node
+        case .list(let item):
+            guard let a = node.array else { return node }
+            return .sequence(a.map(item.canonical))
+        case .fields(let known):
+            guard let m = node.map else { return node }
+            var out = Mapping()
+            for (k, v) in m.entries {
+                guard let field = known[k.lowercased()] else { out[k] = v; continue }
+                out[field.name] = nil
+                out[field.name] = field.shape.canonical(v)
+            }
+            return .mapping(out)
         }
     }
 }

@@ -25,7 +25,7 @@ final class VarSet {
                 throw KustomizeError("var '\(name)' already encountered")
             }
             vars.append(Var(name: name, kind: kind, objName: objName, apiVersion: obj["apiVersion"]?.string,
-                            namespace: obj["namespace"]?.string, fieldPath: v["fieldref"]?["fieldpath"]?.string ?? "metadata.name",
+                            namespace: obj["namespace"]?.string, fieldPath: (v["fieldref"]?["fieldPath"] ?? v["fieldref"]?["fieldpath"])?.string ?? "metadata.name",
                             pinned: nil, level: level))
         }
     }

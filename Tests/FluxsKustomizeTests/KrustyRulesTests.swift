@@ -284,4 +284,39 @@ final class KustomizeKrustyRulesTests: XCTestCase {
         XCTAssertNotEqual(try TestEnv.run("kubectl", ["kustomize", root.path]).status, 0)
         XCTAssertThrowsError(try Kustomizer().render(root.path)) { e in XCTAssertTrue("\(e)".contains("not a valid regular expression"), "\(e)") }
     }
+
+    /// Go's encoding/json matches struct field names case-insensitively, so nested kustomization fields written in
+    /// another case (`Pairs`, `NEWTAG`, `Target`, `Options`, a var's `fieldpath`) take effect; string maps keep their keys.
+    func testNestedKustomizationFieldsMatchCaseInsensitively() throws {
+        let out = try build([
+            "kustomization.yaml": """
+            resources:
+            - d.yaml
+            labels:
+            - Pairs: {Team: a}
+            images:
+            - {Name: nginx, NEWTAG: v2}
+            configMapGenerator:
+            - Name: g
+              Literals: [x=y]
+              Options: {DisableNameSuffixHash: true}
+            vars:
+            - name: IMG
+              objref: {kind: Deployment, name: d, apiVersion: apps/v1}
+              fieldref: {fieldpath: metadata.name}
+
+            """,
+            "d.yaml": """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: d}
+            spec:
+              template:
+                spec:
+                  containers: [{name: a, image: nginx, args: [$(IMG)]}]
+
+            """,
+        ])
+        XCTAssertTrue(out.contains("Team: a") && out.contains("image: nginx:v2") && out.contains("name: g\n") && out.contains("- d\n"), out)
+    }
 }
