@@ -601,6 +601,7 @@ class Handler(BaseHTTPRequestHandler):
         accept = self.headers.get("Accept", "")
         table = "as=Table" in accept
         table_version = "meta.k8s.io/v1beta1" if "v=v1beta1" in accept and "v=v1;" not in accept else "meta.k8s.io/v1"
+        partial = None if table else partial_metadata_target(accept)
         warnings = []
         if verb == "get":
             o = api.get_obj(rt, ns, name)
@@ -614,6 +615,11 @@ class Handler(BaseHTTPRequestHandler):
             if table and not sub:
                 self.send_json(200, tables.table_for(rt, [o], o["metadata"].get("resourceVersion", ""), table_version,
                                                      params.get("includeObject", "Metadata")))
+            elif partial and not sub:
+                kind, version = partial
+                if kind != "PartialObjectMetadata":
+                    raise ApiError(406, "NotAcceptable", "you requested PartialObjectMetadataList, but the requested object is not a list (*unstructured.Unstructured)", {})
+                self.send_json(200, {"kind": kind, "apiVersion": version, "metadata": o["metadata"]})
             else:
                 self.send_json(200, o)
             return
@@ -623,6 +629,14 @@ class Handler(BaseHTTPRequestHandler):
                 t = tables.table_for(rt, items, meta["resourceVersion"], table_version, params.get("includeObject", "Metadata"))
                 t["metadata"].update({k: v for k, v in meta.items() if k != "resourceVersion"})
                 self.send_json(200, t)
+                return
+            if partial:
+                # kube-apiserver's asPartialObjectMetadataList: each item's whole metadata (managedFields too).
+                kind, version = partial
+                if kind != "PartialObjectMetadataList":
+                    raise ApiError(406, "NotAcceptable", "you requested PartialObjectMetadata, but the requested object is a list (*unstructured.UnstructuredList)", {})
+                self.send_json(200, {"kind": kind, "apiVersion": version, "metadata": meta,
+                                     "items": [{"kind": "PartialObjectMetadata", "apiVersion": version, "metadata": it["metadata"]} for it in items]})
                 return
             if rt.builtin:
                 for it in items:
@@ -796,6 +810,31 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         except (ConnectionError, BrokenPipeError, ssl.SSLError, OSError):
             self.close_connection = True
+
+
+def partial_metadata_target(accept):
+    """(kind, apiVersion) when the Accept header's first clause with an `as` parameter asks for PartialObjectMetadata
+    or PartialObjectMetadataList of meta.k8s.io v1 or v1beta1 (client-go's metadata client:
+    `application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`), else None. A conversion to another group,
+    version or kind is no clause kube-apiserver serves: when no clause is left, the answer is 406."""
+    clauses = [c.strip() for c in accept.split(",") if c.strip()]
+    plain = False
+    for c in clauses:
+        parts = [x.strip() for x in c.split(";")]
+        params = dict(x.split("=", 1) for x in parts[1:] if "=" in x)
+        if "as" not in params:
+            if parts[0] in ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf", "*/*", "application/*"):
+                plain = True
+                break
+            continue
+        if params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1") and params["as"] in ("PartialObjectMetadata", "PartialObjectMetadataList") \
+                and parts[0] in ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf"):
+            if parts[0] != "application/json":
+                continue   # only JSON is answered here
+            return params["as"], "meta.k8s.io/" + params["v"]
+    if clauses and not plain and any("as=" in c for c in clauses):
+        raise ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf", {})
+    return None
 
 
 def scale_of(rt, o):

@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 import unittest
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -91,6 +92,54 @@ class KubesimTest(unittest.TestCase):
         kubectl("delete", "--raw", "/api/v1/namespaces/%s/configmaps?labelSelector=group%%3Dx" % self.ns)
         names = kubectl("get", "cm", "-n", self.ns, "-o", "name").stdout.split()
         self.assertEqual(names, ["configmap/c"])
+
+    def test_metadata_only_lists_and_gets(self):
+        # client-go's metadata client (k8s.io/client-go/metadata): kube-apiserver's asPartialObjectMetadataList.
+        for n in ("a", "b", "c"):
+            kubectl("apply", "--server-side", "-f", "-", stdin=self.cm(n, data={"big": n * 100}, labels={"group": "x" if n != "c" else "y"}))
+        full = json.loads(kubectl("get", "cm", "-n", self.ns, "-l", "group=x", "-o", "json", "--show-managed-fields").stdout)["items"]
+        ctx = ssl.create_default_context(cafile=os.environ["FLUXS_TEST_KUBE_CA"])
+
+        def get(path, accept):
+            req = urllib.request.Request(os.environ["FLUXS_TEST_KUBE_SERVER"] + path)
+            req.add_header("Authorization", "Bearer " + os.environ["FLUXS_TEST_KUBE_ADMIN_TOKEN"])
+            req.add_header("Accept", accept)
+            try:
+                with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+        meta = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+        base = "/api/v1/namespaces/%s/configmaps" % self.ns
+        code, doc = get(base + "?labelSelector=group%3Dx", "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1," + meta)
+        self.assertEqual(code, 200, doc)
+        self.assertEqual((doc["kind"], doc["apiVersion"]), ("PartialObjectMetadataList", "meta.k8s.io/v1"))
+        self.assertTrue(doc["metadata"]["resourceVersion"])
+        self.assertEqual([it["metadata"] for it in doc["items"]], [o["metadata"] for o in full])
+        self.assertEqual({(it["kind"], it["apiVersion"]) for it in doc["items"]}, {("PartialObjectMetadata", "meta.k8s.io/v1")})
+        self.assertTrue(all(set(it) == {"kind", "apiVersion", "metadata"} for it in doc["items"]), doc)
+        self.assertTrue(all(it["metadata"].get("managedFields") for it in doc["items"]), doc)
+        # Pages as a full list's.
+        code, page = get(base + "?limit=2", meta)
+        self.assertEqual(len(page["items"]), 2)
+        self.assertEqual(page["metadata"]["remainingItemCount"], 1)
+        code, rest = get(base + "?limit=2&continue=" + urllib.parse.quote(page["metadata"]["continue"]), meta)
+        self.assertEqual([it["metadata"]["name"] for it in rest["items"]], ["c"])
+        # v1beta1 too; one object as PartialObjectMetadata.
+        code, doc = get(base, meta.replace("v=v1", "v=v1beta1"))
+        self.assertEqual((code, doc["apiVersion"], doc["items"][0]["apiVersion"]), (200, "meta.k8s.io/v1beta1", "meta.k8s.io/v1beta1"))
+        code, one = get(base + "/a", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+        self.assertEqual((code, one["kind"], one["apiVersion"], one["metadata"]), (200, "PartialObjectMetadata", "meta.k8s.io/v1", full[0]["metadata"]))
+        # A list asked for as one object, an object as a list, an unknown conversion: 406.
+        code, err = get(base, "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+        self.assertEqual((code, err["reason"]), (406, "NotAcceptable"), err)
+        code, err = get(base + "/a", meta)
+        self.assertEqual((code, err["reason"]), (406, "NotAcceptable"), err)
+        code, err = get(base, "application/json;as=PartialObjectMetadataList;g=apps;v=v1")
+        self.assertEqual((code, err["reason"]), (406, "NotAcceptable"), err)
+        # Another clause the server serves wins over one it does not.
+        code, doc = get(base, "application/json;as=Nope;g=meta.k8s.io;v=v1,application/json")
+        self.assertEqual((code, doc["kind"]), (200, "ConfigMapList"))
 
     def test_dry_run_create_persists_nothing(self):
         out = kubectl("create", "--dry-run=server", "-o", "json", "-f", "-", stdin=self.cm("dry")).stdout
