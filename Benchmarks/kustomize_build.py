@@ -35,38 +35,17 @@ def write(path, text):
         f.write(text)
 
 
-def make_big(root):
-    overlays = []
-    for t in range(50):
-        base = os.path.join(root, "teams", "t%02d" % t)
-        res = []
-        for i in range(19):
-            name = "app-%02d-%02d" % (t, i)
-            write(os.path.join(base, name + ".yaml"),
-                  "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  replicas: 1\n  selector:\n"
-                  "    matchLabels: {app: %s}\n  template:\n    metadata:\n      labels: {app: %s}\n    spec:\n"
-                  "      containers:\n      - name: app\n        image: nginx:1.25\n        envFrom:\n"
-                  "        - configMapRef: {name: settings}\n" % (name, name, name))
-            res.append(name + ".yaml")
-        write(os.path.join(base, "patch.yaml"),
-              "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-%02d-00\nspec:\n  replicas: 3\n" % t)
-        write(os.path.join(base, "kustomization.yaml"),
-              "resources:\n%s\nnamePrefix: t%02d-\ncommonLabels:\n  team: t%02d\nconfigMapGenerator:\n- name: settings\n"
-              "  literals: [TEAM=t%02d, LEVEL=info]\npatches:\n- path: patch.yaml\nimages:\n- name: nginx\n  newTag: \"1.26\"\n"
-              % ("".join("- %s\n" % r for r in res), t, t, t))
-        overlays.append("teams/t%02d" % t)
-    write(os.path.join(root, "kustomization.yaml"),
-          "resources:\n%s\nnamespace: prod\ncommonAnnotations:\n  owner: platform\n" % "".join("- %s\n" % o for o in overlays))
-
-
-def make_sized(root, n):
-    """N resources (19 Deployments and a generated ConfigMap per base) in N/20 bases under one overlay."""
+def make_sized(root, n, width=5, common_labels=False):
+    """N resources (19 Deployments and a generated ConfigMap per base) in N/20 bases under one overlay that sets a
+    namespace and an annotation. Each base has a name prefix, a patch, an image tag and a team label: `labels` with
+    includeSelectors, or `commonLabels` (the 1,000-resource tree of (a)). Names are numbered with `width` digits."""
     overlays = []
     for t in range(max(1, n // 20)):
-        base = os.path.join(root, "teams", "t%05d" % t)
+        team = "t%0*d" % (width, t)
+        base = os.path.join(root, "teams", team)
         res = []
         for i in range(19):
-            name = "app-%05d-%02d" % (t, i)
+            name = "app-%0*d-%02d" % (width, t, i)
             write(os.path.join(base, name + ".yaml"),
                   "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  replicas: 1\n  selector:\n"
                   "    matchLabels: {app: %s}\n  template:\n    metadata:\n      labels: {app: %s}\n    spec:\n"
@@ -74,14 +53,20 @@ def make_sized(root, n):
                   "        - configMapRef: {name: settings}\n" % (name, name, name))
             res.append(name + ".yaml")
         write(os.path.join(base, "patch.yaml"),
-              "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-%05d-00\nspec:\n  replicas: 3\n" % t)
+              "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-%0*d-00\nspec:\n  replicas: 3\n" % (width, t))
+        labels = ("commonLabels:\n  team: %s\n" if common_labels else "labels:\n- pairs: {team: %s}\n  includeSelectors: true\n") % team
         write(os.path.join(base, "kustomization.yaml"),
-              "resources:\n%s\nnamePrefix: t%05d-\nlabels:\n- pairs: {team: t%05d}\n  includeSelectors: true\nconfigMapGenerator:\n"
-              "- name: settings\n  literals: [TEAM=t%05d, LEVEL=info]\npatches:\n- path: patch.yaml\nimages:\n- name: nginx\n"
-              "  newTag: \"1.26\"\n" % ("".join("- %s\n" % r for r in res), t, t, t))
-        overlays.append("teams/t%05d" % t)
+              "resources:\n%s\nnamePrefix: %s-\n%sconfigMapGenerator:\n- name: settings\n  literals: [TEAM=%s, LEVEL=info]\n"
+              "patches:\n- path: patch.yaml\nimages:\n- name: nginx\n  newTag: \"1.26\"\n"
+              % ("".join("- %s\n" % r for r in res), team, labels, team))
+        overlays.append("teams/" + team)
     write(os.path.join(root, "kustomization.yaml"),
           "resources:\n%s\nnamespace: prod\ncommonAnnotations:\n  owner: platform\n" % "".join("- %s\n" % o for o in overlays))
+
+
+def make_big(root):
+    """(a): 1,000 resources in 50 bases with commonLabels."""
+    make_sized(root, 1000, width=2, common_labels=True)
 
 
 def measured(cmd):
