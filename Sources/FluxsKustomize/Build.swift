@@ -51,9 +51,14 @@ public struct Kustomizer {
         try NameReferences.fix(&resources, config: level.config)
         try level.vars.resolve(&resources, references: level.config.varReferences)
         // kustomize removes its build annotations at the end with SetAnnotations(map[string]string): every annotation
-        // value that is a scalar becomes a string of the scalar's text (`rev: 3` is "3", `e:` is "", `~` is "~").
+        // value that is a scalar becomes a string of the scalar's text (`rev: 3` is "3", `e:` is "", `~` is "~"), and
+        // annotations that are empty, null or not a mapping (a JSON patch can make them a string) are removed.
         for i in resources.indices {
-            guard case .mapping(var anns)? = resources[i].node["metadata"]?["annotations"], !anns.isEmpty else { continue }
+            guard let a = resources[i].node["metadata"]?["annotations"] else { continue }
+            guard case .mapping(var anns) = a, !anns.isEmpty else {
+                if case .mapping(var meta)? = resources[i].node["metadata"] { meta["annotations"] = nil; resources[i].node["metadata"] = .mapping(meta) }
+                continue
+            }
             var changed = false
             for (k, v) in anns.entries {
                 if case .scalar(let s) = v, s.tag != .string { anns[k] = .string(s.value); changed = true }
@@ -62,7 +67,8 @@ public struct Kustomizer {
         }
         // kustomize's IgnoreLocal, the last step: objects annotated config.kubernetes.io/local-config (any value)
         // take part in the build (name references, replacements, vars) but are not output.
-        resources.removeAll { $0.annotations["config.kubernetes.io/local-config"] != nil }
+        // A value of "false" keeps the object (resource.Factory.DropLocalNodes).
+        resources.removeAll { r in r.annotations["config.kubernetes.io/local-config"].map { $0.text != "false" } ?? false }
         for i in resources.indices { resources[i].stringifyAnnotations() }
         switch legacyOrder ? level.sortOrder : .fifo {
         case .fifo: break
@@ -220,7 +226,7 @@ struct Level {
         try vars.add(k, level: dir)
         try Transformers.run(k, level: self, recordIn: relativePath(from: top, to: path), into: &res)
         try Plugins.transform(k["transformers"]?.array ?? [], level: self, into: &res)
-        vars.pin(level: dir, res)
+        try vars.pin(level: dir, &res)
         return res
     }
 
@@ -285,10 +291,27 @@ struct Level {
                 return .mapping(m)
             }
             if let a = n.array { return .sequence(a.map(sorted)) }
-            // json.Marshal then parsed again: scalars take their JSON text (`0x1F` is 31, `~` is null).
-            if case .scalar(let s) = n { return .scalar(s.jsonRoundTripped) }
+            // In a file of more than one document the items also come back from JSON: scalars take their JSON
+            // text (`1.50` is 1.5, `~` null), which annotations keep (kubectl; a one-document List keeps the text).
+            if roundTrip, case .scalar(let s) = n { return .scalar(s.jsonRoundTripped) }
             return n
         }
+        // kyaml's ByteReader unwraps a List that is the file's only document itself (YAML kept); a file the `---`
+        // lines split into more than one part (empty ones and comments count, nothing before a first `---` does)
+        // goes through inlineAnyEmbeddedLists's JSON.
+        let roundTrip: Bool = {
+            var parts = 1, sawContent = false
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+                let l = line.hasSuffix("\r") ? line.dropLast() : line[...]
+                if l == "---" || l.hasPrefix("--- ") || l.hasPrefix("---\t") {
+                    if sawContent { parts += 1 }
+                    sawContent = true
+                } else {
+                    sawContent = true
+                }
+            }
+            return parts > 1
+        }()
         var queue = docs.filter { !empty($0) }
         var out: [Resource] = []
         var next = 0

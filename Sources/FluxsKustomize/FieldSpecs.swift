@@ -78,8 +78,8 @@ struct FieldSpec {
         return out.filter { !$0.isEmpty }.map { $0.hasSuffix("[]") ? String($0.dropLast(2)) : $0 }
     }
 
-    func applies(to r: Resource) -> Bool {
-        if let kind, kind != r.kind { return false }
+    func applies(to r: Resource, kind objectKind: String? = nil) -> Bool {
+        if let kind, kind != (objectKind ?? r.kind) { return false }
         if let group, group != r.group { return false }
         if let version, version != r.version { return false }
         return true

@@ -172,7 +172,9 @@ enum NameReferences {
         // The table's (target, field) pairs that can apply to each referrer kind, in table order.
         var byKind: [String: [(target: String, spec: FieldSpec)]] = [:]
         for i in res.indices {
-            let kind = res[i].kind
+            // Referrers are selected by their original id's type (resourceOrgIds in namereferencetransformer.go);
+            // the field is then updated whatever the current kind (NameFieldToUpdate takes the referrer's GVK).
+            let kind = res[i].previous.first?.kind ?? res[i].kind
             if byKind[kind] == nil {
                 byKind[kind] = table.flatMap { t in t.specs.filter { ($0.kind == nil || $0.kind == kind) && !$0.path.isEmpty }.map { (t.kind, $0) } }
             }
@@ -182,7 +184,7 @@ enum NameReferences {
             var n = res[i].node
             for (target, spec) in entries {
                 // Most of a kind's table fields are absent from a given object: a read-only look first.
-                guard spec.applies(to: refs.referrer), FieldSpec.reaches(n, spec.path[...]) else { continue }
+                guard spec.applies(to: refs.referrer, kind: kind), FieldSpec.reaches(n, spec.path[...]) else { continue }
                 let field = spec.path.joined(separator: "/")
                 var group: String?
                 if field == "roleRef/name" {

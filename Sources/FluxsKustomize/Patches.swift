@@ -13,22 +13,30 @@ enum Patches {
         "topologySpreadConstraints": "topologyKey", "conditions": "type", "subjects": "name",
     ]
 
+    /// resWrangler.Select (api/resmap/reswrangler.go) with types.SelectorRegex: group, version, kind, name and namespace
+    /// are anchored regular expressions (an invalid one is an error); the name and the namespace match the original
+    /// id's or the current one's (not the ones in between), a namespace the effective one (none is `default`); the
+    /// group, version and kind the current ones.
     static func select(_ res: [Resource], _ target: Node?) throws -> [Int] {
         guard let t = target else { return [] }
-        func rx(_ s: String?) -> Regex<AnyRegexOutput>? {
-            guard let s, !s.isEmpty else { return nil }
-            return try? Regex("^(?:" + s + ")$")
+        func rx(_ field: String) throws -> Regex<AnyRegexOutput>? {
+            guard let s = t[field]?.text, !s.isEmpty else { return nil }
+            do { return try Regex("^(?:" + s + ")$") } catch { throw KustomizeError("error parsing regexp: invalid target \(field) `\(s)`: \(error)") }
         }
-        let kind = rx(t["kind"]?.string), name = rx(t["name"]?.string), ns = rx(t["namespace"]?.string)
-        let group = t["group"]?.string, version = t["version"]?.string
+        let kind = try rx("kind"), name = try rx("name"), ns = try rx("namespace")
+        let group = try rx("group"), version = try rx("version")
         let labelSel = t["labelSelector"]?.string, annSel = t["annotationSelector"]?.string
+        func ok(_ r: Regex<AnyRegexOutput>?, _ s: String) -> Bool {
+            guard let r else { return true }
+            return (try? r.wholeMatch(in: s)) != nil
+        }
         return res.indices.filter { i in
             let r = res[i]
-            if let kind, (try? kind.wholeMatch(in: r.kind)) == nil { return false }
-            if let name, (try? name.wholeMatch(in: r.name)) == nil && !r.previous.contains(where: { (try? name.wholeMatch(in: $0.name)) != nil }) { return false }
-            if let ns, (try? ns.wholeMatch(in: r.namespace)) == nil { return false }
-            if let group, !group.isEmpty, group != r.group { return false }
-            if let version, !version.isEmpty, version != r.version { return false }
+            // OrgId: the first earlier id, else the current one; each namespace is effective for its own kind.
+            let org = r.previous.first ?? (r.namespace, r.name, r.kind)
+            if !ok(ns, r.effectiveNamespace(org.namespace, kind: org.kind)) && !ok(ns, r.effectiveNamespace(r.namespace, kind: r.kind)) { return false }
+            if !ok(name, org.name) && !ok(name, r.name) { return false }
+            if !ok(group, r.group) || !ok(version, r.version) || !ok(kind, r.kind) { return false }
             if let labelSel, !selector(labelSel, r.labels) { return false }
             if let annSel, !selector(annSel, r.annotations) { return false }
             return true
@@ -95,16 +103,21 @@ enum Patches {
         if target != nil {
             indices = try select(res, target)
         } else {
-            let kind = patch["kind"]?.string, name = patch["metadata"]?["name"]?.string
-            let ns = patch["metadata"]?["namespace"]?.string
-            let apiVersion = patch["apiVersion"]?.string
-            indices = res.indices.filter { res[$0].matches(kind: kind, name: name, namespace: ns) && (apiVersion == nil || res[$0].apiVersion == apiVersion) }
-            let id = Resource(patch).id
+            // resWrangler.GetById(patch.OrgId()): any id of an object (earlier or current) equal to the patch's:
+            // group, version, kind and name, and the effective namespace (none is `default`).
+            let p = Resource(patch)
+            let want = p.effectiveNamespace(p.namespace, kind: p.kind)
+            indices = res.indices.filter { i in
+                let r = res[i]
+                guard r.group == p.group && r.version == p.version else { return false }
+                return r.ids.contains { $0.kind == p.kind && $0.name == p.name && r.effectiveNamespace($0.namespace, kind: $0.kind) == want }
+            }
+            let id = p.id
             if indices.isEmpty {
                 throw KustomizeError("no resource matches strategic merge patch \"\(id)\": no matches for Id \(id); failed to find unique target for patch \(id)")
             }
             if indices.count > 1 {
-                throw KustomizeError("multiple matches for Id \(id); failed to find unique target for patch \(id)")
+                throw KustomizeError("no resource matches strategic merge patch \"\(id)\": multiple matches for Id \(id); failed to find unique target for patch \(id)")
             }
         }
         var deleted: [Int] = []
@@ -218,14 +231,39 @@ enum Patches {
             for k in m.keys where k.hasPrefix("$") { m[k] = nil }
             for k in m.keys { m[k] = strip(m[k]!) }
             return .mapping(m)
-        case .sequence(let a): return .sequence(a.map(strip))
+        case .sequence(let a): return .sequence(a.filter { $0["$patch"]?.string != "delete" }.map(strip))
         default: return n
         }
     }
 
     // MARK: JSON 6902
 
-    static func json6902(_ ops: [Node], target: Node?, into res: inout [Resource]) throws {
+    /// A JSON 6902 patch written in YAML is read by sigs.k8s.io/yaml's YAMLToJSON, which is YAML 1.1 (yaml.v2):
+    /// plain `yes`, `on`, `n`, `off`, ... are booleans, also as keys (`n: 1` is `{"false": 1}`); octal `0777` a number.
+    static func yaml11(_ n: Node) -> Node {
+        func yes(_ s: String) -> Bool { ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"].contains(s) }
+        switch n {
+        case .mapping(let m):
+            var out = Mapping()
+            for (k, v) in m.entries {
+                let key = Resolver.resolve(plain: k, yaml11: true) == .bool ? (yes(k) ? "true" : "false") : k
+                out[key] = yaml11(v)
+            }
+            return .mapping(out)
+        case .sequence(let a): return .sequence(a.map(yaml11))
+        case .scalar(let s) where s.style == .plain && s.tag == .string:
+            switch Resolver.resolve(plain: s.value, yaml11: true) {
+            case .bool: return .bool(yes(s.value))
+            case .int: return .scalar(Scalar(s.value, tag: .int))
+            case .float: return .scalar(Scalar(s.value, tag: .float))
+            default: return n
+            }
+        default: return n
+        }
+    }
+
+    static func json6902(_ ops: [Node], target: Node?, yaml: Bool = true, into res: inout [Resource]) throws {
+        let ops = yaml ? ops.map(yaml11) : ops
         let indices = try select(res, target)
         if indices.isEmpty { return }
         for i in indices {
@@ -251,9 +289,14 @@ enum Patches {
             let old = (res[i].namespace, res[i].name, res[i].kind)
             // The object's JSON parsed again: annotation values that are not strings take their JSON text, which the
             // final string conversion of annotations keeps (`0x10` becomes "16").
+            // transformJson6902 then writes the annotations back with SetAnnotations: ones that are not a mapping
+            // (a patch made them a string or null) are gone.
             if case .mapping(var anns)? = doc["metadata"]?["annotations"] {
                 for (k, v) in anns.entries { if case .scalar(let s) = v { anns[k] = .scalar(s.jsonRoundTripped) } }
                 doc.set(["metadata", "annotations"], .mapping(anns))
+            } else if doc["metadata"]?["annotations"] != nil, case .mapping(var meta)? = doc["metadata"] {
+                meta["annotations"] = nil
+                doc["metadata"] = .mapping(meta)
             }
             res[i].node = doc
             // kustomize applies JSON patches to the object's JSON and parses it again: no shared value nodes remain.

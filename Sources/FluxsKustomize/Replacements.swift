@@ -69,7 +69,7 @@ enum Replacements {
     }
 
     static func select(_ r: Resource, _ sel: Node) -> Bool {
-        if let k = sel["kind"]?.string, k != r.kind { return false }
+        if let k = sel["kind"]?.string, k != r.kind && !r.previous.contains(where: { $0.kind == k }) { return false }
         if let n = sel["name"]?.string, n != r.name && !r.previous.contains(where: { $0.name == n }) { return false }
         if let ns = sel["namespace"]?.string, ns != r.namespace && !r.previous.contains(where: { $0.namespace == ns }) { return false }
         if let g = sel["group"]?.string, g != r.group { return false }

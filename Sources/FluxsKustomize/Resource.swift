@@ -7,6 +7,8 @@ public struct Resource {
     public var node: Node
     /// Earlier ids (namespace, name, kind), oldest first (kustomize's previousNames/Namespaces/Kinds annotations).
     var previous: [(namespace: String, name: String, kind: String)] = []
+    /// Names of the vars whose objref matched this object where they were declared (AppendRefVarName).
+    var refVarNames: [String] = []
     var generated: GeneratorInfo?
     /// Set when a name suffix must be appended by the hash step.
     var needsHash = false
@@ -83,6 +85,16 @@ public struct Resource {
         meta["annotations"] = .mapping(out)
         node.set(["metadata"], .mapping(meta))
     }
+
+    var isClusterScoped: Bool { isClusterScoped(kind: kind) }
+    /// Whether an id of this object with `kind` (an earlier one keeps the current group and version, utils.PrevIds)
+    /// is cluster-scoped.
+    func isClusterScoped(kind k: String) -> Bool { clusterScopedTypes.contains(apiVersion + " " + k) }
+
+    /// The current id and the earlier ones (ResId: namespace, name, kind; group and version are the current ones).
+    var ids: [(namespace: String, name: String, kind: String)] { [(namespace, name, kind)] + previous }
+    /// ResId.EffectiveNamespace of an id of this object: `~X` when cluster-scoped, `default` for none.
+    func effectiveNamespace(_ ns: String, kind k: String) -> String { isClusterScoped(kind: k) ? "~X" : (ns.isEmpty ? "default" : ns) }
 
     var labels: Mapping { node["metadata"]?["labels"]?.map ?? Mapping() }
     var annotations: Mapping { node["metadata"]?["annotations"]?.map ?? Mapping() }

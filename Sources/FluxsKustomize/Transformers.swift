@@ -54,7 +54,7 @@ enum Transformers {
             }
             if docs.count == 1, let ops = docs[0].array {
                 guard target != nil else { throw KustomizeError("unable to find patch target: a JSON 6902 patch needs a target") }
-                try Patches.json6902(ops, target: target, into: &res)
+                try Patches.json6902(ops, target: target, yaml: !text.hasPrefix("["), into: &res)
             } else {
                 for d in docs {
                     try Patches.strategic(d, target: target, options: p["options"] ?? .emptyMap, schema: level.config.schema, into: &res)
@@ -113,7 +113,7 @@ enum Transformers {
             var text = p["patch"]?.string
             if text == nil, let path = p["path"]?.string { text = try Generators.read(path, dir: dir, config: level.config) }
             guard let text, let ops = try YAML.parse(text).array else { throw KustomizeError("patchesJson6902 entry without a JSON patch") }
-            try Patches.json6902(ops, target: p["target"], into: &res)
+            try Patches.json6902(ops, target: p["target"], yaml: !text.hasPrefix("["), into: &res)
             record("PatchJson6902Transformer")
         }
         for r in k["replicas"]?.array ?? [] {
@@ -213,9 +213,11 @@ enum Transformers {
     static func replicas(name: String, count: Int, _ res: inout [Resource]) throws {
         var found = false
         for spec in replicaSpecs {
-            for i in res.indices where spec.applies(to: res[i]) && res[i].matches(kind: nil, name: name, namespace: nil) {
+            // GetMatchingResourcesByAnyId: an earlier kind counts as found; the field spec filter then checks the
+            // current kind (isMatchGVK), so a kind changed by a patch is found but not changed.
+            for i in res.indices where res[i].ids.contains(where: { $0.name == name && spec.applies(to: res[i], kind: $0.kind) }) {
                 found = true
-                spec.visit(&res[i].node) { $0 = .int(count) }
+                if spec.applies(to: res[i]) { spec.visit(&res[i].node) { $0 = .int(count) } }
             }
         }
         guard found else {

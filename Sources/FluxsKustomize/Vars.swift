@@ -1,48 +1,67 @@
 import FluxsYAML
 
 /// Legacy `vars`: `$(NAME)` in string fields is replaced by a field of a named object, resolved after all
-/// names are final (kustomize's ResolveVars).
+/// names are final (kustomize's ResolveVars, api/internal/accumulator/resaccumulator.go).
 final class VarSet {
     struct Var {
         var name: String
         var kind: String
         var objName: String
-        var apiVersion: String?
-        var namespace: String?
+        var group: String
+        var version: String
+        var namespace: String
         var fieldPath: String
-        /// The name and namespace of the one matching object where the var was declared, after that level's transformers.
-        var pinned: (name: String, namespace: String)?
         var level: String
+
+        /// types.Var printed with %v: `{NAME Kind.version.group {fieldpath}}`.
+        var described: String {
+            "{\(name) \(kind.isEmpty ? "[noKind]" : kind).\(version.isEmpty ? "[noVer]" : version).\(group.isEmpty ? "[noGrp]" : group) {\(fieldPath)}}"
+        }
     }
     var vars: [Var] = []
 
+    /// A level's vars are read before its transformers run; they are matched after (MergeVars, see `pin`).
     func add(_ k: Node, level: String) throws {
         for v in k["vars"]?.array ?? [] {
             guard let name = v["name"]?.string, let obj = v["objref"], let kind = obj["kind"]?.string, let objName = obj["name"]?.string else {
                 throw KustomizeError("var is missing name or objref: \(try JSON.encode(v))")
             }
+            // Target.GVK: apiVersion `g/v` or `v`; without one the objref's own group and version (usually none).
+            var group = obj["group"]?.string ?? "", version = obj["version"]?.string ?? ""
+            if let av = obj["apiVersion"]?.string, !av.isEmpty {
+                let parts = av.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+                if parts.count == 2 { group = parts[0]; version = parts[1] } else if parts.count == 1 { version = parts[0] }
+            }
             if vars.contains(where: { $0.name == name }) {
                 throw KustomizeError("var '\(name)' already encountered")
             }
-            vars.append(Var(name: name, kind: kind, objName: objName, apiVersion: obj["apiVersion"]?.string,
-                            namespace: obj["namespace"]?.string, fieldPath: (v["fieldref"]?["fieldPath"] ?? v["fieldref"]?["fieldpath"])?.string ?? "metadata.name",
-                            pinned: nil, level: level))
+            let fieldPath = (v["fieldref"]?["fieldPath"] ?? v["fieldref"]?["fieldpath"])?.string ?? ""
+            vars.append(Var(name: name, kind: kind, objName: objName, group: group, version: version,
+                            namespace: obj["namespace"]?.string ?? "", fieldPath: fieldPath.isEmpty ? "metadata.name" : fieldPath,
+                            level: level))
         }
     }
 
-    /// After a level's transformers: vars declared there that match exactly one object there are pinned to it.
-    func pin(level: String, _ res: [Resource]) {
-        for i in vars.indices where vars[i].level == level && vars[i].pinned == nil {
-            let m = candidates(vars[i], res)
-            if m.count == 1 { vars[i].pinned = (m[0].name, m[0].namespace) }
-        }
-    }
-
-    func candidates(_ v: Var, _ res: [Resource]) -> [Resource] {
-        res.filter { r in
-            r.kind == v.kind && (r.name == v.objName || r.previous.contains { $0.name == v.objName })
-                && (v.apiVersion == nil || v.apiVersion == r.apiVersion || v.apiVersion!.hasSuffix("/" + r.version) && r.group.isEmpty == false || v.apiVersion == r.version)
-                && (v.namespace == nil || v.namespace == r.namespace || r.previous.contains { $0.namespace == v.namespace })
+    /// ResAccumulator.MergeVars after a level's transformers: each var of the level is matched against every id
+    /// (earlier or current) of the objects there: group, version, kind and name equal, and the effective
+    /// namespace when the objref names one or the type is cluster-scoped. More than one object is "found N resId
+    /// matches"; one is tagged with the var's name; none leaves the var unresolvable ("cannot be mapped"). Then the
+    /// names join the build's set: a name seen before is "already encountered".
+    func pin(level: String, _ res: inout [Resource]) throws {
+        for v in vars where v.level == level {
+            let clusterScoped = clusterScopedTypes.contains((v.group.isEmpty ? v.version : v.group + "/" + v.version) + " " + v.kind)
+            func effective(_ ns: String) -> String { ns.isEmpty ? "default" : ns }
+            let matched = res.indices.filter { i in
+                let r = res[i]
+                guard r.group == v.group && r.version == v.version else { return false }
+                return r.ids.contains { id in
+                    id.kind == v.kind && id.name == v.objName && (clusterScoped || v.namespace.isEmpty || effective(id.namespace) == effective(v.namespace))
+                }
+            }
+            if matched.count > 1 {
+                throw KustomizeError("found \(matched.count) resId matches for var \(v.described) (unable to disambiguate)")
+            }
+            if let i = matched.first { res[i].refVarNames.append(v.name) }
         }
     }
 
@@ -73,35 +92,47 @@ final class VarSet {
 
     func resolve(_ res: inout [Resource], references extra: [FieldSpec] = []) throws {
         guard !vars.isEmpty else { return }
+        // makeVarReplacementMap: the first object tagged with the var's name, the field's value (GetFieldValue:
+        // strings, ints, floats and bools; a map or a list leaves `$(NAME)` as it is).
         var values: [String: Scalar] = [:]
         for v in vars {
-            var matches = candidates(v, res)
-            if matches.count > 1, let p = v.pinned {
-                matches = matches.filter { r in (r.name == p.name && r.namespace == p.namespace) || r.previous.contains { $0.name == p.name && $0.namespace == p.namespace } }
-            }
-            guard let r = matches.first else {
-                throw KustomizeError("var '\(v.name)' cannot be mapped to a field in the set of known resources")
-            }
-            if matches.count > 1 {
-                throw KustomizeError("found \(matches.count) resId matches for var \(v.name) (unable to disambiguate)")
+            guard let r = res.first(where: { $0.refVarNames.contains(v.name) }) else {
+                throw KustomizeError("var '\(v.described)' cannot be mapped to a field in the set of known resources")
             }
             guard let value = Self.field(r.node, v.fieldPath) else {
-                throw KustomizeError("field specified in var '\(v.name)' not found in corresponding resource")
+                throw KustomizeError("field specified in var '\(v.described)' not found in corresponding resource")
             }
-            values[v.name] = value
+            if case .scalar(let sc) = value { values[v.name] = sc.tag == .null ? Scalar(sc.value, tag: .string) : sc }
         }
         let specs = Self.defaultReferences + extra
         for i in res.indices {
             for spec in specs where spec.applies(to: res[i]) {
+                var failed = false
                 FieldSpec.visit(&res[i].node, spec.path[...], create: false) { v in
-                    if let n = v { v = Self.replace(n, values) }
+                    guard let n = v else { return }
+                    // refvar.Filter.set: a string scalar is replaced; in a map each string value (others and nested
+                    // maps are left); in a list every item must be a string.
+                    switch n {
+                    case .scalar: v = Self.replace(n, values)
+                    case .mapping(var m):
+                        for (k, x) in m.entries { if case .scalar = x { m[k] = Self.replace(x, values) } }
+                        v = .mapping(m)
+                    case .sequence(let a):
+                        guard a.allSatisfy({ $0.scalarValue?.tag == .string }) else { failed = true; return }
+                        v = .sequence(a.map { Self.replace($0, values) })
+                    default: break
+                    }
+                }
+                if failed {
+                    let last = spec.path.last ?? ""
+                    throw KustomizeError("considering field '\(spec.path.joined(separator: "/"))' of object \(res[i].id): visit traversal on path: [\(last)]: invalid value type expect a string")
                 }
             }
         }
     }
 
     /// `metadata.name`, `spec.ports[0].protocol`, `data.key`.
-    static func field(_ n: Node, _ path: String) -> Scalar? {
+    static func field(_ n: Node, _ path: String) -> Node? {
         var cur: Node? = n
         for seg in path.split(separator: ".") {
             var s = Substring(seg)
@@ -113,8 +144,7 @@ final class VarSet {
             cur = cur?[String(s)]
             if let index { cur = cur?[index] }
         }
-        guard let c = cur, case .scalar(let sc) = c else { return nil }
-        return sc
+        return cur
     }
 
     static func replace(_ n: Node, _ values: [String: Scalar], top: Bool = false, key: String = "") -> Node {

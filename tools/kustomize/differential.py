@@ -22,8 +22,6 @@ import sys
 import tempfile
 
 KUBECTL_TIMEOUT = 60
-# The patch and vars draws of the kdiff audit are switched on once fluxs follows them.
-STAGED = False
 
 
 def write(path, text, mode="w"):
@@ -111,8 +109,8 @@ class Case:
             env += "        - name: PASSWORD\n          valueFrom:\n            secretKeyRef:\n              name: %s\n              key: password\n" % secret
         if self.u.random() < 0.35:
             # $(VAR) in varReference fields (containers/env/value, args): escaped, embedded, typed, undefined
-            for _ in range(self.u.randint(1, 2)):
-                env += "        - name: V%d\n          value: %s\n" % (self.u.randint(0, 99), self.u.choice(
+            for i in range(self.u.randint(1, 2)):
+                env += "        - name: V%d\n          value: %s\n" % (self.u.randint(0, 49) * 2 + i, self.u.choice(
                     ["$(DEP_NAME)", "\"x-$(DEP_NAME)-y\"", "$$(DEP_NAME)", "$(SVC_PORT)", "$(UNDEFINED)", "\"$(DEP_NAME)$(CM_NAME)\"",
                      "$(CM_NAME)", "\"$(REPLICAS)\"", "\"a$(DEP_NAME\"", "\"$$$(CM_NAME)\"", "$(DEP_NS)"]))
         if env:
@@ -342,7 +340,7 @@ class Case:
                 sel = self.pick(["app=%s" % name, "app in (web-b0,api-b0)", "tier"])
                 body = smp.replace("metadata:\n  name: %s\n" % name, "metadata:\n  name: ignored\n")
                 out.append(("patches", "- target:\n    kind: %s\n    labelSelector: \"%s\"\n  patch: |-\n%s" % (kind, sel, "".join("    " + l + "\n" for l in body.rstrip("\n").split("\n")))))
-        if self.u.random() < 0.6 and STAGED:
+        if self.u.random() < 0.6:
             out.append(self.audit_patch(d, resources, targets))
         return out
 
@@ -363,12 +361,12 @@ class Case:
                 "spec:\n  template:\n    spec:\n      containers:\n      - name: main\n        env:\n        - name: EXTRA\n          value: \"1\"\n",
                 "spec:\n  template:\n    spec:\n      containers:\n      - name: added\n        image: busybox\n",
                 "spec:\n  template:\n    spec:\n      containers:\n      - name: sidecar\n        $patch: delete\n",
-                "spec:\n  template:\n    spec:\n      containers:\n      - name: main\n        ports:\n        - containerPort: 80\n          protocol: UDP\n",
+                "spec:\n  template:\n    spec:\n      containers:\n      - name: main\n        ports:\n        - containerPort: 80\n          name: web\n",
                 "spec:\n  template:\n    spec:\n      $patch: replace\n      containers:\n      - name: only\n        image: nginx\n",
                 "spec:\n  replicas: null\n  template:\n    metadata:\n      labels:\n        patched: \"yes\"\n",
                 "spec:\n  template:\n    spec:\n      volumes:\n      - name: cfg\n        $patch: delete\n      - name: extra\n        emptyDir: {}\n",
                 "$patch: delete\n",
-                "metadata:\n  labels:\n    $patch: replace\n    only: one\n",
+                "  labels:\n    $patch: replace\n    only: one\n",
                 "spec:\n  template:\n    spec:\n      containers:\n      - $patch: replace\n      - name: main\n        image: replaced\n",
             ])
             ops = u.choice([
@@ -446,10 +444,12 @@ class Case:
         """vars (third stream): names, fieldrefs of several types (a map value leaves $(VAR) as it is), objects in
         other bases, missing objects and fields, a name declared twice, varReference configurations."""
         u = self.u
-        if (level and u.random() >= 0.2) or not STAGED:
+        if (level and u.random() >= 0.2):
             return ""
         deps = [(n, t) for kk, n, t in resources if kk == "Deployment"]
-        cms = [n for kk, n, _ in resources if kk == "ConfigMap"] + [n for kk, n in self.generated if kk == "ConfigMap"]
+        # a base's vars name its own objects (one from elsewhere, rarely: "cannot be mapped")
+        gen = self.generated if not level or u.random() < 0.1 else self.generated_here
+        cms = [n for kk, n, _ in resources if kk == "ConfigMap"] + [n for kk, n in gen if kk == "ConfigMap"]
         svcs = [n for kk, n, _ in resources if kk == "Service"]
         out = []
         def vn(base):
@@ -463,6 +463,8 @@ class Case:
             if u.random() < 0.5:
                 field = u.choice(["spec.replicas", "spec.template.spec.containers[0].image", "spec.selector",
                                   "metadata.namespace", "spec.template.spec.containers[0].name", "spec.missing"])
+                if field in ("spec.missing", "metadata.namespace") and u.random() < 0.7:
+                    field = "metadata.name"  # a field the object lacks: "not found in corresponding resource"
                 if field == "spec.replicas" and "replicas:" not in t and u.random() < 0.8:
                     field = "metadata.name"
                 out.append("- name: %s\n  objref:\n    kind: Deployment\n    name: %s\n    apiVersion: apps/v1\n  fieldref:\n    fieldpath: %s\n" % (
@@ -547,11 +549,16 @@ class Case:
         k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n" + yaml_list(files)
         k += self.transformers_block(d, items, b)
         gens = {"configMapGenerator": [], "secretGenerator": []}
+        self.generated_here = []
         if self.chance(0.6):
             name = self.pick(["settings", "app-config", "shared"])
+            fresh = [n for n in ["settings", "app-config", "shared"] if ("ConfigMap", n) not in self.generated]
+            if ("ConfigMap", name) in self.generated and fresh and self.u.random() < 0.8:
+                name = self.u.choice(fresh)  # one name in two bases: an overlay merge is refused
             if ("ConfigMap", name) not in [(kk, n) for kk, n, _ in items]:
                 gens["configMapGenerator"].append(self.generator("ConfigMap", name, d))
                 self.generated.append(("ConfigMap", name))
+                self.generated_here.append(("ConfigMap", name))
         if self.chance(0.3):
             name = self.pick(["creds", "tls-keys"])
             if ("Secret", name) not in [(kk, n) for kk, n, _ in items]:
@@ -609,7 +616,7 @@ class Case:
                 kind, name = self.u.choice(unique)  # more than one object could accept the merge: refused
             field = "configMapGenerator" if kind == "ConfigMap" else "secretGenerator"
             behavior = self.pick(["merge", "replace", "merge", "replace", "create", "Merge"])
-            if behavior in ("create", "Merge") and self.u.random() < 0.75:
+            if behavior in ("create", "Merge") and self.u.random() < 0.85:
                 behavior = self.u.choice(["merge", "replace"])  # create of an existing name: refused
             k += field + ":\n" + self.generator(kind, name, d, behavior=behavior)
         elif self.chance(0.3):

@@ -1,0 +1,249 @@
+import Foundation
+import FluxsKustomize
+import FluxsTestSupport
+import XCTest
+
+/// The patch, vars and name reference rules audited against kustomize v5.5 (docs/kustomize.md, "Patches (kdiff)",
+/// "Vars (kdiff)", "Name references (kdiff)"): each tree is built by fluxs and by `kubectl kustomize` (the oracle)
+/// and compared; the expected shape is asserted too, so each test names the rule it checks.
+final class KustomizePatchVarRulesTests: XCTestCase {
+    func tree(_ files: [String: String]) throws -> URL {
+        let root = try TestEnv.tempDir("fluxs-kz-prules")
+        for (p, t) in files { try TestEnv.write(t, to: root.appendingPathComponent(p)) }
+        return root
+    }
+
+    func build(_ files: [String: String], dir: String = "", file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let root = try tree(files)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let path = dir.isEmpty ? root.path : root.appendingPathComponent(dir).path
+        let want = try TestEnv.run("kubectl", ["kustomize", path])
+        XCTAssertEqual(want.status, 0, want.stderr, file: file, line: line)
+        let got = try Kustomizer().render(path)
+        XCTAssertEqual(got, want.stdout, file: file, line: line)
+        return got
+    }
+
+    /// Both refuse the tree; fluxs's message contains `message` (kubectl's words).
+    func refuse(_ files: [String: String], _ message: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let root = try tree(files)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let want = try TestEnv.run("kubectl", ["kustomize", root.path])
+        XCTAssertNotEqual(want.status, 0, "kubectl accepted the tree", file: file, line: line)
+        XCTAssertTrue(want.stderr.contains(message), want.stderr, file: file, line: line)
+        XCTAssertThrowsError(try Kustomizer().render(root.path), file: file, line: line) { e in
+            XCTAssertTrue("\(e)".contains(message), "\(e)", file: file, line: line)
+        }
+    }
+
+    static let deployment = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          template:
+            spec:
+              containers:
+              - name: main
+                image: nginx
+                env:
+                - {name: A, value: "$(NAME)"}
+                - {name: B, value: "$$(NAME)"}
+                - {name: C, value: "x-$(NAME)-$(NOPE)"}
+                - {name: D, value: "$$$(NAME)"}
+                - {name: E, value: "$(REPLICAS)"}
+
+        """
+
+    /// RemoveBuildAnnotations: annotations end as strings of their text; empty ones are removed. A JSON 6902 patch
+    /// first round-trips the object through JSON (`0x10` becomes "16", `e:` "null"); a kind of a List in a file of
+    /// several documents too.
+    func testAnnotationsEndAsStringsOfTheirText() throws {
+        let out = try build([
+            "cm.yaml": """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: a
+              annotations: {n: 3, b: true, h: 0x10, e: , t: ~, f: 1.50}
+              labels: {n: 3}
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: b
+              annotations:
+                h: 0x10
+                e:
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: c
+              annotations: {}
+
+            """,
+            "kustomization.yaml": """
+            resources: [cm.yaml]
+            patches:
+            - target: {name: b}
+              patch: |-
+                - {op: add, path: /metadata/annotations/x, value: 1}
+
+            """,
+        ])
+        XCTAssertTrue(out.contains("    b: \"true\"\n    e: \"\"\n    f: \"1.50\"\n    h: \"0x10\"\n    \"n\": \"3\"\n    t: \"~\"\n"), out)
+        XCTAssertTrue(out.contains("    e: \"null\"\n    h: \"16\"\n    x: \"1\"\n"), out)
+        XCTAssertFalse(out.contains("annotations: {}"), out)
+    }
+
+    /// refvar/expand.go DoReplacements: `$$` is one `$`, an unknown `$(NAME)` stays, a whole-value var keeps its type;
+    /// only string scalars of varReference fields change.
+    func testVarsFollowDoReplacements() throws {
+        let out = try build([
+            "d.yaml": Self.deployment,
+            "kustomization.yaml": """
+            resources: [d.yaml]
+            replicas: [{name: web, count: 3}]
+            vars:
+            - {name: NAME, objref: {kind: Deployment, name: web, apiVersion: apps/v1}}
+            - {name: REPLICAS, objref: {kind: Deployment, name: web, apiVersion: apps/v1}, fieldref: {fieldpath: spec.replicas}}
+
+            """,
+        ])
+        XCTAssertTrue(out.contains("value: web\n"), out)
+        XCTAssertTrue(out.contains("value: $(NAME)\n"), out)
+        XCTAssertTrue(out.contains("value: x-web-$(NOPE)\n"), out)
+        XCTAssertTrue(out.contains("value: $web\n"), out)
+        XCTAssertTrue(out.contains("value: 3\n"), out)
+    }
+
+    /// MergeVars: a var is matched where it is declared, by group, version, kind and name of any id; none there is
+    /// "cannot be mapped" even if another base has the object; a list field with a non-string item is refused.
+    func testVarsAreMatchedWhereDeclared() throws {
+        try refuse([
+            "a/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n",
+            "a/kustomization.yaml": "resources: [cm.yaml]\n",
+            "b/d.yaml": Self.deployment,
+            "b/kustomization.yaml": "resources: [d.yaml]\nvars:\n- {name: NAME, objref: {kind: ConfigMap, name: settings, apiVersion: v1}}\n",
+            "kustomization.yaml": "resources: [a, b]\n",
+        ], "cannot be mapped to a field in the set of known resources")
+        try refuse([
+            "d.yaml": Self.deployment.replacingOccurrences(of: "image: nginx\n", with: "image: nginx\n        args: [1, \"$(NAME)\"]\n"),
+            "kustomization.yaml": "resources: [d.yaml]\nvars:\n- {name: NAME, objref: {kind: Deployment, name: web, apiVersion: apps/v1}}\n",
+        ], "invalid value type expect a string")
+    }
+
+    /// resWrangler.Select: name and namespace match the original or the current id (not one in between), the
+    /// namespace is the effective one (`default` for none), group and version are regular expressions.
+    func testPatchTargetsFollowSelect() throws {
+        let out = try build([
+            "base/d.yaml": Self.deployment,
+            "base/kustomization.yaml": "resources: [d.yaml]\nnamePrefix: p-\n",
+            "kustomization.yaml": """
+            resources: [base]
+            nameSuffix: -s
+            patches:
+            - target: {name: web, namespace: default, group: app.*, version: v.*}
+              patch: |-
+                - {op: add, path: /metadata/labels, value: {original: "yes"}}
+            - target: {name: p-web}
+              patch: |-
+                - {op: add, path: /metadata/annotations, value: {between: "yes"}}
+
+            """,
+        ])
+        XCTAssertTrue(out.contains("original: \"yes\""), out)
+        XCTAssertTrue(out.contains("between: \"yes\""), out)  // patches run before this level's suffix: p-web is current
+    }
+
+    /// PatchTransformer without a target (GetById): the patch's apiVersion must equal the object's; the namespace is
+    /// set back after the merge; a field written as nothing (`a:`) in a walked map is dropped; `$patch: delete` list
+    /// items naming nothing are not added.
+    func testStrategicMergeRules() throws {
+        try refuse([
+            "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: b}\n",
+            "kustomization.yaml": "resources: [cm.yaml]\npatches:\n- patch: |-\n    kind: ConfigMap\n    metadata: {name: x}\n    data: {c: d}\n",
+        ], "no resource matches strategic merge patch")
+        let out = try build([
+            "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a:\n  b: null\n",
+            "d.yaml": Self.deployment,
+            "kustomization.yaml": """
+            resources: [cm.yaml, d.yaml]
+            patches:
+            - patch: |-
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: x, namespace: default}
+                data: {c: d}
+            - patch: |-
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: web}
+                spec:
+                  template:
+                    spec:
+                      volumes:
+                      - {name: gone, $patch: delete}
+
+            """,
+        ])
+        XCTAssertFalse(out.contains("namespace:"), out)
+        XCTAssertFalse(out.contains("  a:"), out)
+        XCTAssertTrue(out.contains("  b: null\n"), out)
+        XCTAssertFalse(out.contains("gone"), out)
+    }
+
+    /// A JSON 6902 patch in YAML is read as YAML 1.1 (sigs.k8s.io/yaml): `n` as a key is false.
+    func testJSONPatchIsYAML11() throws {
+        let out = try build([
+            "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: b}\n",
+            "kustomization.yaml": "resources: [cm.yaml]\npatches:\n- target: {kind: ConfigMap}\n  patch: |-\n    - {op: add, path: /spec, value: {n: 1, v: yes}}\n",
+        ])
+        XCTAssertTrue(out.contains("  \"false\": 1\n  v: true\n"), out)
+    }
+
+    /// allowKindChange: the object keeps its earlier kind as an id (replacements and replicas find it by it), and
+    /// name references select it as a referrer by its original kind.
+    func testKindChangeKeepsTheEarlierKind() throws {
+        let out = try build([
+            "d.yaml": Self.deployment.replacingOccurrences(of: "image: nginx\n", with: "image: nginx\n        envFrom: [{configMapRef: {name: cfg}}]\n"),
+            "kustomization.yaml": """
+            resources: [d.yaml]
+            namePrefix: p-
+            configMapGenerator: [{name: cfg, literals: [a=b]}]
+            replicas: [{name: web, count: 2}]
+            patches:
+            - target: {kind: Deployment}
+              options: {allowKindChange: true}
+              patch: |-
+                apiVersion: apps/v1
+                kind: Copy
+                metadata: {name: web}
+
+            """,
+        ])
+        XCTAssertTrue(out.contains("kind: Copy"), out)
+        XCTAssertTrue(out.contains("name: p-cfg-"), out)
+        XCTAssertFalse(out.contains("replicas: 2"), out)
+    }
+
+    /// DropLocalNodes: `config.kubernetes.io/local-config: "false"` keeps the object.
+    func testLocalConfigFalseIsKept() throws {
+        let out = try build([
+            "cm.yaml": """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: kept, annotations: {config.kubernetes.io/local-config: "false"}}
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: dropped, annotations: {config.kubernetes.io/local-config: "true"}}
+
+            """,
+            "kustomization.yaml": "resources: [cm.yaml]\n",
+        ])
+        XCTAssertTrue(out.contains("name: kept"), out)
+        XCTAssertFalse(out.contains("dropped"), out)
+    }
+}
