@@ -290,7 +290,7 @@ final class KustomizeBuildTests: XCTestCase {
         let vars = try tree(["kustomization.yaml": "vars:\n- name: X\n  objref: {kind: Service, name: a, apiVersion: v1}\n"])
         defer { try? FileManager.default.removeItem(at: vars) }
         XCTAssertThrowsError(try Kustomizer().build(vars.path)) { e in
-            XCTAssertTrue("\(e)".contains("var 'X' cannot be mapped"), "\(e)")
+            XCTAssertTrue("\(e)".contains("var '{X Service.v1.[noGrp] {metadata.name}}' cannot be mapped"), "\(e)")  // kubectl prints the var struct
         }
         let missing = try tree(["kustomization.yaml": "resources: [nope.yaml]\n"])
         defer { try? FileManager.default.removeItem(at: missing) }
