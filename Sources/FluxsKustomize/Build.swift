@@ -274,23 +274,38 @@ struct Level {
         do { docs = try YAML.parseDocuments(bytes: bytes, file: file) } catch {
             throw KustomizeError("accumulating resources: \(error)")
         }
-        return try resources(docs, file: file)
+        return try resources(docs, file: file, bytes: bytes)
     }
 
-    /// The resources of a file's non-empty documents.
-    static func resources(_ docs: [Node], file: String) throws -> [Resource] {
+    /// Whether kyaml's ByteReader splits the text into more than one part at its `---` lines (empty parts and
+    /// comments count, nothing before a first `---` does).
+    static func multiPart(_ bytes: [UInt8]) -> Bool {
+        var parts = 1, sawContent = false
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+            let l = line.hasSuffix("\r") ? line.dropLast() : line[...]
+            if l == "---" || l.hasPrefix("--- ") || l.hasPrefix("---\t") {
+                if sawContent { parts += 1 }
+            }
+            sawContent = true
+        }
+        return parts > 1
+    }
+
+    /// The resources of a file's non-empty documents. `bytes` is the file's text when at hand (documents parsed
+    /// elsewhere: the file is read again only if it holds a List).
+    static func resources(_ docs: [Node], file: String, bytes: [UInt8]? = nil) throws -> [Resource] {
         // resource.Factory.RNodesFromBytes: empty documents (null, {}, []) are dropped; every other document needs
         // a kind and, unless its kind ends in List, a name; a List's items join the end of the queue (nested Lists
         // are expanded too), their keys sorted as Go's json.Marshal sorts them; a List without `items` is kept as
         // an object, one whose items are null or not a sequence yields nothing.
         func empty(_ d: Node) -> Bool { d.isNull || d.map?.isEmpty == true || d.array?.isEmpty == true }
-        func sorted(_ n: Node) -> Node {
+        func sorted(_ n: Node, _ roundTrip: Bool) -> Node {
             if var m = n.map {
-                for (k, v) in m.entries { m[k] = sorted(v) }
+                for (k, v) in m.entries { m[k] = sorted(v, roundTrip) }
                 m.sortKeys(by: <)
                 return .mapping(m)
             }
-            if let a = n.array { return .sequence(a.map(sorted)) }
+            if let a = n.array { return .sequence(a.map { sorted($0, roundTrip) }) }
             // In a file of more than one document the items also come back from JSON: scalars take their JSON
             // text (`1.50` is 1.5, `~` null), which annotations keep (kubectl; a one-document List keeps the text).
             if roundTrip, case .scalar(let s) = n { return .scalar(s.jsonRoundTripped) }
@@ -298,20 +313,8 @@ struct Level {
         }
         // kyaml's ByteReader unwraps a List that is the file's only document itself (YAML kept); a file the `---`
         // lines split into more than one part (empty ones and comments count, nothing before a first `---` does)
-        // goes through inlineAnyEmbeddedLists's JSON.
-        let roundTrip: Bool = {
-            var parts = 1, sawContent = false
-            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
-                let l = line.hasSuffix("\r") ? line.dropLast() : line[...]
-                if l == "---" || l.hasPrefix("--- ") || l.hasPrefix("---\t") {
-                    if sawContent { parts += 1 }
-                    sawContent = true
-                } else {
-                    sawContent = true
-                }
-            }
-            return parts > 1
-        }()
+        // goes through inlineAnyEmbeddedLists's JSON (multiPart).
+        var roundTrip: Bool?
         var queue = docs.filter { !empty($0) }
         var out: [Resource] = []
         var next = 0
@@ -325,7 +328,9 @@ struct Level {
             }
             if kind.hasSuffix("List") {
                 guard let items = d.map?["items"] else { out.append(Resource(d)); continue }
-                queue += (items.array ?? []).map(sorted)
+                if roundTrip == nil { roundTrip = multiPart(try bytes ?? Kustomizer.readManifest(file)) }
+                let rt = roundTrip ?? true
+                queue += (items.array ?? []).map { sorted($0, rt) }
                 continue
             }
             let name = d["metadata"]?["name"]

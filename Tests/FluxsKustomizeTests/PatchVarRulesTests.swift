@@ -1,6 +1,7 @@
 import Foundation
 import FluxsKustomize
 import FluxsTestSupport
+import FluxsYAML
 import XCTest
 
 /// The patch, vars and name reference rules audited against kustomize v5.5 (docs/kustomize.md, "Patches (kdiff)",
@@ -226,6 +227,32 @@ final class KustomizePatchVarRulesTests: XCTestCase {
         XCTAssertTrue(out.contains("kind: Copy"), out)
         XCTAssertTrue(out.contains("name: p-cfg-"), out)
         XCTAssertFalse(out.contains("replicas: 2"), out)
+    }
+
+    /// A List's items come back from JSON only in a file of more than one part (`1.50` is "1.5"; alone a List keeps
+    /// its text), whether the engine reads the file or is handed its documents parsed (flux's generated
+    /// kustomization): then the file's text is read again to tell.
+    func testListItemsRoundTripInMultiPartFilesOnBothReadPaths() throws {
+        let list = """
+            apiVersion: v1
+            kind: List
+            items:
+            - apiVersion: v1
+              kind: ConfigMap
+              metadata: {name: l, annotations: {f: 1.50}}
+
+            """
+        for (text, want) in [(list, "f: \"1.50\""), ("---\n" + list + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\n", "f: \"1.5\"")] {
+            let files = ["l.yaml": text, "kustomization.yaml": "resources: [l.yaml]\n"]
+            let out = try build(files)
+            XCTAssertTrue(out.contains(want), out)
+            let root = try tree(files)
+            defer { try? FileManager.default.removeItem(at: root) }
+            let file = root.appendingPathComponent("l.yaml").path
+            let docs = try YAML.parseDocuments(text, file: file)
+            let handed = try YAMLEmitter().emit(documents: try Kustomizer().build(root.path, parsed: [file: docs]))
+            XCTAssertEqual(handed, out)
+        }
     }
 
     /// DropLocalNodes: `config.kubernetes.io/local-config: "false"` keeps the object.
