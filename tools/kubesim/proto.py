@@ -58,107 +58,56 @@ def _map_entry(b):
     return (k or b"").decode(), (v if v is not None else b"")
 
 
-def object_meta(b):
-    md = {}
-    for num, _, v in fields(b):
-        if num == 1 and v:
-            md["name"] = v.decode()
-        elif num == 2 and v:
-            md["generateName"] = v.decode()
-        elif num == 3 and v:
-            md["namespace"] = v.decode()
-        elif num == 11:
-            k, val = _map_entry(v)
-            md.setdefault("labels", {})[k] = val.decode()
-        elif num == 12:
-            k, val = _map_entry(v)
-            md.setdefault("annotations", {})[k] = val.decode()
-        elif num == 14:
-            md.setdefault("finalizers", []).append(v.decode())
-    return md
-
-
-def _namespace(b):
+def message(b, shape):
+    """The JSON-shaped object of a message whose fields `shape` describes: field number -> (JSON name, how), how one
+    of "str" (always set), "name" (set when not empty), "bool", "int", "strs" (repeated string), "map" (string
+    values), "map64" (bytes values, base64 as JSON writes []byte), or a shape of its own (a nested message); a field
+    the shape lacks is skipped."""
     o = {}
     for num, _, v in fields(b):
-        if num == 1:
-            o["metadata"] = object_meta(v)
-        elif num == 2:
-            fin = [x.decode() for n, _, x in fields(v) if n == 1]
-            o["spec"] = {"finalizers": fin} if fin else {}
-    return o
-
-
-def _configmap(b):
-    o = {}
-    for num, wt, v in fields(b):
-        if num == 1:
-            o["metadata"] = object_meta(v)
-        elif num == 2:
+        f = shape.get(num)
+        if f is None:
+            continue
+        key, how = f
+        if how == "str":
+            o[key] = v.decode()
+        elif how == "name":
+            if v:
+                o[key] = v.decode()
+        elif how == "bool":
+            o[key] = bool(v)
+        elif how == "int":
+            o[key] = v
+        elif how == "strs":
+            o.setdefault(key, []).append(v.decode())
+        elif how == "map":
             k, val = _map_entry(v)
-            o.setdefault("data", {})[k] = val.decode()
-        elif num == 3:
+            o.setdefault(key, {})[k] = val.decode()
+        elif how == "map64":
             k, val = _map_entry(v)
-            o.setdefault("binaryData", {})[k] = base64.b64encode(val).decode()
-        elif num == 4:
-            o["immutable"] = bool(v)
+            o.setdefault(key, {})[k] = base64.b64encode(val).decode()
+        else:
+            o[key] = message(v, how)
     return o
 
 
-def _secret(b):
-    o = {}
-    for num, wt, v in fields(b):
-        if num == 1:
-            o["metadata"] = object_meta(v)
-        elif num == 2:
-            k, val = _map_entry(v)
-            o.setdefault("data", {})[k] = base64.b64encode(val).decode()
-        elif num == 3:
-            o["type"] = v.decode()
-        elif num == 4:
-            k, val = _map_entry(v)
-            o.setdefault("stringData", {})[k] = val.decode()
-        elif num == 5:
-            o["immutable"] = bool(v)
-    return o
+OBJECT_META = {1: ("name", "name"), 2: ("generateName", "name"), 3: ("namespace", "name"), 11: ("labels", "map"),
+               12: ("annotations", "map"), 14: ("finalizers", "strs")}
 
 
-def _serviceaccount(b):
-    o = {}
-    for num, wt, v in fields(b):
-        if num == 1:
-            o["metadata"] = object_meta(v)
-        elif num == 4:
-            o["automountServiceAccountToken"] = bool(v)
-    return o
-
-
-def _token_request(b):
-    """authentication/v1 TokenRequest (`kubectl create token`): spec audiences (1), boundObjectRef (3),
-    expirationSeconds (4)."""
-    o = {}
-    for num, wt, v in fields(b):
-        if num == 1:
-            o["metadata"] = object_meta(v)
-        elif num == 2:
-            spec = {}
-            for n2, _, v2 in fields(v):
-                if n2 == 1:
-                    spec.setdefault("audiences", []).append(v2.decode())
-                elif n2 == 3:
-                    ref = {}
-                    for n3, _, v3 in fields(v2):
-                        key = {1: "kind", 2: "apiVersion", 3: "name", 4: "uid"}.get(n3)
-                        if key and v3:
-                            ref[key] = v3.decode()
-                    spec["boundObjectRef"] = ref
-                elif n2 == 4:
-                    spec["expirationSeconds"] = v2
-            o["spec"] = spec
-    return o
-
-
-DECODERS = {"TokenRequest": _token_request, "Namespace": _namespace, "ConfigMap": _configmap, "Secret": _secret, "ServiceAccount": _serviceaccount}
+# The fields kubesim reads of each kind's message (k8s.io/api's generated.proto numbers).
+SHAPES = {
+    "Namespace": {1: ("metadata", OBJECT_META), 2: ("spec", {1: ("finalizers", "strs")})},
+    "ConfigMap": {1: ("metadata", OBJECT_META), 2: ("data", "map"), 3: ("binaryData", "map64"), 4: ("immutable", "bool")},
+    "Secret": {1: ("metadata", OBJECT_META), 2: ("data", "map64"), 3: ("type", "str"), 4: ("stringData", "map"),
+               5: ("immutable", "bool")},
+    "ServiceAccount": {1: ("metadata", OBJECT_META), 4: ("automountServiceAccountToken", "bool")},
+    # authentication/v1 TokenRequest (`kubectl create token`): spec audiences (1), boundObjectRef (3), expirationSeconds (4)
+    "TokenRequest": {1: ("metadata", OBJECT_META), 2: ("spec", {
+        1: ("audiences", "strs"),
+        3: ("boundObjectRef", {1: ("kind", "name"), 2: ("apiVersion", "name"), 3: ("name", "name"), 4: ("uid", "name")}),
+        4: ("expirationSeconds", "int")})},
+}
 
 
 def decode(raw):
@@ -176,9 +125,9 @@ def decode(raw):
                     kind = v2.decode()
         elif num == 2:
             payload = v
-    dec = DECODERS.get(kind)
-    if dec is None:
+    shape = SHAPES.get(kind)
+    if shape is None:
         raise ProtoError("protobuf bodies of kind %s are not supported by the simulator" % kind)
     obj = {"apiVersion": api_version, "kind": kind}
-    obj.update(dec(payload))
+    obj.update(message(payload, shape))
     return obj
