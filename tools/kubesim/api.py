@@ -176,7 +176,7 @@ class API:
     def check_namespace(self, rt, ns, creating=True):
         if not rt.namespaced:
             return
-        nso = self.store.get("", "namespaces", "", ns)
+        nso = self.store.peek("", "namespaces", "", ns)
         if nso is None:
             raise ApiError(404, "NotFound", 'namespaces "%s" not found' % ns, {"name": ns, "kind": "namespaces"})
         if creating and (nso.get("metadata") or {}).get("deletionTimestamp"):
@@ -361,14 +361,15 @@ class API:
         if dry:
             obj = self.to_version(rt, obj)
             return obj, warnings
-        stored = self.store.put(rt.group, rt.plural, self.to_storage(rt, obj), "ADDED", owned=True)
+        # obj is this call's own and not used again: stored as it is
+        stored = self.store.put(rt.group, rt.plural, self.to_storage(rt, obj, in_place=True), "ADDED", owned=True)
         if rt.kind == "CustomResourceDefinition":
             self.register_crd(stored)
         self.after_write(rt, stored)
         return self.to_version(rt, stored), warnings
 
-    def to_storage(self, rt, obj):
-        o = clone(obj)
+    def to_storage(self, rt, obj, in_place=False):
+        o = obj if in_place else clone(obj)
         if not rt.builtin:
             o["apiVersion"] = "%s/%s" % (rt.group, rt.storage_version)
         return o
@@ -477,7 +478,8 @@ class API:
             gone = self.store.remove(rt.group, rt.plural, ns if rt.namespaced else "", name)
             self.after_delete(rt, gone, "Background")
             return self.to_version(rt, new), warnings
-        stored = self.store.put(rt.group, rt.plural, self.to_storage(rt, new), "MODIFIED", owned=True)
+        # new is this call's own (its managedFields list comes from old, a copy) and not used again: stored as it is
+        stored = self.store.put(rt.group, rt.plural, self.to_storage(rt, new, in_place=True), "MODIFIED", owned=True)
         if rt.kind == "CustomResourceDefinition":
             self.register_crd(stored)
         self.after_write(rt, stored)

@@ -136,6 +136,8 @@ def impersonation_requests(headers):
     """What the Impersonate-* headers ask for, as kube-apiserver's buildImpersonationRequests reads them:
     [(kind, namespace, name, extra key)]; raises ValueError for groups or extras without a user."""
     reqs = []
+    if not any(k[:12].lower() == "impersonate-" for k in headers.keys()):
+        return reqs
     wanted = headers.get("Impersonate-User", "")
     if wanted:
         sa = split_service_account(wanted)

@@ -49,6 +49,9 @@ class Server(ThreadingHTTPServer):
         # KUBESIM_PROFILE=FILE (__main__): each connection's thread runs under cProfile (CPU time); the profiles are merged
         # into FILE when the simulator stops.
         self.profiles = None
+        self.date_cache = (None, "")  # (second, Date header value)
+        # Decoded query strings (most requests of a run repeat a few): raw query -> parameters; copies handed out.
+        self.queries = {}
         super().__init__(addr, Handler)
 
     def profiler(self):
@@ -87,10 +90,13 @@ class Headers(http.client.HTTPMessage):
         if self._indexed != self._headers:
             first = {}
             for k, v in self._headers:
-                first.setdefault(k.lower(), (k, v))
+                lk = k.lower()
+                if lk not in first:
+                    # what HTTPMessage.get returns for it (header_fetch_parse is a function of name and value)
+                    first[lk] = self.policy.header_fetch_parse(k, v)
             self._indexed, self._first = list(self._headers), first
-        kv = self._first.get(name.lower())
-        return failobj if kv is None else self.policy.header_fetch_parse(*kv)
+        v = self._first.get(name.lower())
+        return failobj if v is None else v
 
 
 # A header line as every client here writes it: a token, a colon, a value, CRLF or LF (no continuation lines).
@@ -113,7 +119,11 @@ def parse_headers(fp, _class=http.client.HTTPMessage):
     for line in body:
         name, value = line.split(":", 1)
         msg.set_raw(name, value.lstrip(" \t").rstrip("\r\n"))
-    if msg.get_content_maintype() in ("multipart", "message"):
+    # email's get_content_maintype without its header scans: the first Content-Type's type before any ';', lower-cased;
+    # none or not one '/' is text/plain
+    ctype = msg.get("content-type")
+    ctype = "text/plain" if ctype is None else str(ctype).partition(";")[0].strip().lower()
+    if ctype.count("/") == 1 and ctype.split("/")[0] in ("multipart", "message"):
         return email.parser.Parser(_class=_class).parsestr("".join(text))
     msg.set_payload("")
     return msg
@@ -130,6 +140,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def date_time_string(self, timestamp=None):
+        """http.server's Date value, formatted once a second (formatdate keeps whole seconds)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        second = int(time.time())
+        cached = self.server.date_cache
+        if cached[0] != second:
+            cached = (second, super().date_time_string(second))
+            self.server.date_cache = cached
+        return cached[1]
 
     # -- plumbing ------------------------------------------------------------------
     def setup(self):
@@ -167,10 +188,13 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.drop()
             return
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-cache, private")
+        # send_response's and send_header's bytes, written directly (log_request would log nothing: log_message)
+        if not hasattr(self, "_headers_buffer"):
+            self._headers_buffer = []
+        self._headers_buffer.append(("%s %d %s\r\nServer: %s\r\nDate: %s\r\nContent-Type: application/json\r\n"
+                                     "Content-Length: %d\r\nCache-Control: no-cache, private\r\n" % (
+                                         self.protocol_version, code, self.responses[code][0] if code in self.responses else "",
+                                         self.version_string(), self.date_time_string(), len(body))).encode("latin-1", "strict"))
         for k, v in (headers or {}).items():
             if isinstance(v, list):
                 for x in v:
@@ -272,7 +296,13 @@ class Handler(BaseHTTPRequestHandler):
     # -- dispatch ---------------------------------------------------------------------
     def dispatch(self, method):
         url = urllib.parse.urlsplit(self.path)
-        params = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+        params = self.server.queries.get(url.query)
+        if params is None:
+            params = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+            if len(self.server.queries) >= 512:
+                self.server.queries.clear()
+            self.server.queries[url.query] = params
+        params = dict(params)
         path = url.path.rstrip("/") or "/"
         api = self.server.api
         try:

@@ -401,7 +401,12 @@ def apply(live, applied, manager, force, sem, api_version, status_mode=None, sub
         if any(p[:i] in gone_set for i in range(1, len(p))):
             continue
         remove_path(merged, p, sem)
-    changed = {p for p in applied_set if _leaf_value(base, p, sem) != _leaf_value(merged, p, sem)}
+    # what this apply changes matters only for the fields other managers own (their conflicts): with none (a create),
+    # it is not computed
+    if any(it is not mine and it[1] for it in entries.items):
+        changed = {p for p in applied_set if _leaf_value(base, p, sem) != _leaf_value(merged, p, sem)}
+    else:
+        changed = set()
     conflicts = []
     for it in entries.items:
         if it is mine:

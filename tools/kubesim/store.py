@@ -92,6 +92,11 @@ class Store:
             o = self.objects.get((group, plural, ns or "", name))
             return clone(o) if o is not None else None
 
+    def peek(self, group, plural, ns, name):
+        """The stored object itself, not a copy, or None: for reading alone (it must not be changed or kept)."""
+        with self.lock:
+            return self.objects.get((group, plural, ns or "", name))
+
     def exists(self, group, plural, ns, name):
         with self.lock:
             return (group, plural, ns or "", name) in self.objects
