@@ -274,13 +274,14 @@ class API:
         warnings = []
         if not rt.schema:
             return warnings
-        unknown = schemalib.unknown_fields(obj, rt.schema)
+        # The fields pruning drops are the unknown ones (unknown_fields prunes a copy): pruned once, in place (the
+        # object is this request's own; a strict failure discards it).
+        unknown = schemalib.prune(obj, rt.schema)
         if unknown and validation == "Strict":
             msgs = ['unknown field "%s"' % u for u in unknown]
             raise ApiError(400, "BadRequest", "strict decoding error: " + ", ".join(msgs))
         if unknown and validation in ("Warn", None, ""):
             warnings.extend('unknown field "%s"' % u for u in unknown)
-        schemalib.prune(obj, rt.schema)
         schemalib.apply_defaults(obj, rt.schema)
         errs = schemalib.validate_object(obj, rt.schema)
         if errs:
