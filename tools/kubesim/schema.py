@@ -98,8 +98,28 @@ def _prune(v, s, path, pruned, root=False):
             _prune(it, s["items"], "%s[%d]" % (path, i), pruned)
 
 
-def apply_defaults(v, s):
+# id(schema) -> (schema, whether it or a schema below it has a default). The schema is kept with its answer, so
+# its id cannot be reused by another dict while the entry exists.
+_defaults_below = {}
+
+
+def has_defaults(s):
+    """Whether defaulting could change a value of schema `s` (a `default` at or below it)."""
     if not isinstance(s, dict):
+        return False
+    hit = _defaults_below.get(id(s))
+    if hit is not None and hit[0] is s:
+        return hit[1]
+    found = "default" in s or any(has_defaults(ps) for ps in (s.get("properties") or {}).values()) \
+        or has_defaults(s.get("additionalProperties")) or has_defaults(s.get("items"))
+    _defaults_below[id(s)] = (s, found)
+    return found
+
+
+def apply_defaults(v, s):
+    # A subtree whose schema has no default anywhere below is left alone (an inventory of thousands of entries is
+    # not walked on every read).
+    if not isinstance(s, dict) or not has_defaults(s):
         return
     if isinstance(v, dict):
         props = s.get("properties") or {}
