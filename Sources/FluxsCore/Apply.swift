@@ -237,7 +237,10 @@ public final class Applier {
             return
         }
         if owned == nil { owned = OwnedObjects(kube: kube, selector: selector) }
-        for i in plan.indices { plan[i].live = try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name) }
+        // An object whose dry run is compared with it is read whole; a skipped one is as the record says.
+        for i in plan.indices {
+            plan[i].live = try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name, whole: !skipped.contains(plan[i].subject))
+        }
     }
 
     /// created when the dry run has no resourceVersion (nothing is stored), unchanged when it equals the live object

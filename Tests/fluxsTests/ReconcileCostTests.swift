@@ -76,6 +76,19 @@ final class ReconcileCostTests: XCTestCase {
         // The status, the events and the Lease (taken, released; renewed every 5 s) are the only real writes.
         XCTAssertLessThanOrEqual(noop.writes, 7, "no-op: \(noop)")
 
+        // The owner LIST asks for metadata only (PartialObjectMetadataList); a server that cannot answer so (406 Not
+        // Acceptable) is asked for the whole objects: one more request, still no build.
+        let injected = try fx.faultsInjected()
+        try fx.fault(["verb": "GET", "path": "^/api/v1/namespaces/\(fx.apps)/configmaps$", "query": "labelSelector", "status": 406, "count": 1])
+        let refused = try counted {
+            let r = try fx.fluxs(["reconcile", "kustomization", "app", "--verbose"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("build skipped: key matches"), r.stderr)
+        }
+        XCTAssertEqual(try fx.faultsInjected(), injected + 1)
+        XCTAssertEqual(refused.dryRuns, 0, "406: \(refused)")
+        XCTAssertLessThanOrEqual(refused.total, noop.total + 1, "406: \(refused)")
+
         // Drift: an object changed behind fluxs's back has another resourceVersion, so it is dry-run and put back.
         XCTAssertEqual(try fx.kubectl("patch", "configmap", "cm-050", "-n", fx.apps, "--type=merge", "-p", "{\"data\":{\"value\":\"edited\"}}").status, 0)
         let drift = try counted {

@@ -13,13 +13,44 @@ import Glibc
 enum BuildKey {
     static let format = "fluxs build key 1"
 
-    /// This program: the executable's device, inode, size and modification time (a new build or install is another
-    /// program, whatever its version says); nil when it cannot be read (then nothing is skipped).
+    /// This program: the device, inode, size and modification time of the file this code is mapped from (a new
+    /// build or install is another program, whatever its version says); nil when it cannot be told (then nothing is
+    /// skipped). The file is found in /proc/self/maps by the address of this function, not as /proc/self/exe: under
+    /// valgrind that is the valgrind tool, the same for every program it runs. The path the mapping names must still
+    /// be that file (same device and inode), so a binary replaced or deleted since it started is no identity.
     static func program() -> String? {
-        var st = stat()
-        guard stat("/proc/self/exe", &st) == 0 else { return nil }
-        return "\(st.st_dev) \(st.st_ino) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        let here: @convention(c) () -> Void = {}
+        guard let maps = try? Files.read("/proc/self/maps") else { return nil }
+        return program(maps: maps, address: UInt(bitPattern: unsafeBitCast(here, to: Int.self)))
     }
+
+    /// The identity of the file whose mapping in `maps` (/proc/<pid>/maps) holds `address`.
+    static func program(maps: [UInt8], address: UInt) -> String? {
+        for line in maps.split(separator: 0x0A) {
+            // start-end perms offset major:minor inode path
+            let fields = line.split(separator: 0x20, maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count == 6 else { continue }
+            let range = fields[0].split(separator: 0x2D)
+            guard range.count == 2, let start = UInt(String(decoding: range[0], as: UTF8.self), radix: 16),
+                  let end = UInt(String(decoding: range[1], as: UTF8.self), radix: 16), start <= address, address < end else { continue }
+            let dev = fields[3].split(separator: 0x3A)
+            guard dev.count == 2, let major = UInt64(String(decoding: dev[0], as: UTF8.self), radix: 16),
+                  let minor = UInt64(String(decoding: dev[1], as: UTF8.self), radix: 16),
+                  let inode = UInt64(String(decoding: fields[4], as: UTF8.self)), inode != 0 else { return nil }
+            var path = Substring(String(decoding: fields[5], as: UTF8.self))
+            while path.first == " " { path = path.dropFirst() }
+            guard path.hasPrefix("/") else { return nil }
+            var st = stat()
+            guard stat(String(path), &st) == 0, UInt64(st.st_ino) == inode,
+                  devMajor(UInt64(st.st_dev)) == major, devMinor(UInt64(st.st_dev)) == minor else { return nil }
+            return "\(st.st_dev) \(st.st_ino) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        }
+        return nil
+    }
+
+    /// glibc's gnu_dev_major/gnu_dev_minor.
+    static func devMajor(_ d: UInt64) -> UInt64 { ((d >> 8) & 0xfff) | ((d >> 32) & ~0xfff) }
+    static func devMinor(_ d: UInt64) -> UInt64 { (d & 0xff) | ((d >> 12) & ~0xff) }
 
     /// SHA-256 of length-prefixed fields: no two lists of fields give the same bytes.
     static func digest(_ fields: [String]) -> String {

@@ -296,29 +296,76 @@ public struct KustomizationReconciler: OnDemandReconciler {
 }
 
 /// The objects of a Kustomization (its owner labels), listed once per kind and namespace when first asked for.
+/// With `metadataOnly`, a list is of the objects' metadata (`listMetadata`: what telling whether an object
+/// is as the last apply left it, pruning and the inventory read) until a caller asks for the whole objects
+/// (`whole`); Flux's own kinds are always listed whole, as `fluxs sync` follows the change set's Flux objects
+/// (their spec's dependencies).
 public struct OwnedObjects {
     let kube: KubeClient
     let selector: String
+    let metadataOnly: Bool
     var lists: [String: [String: Node]] = [:]
+    /// Keys whose list holds metadata only.
+    var partial: Set<String> = []
 
-    public init(kube: KubeClient, selector: String) {
+    public init(kube: KubeClient, selector: String, metadataOnly: Bool = false) {
         self.kube = kube
         self.selector = selector
+        self.metadataOnly = metadataOnly
     }
 
-    /// The live object, nil when it does not exist or lacks the owner labels.
-    public mutating func get(_ r: ResourceRef, namespace: String?, name: String) throws -> Node? {
+    /// The live object, nil when it does not exist or lacks the owner labels; its metadata only (with apiVersion and
+    /// kind) when the list was of metadata and `whole` is false.
+    public mutating func get(_ r: ResourceRef, namespace: String?, name: String, whole: Bool = false) throws -> Node? {
         let key = "\(r.apiVersion)/\(r.resource)/\(namespace ?? "")"
-        if lists[key] == nil {
+        if lists[key] == nil || (whole && partial.contains(key)) {
+            let meta = metadataOnly && !whole && !r.group.hasSuffix(".toolkit.fluxcd.io")
             let items: [Node]
-            do { items = try kube.list(r, namespace: namespace, labelSelector: selector).items } catch let e as KubeError {
+            do {
+                items = try meta ? listMetadata(r, namespace: namespace) : kube.list(r, namespace: namespace, labelSelector: selector).items
+            } catch let e as KubeError {
                 throw e.naming("\(r.kind) list\(namespace.map { " in namespace \($0)" } ?? "") failed")
             }
             var byName: [String: Node] = [:]
             for it in items { if let n = it["metadata"]?["name"]?.string { byName[n] = it } }
             lists[key] = byName
+            if meta { partial.insert(key) } else { partial.remove(key) }
         }
         return lists[key]?[name]
+    }
+
+    /// client-go's metadata client (k8s.io/client-go/metadata): the list answered as a PartialObjectMetadataList.
+    static let metadataAccept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+    /// The server refused a metadata-only list (406 Not Acceptable): not asked again.
+    var metadataRefused = false
+
+    /// The owned objects' metadata, 500 a page (PartialObjectMetadataList): each item is the resource's apiVersion
+    /// and kind with the object's whole metadata (labels, annotations, uid, resourceVersion, managedFields), none of
+    /// its spec, data or status. A server that cannot answer so (406) is asked for the whole objects, of which the
+    /// same part is kept.
+    mutating func listMetadata(_ r: ResourceRef, namespace: String?) throws -> [Node] {
+        var items: [Node] = []
+        var cont: String? = nil
+        while true {
+            var q: [(String, String)] = [("labelSelector", selector), ("limit", "500")]
+            if let c = cont { q.append(("continue", c)) }
+            let resp: HTTPResponse
+            do { resp = try kube.call("GET", kube.path(r, namespace: namespace), query: q, accept: metadataRefused ? "application/json" : Self.metadataAccept) } catch let e as KubeError where e.code == 406 && !metadataRefused && cont == nil {
+                metadataRefused = true
+                continue
+            }
+            let doc: Node
+            do { doc = try JSON.decode(bytes: resp.body) } catch {
+                throw KubeError(kind: .decode, message: "invalid JSON from the Kubernetes API at \(kube.config.server): \(error)")
+            }
+            // PartialObjectMetadata (or, from a server that ignored the conversion, whole objects): named here as
+            // the resource's objects.
+            for it in doc["items"]?.array ?? [] {
+                items.append(.map([("apiVersion", .string(r.apiVersion)), ("kind", .string(r.kind)), ("metadata", it["metadata"] ?? .emptyMap)]))
+            }
+            cont = doc["metadata"]?["continue"]?.string
+            if cont == nil || cont?.isEmpty == true { return items }
+        }
     }
 }
 
@@ -567,7 +614,7 @@ final class KustomizationRun {
     func recorded(_ key: String?, _ target: KubeClient) -> (changes: [ChangeSetEntry]?, owned: OwnedObjects?) {
         let record = AppliedRecord.load(recordPath(target), fieldManager: Self.controller, force: true)
         guard let key, let built = record.build, built.key == key else { return (nil, nil) }
-        var owned = OwnedObjects(kube: target, selector: KustomizationReconciler.ownerSelector(name: name, namespace: ns))
+        var owned = OwnedObjects(kube: target, selector: KustomizationReconciler.ownerSelector(name: name, namespace: ns), metadataOnly: true)
         var changes: [ChangeSetEntry] = []
         for o in built.objects {
             guard let r = try? target.resource(apiVersion: o.apiVersion, kind: o.kind),
@@ -667,7 +714,8 @@ final class KustomizationRun {
         if spec.prune {
             try env.checkLease("pruning")
             let keep = Set(inventory.entries.map(\.id))
-            var owned = OwnedObjects(kube: target, selector: KustomizationReconciler.ownerSelector(name: name, namespace: ns))
+            // Whether an entry is still this Kustomization's and may be pruned is in its metadata.
+            var owned = OwnedObjects(kube: target, selector: KustomizationReconciler.ownerSelector(name: name, namespace: ns), metadataOnly: true)
             var failure: Error?
             var targets: [KustomizationReconciler.PruneTarget] = []
             for e in old.entries where !keep.contains(e.id) {
