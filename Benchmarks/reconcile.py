@@ -43,16 +43,39 @@ def run(cmd, env=None, cwd=None, stdin=None):
     return r
 
 
-def measured(cmd, env=None):
+def sim_cpu():
+    """CPU seconds the local simulator has used (from /proc; the test environment's pids.json), or None."""
+    if os.environ.get("FLUXS_BENCH_KUBECONFIG"):
+        return None
+    try:
+        with open(os.path.join(os.environ["FLUXS_TESTENV_DIR"], "pids.json")) as f:
+            pid = json.load(f)["kube"]
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (KeyError, OSError, ValueError):
+        return None
+
+
+# CPU seconds of each measured run: the client's (rusage) and the simulator's, by label; printed after the table
+# (wall times on a shared machine follow the load, CPU seconds much less).
+CPU = {}
+
+
+def measured(cmd, env=None, label=None):
     """Seconds, peak RSS (MB) and stderr of one run."""
+    s0 = sim_cpu()
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
     err = p.stderr.read()
     _, status, usage = os.wait4(p.pid, 0)
     took = time.perf_counter() - t0
+    s1 = sim_cpu()
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         sys.exit("%s failed (%d):\n%s" % (" ".join(cmd), p.returncode, err[-4000:]))
+    if label:
+        CPU[label] = (usage.ru_utime + usage.ru_stime, s1 - s0 if s0 is not None and s1 is not None else None)
     return took, usage.ru_maxrss / 1024.0, err
 
 
@@ -130,7 +153,8 @@ def main():
                 f.write(configmaps(n, kns))
             if sim:
                 sim.reset()
-            k_first, _, k_err = measured(["kubectl", "apply", "--server-side", "--field-manager=bench", "-f", path], env)
+            k_first, _, k_err = measured(["kubectl", "apply", "--server-side", "--field-manager=bench", "-f", path], env,
+                                         label=("kubectl", n))
             k_req = sim.count("kubectl") if sim else None
             # fluxs: the same objects from Git.
             work = os.path.join(tmp, "repo-%d" % n)
@@ -146,15 +170,15 @@ def main():
                  "--branch=main", "--interval=1h", "-n", flux_ns] + limits, env=env)
             verbose = [] if sim else ["--verbose"]
 
-            def step(cmd):
+            def step(cmd, label=None):
                 if sim:
                     sim.reset()
-                took, rss, err = measured([fluxs] + cmd + ["-n", flux_ns] + limits + verbose, env)
+                took, rss, err = measured([fluxs] + cmd + ["-n", flux_ns] + limits + verbose, env, label=label)
                 req = sim.count("fluxs") if sim else len(REQUEST_LINE.findall(err))
                 return took, rss, req
 
             first = step(["create", "kustomization", "app", "--source=GitRepository/fleet", "--path=./", "--prune=true",
-                          "--interval=1h", "--target-namespace=" + fns])
+                          "--interval=1h", "--target-namespace=" + fns], label=("first", n))
             noop = step(["reconcile", "kustomization", "app"])
             changed = set(range(0, n, 100))
             with open(os.path.join(work, "configmaps.yaml"), "w") as f:
@@ -190,6 +214,10 @@ def main():
                 n, k_first, first[0], r1, g1, noop[0], r2, g2, noop[2] / n, g3,
                 change[0], r3, g4, change[2], peak, g5))
             print("%6s   requests: kubectl %s, fluxs first %d, no-op %d, 1%% %d" % ("", k_req if k_req is not None else "?", first[2], noop[2], change[2]))
+            kc, ks = CPU.get(("kubectl", n), (0, None))
+            fc, fs = CPU.get(("first", n), (0, None))
+            print("%6s   CPU s: kubectl %.2f%s, fluxs first %.2f%s" % (
+                "", kc, " + simulator %.2f" % ks if ks is not None else "", fc, " + simulator %.2f" % fs if fs is not None else ""))
             print("%6s   no-op: %.3f of the first apply (goal <= 0.1: %s), %d requests = %.3f per object (goal <= 1: %s)" % (
                 "", r2, "met" if r2 <= 0.1 else "not met", noop[2], noop[2] / n, "met" if noop[2] <= n else "not met"))
         # Growth: at most 1.1 times linear (5,000 objects within 5.5 times the 1,000 figure).

@@ -140,6 +140,9 @@ def main():
     aws_iam = [tuple(a.split(":", 2)) for a in args.aws_iam]
     https = Server((args.host, args.port), api, users, tls=ctx, aws_iam=aws_iam)
     servers = [https]
+    timeline = os.environ.get("KUBESIM_TIMELINE")
+    if timeline:
+        https.timeline = []
     profile = os.environ.get("KUBESIM_PROFILE")
     if profile:
         https.profiles = []
@@ -170,6 +173,9 @@ def main():
     store.flush()
     if profile:
         https.dump_profile(profile)
+    if timeline:
+        with open(timeline, "w") as f:
+            json.dump(https.timeline, f)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,10 @@ class Server(ThreadingHTTPServer):
         # KUBESIM_PROFILE=FILE (__main__): each connection's thread runs under cProfile (CPU time); the profiles are merged
         # into FILE when the simulator stops.
         self.profiles = None
+        # KUBESIM_TIMELINE=FILE (__main__): one (start, end, thread CPU seconds, method) per request, from its request
+        # line read to its answer sent, written to FILE as JSON when the simulator stops: how busy it was
+        # (Benchmarks/kubesim_timeline.py).
+        self.timeline = None
         self.date_cache = (None, "")  # (second, Date header value)
         # Decoded query strings (most requests of a run repeat a few): raw query -> parameters; copies handed out.
         self.queries = {}
@@ -175,6 +179,19 @@ class Handler(BaseHTTPRequestHandler):
                 prof.disable()
                 with self.server.log_lock:
                     self.server.profiles.append(prof)
+
+    def parse_request(self):
+        if self.server.timeline is not None:
+            self.started = (time.monotonic(), time.thread_time())
+        return super().parse_request()
+
+    def handle_one_request(self):
+        self.started = None
+        super().handle_one_request()
+        if self.started is not None:
+            t0, c0 = self.started
+            # list.append is atomic: requests of several threads append without a lock
+            self.server.timeline.append((t0, time.monotonic(), time.thread_time() - c0, self.command))
 
     def send_json(self, code, obj, headers=None):
         body = json.dumps(obj, separators=(",", ":")).encode()
