@@ -245,7 +245,7 @@ struct Level {
             var sub = Level(dir: path, stack: stack + [dir], vars: vars, top: top, config: config.child())
             do {
                 let built = try sub.accumulate()
-                config.merge(sub.config)
+                try config.merge(sub.config)
                 return built
             } catch let e as KustomizeError {
                 if e.description.hasPrefix("accumulating resources") { throw e }

@@ -115,6 +115,23 @@ struct FieldSpec {
     }
 
     /// Whether `visit` without `create` would reach a value at the path (read only, nothing copied).
+    /// kustomize's fieldspec.Filter walk stops with an error where the path meets a scalar that is not null with
+    /// path left ("expected sequence or mapping node", under "visit traversal on path: [rest]" for each list on
+    /// the way); a missing field or a null ends the walk quietly.
+    static func blocked(_ n: Node, _ path: ArraySlice<String>) -> String? {
+        guard let key = path.first else { return nil }
+        switch n {
+        case .sequence(let a):
+            for x in a { if let e = blocked(x, path) { return "visit traversal on path: [\(path.joined(separator: " "))]: " + e } }
+            return nil
+        case .mapping(let m):
+            guard let c = m[key] else { return nil }
+            return blocked(c, path.dropFirst())
+        default:
+            return n.isNull ? nil : "expected sequence or mapping node"
+        }
+    }
+
     static func reaches(_ n: Node, _ path: ArraySlice<String>) -> Bool {
         switch n {
         case .sequence(let a): return a.contains { reaches($0, path) }
@@ -150,8 +167,12 @@ final class FieldConfig {
     /// `namePrefix:`/`nameSuffix:` sections: when given, the prefix or suffix renames only the kinds they name.
     var namePrefix: [FieldSpec] = []
     var nameSuffix: [FieldSpec] = []
-    /// referent kind → referrer field specs
-    var nameReferences: [(kind: String, group: String?, specs: [FieldSpec])] = []
+    /// `crds:` fields marked x-kubernetes-identity: the PrefixTransformer's field specs beside metadata/name (the
+    /// name prefix is prepended to them too; the suffix is not).
+    var identityFields: [FieldSpec] = []
+    /// referent kind → referrer field specs; a referent version when given (a `crds:` object reference's
+    /// x-kubernetes-object-ref-api-version, a `nameReference` entry's `version`) must be the referent's version.
+    var nameReferences: [(kind: String, group: String?, version: String?, specs: [FieldSpec])] = []
     /// The OpenAPI schema of the whole build (one for all levels, set by the first `openapi:` reached).
     var schema = OpenAPISchema()
     /// The top kustomization asks for `buildMetadata: [transformerAnnotations]`: every level records its transformers.
@@ -167,8 +188,43 @@ final class FieldConfig {
         return c
     }
 
+    /// FsSlice.MergeOne (api/types/fieldspec.go): a spec joins a list where the first spec that effectively equals
+    /// it (whose group, version and kind, where given, are the new one's, with the same path) has the same
+    /// `create`; another `create` is "conflicting fieldspecs". `defaults` are kustomize's built-in specs of the list.
+    static func checkJoin(_ new: [FieldSpec], into list: [FieldSpec], defaults: [FieldSpec] = [], name: String) throws {
+        if conflicts(new, into: defaults + list) { throw KustomizeError("failed to merge \(name) fieldSpec: conflicting fieldspecs") }
+    }
+
+    /// Whether FsSlice.MergeAll of `new` into `list` fails (see checkJoin).
+    static func conflicts(_ new: [FieldSpec], into list: [FieldSpec]) -> Bool {
+        func selects(_ a: String?, _ b: String?) -> Bool { (a ?? "").isEmpty || a == b }
+        var seen = list
+        for x in new {
+            if let y = seen.first(where: { selects($0.group, x.group) && selects($0.version, x.version) && selects($0.kind, x.kind)
+                                           && $0.path == x.path && $0.lists == x.lists }), y.create != x.create {
+                return true
+            }
+            seen.append(x)
+        }
+        return false
+    }
+
+    /// Every list of `o` checked against this configuration's (see checkJoin), before anything is merged.
+    func checkJoin(_ o: FieldConfig) throws {
+        try Self.checkJoin(o.namePrefix, into: namePrefix + identityFields, name: "NamePrefix")
+        try Self.checkJoin(o.identityFields, into: namePrefix + identityFields + o.namePrefix, name: "NamePrefix")
+        try Self.checkJoin(o.nameSuffix, into: nameSuffix, name: "NameSuffix")
+        try Self.checkJoin(o.commonAnnotations, into: commonAnnotations, defaults: DefaultFieldSpecs.commonAnnotations, name: "CommonAnnotations")
+        try Self.checkJoin(o.commonLabels, into: commonLabels, defaults: DefaultFieldSpecs.commonLabels, name: "CommonLabels")
+        try Self.checkJoin(o.labels, into: labels, name: "Labels")
+        try Self.checkJoin(o.templateLabels, into: templateLabels, defaults: DefaultFieldSpecs.metadataLabels, name: "TemplateLabels")
+        try Self.checkJoin(o.varReferences, into: varReferences, name: "VarReference")
+        try Self.checkJoin(o.images, into: images, name: "Images")
+    }
+
     /// ResAccumulator.MergeConfig: a built base's field specs join this level's (repeated specs once).
-    func merge(_ o: FieldConfig) {
+    func merge(_ o: FieldConfig) throws {
+        try checkJoin(o)
         func key(_ f: FieldSpec) -> String { "\(f.group ?? "")|\(f.version ?? "")|\(f.kind ?? "")|\(f.path.joined(separator: "/"))|\(f.create)|\(f.lists.sorted())" }
         func union(_ a: [FieldSpec], _ b: [FieldSpec]) -> [FieldSpec] {
             var seen = Set(a.map(key)), out = a
@@ -183,8 +239,9 @@ final class FieldConfig {
         varReferences = union(varReferences, o.varReferences)
         namePrefix = union(namePrefix, o.namePrefix)
         nameSuffix = union(nameSuffix, o.nameSuffix)
+        identityFields = union(identityFields, o.identityFields)
         for nr in o.nameReferences {
-            if let i = nameReferences.firstIndex(where: { $0.kind == nr.kind && $0.group == nr.group }) {
+            if let i = nameReferences.firstIndex(where: { $0.kind == nr.kind && $0.group == nr.group && $0.version == nr.version }) {
                 nameReferences[i].specs = union(nameReferences[i].specs, nr.specs)
             } else {
                 nameReferences.append(nr)
@@ -192,9 +249,13 @@ final class FieldConfig {
         }
     }
 
-    /// `crds:` files: OpenAPI definitions (type name → {Schema, Dependencies}) whose properties carry kustomize's
-    /// extensions: `x-kubernetes-annotation` and `x-kubernetes-label-selector` add annotation and label fields,
-    /// `x-kubernetes-object-ref-kind` (with `-api-version`, `-name-key`) adds a name reference. `$ref`s are followed.
+    /// `crds:` files (api/internal/accumulator/loadconfigfromcrds.go): OpenAPI definitions (type name → {Schema,
+    /// Dependencies}); a type whose properties include kind, apiVersion and metadata is a kind (the type name after
+    /// its last `.`), and its properties carry kustomize's extensions, each counted only when its value is a string
+    /// (go-openapi's Extensions.GetString): `x-kubernetes-annotation` and `x-kubernetes-label-selector` add
+    /// annotation and label fields, `x-kubernetes-identity` a field the name prefix goes to, `x-kubernetes-object-ref-kind` with `-api-version` adds a name reference to
+    /// `<field>/<x-kubernetes-object-ref-name-key or name>` whose referent must have that version (none: any; the
+    /// group is not compared). Only `$ref`s are followed, never properties written inline.
     func addCRDs(_ k: Node, level: Level) throws {
         for entry in k["crds"]?.array ?? [] {
             guard let file = entry.string else { continue }
@@ -220,37 +281,67 @@ final class FieldConfig {
             let here = path + [name]
             var spec = FieldSpec(kind: kind, path: "")
             spec.path = here
-            if p["x-kubernetes-annotation"] != nil { commonAnnotations.append(spec) }
-            if p["x-kubernetes-label-selector"] != nil { commonLabels.append(spec) }
-            if p["x-kubernetes-object-ref-api-version"] != nil, let target = p["x-kubernetes-object-ref-kind"]?.string {
+            if p["x-kubernetes-annotation"]?.string != nil { commonAnnotations.append(spec) }
+            if p["x-kubernetes-label-selector"]?.string != nil { commonLabels.append(spec) }
+            if p["x-kubernetes-identity"]?.string != nil { identityFields.append(spec) }
+            if let version = p["x-kubernetes-object-ref-api-version"]?.string, let target = p["x-kubernetes-object-ref-kind"]?.string {
                 var ref = spec
                 ref.path = here + [p["x-kubernetes-object-ref-name-key"]?.string ?? "name"]
-                nameReferences.append((target, nil, [ref]))
+                nameReferences.append((target, nil, version.isEmpty ? nil : version, [ref]))
             }
             if let r = p["$ref"]?.string { walk(types, r, kind: kind, path: here, depth: depth + 1) }
         }
     }
 
+    /// kusttarget.accumulateTarget: the level's `configurations:` (MakeTransformerConfig: kustomize's defaults, then
+    /// the files in order) join what its bases brought ("merging config"), then its `crds:` ("merging CRDs"); a
+    /// field spec conflicting with one there fails (checkJoin).
     func add(_ k: Node, level: Level) throws {
-        try addCRDs(k, level: level)
+        let conf = child()
         for entry in k["configurations"]?.array ?? [] {
             guard let file = entry.string else { continue }
             for doc in try YAML.parseDocuments(try Generators.read(file, dir: level.dir, config: self)) {
-                commonLabels += (doc["commonLabels"]?.array ?? []).map(FieldSpec.init)
-                labels += (doc["labels"]?.array ?? []).map(FieldSpec.init)
-                templateLabels += (doc["templateLabels"]?.array ?? []).map(FieldSpec.init)
-                commonAnnotations += (doc["commonAnnotations"]?.array ?? []).map(FieldSpec.init)
-                images += (doc["images"]?.array ?? []).map(FieldSpec.init)
-                varReferences += (doc["varReference"]?.array ?? []).map(FieldSpec.init)
-                namePrefix += (doc["namePrefix"]?.array ?? []).map(FieldSpec.init)
-                nameSuffix += (doc["nameSuffix"]?.array ?? []).map(FieldSpec.init)
+                conf.commonLabels += (doc["commonLabels"]?.array ?? []).map(FieldSpec.init)
+                conf.labels += (doc["labels"]?.array ?? []).map(FieldSpec.init)
+                conf.templateLabels += (doc["templateLabels"]?.array ?? []).map(FieldSpec.init)
+                conf.commonAnnotations += (doc["commonAnnotations"]?.array ?? []).map(FieldSpec.init)
+                conf.images += (doc["images"]?.array ?? []).map(FieldSpec.init)
+                conf.varReferences += (doc["varReference"]?.array ?? []).map(FieldSpec.init)
+                conf.namePrefix += (doc["namePrefix"]?.array ?? []).map(FieldSpec.init)
+                conf.nameSuffix += (doc["nameSuffix"]?.array ?? []).map(FieldSpec.init)
                 for nr in doc["nameReference"]?.array ?? [] {
                     guard let kind = nr["kind"]?.string else { continue }
-                    nameReferences.append((kind, nr["group"]?.string, (nr["fieldSpecs"]?.array ?? []).map(FieldSpec.init)))
+                    let version = nr["version"]?.string
+                    conf.nameReferences.append((kind, nr["group"]?.string, version?.isEmpty == false ? version : nil, (nr["fieldSpecs"]?.array ?? []).map(FieldSpec.init)))
                 }
             }
         }
+        try FieldConfig().checkJoin(conf)
+        do { try checkJoin(conf) } catch { throw KustomizeError("merging config: \(error)") }
+        append(conf)
+        let crds = child()
+        try crds.addCRDs(k, level: level)
+        do {
+            try FieldConfig().checkJoin(crds)
+            try checkJoin(crds)
+        } catch { throw KustomizeError("merging CRDs: \(error)") }
+        append(crds)
     }
+
+    /// Appends the lists of `o` as they are.
+    private func append(_ o: FieldConfig) {
+        commonLabels += o.commonLabels
+        labels += o.labels
+        templateLabels += o.templateLabels
+        commonAnnotations += o.commonAnnotations
+        images += o.images
+        varReferences += o.varReferences
+        namePrefix += o.namePrefix
+        nameSuffix += o.nameSuffix
+        identityFields += o.identityFields
+        nameReferences += o.nameReferences
+    }
+
 }
 
 /// kustomize v5.5's default field specs for labels and annotations (api/internal/konfig/builtinpluginconsts:

@@ -92,12 +92,13 @@ enum NameReferences {
             return Self.sameEnding(r.prefixes, o.prefixes) && Self.sameEnding(r.suffixes, o.suffixes)
         }
 
-        func select(_ old: String, kind: String, group: String?, field: String, where keep: (Int) -> Bool, sameNamespace: Bool) throws -> Resource? {
+        func select(_ old: String, kind: String, group: String?, version: String? = nil, field: String, where keep: (Int) -> Bool,
+                    sameNamespace: Bool) throws -> Resource? {
             let kindName = kind + "\u{0}" + old
             let all = index.byPrevious[kindName] ?? []
             func passes(_ j: Int) -> Bool {
                 let r = res[j]
-                guard visible(j) && keep(j) && (group == nil || r.group == group) else { return false }
+                guard visible(j) && keep(j) && (group == nil || r.group == group) && (version == nil || r.version == version) else { return false }
                 return referrerClusterScoped || Transformers.isClusterScoped(r) || r.kind == "ServiceAccount" || nsEquals(r.namespace, referrer.namespace)
             }
             // One candidate: it is the referral. Two or more: the affix sieve, over the buckets that can pass it.
@@ -127,8 +128,8 @@ enum NameReferences {
         }
 
         /// The new name for a reference held in a string, nil when it stays.
-        func scalar(_ old: String, kind: String, group: String? = nil, field: String) throws -> String? {
-            guard let r = try select(old, kind: kind, group: group, field: field, where: { _ in true }, sameNamespace: false),
+        func scalar(_ old: String, kind: String, group: String? = nil, version: String? = nil, field: String) throws -> String? {
+            guard let r = try select(old, kind: kind, group: group, version: version, field: field, where: { _ in true }, sameNamespace: false),
                   r.name != old else { return nil }
             return r.name
         }
@@ -137,7 +138,7 @@ enum NameReferences {
 
         /// A reference held in a map with `name` (and `namespace`): both follow the referral. With a namespace, the
         /// candidates are those originally in it if any visible object was, else those now in it.
-        func mapping(_ m: Node, kind: String, group: String? = nil, field: String) throws -> Node? {
+        func mapping(_ m: Node, kind: String, group: String? = nil, version: String? = nil, field: String) throws -> Node? {
             guard let old = m["name"]?.string else { return nil }
             var keep: (Int) -> Bool = { _ in true }
             if let nsNode = m.map?["namespace"] {
@@ -151,7 +152,7 @@ enum NameReferences {
                     keep = { j in !Transformers.isClusterScoped(res[j]) && effective(res[j].namespace) == ns }
                 }
             }
-            guard let r = try select(old, kind: kind, group: group, field: field, where: keep, sameNamespace: true) else { return nil }
+            guard let r = try select(old, kind: kind, group: group, version: version, field: field, where: keep, sameNamespace: true) else { return nil }
             if r.name == old && r.namespace.isEmpty { return nil }
             var out = m
             out["name"] = .string(r.name)
@@ -163,29 +164,36 @@ enum NameReferences {
     /// Runs once, after the whole build renamed objects: every field of the name reference table (kustomize's
     /// defaults, then `configurations:`) that names a renamed object is updated, in the table's order.
     static func fix(_ res: inout [Resource], config: FieldConfig = FieldConfig()) throws {
-        let table = NameReferenceTable.defaults + config.nameReferences
+        let table = NameReferenceTable.defaults.map { ($0.kind, $0.group, String?.none, $0.specs) } + config.nameReferences
         let index = Index(res)
         // Referrals read a snapshot: writing into `res` while they hold it copied the whole array per object (N²).
         // Only reference fields change here, never the names, namespaces and affixes the selection reads.
         let snapshot = res
         var fixed: [(Int, Node)] = []
         // The table's (target, field) pairs that can apply to each referrer kind, in table order.
-        var byKind: [String: [(target: String, spec: FieldSpec)]] = [:]
+        var byKind: [String: [(target: String, version: String?, spec: FieldSpec)]] = [:]
         for i in res.indices {
             // Referrers are selected by their original id's type (resourceOrgIds in namereferencetransformer.go);
             // the field is then updated whatever the current kind (NameFieldToUpdate takes the referrer's GVK).
             let kind = res[i].previous.first?.kind ?? res[i].kind
             if byKind[kind] == nil {
-                byKind[kind] = table.flatMap { t in t.specs.filter { ($0.kind == nil || $0.kind == kind) && !$0.path.isEmpty }.map { (t.kind, $0) } }
+                byKind[kind] = table.flatMap { t in t.specs.filter { ($0.kind == nil || $0.kind == kind) && !$0.path.isEmpty }.map { (t.kind, t.version, $0) } }
             }
             let entries = byKind[kind]!
             if entries.isEmpty && res[i].kind != "RoleBinding" { continue }
             let refs = try Referrals(snapshot, i, index: index)
             var n = res[i].node
-            for (target, spec) in entries {
-                // Most of a kind's table fields are absent from a given object: a read-only look first.
-                guard spec.applies(to: refs.referrer, kind: kind), FieldSpec.reaches(n, spec.path[...]) else { continue }
+            for (target, version, spec) in entries {
+                guard spec.applies(to: refs.referrer, kind: kind) else { continue }
                 let field = spec.path.joined(separator: "/")
+                // The walk fails on a scalar in the way, whether or not anything would be renamed (namereference.go
+                // gives every referrer of the field spec's kind the filter).
+                if let e = FieldSpec.blocked(n, spec.path[...]) {
+                    let id = res[i].id
+                    throw KustomizeError("updating name reference in '\(field)' field of '\(id)': considering field '\(field)' of object \(id): \(e)")
+                }
+                // Most of a kind's table fields are absent from a given object: a read-only look first.
+                guard FieldSpec.reaches(n, spec.path[...]) else { continue }
                 var group: String?
                 if field == "roleRef/name" {
                     // kustomize's roleRefFilter: the binding's roleRef names the kind and group of the referral.
@@ -194,8 +202,8 @@ enum NameReferences {
                 }
                 var failure: Error?
                 func update(_ v: Node) throws -> Node? {
-                    if let old = v.string { return try refs.scalar(old, kind: target, group: group, field: field).map { .string($0) } }
-                    if v.map != nil { return try refs.mapping(v, kind: target, group: group, field: field) }
+                    if let old = v.string { return try refs.scalar(old, kind: target, group: group, version: version, field: field).map { .string($0) } }
+                    if v.map != nil { return try refs.mapping(v, kind: target, group: group, version: version, field: field) }
                     return nil
                 }
                 FieldSpec.visit(&n, spec.path[...], create: false) { v in

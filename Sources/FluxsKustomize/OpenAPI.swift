@@ -80,8 +80,13 @@ final class OpenAPISchema {
         }
     }
 
-    /// Whether a patch of `r` merges lists by key (kinds the schema in use knows) or replaces them.
-    func isStrategic(_ r: Resource) -> Bool {
-        (builtinKnown && Patches.builtinGroups.contains(r.group)) || customKinds.contains(r.group + "/" + r.kind)
+    /// Whether a patch of `r` merges lists by key (kinds the schema in use knows) or replaces them, and with which
+    /// keys. The list merge keys a strategic merge patch of `r` uses, nil when it replaces lists. A kind the custom schema
+    /// defines has that definition's keys only (AddDefinitions indexes it by its GVK over a built-in one parsed
+    /// before): a custom Deployment without container schemas replaces its containers.
+    func listKeys(for r: Resource) -> (keys: [String: String], builtin: Bool)? {
+        if customKinds.contains(r.group + "/" + r.kind) { return (mergeKeys, false) }
+        guard builtinKnown && Patches.builtinGroups.contains(r.group) else { return nil }
+        return (Patches.mergeKeys.merging(mergeKeys) { _, b in b }, true)
     }
 }

@@ -122,7 +122,7 @@ enum Patches {
         }
         var deleted: [Int] = []
         for i in indices {
-            let builtin = schema.isStrategic(res[i])
+            let listKeys = schema.listKeys(for: res[i])
             var p = patch
             if target != nil && !allowNameChange {
                 p.set(["metadata", "name"], nil)
@@ -135,7 +135,7 @@ enum Patches {
             // whether or not it changes anything.
             let allowKindChange = options["allowKindChange"]?.bool ?? false
             if allowNameChange || allowKindChange { res[i].remember() }
-            res[i].node = merge(res[i].node, p, smp: builtin, keys: mergeKeys.merging(schema.mergeKeys) { _, b in b })
+            res[i].node = merge(res[i].node, p, smp: listKeys != nil, keys: listKeys?.keys ?? mergeKeys, inferPorts: listKeys?.builtin ?? true)
             if !allowNameChange {
                 // A patch names its target (perhaps by an earlier name): that does not rename it.
                 res[i].name = keep.0
@@ -151,7 +151,8 @@ enum Patches {
 
     /// Merges `patch` into `base`: maps recursively, null deletes, `$patch: replace|delete`, lists by merge key
     /// for built-in types (replaced otherwise).
-    static func merge(_ base: Node, _ patch: Node, smp: Bool, field: String = "", keys: [String: String] = mergeKeys) -> Node {
+    /// `inferPorts`: `ports` lists merge by containerPort or port (the built-in kinds' keys).
+    static func merge(_ base: Node, _ patch: Node, smp: Bool, field: String = "", keys: [String: String] = mergeKeys, inferPorts: Bool = true) -> Node {
         guard case .mapping(let pm) = patch else { return patch }
         guard case .mapping(var bm) = base else { return strip(patch) }
         // kyaml's merge2 walks every map field of the target: one whose value is a null written as nothing (`a:`)
@@ -175,9 +176,9 @@ enum Patches {
             if let b = bm[k] {
                 if v.map != nil && b.map != nil {
                     if v["$patch"]?.string == "delete" { bm[k] = nil; continue }
-                    bm[k] = merge(b, v, smp: smp, field: k, keys: keys)
+                    bm[k] = merge(b, v, smp: smp, field: k, keys: keys, inferPorts: inferPorts)
                 } else if let pa = v.array, let ba = b.array, smp {
-                    bm[k] = mergeList(ba, pa, key: keys[k], field: k, keys: keys)
+                    bm[k] = mergeList(ba, pa, key: keys[k], field: k, keys: keys, inferPorts: inferPorts)
                 } else {
                     bm[k] = strip(v)
                 }
@@ -189,13 +190,13 @@ enum Patches {
         return .mapping(bm)
     }
 
-    static func mergeList(_ base: [Node], _ patch: [Node], key: String?, field: String, keys: [String: String] = mergeKeys) -> Node {
+    static func mergeList(_ base: [Node], _ patch: [Node], key: String?, field: String, keys: [String: String] = mergeKeys, inferPorts: Bool = true) -> Node {
         if patch.contains(where: { $0["$patch"]?.string == "replace" }) {
             return .sequence(patch.filter { $0["$patch"]?.string != "replace" }.map(strip))
         }
         // ports: containerPort for containers, port for services.
         var key = key
-        if field == "ports", let first = (patch.first ?? base.first) {
+        if field == "ports", inferPorts, let first = (patch.first ?? base.first) {
             key = first["containerPort"] != nil ? "containerPort" : (first["port"] != nil ? "port" : nil)
         }
         guard let key, patch.allSatisfy({ $0[key] != nil }) else { return .sequence(patch.map(strip)) }
@@ -207,7 +208,7 @@ enum Patches {
             if let i = base.indices.first(where: { !used.contains($0) && base[$0][key] == kv }) {
                 used.insert(i)
                 if p["$patch"]?.string == "delete" { continue }
-                out.append(merge(base[i], p, smp: true, keys: keys))
+                out.append(merge(base[i], p, smp: true, keys: keys, inferPorts: inferPorts))
             } else if p["$patch"]?.string != "delete" {
                 out.append(strip(p))
             }

@@ -74,7 +74,11 @@ enum Transformers {
         }
         let prefixOnly = renameOnly ?? (level.config.namePrefix.isEmpty ? nil : level.config.namePrefix)
         let suffixOnly = renameOnly ?? (level.config.nameSuffix.isEmpty ? nil : level.config.nameSuffix)
-        if let p = k["namePrefix"]?.string, !p.isEmpty { rename(&res, prefix: p, only: prefixOnly) { p + $0 }; record("PrefixTransformer") }
+        if let p = k["namePrefix"]?.string, !p.isEmpty {
+            rename(&res, prefix: p, only: prefixOnly) { p + $0 }
+            try prefixIdentityFields(p, level.config.identityFields, &res)
+            record("PrefixTransformer")
+        }
         if let s = k["nameSuffix"]?.string, !s.isEmpty { rename(&res, suffix: s, only: suffixOnly) { $0 + s }; record("SuffixTransformer") }
         // kustomize makes one LabelTransformer per `labels` entry, then one for commonLabels (even when empty).
         let labelEntries = k["labels"]?.array ?? []
@@ -83,9 +87,29 @@ enum Transformers {
                 guard let pairs = l["pairs"]?.map else { record("LabelTransformer"); continue }
                 let sel = l["includeSelectors"]?.bool ?? false, tmpl = l["includeTemplates"]?.bool ?? false
                 // kusttarget_configplugin.go: the entry's fields, then the configurations' `labels` specs (always),
-                // then commonLabels specs (includeSelectors) or templateLabels specs (includeTemplates).
+                // then commonLabels specs (includeSelectors) or templateLabels specs (includeTemplates), each merged
+                // into the entry's list by FsSlice.MergeAll ("conflicting fieldspecs", see FieldConfig.checkJoin).
+                let own = (l["fields"]?.array ?? []).map(FieldSpec.init)
+                var fss = own
+                if FieldConfig.conflicts(level.config.labels, into: fss) { throw KustomizeError("failed to merge labels: conflicting fieldspecs") }
+                fss += level.config.labels
+                if sel {
+                    if FieldConfig.conflicts(DefaultFieldSpecs.commonLabels + level.config.commonLabels, into: fss) {
+                        throw KustomizeError("failed to merge labels: conflicting fieldspecs")
+                    }
+                } else {
+                    if tmpl {
+                        if FieldConfig.conflicts(DefaultFieldSpecs.metadataLabels + level.config.templateLabels, into: fss) {
+                            throw KustomizeError("failed to merge template fieldSpec: conflicting fieldspecs")
+                        }
+                        fss += DefaultFieldSpecs.metadataLabels + level.config.templateLabels
+                    }
+                    if FieldConfig.conflicts([FieldSpec(path: "metadata/labels", create: true)], into: fss) {
+                        throw KustomizeError("failed to merge labels: conflicting fieldspecs")
+                    }
+                }
                 aliasing(pairs, &res) { res in
-                    custom((l["fields"]?.array ?? []).map(FieldSpec.init), pairs, &res)
+                    custom(own, pairs, &res)
                     custom(level.config.labels, pairs, &res)
                     if sel {
                         custom(DefaultFieldSpecs.commonLabels + level.config.commonLabels, pairs, &res)
@@ -183,6 +207,28 @@ enum Transformers {
 
     static func isClusterScoped(_ r: Resource) -> Bool {
         clusterScopedTypes.contains(r.apiVersion + " " + r.kind)
+    }
+
+    /// PrefixTransformer's other field specs (`crds:` x-kubernetes-identity): a scalar there gets the prefix, as a
+    /// string; objects the prefix skips (CRDs, Namespaces, APIServices) keep theirs. Selected by the original kind
+    /// and the current one (OrgId, then isMatchGVK); a scalar in the way fails as fieldspec.Filter does.
+    static func prefixIdentityFields(_ prefix: String, _ specs: [FieldSpec], _ res: inout [Resource]) throws {
+        guard !specs.isEmpty else { return }
+        for i in res.indices {
+            let kind = res[i].kind
+            if kind == "CustomResourceDefinition" || kind == "Namespace" || (kind == "APIService" && res[i].group == "apiregistration.k8s.io") {
+                continue
+            }
+            let orgKind = res[i].previous.first?.kind ?? kind
+            for spec in specs where spec.applies(to: res[i], kind: orgKind) && spec.applies(to: res[i]) {
+                if let e = FieldSpec.blocked(res[i].node, spec.path[...]) {
+                    throw KustomizeError("considering field '\(spec.path.joined(separator: "/"))' of object \(res[i].id): \(e)")
+                }
+                FieldSpec.visit(&res[i].node, spec.path[...], create: false) { v in
+                    if let n = v, case .scalar(let s) = n { v = .string(prefix + s.value) }
+                }
+            }
+        }
     }
 
     static func rename(_ res: inout [Resource], prefix: String? = nil, suffix: String? = nil, only: [FieldSpec]? = nil,

@@ -273,4 +273,122 @@ final class KustomizePatchVarRulesTests: XCTestCase {
         XCTAssertTrue(out.contains("name: kept"), out)
         XCTAssertFalse(out.contains("dropped"), out)
     }
+
+    static let widget = """
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: w}
+        spec:
+          owner: web
+          selector: {app: w}
+          notes: {n: "1"}
+          secretRef: {name: creds}
+          configRef: {name: creds}
+
+        """
+
+    /// A `crds:` file of OpenAPI definitions (loadconfigfromcrds.go); `spec` is a `$ref` to another definition.
+    static func crd(_ spec: String) -> String {
+        """
+        {"example.com.v1.Widget": {"Schema": {"properties": {"apiVersion": {}, "kind": {}, "metadata": {}, "spec": {"$ref": "example.com.v1.WidgetSpec"}}}},
+         "example.com.v1.WidgetSpec": {"Schema": {"properties": {\(spec)}}}}
+
+        """
+    }
+
+    /// `crds:` extensions count only with a string value (Extensions.GetString): a label selector marked `true` gets
+    /// no labels, an annotation field marked "" gets the annotations; x-kubernetes-identity takes the name prefix
+    /// (not the suffix); an object reference's api-version must be the referent's version (`v2` renames nothing).
+    func testCRDExtensionsFollowLoadConfigFromCRDs() throws {
+        let out = try build([
+            "w.yaml": Self.widget,
+            "crd.json": Self.crd("""
+                "selector": {"x-kubernetes-label-selector": true}, "notes": {"x-kubernetes-annotation": ""},
+                "owner": {"x-kubernetes-identity": ""},
+                "secretRef": {"x-kubernetes-object-ref-api-version": "v1", "x-kubernetes-object-ref-kind": "Secret"},
+                "configRef": {"x-kubernetes-object-ref-api-version": "v2", "x-kubernetes-object-ref-kind": "Secret"}
+                """),
+            "kustomization.yaml": """
+            resources: [w.yaml]
+            crds: [crd.json]
+            namePrefix: p-
+            nameSuffix: -s
+            commonLabels: {team: a}
+            commonAnnotations: {note: x}
+            secretGenerator: [{name: creds, literals: [a=b]}]
+
+            """,
+        ])
+        XCTAssertTrue(out.contains("  owner: p-web\n"), out)
+        XCTAssertTrue(out.hasSuffix("  selector:\n    app: w\n"), out)
+        XCTAssertTrue(out.contains("  notes:\n    \"n\": \"1\"\n    note: x\n"), out)
+        XCTAssertTrue(out.contains("  configRef:\n    name: creds\n"), out)
+        XCTAssertTrue(out.contains("  secretRef:\n    name: p-creds-s-"), out)
+    }
+
+    /// The name reference walk (fieldspec.Filter) fails where the path meets a scalar with path left, for every
+    /// referrer of the spec's kind, renamed or not.
+    func testNameReferenceThroughAScalarIsRefused() throws {
+        try refuse([
+            "w.yaml": Self.widget.replacingOccurrences(of: "configRef: {name: creds}", with: "configRef: creds"),
+            "crd.json": Self.crd(#""configRef": {"x-kubernetes-object-ref-api-version": "v1", "x-kubernetes-object-ref-kind": "Secret"}"#),
+            "kustomization.yaml": "resources: [w.yaml]\ncrds: [crd.json]\n",
+        ], "considering field 'spec/configRef/name' of object Widget.v1.example.com/w.[noNs]: expected sequence or mapping node")
+    }
+
+    /// FsSlice.MergeOne: a field spec equal to one already in the list but for `create` is refused, across
+    /// `configurations:` and `crds:`.
+    func testConflictingFieldSpecsAreRefused() throws {
+        try refuse([
+            "w.yaml": Self.widget,
+            "crd.json": Self.crd(#""selector": {"x-kubernetes-label-selector": ""}"#),
+            "config.yaml": "commonLabels:\n- kind: Widget\n  path: spec/selector\n  create: true\n",
+            "kustomization.yaml": "resources: [w.yaml]\nconfigurations: [config.yaml]\ncrds: [crd.json]\n",
+        ], "failed to merge CommonLabels fieldSpec: conflicting fieldspecs")
+    }
+
+    /// A custom `openapi:` schema that defines a kind gives its patches that definition's list keys only: a custom
+    /// Deployment without container schemas has its containers replaced; the custom Widget's items merge by name.
+    /// The top kustomization's `openapi:` wins over a base's.
+    func testCustomOpenAPISchemaKindsUseTheirOwnListKeys() throws {
+        let schema = """
+            {"definitions": {
+              "io.k8s.api.apps.v1.Deployment": {"x-kubernetes-group-version-kind": [{"group": "apps", "kind": "Deployment", "version": "v1"}],
+                "properties": {"spec": {"type": "object"}}},
+              "com.example.v1.Widget": {"x-kubernetes-group-version-kind": [{"group": "example.com", "kind": "Widget", "version": "v1"}],
+                "properties": {"spec": {"properties": {"items": {"type": "array", "x-kubernetes-patch-merge-key": "name",
+                  "x-kubernetes-patch-strategy": "merge", "items": {"type": "object"}}}}}}}}
+
+            """
+        let files = [
+            "base/d.yaml": Self.deployment,
+            "base/w.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  items: [{name: one, v: 1}]\n",
+            "base/schema.json": schema,
+            "base/kustomization.yaml": "resources: [d.yaml, w.yaml]\nopenapi: {path: schema.json}\n",
+            "overlay/kustomization.yaml": """
+            resources: [../base]
+            patches:
+            - patch: |-
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: web}
+                spec: {template: {spec: {containers: [{name: side, image: busybox}]}}}
+            - patch: |-
+                apiVersion: example.com/v1
+                kind: Widget
+                metadata: {name: w}
+                spec: {items: [{name: two}]}
+
+            """,
+        ]
+        let custom = try build(files, dir: "overlay")
+        XCTAssertFalse(custom.contains("name: main"), custom)
+        XCTAssertTrue(custom.contains("- name: two\n  - name: one\n"), custom)
+        var top = files
+        top["overlay/kustomization.yaml"]! += "openapi: {version: v1.21.2}\n"
+        let builtin = try build(top, dir: "overlay")
+        XCTAssertTrue(builtin.contains("name: main"), builtin)
+        XCTAssertTrue(builtin.contains("  items:\n  - name: two\n"), builtin)
+        XCTAssertFalse(builtin.contains("name: one"), builtin)
+    }
 }

@@ -45,6 +45,8 @@ class Case:
         # A third stream for the rules of the patch, vars and name reference audit (kdiff), and for lowering the
         # share of refused trees.
         self.u = random.Random(seed * 104729 + 31)
+        # A fourth stream for `crds:` and `openapi:` (kdiff2).
+        self.w = random.Random(seed * 15485863 + 7)
         self.root = root
         self.n_bases = self.r.randint(1, 3)
         self.resources = {}      # base -> list of (kind, name, text)
@@ -527,9 +529,116 @@ class Case:
             k += "replicas:\n- name: %s\n  count: 2\n" % self.t.choice(["missing", "settings"])
         return k
 
+    def widget_fields(self, items):
+        """Fields a `crds:` file can describe (fourth stream): a secret reference, notes, an owner name."""
+        if self.w.random() >= 0.5:
+            return items
+        extra = "  secretRef:\n    name: %s\n    ref: tls-keys\n  notes:\n    n: \"1\"\n  owner: %s\n" % (
+            self.w.choice(["creds", "tls-keys"]), self.w.choice(["web-b0", "settings"]))
+        return [(k, n, t.replace("spec:\n", "spec:\n" + extra, 1) if k == "Widget" else t) for k, n, t in items]
+
+    def crds_block(self, d, level):
+        """`crds:` (api/internal/accumulator/loadconfigfromcrds.go): OpenAPI definitions of the Widget type whose
+        properties carry x-kubernetes-annotation, -label-selector, -identity and -object-ref-* extensions (only
+        string values count), followed through `$ref`; type names must be dotted (group.version.kind); JSON or YAML;
+        a missing file."""
+        w = self.w
+        if w.random() >= (0.3 if "Widget" in self.kinds else 0.05):
+            return ""
+        fn = "crds/widget-%s.%s" % (level, w.choice(["json", "yaml"]))
+        if w.random() < 0.01:
+            return "crds:\n- crds/missing.json\n"
+        def ext():
+            return w.choice(["", "", "", "x", True, 1])
+        tname = w.choice(["example.com.v1.Widget"] * 5 + ["Widget", "io.example.com.v1.Widget"])
+        sname = w.choice(["example.com.v1.WidgetSpec", "WidgetSpec"])
+        spec = {}
+        if w.random() < 0.6:
+            spec["selector"] = {"type": "object", "x-kubernetes-label-selector": ext()}
+        if w.random() < 0.6:
+            spec["notes"] = {"type": "object", "x-kubernetes-annotation": ext()}
+        if w.random() < 0.6:
+            ref = {"type": "object", "x-kubernetes-object-ref-kind": w.choice(["Secret", "Secret", "ConfigMap"])}
+            if w.random() < 0.9:
+                ref["x-kubernetes-object-ref-api-version"] = w.choice(["v1", "v1", "v1", "", "v2"])
+            if w.random() < 0.4:
+                ref["x-kubernetes-object-ref-name-key"] = w.choice(["name", "ref", "ref", 7])
+            spec["secretRef"] = ref
+        if w.random() < 0.5:
+            spec["owner"] = {"type": "string", "x-kubernetes-identity": ext()}
+        if w.random() < 0.07:
+            # an object reference under a string field: the name reference walk meets a scalar (refused)
+            spec["configRef"] = {"type": "string", "x-kubernetes-object-ref-api-version": "v1", "x-kubernetes-object-ref-kind": "ConfigMap"}
+        props = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "spec": {"$ref": sname}}
+        if w.random() < 0.9:
+            props["metadata"] = {"type": "object"}
+        doc = {tname: {"Schema": {"type": "object", "properties": props}, "Dependencies": [sname]},
+               sname: {"Schema": {"type": "object", "properties": spec}}}
+        if w.random() < 0.3:
+            # properties written directly on the type (no $ref): kustomize does not look into them
+            doc[tname]["Schema"]["properties"]["spec"] = {"type": "object", "properties": spec}
+        write(os.path.join(d, fn), json.dumps(doc, indent=2) + "\n" if fn.endswith(".json") else self.to_yaml(doc))
+        return "crds:\n- %s\n" % fn
+
+    def to_yaml(self, v, indent=""):
+        """A small YAML writer for the crds and openapi documents (maps, lists, strings, numbers, booleans)."""
+        if isinstance(v, dict):
+            if not v:
+                return "{}\n"
+            out = ""
+            for k, x in v.items():
+                key = json.dumps(k) if k.startswith("$") or k[:1].isdigit() else k
+                if isinstance(x, (dict, list)) and x:
+                    out += "%s%s:\n%s" % (indent, key, self.to_yaml(x, indent + "  "))
+                else:
+                    out += "%s%s: %s" % (indent, key, self.to_yaml(x, indent + "  "))
+            return out
+        if isinstance(v, list):
+            if not v:
+                return "[]\n"
+            return "".join("%s- %s" % (indent, self.to_yaml(x, indent + "  ").lstrip(" ")) for x in v)
+        return json.dumps(v) + "\n"
+
+    def openapi_block(self, d, level):
+        """`openapi:` (kyaml/openapi SetSchema): the top kustomization's wins, else the first reached in load order;
+        a custom schema (path) replaces the built-in one for strategic merge patches (its own types' lists merge by
+        their x-kubernetes-patch-merge-key), a version must be built in, both at once is refused; a later level's
+        schema file is still read."""
+        w = self.w
+        if w.random() >= (0.12 if level == "top" else 0.05):
+            return ""
+        x = w.random()
+        style = "path" if x < 0.5 else "version" if x < 0.8 else w.choice(["both", "badversion", "missing"])
+        if style == "version":
+            return "openapi:\n  version: v1.21.2\n"
+        if style == "badversion":
+            return "openapi:\n  version: v1.99.0\n"
+        if style == "missing":
+            return "openapi:\n  path: schema/missing.json\n"
+        defs = {}
+        if w.random() < 0.8:
+            defs["com.example.v1.Widget"] = {
+                "type": "object",
+                "x-kubernetes-group-version-kind": [{"group": "example.com", "kind": "Widget", "version": "v1"}],
+                "properties": {"spec": {"type": "object", "properties": {"items": {
+                    "type": "array", "x-kubernetes-patch-merge-key": "name", "x-kubernetes-patch-strategy": "merge",
+                    "items": {"type": "object"}}}}}}
+        if w.random() < 0.3:
+            defs["io.k8s.api.apps.v1.Deployment"] = {
+                "type": "object",
+                "x-kubernetes-group-version-kind": [{"group": "apps", "kind": "Deployment", "version": "v1"}],
+                "properties": {"spec": {"type": "object"}}}
+        fn = "schema/%s.%s" % (level, w.choice(["json", "yaml"]))
+        doc = {"definitions": defs}
+        write(os.path.join(d, fn), json.dumps(doc, indent=2) + "\n" if fn.endswith(".json") else self.to_yaml(doc))
+        out = "openapi:\n  path: %s\n" % fn
+        if style == "both":
+            out += "  version: v1.21.2\n"
+        return out
+
     def write_base(self, b):
         d = os.path.join(self.root, "base%d" % b)
-        items = self.make_base_resources(b)
+        items = self.widget_fields(self.make_base_resources(b))
         self.resources[b] = items
         files = []
         if self.chance(0.3) and len(items) > 1:
@@ -569,6 +678,8 @@ class Case:
                 k += key + ":\n" + "".join(gl)
         k += self.patch_fields(self.patches(d, items) if self.chance(0.5) else [])
         k += self.vars_block(d, items, "B%d" % b)
+        k += self.crds_block(d, "b%d" % b)
+        k += self.openapi_block(d, "b%d" % b)
         write(os.path.join(d, "kustomization.yaml"), k)
         return "base%d" % b
 
@@ -658,6 +769,8 @@ class Case:
                 k = k.replace("configurations:\n", "configurations:\n- config/widget.yaml\n", 1)
             else:
                 k += "configurations:\n- config/widget.yaml\n"
+        k += self.crds_block(d, "top")
+        k += self.openapi_block(d, "top")
         if self.chance(0.2):
             k += "sortOptions:\n  order: %s\n" % self.pick(["fifo", "legacy"])
             if "legacy" in k.split("sortOptions:")[1] and self.chance(0.5):
