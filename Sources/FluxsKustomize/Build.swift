@@ -145,13 +145,13 @@ struct Level {
                 m[key] = nil
             }
         }
-        // types.Kustomization.Unmarshal (unknown fields refused), FixKustomization (imageTags join images), CheckEmpty
+        // types.Kustomization.Unmarshal (unknown fields and values of other types refused), FixKustomization (imageTags join images), CheckEmpty
         // and EnforceFields.
-        for key in m.keys {
+        for key in m.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
             guard Level.fields.contains(key) else { throw KustomizeError("\(path): invalid Kustomization: json: unknown field \"\(key)\"") }
             if let shape = KustomizationShape.kustomization[key], let value = m[key] {
-                if let unknown = shape.unknownField(in: value) {
-                    throw KustomizeError("\(path): invalid Kustomization: json: unknown field \"\(unknown)\"")
+                if let e = shape.firstError(in: value, owner: "Kustomization", path: [key]) {
+                    throw KustomizeError("\(path): invalid Kustomization: \(e)")
                 }
                 m[key] = shape.canonical(value)
             }

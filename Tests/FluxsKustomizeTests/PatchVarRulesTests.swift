@@ -391,4 +391,44 @@ final class KustomizePatchVarRulesTests: XCTestCase {
         XCTAssertTrue(builtin.contains("  items:\n  - name: two\n"), builtin)
         XCTAssertFalse(builtin.contains("name: one"), builtin)
     }
+
+    /// types.Kustomization.Unmarshal: YAMLToJSON (YAML 1.1) then encoding/json into the Go types: a value of another
+    /// JSON type than the field's is refused in Go's words, naming the innermost struct and the JSON path; whole
+    /// numbers go into integers, YAML 1.1 booleans into booleans, a null leaves a field unset.
+    func testTypedFieldsDecodeAsGoJSON() throws {
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+        for (field, message) in [
+            ("namePrefix: 1", "json: cannot unmarshal number into Go struct field Kustomization.namePrefix of type string"),
+            ("namespace: yes", "json: cannot unmarshal bool into Go struct field Kustomization.namespace of type string"),
+            ("nameSuffix: [a]", "json: cannot unmarshal array into Go struct field Kustomization.nameSuffix of type string"),
+            ("images: [{name: a, newTag: 1.2}]", "json: cannot unmarshal number into Go struct field Image.images.newTag of type string"),
+            ("replicas: [{name: web, count: \"3\"}]", "json: cannot unmarshal string into Go struct field Replica.replicas.count of type int64"),
+            ("replicas: [{name: web, count: 2.5}]", "json: cannot unmarshal number 2.5 into Go struct field Replica.replicas.count of type int64"),
+            ("commonLabels: {a: 1}", "json: cannot unmarshal number into Go struct field Kustomization.commonLabels of type string"),
+            ("labels: [{pairs: {a: b}, includeSelectors: \"true\"}]", "json: cannot unmarshal string into Go struct field Label.labels.includeSelectors of type bool"),
+            ("resources: [d.yaml, 1]", "json: cannot unmarshal number into Go struct field Kustomization.resources of type string"),
+            ("replicas: {name: web}", "json: cannot unmarshal object into Go struct field Kustomization.replicas of type []types.Replica"),
+            ("sortOptions: {order: 1}", "json: cannot unmarshal number into Go struct field SortOptions.sortOptions.order of type types.SortOrder"),
+            ("patches: [{path: p.yaml, options: {allowNameChange: \"no\"}}]", "json: cannot unmarshal string into Go struct field Patch.patches.options of type bool"),
+            ("generatorOptions: {immutable: 1}", "json: cannot unmarshal number into Go struct field GeneratorOptions.generatorOptions.immutable of type bool"),
+            ("namePrefix: 1\nbogus: x", "json: unknown field \"bogus\""),
+        ] {
+            try refuse(["d.yaml": Self.deployment, "c.yaml": cm, "kustomization.yaml": "resources: [d.yaml]\n" + field + "\n"], message)
+        }
+        let out = try build([
+            "d.yaml": Self.deployment,
+            "kustomization.yaml": """
+            resources: [d.yaml]
+            namePrefix: null
+            replicas: [{name: web, count: 3.0}]
+            labels: [{pairs: {a: b}, includeSelectors: yes}]
+            generatorOptions: {disableNameSuffixHash: on}
+            configMapGenerator: [{name: g, literals: [a=b]}]
+
+            """,
+        ])
+        XCTAssertTrue(out.contains("replicas: 3\n"), out)
+        XCTAssertTrue(out.contains("matchLabels:\n      a: b\n"), out)
+        XCTAssertTrue(out.contains("  name: g\n"), out)
+    }
 }
