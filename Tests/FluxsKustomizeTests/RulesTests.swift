@@ -7,16 +7,10 @@ import XCTest
 /// `kubectl kustomize` (the oracle) and the text compared; the expected shape is also asserted, so a test names
 /// the rule it checks even where the oracle is the final word.
 final class KustomizeRulesTests: XCTestCase {
+    let oracle = KustomizeOracle(prefix: "fluxs-kz-rules") { try Kustomizer().render($0) }
+
     func build(_ files: [String: String], dir: String = "", file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let root = try TestEnv.tempDir("fluxs-kz-rules")
-        defer { try? FileManager.default.removeItem(at: root) }
-        for (p, t) in files { try TestEnv.write(t, to: root.appendingPathComponent(p)) }
-        let path = dir.isEmpty ? root.path : root.appendingPathComponent(dir).path
-        let want = try TestEnv.run("kubectl", ["kustomize", path])
-        XCTAssertEqual(want.status, 0, want.stderr, file: file, line: line)
-        let got = try Kustomizer().render(path)
-        XCTAssertEqual(got, want.stdout, file: file, line: line)
-        return got
+        try oracle.build(files, at: dir, file: file, line: line)
     }
 
     let widget = """
