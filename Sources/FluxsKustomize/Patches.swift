@@ -78,22 +78,6 @@ enum Patches {
         Set(s.trimming(" ()").split(separator: ",").map { String($0).trimming(" ") })
     }
 
-    /// Go's %q of a string (the quoting kustomize's patch source messages use), for printable text.
-    static func goQuote(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out + "\""
-    }
-
     static func strategic(_ patch: Node, target: Node?, options: Node = .emptyMap, schema: OpenAPISchema = OpenAPISchema(),
                           into res: inout [Resource]) throws {
         // A strategic merge patch looks its target's type up in the schema (SchemaForResourceType).

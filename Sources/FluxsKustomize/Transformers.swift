@@ -35,10 +35,10 @@ enum Transformers {
             // PatchTransformer.go Config: the inline patch is trimmed (empty is no patch); a path's file is read as is.
             var text = p["patch"]?.string.map { $0.trimming(" \t\n\r\u{0B}\u{0C}") }
             if text?.isEmpty == true { text = nil }
-            var source = text.map { "[patch: \(Patches.goQuote($0))]" } ?? ""
+            var source = text.map { "[patch: \(GoQuote.quote($0))]" } ?? ""
             if text == nil, let path = p["path"]?.string {
                 text = try Generators.read(path, dir: dir, config: level.config)
-                source = "[path: \(Patches.goQuote(path))]"
+                source = "[path: \(GoQuote.quote(path))]"
             }
             guard let text else { throw KustomizeError("must specify one of patch and path in\n\(try YAMLEmitter().emit(p))") }
             let target = p["target"]

@@ -301,7 +301,7 @@ enum CreateSecret {
 
 /// The checks notation-go's trustpolicy.Document.Validate makes (v1 rules), with its messages.
 enum NotationTrustPolicy {
-    static func q(_ s: String) -> String { Dyff.goQuote(s) }
+    static func q(_ s: String) -> String { GoQuote.quote(s) }
 
     static func validate(_ text: String, file: String) throws {
         let doc: Node

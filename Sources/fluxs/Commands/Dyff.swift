@@ -254,7 +254,7 @@ enum Dyff {
             if lines.count > 1 {
                 out += "|\n" + lines.map { prefix + $0 }.joined(separator: "\n")
             } else if s.tag == .string && needsQuotes(s.value) {
-                out += goQuote(s.value)
+                out += GoQuote.quote(s.value)
             } else {
                 out += s.tag == .null && s.value.isEmpty ? "null" : s.value
             }
@@ -269,24 +269,5 @@ enum Dyff {
         let number = !v.isEmpty && v.enumerated().allSatisfy { i, c in c.isASCII && (c.isNumber || c == "." || c == "e" || c == "+" || (i == 0 && c == "-")) }
         if number { return true }
         return v.contains { " *&:,".contains($0) }
-    }
-
-    /// Go's %q for the strings neat quotes.
-    static func goQuote(_ v: String) -> String {
-        var out = "\""
-        for u in v.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if u.value < 0x20 || u.value == 0x7F {
-                    let hex = Array("0123456789abcdef")
-                    out += "\\x" + String(hex[Int(u.value >> 4)]) + String(hex[Int(u.value & 15)])
-                } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
     }
 }

@@ -59,7 +59,7 @@ enum TriggerCommand {
 
     static func validate(_ f: FlagValues) throws {
         let type = f.string("type")
-        guard types.contains(type) else { throw CLIError("invalid --type \(Dyff.goQuote(type)), must be one of: generic, generic-hmac, generic-oidc") }
+        guard types.contains(type) else { throw CLIError("invalid --type \(GoQuote.quote(type)), must be one of: generic, generic-hmac, generic-oidc") }
         if type != "generic-oidc" {
             if f.string("token").isEmpty { throw CLIError("--token is required for --type=\(type)") }
             if !f.string("oidc-provider").isEmpty || !f.string("oidc-token").isEmpty || !f.string("oidc-audience").isEmpty {
