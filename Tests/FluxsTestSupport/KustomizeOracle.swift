@@ -1,3 +1,5 @@
+// Test support needs XCTest, which a build with --static-swift-stdlib does not have: see TestEnv.swift.
+#if canImport(XCTest)
 import Foundation
 import XCTest
 
@@ -44,3 +46,4 @@ public struct KustomizeOracle {
         }
     }
 }
+#endif
