@@ -16,7 +16,8 @@ Services:
 
 usage:
   testenv.py run [--services LIST] [--dir DIR] -- CMD [ARGS...]
-        start, run CMD with the environment, stop; exits with CMD's status
+        start, run CMD with the environment, stop; exits with CMD's status.
+        CMD's TMPDIR is DIR/tmp, removed with DIR: a run leaves nothing in /tmp
   testenv.py up [--services LIST] --dir DIR
         start and stay up until interrupted (pids in DIR/pids.json, env in DIR/env)
   testenv.py down --dir DIR
@@ -528,6 +529,11 @@ def main():
     print("testenv: %s up in %.1fs" % (", ".join(services), took), file=sys.stderr, flush=True)
     child_env = dict(os.environ)
     child_env.update(env.vars)
+    # The command's temporary files (test fixtures, fluxs's own) go under the
+    # environment's directory, so a run leaves nothing behind in /tmp.
+    tmp = os.path.join(d, "tmp")
+    os.makedirs(tmp, mode=0o700, exist_ok=True)
+    child_env["TMPDIR"] = tmp
     rc = subprocess.call(cmd if a.command[0] != "--" else a.command[1:], env=child_env)
     return rc
 

@@ -333,6 +333,13 @@ class Lifecycle(unittest.TestCase):
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
+    def test_the_commands_temporary_files_go_with_the_environment(self):
+        p = run(sys.executable, TESTENV, "run", "--services", "webhook", "--", "sh", "-c",
+                'echo "$TMPDIR"; mkdir "$TMPDIR/fixture" && touch "$TMPDIR/fixture/file"')
+        tmp = p.stdout.strip()
+        self.assertTrue(tmp.endswith("/tmp") and os.path.basename(os.path.dirname(tmp)).startswith("fluxs-testenv-"), tmp)
+        self.assertFalse(os.path.exists(tmp), "%s is left behind" % tmp)
+
 
 if __name__ == "__main__":
     unittest.main()
