@@ -35,6 +35,9 @@ struct FieldSpec {
         self.create = create
     }
 
+    /// What makes two field specs the same one when configurations merge.
+    var identity: String { "\(group ?? "")|\(version ?? "")|\(kind ?? "")|\(path.joined(separator: "/"))|\(create)|\(lists.sorted())" }
+
     /// The indices (in `split(path)`) of the fields marked `[]`.
     static func listFields(_ path: String) -> Set<Int> {
         var out: Set<Int> = []
@@ -170,9 +173,8 @@ final class FieldConfig {
     /// `crds:` fields marked x-kubernetes-identity: the PrefixTransformer's field specs beside metadata/name (the
     /// name prefix is prepended to them too; the suffix is not).
     var identityFields: [FieldSpec] = []
-    /// referent kind → referrer field specs; a referent version when given (a `crds:` object reference's
-    /// x-kubernetes-object-ref-api-version, a `nameReference` entry's `version`) must be the referent's version.
-    var nameReferences: [(kind: String, group: String?, version: String?, specs: [FieldSpec])] = []
+    /// `nameReference:` rows of `configurations:` files and `crds:` (target type → referrer field specs).
+    var nameReferences: [NameReferenceEntry] = []
     /// The OpenAPI schema of the whole build (one for all levels, set by the first `openapi:` reached).
     var schema = OpenAPISchema()
     /// The top kustomization asks for `buildMetadata: [transformerAnnotations]`: every level records its transformers.
@@ -225,10 +227,9 @@ final class FieldConfig {
     /// ResAccumulator.MergeConfig: a built base's field specs join this level's (repeated specs once).
     func merge(_ o: FieldConfig) throws {
         try checkJoin(o)
-        func key(_ f: FieldSpec) -> String { "\(f.group ?? "")|\(f.version ?? "")|\(f.kind ?? "")|\(f.path.joined(separator: "/"))|\(f.create)|\(f.lists.sorted())" }
         func union(_ a: [FieldSpec], _ b: [FieldSpec]) -> [FieldSpec] {
-            var seen = Set(a.map(key)), out = a
-            for f in b where seen.insert(key(f)).inserted { out.append(f) }
+            var seen = Set(a.map(\.identity)), out = a
+            for f in b where seen.insert(f.identity).inserted { out.append(f) }
             return out
         }
         commonLabels = union(commonLabels, o.commonLabels)
@@ -240,13 +241,22 @@ final class FieldConfig {
         namePrefix = union(namePrefix, o.namePrefix)
         nameSuffix = union(nameSuffix, o.nameSuffix)
         identityFields = union(identityFields, o.identityFields)
-        for nr in o.nameReferences {
-            if let i = nameReferences.firstIndex(where: { $0.kind == nr.kind && $0.group == nr.group && $0.version == nr.version }) {
-                nameReferences[i].specs = union(nameReferences[i].specs, nr.specs)
+        nameReferences = Self.merge(nameReferences, o.nameReferences)
+    }
+
+    /// nbrSlice.mergeAll: a row of the same type (kind, group, version) as an earlier one adds its referrer field
+    /// specs to it (repeated ones once); another type is a new row at the end.
+    static func merge(_ rows: [NameReferenceEntry], _ more: [NameReferenceEntry]) -> [NameReferenceEntry] {
+        var out = rows
+        for nr in more {
+            if let i = out.firstIndex(where: { $0.sameType(nr) }) {
+                var seen = Set(out[i].specs.map(\.identity))
+                out[i].specs += nr.specs.filter { seen.insert($0.identity).inserted }
             } else {
-                nameReferences.append(nr)
+                out.append(nr)
             }
         }
+        return out
     }
 
     /// `crds:` files (api/internal/accumulator/loadconfigfromcrds.go): OpenAPI definitions (type name → {Schema,
@@ -284,10 +294,11 @@ final class FieldConfig {
             if p["x-kubernetes-annotation"]?.string != nil { commonAnnotations.append(spec) }
             if p["x-kubernetes-label-selector"]?.string != nil { commonLabels.append(spec) }
             if p["x-kubernetes-identity"]?.string != nil { identityFields.append(spec) }
+            // loadconfigfromcrds.go: the referral's type is the extension's kind with its api-version as the version.
             if let version = p["x-kubernetes-object-ref-api-version"]?.string, let target = p["x-kubernetes-object-ref-kind"]?.string {
                 var ref = spec
                 ref.path = here + [p["x-kubernetes-object-ref-name-key"]?.string ?? "name"]
-                nameReferences.append((target, nil, version.isEmpty ? nil : version, [ref]))
+                nameReferences = Self.merge(nameReferences, [NameReferenceEntry(kind: target, version: version.isEmpty ? nil : version, specs: [ref])])
             }
             if let r = p["$ref"]?.string { walk(types, r, kind: kind, path: here, depth: depth + 1) }
         }
@@ -311,8 +322,9 @@ final class FieldConfig {
                 conf.nameSuffix += (doc["nameSuffix"]?.array ?? []).map(FieldSpec.init)
                 for nr in doc["nameReference"]?.array ?? [] {
                     guard let kind = nr["kind"]?.string else { continue }
-                    let version = nr["version"]?.string
-                    conf.nameReferences.append((kind, nr["group"]?.string, version?.isEmpty == false ? version : nil, (nr["fieldSpecs"]?.array ?? []).map(FieldSpec.init)))
+                    conf.nameReferences = Self.merge(conf.nameReferences, [NameReferenceEntry(kind: kind, group: nr["group"]?.string,
+                                                                                               version: nr["version"]?.string,
+                                                                                               specs: (nr["fieldSpecs"]?.array ?? []).map(FieldSpec.init))])
                 }
             }
         }
@@ -339,7 +351,7 @@ final class FieldConfig {
         namePrefix += o.namePrefix
         nameSuffix += o.nameSuffix
         identityFields += o.identityFields
-        nameReferences += o.nameReferences
+        nameReferences = Self.merge(nameReferences, o.nameReferences)
     }
 
 }

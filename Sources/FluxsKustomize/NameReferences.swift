@@ -11,15 +11,15 @@ enum NameReferences {
     /// suffixes. Several left that differ is an error, as in kustomize.
     /// Lookups shared by every referrer of one build: objects by (kind, previous name), by original namespace.
     struct Index {
-        let byPrevious: [String: [Int]]
+        let byPrevious: [String: [Int]]  // previous name → objects
         let byOriginalNamespace: [String: [Int]]
         /// The same lists split by the last prefix and last suffix (kustomize's affix sieve compares list endings),
         /// so that picking one of many same-named referrals (a `settings` ConfigMap in each of N prefixed bases)
         /// costs the few that can match, not all N.
         let byAffix: [String: [Int]]
 
-        static func affixKey(_ kindName: String, _ prefixes: [String], _ suffixes: [String]) -> String {
-            kindName + "\u{0}" + (prefixes.last ?? "\u{1}") + "\u{0}" + (suffixes.last ?? "\u{1}")
+        static func affixKey(_ name: String, _ prefixes: [String], _ suffixes: [String]) -> String {
+            name + "\u{0}" + (prefixes.last ?? "\u{1}") + "\u{0}" + (suffixes.last ?? "\u{1}")
         }
 
         init(_ res: [Resource]) {
@@ -27,12 +27,12 @@ enum NameReferences {
             var orig: [String: [Int]] = [:]
             var affix: [String: [Int]] = [:]
             for (j, r) in res.enumerated() {
+                // previousNameMatches: any earlier id's name (an object never renamed has none: nothing to follow).
                 for name in Set(r.previous.map(\.name)) {
-                    prev[r.kind + "\u{0}" + name, default: []].append(j)
-                    let kn = r.kind + "\u{0}" + name
-                    affix[Index.affixKey(kn, r.prefixes, r.suffixes), default: []].append(j)
-                    affix["p\u{0}" + Index.affixKey(kn, r.prefixes, []), default: []].append(j)
-                    affix["s\u{0}" + Index.affixKey(kn, [], r.suffixes), default: []].append(j)
+                    prev[name, default: []].append(j)
+                    affix[Index.affixKey(name, r.prefixes, r.suffixes), default: []].append(j)
+                    affix["p\u{0}" + Index.affixKey(name, r.prefixes, []), default: []].append(j)
+                    affix["s\u{0}" + Index.affixKey(name, [], r.suffixes), default: []].append(j)
                 }
                 if !Transformers.isClusterScoped(r) {
                     let ns = r.previous.first?.namespace ?? r.namespace
@@ -92,13 +92,21 @@ enum NameReferences {
             return Self.sameEnding(r.prefixes, o.prefixes) && Self.sameEnding(r.suffixes, o.suffixes)
         }
 
-        func select(_ old: String, kind: String, group: String?, version: String? = nil, field: String, where keep: (Int) -> Bool,
-                    sameNamespace: Bool) throws -> Resource? {
-            let kindName = kind + "\u{0}" + old
-            let all = index.byPrevious[kindName] ?? []
+        /// previousIdSelectedByGvk: one of the object's earlier ids (the earlier kind with the current group and
+        /// version, as utils.PrevIds makes them) is of the type.
+        static func earlierId(_ r: Resource, of type: NameReferenceEntry) -> Bool {
+            let g = r.group, v = r.version
+            return r.previous.contains { type.selects(kind: $0.kind, group: g, version: v) }
+        }
+
+        func select(_ old: String, target: NameReferenceEntry, roleRef: NameReferenceEntry?, field: String,
+                    where keep: (Int) -> Bool, sameNamespace: Bool) throws -> Resource? {
+            let kindName = old
+            let all = index.byPrevious[old] ?? []
             func passes(_ j: Int) -> Bool {
                 let r = res[j]
-                guard visible(j) && keep(j) && (group == nil || r.group == group) && (version == nil || r.version == version) else { return false }
+                guard visible(j) && keep(j) && Self.earlierId(r, of: target) else { return false }
+                if let roleRef, !Self.earlierId(r, of: roleRef) { return false }
                 return referrerClusterScoped || Transformers.isClusterScoped(r) || r.kind == "ServiceAccount" || nsEquals(r.namespace, referrer.namespace)
             }
             // One candidate: it is the referral. Two or more: the affix sieve, over the buckets that can pass it.
@@ -128,8 +136,8 @@ enum NameReferences {
         }
 
         /// The new name for a reference held in a string, nil when it stays.
-        func scalar(_ old: String, kind: String, group: String? = nil, version: String? = nil, field: String) throws -> String? {
-            guard let r = try select(old, kind: kind, group: group, version: version, field: field, where: { _ in true }, sameNamespace: false),
+        func scalar(_ old: String, target: NameReferenceEntry, roleRef: NameReferenceEntry?, field: String) throws -> String? {
+            guard let r = try select(old, target: target, roleRef: roleRef, field: field, where: { _ in true }, sameNamespace: false),
                   r.name != old else { return nil }
             return r.name
         }
@@ -138,8 +146,12 @@ enum NameReferences {
 
         /// A reference held in a map with `name` (and `namespace`): both follow the referral. With a namespace, the
         /// candidates are those originally in it if any visible object was, else those now in it.
-        func mapping(_ m: Node, kind: String, group: String? = nil, version: String? = nil, field: String) throws -> Node? {
-            guard let old = m["name"]?.string else { return nil }
+        func mapping(_ m: Node, target: NameReferenceEntry, roleRef: NameReferenceEntry?, field: String) throws -> Node? {
+            // setMapping: the field must hold a `name` to update ("path config error").
+            guard let nameNode = m.map?["name"] else {
+                throw KustomizeError("updating name reference in '\(field)' field of '\(referrer.id)': path config error; no 'name' field in node")
+            }
+            guard let old = nameNode.text else { return nil }
             var keep: (Int) -> Bool = { _ in true }
             if let nsNode = m.map?["namespace"] {
                 let ns = nsNode.text ?? ""
@@ -152,7 +164,7 @@ enum NameReferences {
                     keep = { j in !Transformers.isClusterScoped(res[j]) && effective(res[j].namespace) == ns }
                 }
             }
-            guard let r = try select(old, kind: kind, group: group, version: version, field: field, where: keep, sameNamespace: true) else { return nil }
+            guard let r = try select(old, target: target, roleRef: roleRef, field: field, where: keep, sameNamespace: true) else { return nil }
             if r.name == old && r.namespace.isEmpty { return nil }
             var out = m
             out["name"] = .string(r.name)
@@ -162,55 +174,70 @@ enum NameReferences {
     }
 
     /// Runs once, after the whole build renamed objects: every field of the name reference table (kustomize's
-    /// defaults, then `configurations:`) that names a renamed object is updated, in the table's order.
+    /// defaults merged with `configurations:` and `crds:`) that names a renamed object is updated, in the table's order.
     static func fix(_ res: inout [Resource], config: FieldConfig = FieldConfig()) throws {
-        let table = NameReferenceTable.defaults.map { ($0.kind, $0.group, String?.none, $0.specs) } + config.nameReferences
+        let table = FieldConfig.merge(NameReferenceTable.defaults, config.nameReferences)
         let index = Index(res)
         // Referrals read a snapshot: writing into `res` while they hold it copied the whole array per object (N²).
         // Only reference fields change here, never the names, namespaces and affixes the selection reads.
         let snapshot = res
         var fixed: [(Int, Node)] = []
-        // The table's (target, field) pairs that can apply to each referrer kind, in table order.
-        var byKind: [String: [(target: String, version: String?, spec: FieldSpec)]] = [:]
+        // The table's (target, field) pairs that can apply to each referrer type, in table order. A referrer is
+        // chosen by its original id (resourceOrgIds in namereferencetransformer.go: the first earlier kind, the
+        // current group and version); its field is then updated whatever its kind is now.
+        var byType: [String: [(target: NameReferenceEntry, spec: FieldSpec)]] = [:]
         for i in res.indices {
-            // Referrers are selected by their original id's type (resourceOrgIds in namereferencetransformer.go);
-            // the field is then updated whatever the current kind (NameFieldToUpdate takes the referrer's GVK).
-            let kind = res[i].previous.first?.kind ?? res[i].kind
-            if byKind[kind] == nil {
-                byKind[kind] = table.flatMap { t in t.specs.filter { ($0.kind == nil || $0.kind == kind) && !$0.path.isEmpty }.map { (t.kind, t.version, $0) } }
+            let r = res[i]
+            let kind = r.previous.first?.kind ?? r.kind, group = r.group, version = r.version
+            let type = kind + "\u{0}" + group + "\u{0}" + version
+            if byType[type] == nil {
+                byType[type] = table.flatMap { t in
+                    t.specs.filter { s in
+                        !s.path.isEmpty && ((s.kind ?? "").isEmpty || s.kind == kind) && ((s.group ?? "").isEmpty || s.group == group)
+                            && ((s.version ?? "").isEmpty || s.version == version)
+                    }.map { (t, $0) }
+                }
             }
-            let entries = byKind[kind]!
-            if entries.isEmpty && res[i].kind != "RoleBinding" { continue }
+            let entries = byType[type]!
+            // Only objects with table fields are referrers (fMap); only those have their RoleBinding subjects read.
+            if entries.isEmpty { continue }
             let refs = try Referrals(snapshot, i, index: index)
-            var n = res[i].node
-            for (target, version, spec) in entries {
-                guard spec.applies(to: refs.referrer, kind: kind) else { continue }
+            var n = r.node
+            for (target, spec) in entries {
                 let field = spec.path.joined(separator: "/")
                 // The walk fails on a scalar in the way, whether or not anything would be renamed (namereference.go
-                // gives every referrer of the field spec's kind the filter).
+                // gives every referrer of the field spec's type the filter).
                 if let e = FieldSpec.blocked(n, spec.path[...]) {
-                    let id = res[i].id
+                    let id = r.id
                     throw KustomizeError("updating name reference in '\(field)' field of '\(id)': considering field '\(field)' of object \(id): \(e)")
                 }
-                // Most of a kind's table fields are absent from a given object: a read-only look first.
+                // Most of a type's table fields are absent from a given object: a read-only look first.
                 guard FieldSpec.reaches(n, spec.path[...]) else { continue }
-                var group: String?
-                if field == "roleRef/name" {
-                    // kustomize's roleRefFilter: the binding's roleRef names the kind and group of the referral.
-                    guard n["roleRef"]?["kind"]?.string == target else { continue }
-                    group = n["roleRef"]?["apiGroup"]?.string
+                // roleRefFilter: a field ending in roleRef/name also needs an earlier id of the roleRef's kind and
+                // apiGroup; a roleRef without either lets every candidate through.
+                var roleRef: NameReferenceEntry?
+                // (getRoleRefGvk reads each field's text as written, "" for a map or list.)
+                if field.hasSuffix("roleRef/name"), let ref = r.node["roleRef"]?.map, let g = ref["apiGroup"], let k = ref["kind"] {
+                    roleRef = NameReferenceEntry(kind: k.scalarValue?.value ?? "", group: g.scalarValue?.value ?? "", version: nil, specs: [])
                 }
                 var failure: Error?
                 func update(_ v: Node) throws -> Node? {
-                    if let old = v.string { return try refs.scalar(old, kind: target, group: group, version: version, field: field).map { .string($0) } }
-                    if v.map != nil { return try refs.mapping(v, kind: target, group: group, version: version, field: field) }
+                    if v.map != nil { return try refs.mapping(v, target: target, roleRef: roleRef, field: field) }
+                    if let old = v.text { return try refs.scalar(old, target: target, roleRef: roleRef, field: field).map { .string($0) } }
                     return nil
                 }
                 FieldSpec.visit(&n, spec.path[...], create: false) { v in
-                    guard let value = v else { return }
+                    guard let value = v, !value.isNull else { return }
                     do {
                         if case .sequence(var items) = value {
-                            for k in items.indices { if let new = try update(items[k]) { items[k] = new } }
+                            for k in items.indices where !items[k].isNull {
+                                if case .sequence = items[k] {
+                                    // seqFilter: a list's items are names or maps holding one.
+                                    throw KustomizeError("updating name reference in '\(field)' field of '\(refs.referrer.id)': "
+                                                         + "a list item is expected to be either a string or a map of string")
+                                }
+                                if let new = try update(items[k]) { items[k] = new }
+                            }
                             v = .sequence(items)
                         } else if let new = try update(value) {
                             v = new
