@@ -81,6 +81,19 @@ struct FieldSpec {
         return out.filter { !$0.isEmpty }.map { $0.hasSuffix("[]") ? String($0.dropLast(2)) : $0 }
     }
 
+    /// An object's kind, group and version, read once for many field specs.
+    struct ObjectType {
+        let kind: String, group: String, version: String
+        init(_ r: Resource) { kind = r.kind; group = r.group; version = r.version }
+    }
+
+    func applies(to t: ObjectType) -> Bool {
+        if let kind, kind != t.kind { return false }
+        if let group, group != t.group { return false }
+        if let version, version != t.version { return false }
+        return true
+    }
+
     func applies(to r: Resource, kind objectKind: String? = nil) -> Bool {
         if let kind, kind != (objectKind ?? r.kind) { return false }
         if let group, group != r.group { return false }

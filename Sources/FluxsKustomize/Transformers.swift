@@ -164,11 +164,15 @@ enum Transformers {
     }
 
     static func custom(_ specs: [FieldSpec], _ pairs: Mapping, _ res: inout [Resource]) {
+        // The objects' types and the values to set are read once, not per field spec and object.
+        let types = res.map(FieldSpec.ObjectType.init)
+        let values = pairs.entries.map { ($0.key, Node.string($0.value.text ?? "")) }
         for spec in specs where !spec.path.isEmpty {
-            for i in res.indices where spec.applies(to: res[i]) {
+            for i in res.indices where spec.applies(to: types[i]) {
                 spec.visit(&res[i].node) { v in
                     var m = v?.map ?? Mapping()
-                    for (k, val) in pairs.entries { m[k] = .string(val.text ?? "") }
+                    v = nil
+                    for (k, val) in values { m[k] = val }
                     v = .mapping(m)
                 }
             }
@@ -328,15 +332,13 @@ enum Transformers {
             switch n {
             case .mapping:
                 n.withMapping { m in
-                    for key in m.keys {
-                        m.withValue(key) { child in
-                            if case .scalar = child { return }
-                            walk(&child)
-                            guard key == "containers" || key == "initContainers" else { return }
-                            child.withSequence { list in
-                                for j in list.indices {
-                                    if let image = list[j]["image"]?.string, let new = rewrite(image) { list[j]["image"] = .string(new) }
-                                }
+                    m.forEachValue { key, child in
+                        if case .scalar = child { return }
+                        walk(&child)
+                        guard key == "containers" || key == "initContainers" else { return }
+                        child.withSequence { list in
+                            for j in list.indices {
+                                if let image = list[j]["image"]?.string, let new = rewrite(image) { list[j]["image"] = .string(new) }
                             }
                         }
                     }
@@ -383,8 +385,7 @@ struct ValueAliases {
         func walk(_ n: Node) {
             switch n {
             case .mapping(let m):
-                for ck in m.keys {
-                    guard let cv = m[ck] else { continue }
+                for (ck, cv) in zip(m.keys, m.values) {
                     if case .scalar(let s) = cv {
                         if ck == k, s.value == value { out.append(path) }
                         continue

@@ -113,10 +113,17 @@ final class LibYAMLEmitter {
         case .mapping(let m):
             yaml_mapping_start_event_initialize(&ev, nil, nil, 1, YAML_BLOCK_MAPPING_STYLE)
             try emit(&ev)
-            let keys = sortKeys ? m.keys.sorted(by: Resolver.goKeyLess) : m.keys
-            for k in keys {
-                try scalar(k, style: KubeYAMLStyle.stringStyle(k))
-                try write(m[k]!, sortKeys: sortKeys)
+            let keys = m.keys, values = m.values
+            if sortKeys && !Resolver.goKeysSorted(keys) {
+                for i in keys.indices.sorted(by: { Resolver.goKeyLess(keys[$0], keys[$1]) }) {
+                    try scalar(keys[i], style: KubeYAMLStyle.stringStyle(keys[i]))
+                    try write(values[i], sortKeys: sortKeys)
+                }
+            } else {
+                for i in keys.indices {
+                    try scalar(keys[i], style: KubeYAMLStyle.stringStyle(keys[i]))
+                    try write(values[i], sortKeys: sortKeys)
+                }
             }
             yaml_mapping_end_event_initialize(&ev)
             try emit(&ev)

@@ -69,60 +69,115 @@ extension Scalar: Hashable {
 }
 
 /// An insertion-ordered string-keyed mapping.
+///
+/// Keys and values are kept in two parallel arrays. A mapping of up to `indexedFrom` keys (nearly every mapping of a
+/// Kubernetes object) is searched linearly: comparing short strings (most keys fit Swift's 15-byte inline form, so
+/// equality is two word compares) costs less than hashing them, and no hash table is allocated per mapping. Larger
+/// mappings (a ConfigMap's data, an OpenAPI schema's properties) also keep a key → position table.
 public struct Mapping: Sendable, Equatable, Hashable {
     public private(set) var keys: [String] = []
-    private var storage: [String: Node] = [:]
+    /// The values, in key order (`values[i]` belongs to `keys[i]`).
+    public private(set) var values: [Node] = []
+    private var index: [String: Int]? = nil
+    static let indexedFrom = 12
 
     public init() {}
 
     public init(_ pairs: [(String, Node)]) {
+        keys.reserveCapacity(pairs.count)
+        values.reserveCapacity(pairs.count)
         for (k, v) in pairs { self[k] = v }
     }
 
     public var count: Int { keys.count }
     public var isEmpty: Bool { keys.isEmpty }
 
+    /// The position of `key` in `keys`.
+    @inline(__always)
+    func position(_ key: String) -> Int? {
+        if let index { return index[key] }
+        var i = 0
+        let n = keys.count
+        while i < n {
+            if keys[i] == key { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    private mutating func reindex() {
+        guard keys.count > Self.indexedFrom else { index = nil; return }
+        var t: [String: Int] = [:]
+        t.reserveCapacity(keys.count)
+        for (i, k) in keys.enumerated() { t[k] = i }
+        index = t
+    }
+
+    /// Appends a key known to be absent.
+    mutating func appendNew(_ key: String, _ value: Node) {
+        keys.append(key)
+        values.append(value)
+        if index != nil { index![key] = keys.count - 1 } else if keys.count > Self.indexedFrom { reindex() }
+    }
+
     public subscript(key: String) -> Node? {
-        get { storage[key] }
+        get { position(key).map { values[$0] } }
         set {
             if let v = newValue {
-                if storage.updateValue(v, forKey: key) == nil { keys.append(key) }
-            } else if storage.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+                if let i = position(key) { values[i] = v } else { appendNew(key, v) }
+            } else if let i = position(key) {
+                keys.remove(at: i)
+                values.remove(at: i)
+                if index != nil { reindex() }
             }
         }
     }
 
-    public func contains(_ key: String) -> Bool { storage[key] != nil }
+    public func contains(_ key: String) -> Bool { position(key) != nil }
 
-    /// Changes the value at `key` in place (Dictionary's modify accessor moves it out, so a value held once is not
-    /// copied); nil, and `body` not run, when the key is missing. The key order is unchanged.
+    /// Changes the value at `key` in place (a value held once is not copied); nil, and `body` not run, when the key
+    /// is missing. The key order is unchanged.
     @discardableResult
     public mutating func withValue<R>(_ key: String, _ body: (inout Node) throws -> R) rethrows -> R? {
-        guard storage[key] != nil else { return nil }
-        return try body(&storage[key]!)
+        guard let i = position(key) else { return nil }
+        return try body(&values[i])
+    }
+
+    /// Calls `body` with each key and its value, in order, the value changed in place (no look-up per key).
+    public mutating func forEachValue(_ body: (String, inout Node) throws -> Void) rethrows {
+        for i in keys.indices { try body(keys[i], &values[i]) }
     }
 
     /// Pairs in insertion order.
-    public var entries: [(key: String, value: Node)] { keys.map { ($0, storage[$0]!) } }
-
-    public var values: [Node] { keys.map { storage[$0]! } }
+    public var entries: [(key: String, value: Node)] { Array(zip(keys, values)) }
 
     /// Rename or reorder: replace the key list by a permutation of itself.
     public mutating func reorder(_ newKeys: [String]) {
         precondition(Set(newKeys) == Set(keys) && newKeys.count == keys.count, "reorder needs a permutation")
+        values = newKeys.map { values[position($0)!] }
         keys = newKeys
+        reindex()
     }
 
-    public mutating func sortKeys(by less: (String, String) -> Bool) { keys.sort(by: less) }
+    public mutating func sortKeys(by less: (String, String) -> Bool) {
+        let order = keys.indices.sorted { less(keys[$0], keys[$1]) }
+        keys = order.map { keys[$0] }
+        values = order.map { values[$0] }
+        reindex()
+    }
 
+    /// Equal when they hold the same keys with equal values, in any order.
     public static func == (a: Mapping, b: Mapping) -> Bool {
-        a.storage == b.storage
+        guard a.count == b.count else { return false }
+        for i in a.keys.indices {
+            guard let j = b.position(a.keys[i]), a.values[i] == b.values[j] else { return false }
+        }
+        return true
     }
 
     public func hash(into h: inout Hasher) {
         h.combine(keys.count)
-        for k in keys.sorted() { h.combine(k); h.combine(storage[k]!) }
+        for i in keys.indices.sorted(by: { keys[$0] < keys[$1] }) { h.combine(keys[i]); h.combine(values[i]) }
     }
 }
 
@@ -181,11 +236,7 @@ public indirect enum Node: Sendable, Equatable, Hashable {
 
     public subscript(key: String) -> Node? {
         get { map?[key] }
-        set {
-            guard case .mapping(var m) = self else { return }
-            m[key] = newValue
-            self = .mapping(m)
-        }
+        set { withMapping { $0[key] = newValue } }
     }
 
     /// Changes this node's mapping in place: the node lets go of it first, so a tree held once is changed without
@@ -223,16 +274,12 @@ public indirect enum Node: Sendable, Equatable, Hashable {
     /// Sets a value at a path of mapping keys, creating mappings on the way.
     public mutating func set(_ path: [String], _ value: Node?) {
         guard let first = path.first else { if let v = value { self = v }; return }
-        guard case .mapping(var m) = self else { return }
-        if path.count == 1 {
-            m[first] = value
-        } else {
-            var child = m[first] ?? .emptyMap
-            if child.map == nil { child = .emptyMap }
-            child.set(Array(path.dropFirst()), value)
-            m[first] = child
+        // In place (withMapping/withValue): a copy of each mapping on the path was made and written back.
+        withMapping { m in
+            if path.count == 1 { m[first] = value; return }
+            if m[first]?.map == nil { m[first] = .emptyMap }
+            m.withValue(first) { $0.set(Array(path.dropFirst()), value) }
         }
-        self = .mapping(m)
     }
 }
 

@@ -231,7 +231,8 @@ struct TreeBuilder {
             depth += 1
             if depth > Self.maxDepth { throw depthError(ev) }
             var m = Mapping()
-            var lines: [String: Int] = [:]
+            // The line of each key, by its position in `m` (no table per mapping).
+            var lines: [Int] = []
             var merges: [Node] = []
             var total = 1, height = 0
             while true {
@@ -256,12 +257,17 @@ struct TreeBuilder {
                 default:
                     throw YAMLError(file: file, line: ke.line, column: ke.column, message: "complex mapping keys are not supported")
                 }
-                if let prev = lines[key], !allowDuplicateKeys {
-                    throw YAMLError(file: file, line: ke.line, column: ke.column,
-                                    message: "mapping key \"\(key)\" already defined at line \(prev)")
+                if let at = m.position(key) {
+                    if !allowDuplicateKeys {
+                        throw YAMLError(file: file, line: ke.line, column: ke.column,
+                                        message: "mapping key \"\(key)\" already defined at line \(lines[at])")
+                    }
+                    lines[at] = ke.line
+                    m[key] = value
+                } else {
+                    lines.append(ke.line)
+                    m.appendNew(key, value)
                 }
-                lines[key] = ke.line
-                m[key] = value
             }
             for merge in merges {
                 let sources: [Node] = merge.array ?? [merge]

@@ -17,6 +17,15 @@ public enum Resolver {
         let numeric = first == UInt8(ascii: ".") || first == UInt8(ascii: "+") || first == UInt8(ascii: "-")
             || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
         if !short && !numeric { return .string }
+        // The keywords start with one of these (`~`, true/false, null, and yaml.v2's y/yes/on/off/n/no).
+        if !numeric {
+            switch first {
+            case UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "~"),
+                 UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "y"), UInt8(ascii: "Y"), UInt8(ascii: "o"), UInt8(ascii: "O"):
+                break
+            default: return .string
+            }
+        }
         switch s {
         case "true", "True", "TRUE", "false", "False", "FALSE": return .bool
         case "~", "null", "Null", "NULL": return .null
@@ -323,6 +332,9 @@ public enum Resolver {
     /// The order yaml.v2 sorts mapping keys in (letters by code point, digit runs by value).
     public static func goKeyLess(_ a: String, _ b: String) -> Bool {
         if a == b { return false }
+        // ASCII keys (nearly all) are compared on their bytes in place; the scalar arrays below cost two allocations.
+        var a = a, b = b
+        if let r = a.withUTF8({ ab in b.withUTF8 { bb in asciiKeyLess(ab, bb) } }) { return r }
         let ar = Array(a.unicodeScalars), br = Array(b.unicodeScalars)
         var i = 0
         while i < ar.count && i < br.count {
@@ -344,6 +356,48 @@ public enum Resolver {
             if an != bn { return an < bn }
             if ai != bi { return ai < bi }
             return ar[i].value < br[i].value
+        }
+        return ar.count < br.count
+    }
+
+    /// Whether `keys` are in goKeyLess order already (each key before the next): a mapping read from a file
+    /// written by kubectl or kustomize is, and needs no sort.
+    public static func goKeysSorted(_ keys: [String]) -> Bool {
+        var i = 1
+        while i < keys.count {
+            if !goKeyLess(keys[i - 1], keys[i]) { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// goKeyLess on two ASCII strings' bytes; nil when either has a non-ASCII byte (letters and digits beyond
+    /// ASCII need the Unicode categories).
+    static func asciiKeyLess(_ ar: UnsafeBufferPointer<UInt8>, _ br: UnsafeBufferPointer<UInt8>) -> Bool? {
+        for c in ar where c >= 0x80 { return nil }
+        for c in br where c >= 0x80 { return nil }
+        @inline(__always) func letter(_ c: UInt8) -> Bool { (c >= 65 && c <= 90) || (c >= 97 && c <= 122) }
+        @inline(__always) func digit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
+        var i = 0
+        while i < ar.count && i < br.count {
+            if ar[i] == br[i] { i += 1; continue }
+            let al = letter(ar[i]), bl = letter(br[i])
+            if al && bl { return ar[i] < br[i] }
+            if al || bl { return bl }
+            var an: Int64 = 0, bn: Int64 = 0
+            if ar[i] == 48 || br[i] == 48 {
+                var j = i - 1
+                while j >= 0 && digit(ar[j]) {
+                    if ar[j] != 48 { an = 1; bn = 1; break }
+                    j -= 1
+                }
+            }
+            var ai = i, bi = i
+            while ai < ar.count && digit(ar[ai]) { an = an &* 10 &+ Int64(ar[ai]) - 48; ai += 1 }
+            while bi < br.count && digit(br[bi]) { bn = bn &* 10 &+ Int64(br[bi]) - 48; bi += 1 }
+            if an != bn { return an < bn }
+            if ai != bi { return ai < bi }
+            return ar[i] < br[i]
         }
         return ar.count < br.count
     }

@@ -144,3 +144,54 @@ final class JSONTests: XCTestCase {
         XCTAssertNil(Base64.decode("a*b"))
     }
 }
+
+final class MappingTests: XCTestCase {
+    /// Small mappings are searched, large ones indexed: both must keep order, find, replace and remove alike.
+    func testSmallAndIndexedMappingsAgree() {
+        for n in [3, Mapping.indexedFrom, Mapping.indexedFrom + 1, 40] {
+            var m = Mapping()
+            for i in 0..<n { m["k\(i)"] = .int(i) }
+            XCTAssertEqual(m.keys, (0..<n).map { "k\($0)" })
+            for i in 0..<n { XCTAssertEqual(m["k\(i)"]?.int, i, "n=\(n)") }
+            XCTAssertNil(m["k\(n)"])
+            m["k1"] = "one"
+            XCTAssertEqual(m.keys.count, n)
+            XCTAssertEqual(m["k1"]?.string, "one")
+            m["k0"] = nil
+            XCTAssertEqual(m.keys.first, "k1")
+            for i in 1..<n { XCTAssertEqual(m["k\(i)"] != nil, true, "n=\(n) i=\(i)") }
+            XCTAssertEqual(m["k2"]?.int, 2)
+            m.withValue("k2") { $0 = .bool(true) }
+            XCTAssertEqual(m["k2"]?.bool, true)
+            var r = m
+            r.reorder(m.keys.reversed())
+            XCTAssertEqual(r.keys, m.keys.reversed())
+            XCTAssertEqual(r["k1"]?.string, "one")
+            XCTAssertEqual(r, m)
+            XCTAssertEqual(r.hashValue, m.hashValue)
+            r.sortKeys(by: >)
+            XCTAssertEqual(r.keys, m.keys.sorted(by: >))
+            XCTAssertEqual(r[r.keys[0]], m[r.keys[0]])
+            r["k1"] = "other"
+            XCTAssertNotEqual(r, m)
+        }
+    }
+
+    func testDuplicateKeyInLargeMappingNamesItsLine() {
+        let text = (0..<30).map { "k\($0): \($0)\n" }.joined() + "k3: again\n"
+        XCTAssertThrowsError(try YAML.parse(text)) { e in
+            XCTAssertTrue("\(e)".contains("mapping key \"k3\" already defined at line 4"), "\(e)")
+        }
+        XCTAssertEqual(try YAML.parseLenient(text)["k3"]?.string, "again")
+        XCTAssertEqual(try YAML.parseLenient(text).map?.keys.count, 30)
+    }
+
+    /// The byte comparison of ASCII keys and the scalar one agree; non-ASCII letters sort as letters.
+    func testGoKeyOrderASCIIAndUnicode() {
+        let want = ["0", "9", "10", "a", "a0", "a00", "a1", "ab", "b", "é", "éa"]
+        XCTAssertEqual(want.reversed().sorted(by: Resolver.goKeyLess), want)
+        XCTAssertTrue(Resolver.goKeysSorted(want))
+        XCTAssertFalse(Resolver.goKeysSorted(["b", "a"]))
+        XCTAssertEqual(try Node.map([("b", 1), ("a", 2), ("a10", 3), ("a9", 4)]).yamlString(), "a: 2\na9: 4\na10: 3\nb: 1\n")
+    }
+}
