@@ -59,7 +59,7 @@ final class KubernetesYAMLTests: XCTestCase {
     /// kustomize's reason for refusing b.yaml, from its error line, or nil when it built.
     func kustomizeCause(_ text: String, dir: URL) throws -> String? {
         try TestEnv.write(text, to: dir.appendingPathComponent("b.yaml"))
-        let r = try TestEnv.run("kubectl", ["kustomize", dir.path])
+        let r = try TestEnv.kustomize([dir.path])
         if r.status == 0 { return nil }
         var s = r.stderr
         for start in ["accumulating resources from 'b.yaml': "] {

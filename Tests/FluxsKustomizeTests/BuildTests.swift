@@ -15,7 +15,7 @@ final class KustomizeBuildTests: XCTestCase {
         let root = try tree(files)
         defer { try? FileManager.default.removeItem(at: root) }
         let path = dir.isEmpty ? root.path : root.appendingPathComponent(dir).path
-        let want = try TestEnv.run("kubectl", ["kustomize", path])
+        let want = try TestEnv.kustomize([path])
         XCTAssertEqual(want.status, 0, want.stderr, file: file, line: line)
         let got = try Kustomizer().render(path)
         XCTAssertEqual(got, want.stdout, file: file, line: line)
@@ -187,7 +187,7 @@ final class KustomizeBuildTests: XCTestCase {
             "a/kustomization.yaml": "namePrefix: a-\nnameSuffix: -x\nresources: [sa.yaml, ../base]\n",
         ])
         defer { try? FileManager.default.removeItem(at: two) }
-        let oracle = try TestEnv.run("kubectl", ["kustomize", two.appendingPathComponent("a").path])
+        let oracle = try TestEnv.kustomize([two.appendingPathComponent("a").path])
         XCTAssertNotEqual(oracle.status, 0)
         XCTAssertTrue(oracle.stderr.contains("found multiple possible referrals: ServiceAccount.v1.[noGrp]/a-sa-x.[noNs], ServiceAccount.v1.[noGrp]/a-pfx-sa-sfx-x.[noNs]"), oracle.stderr)
         XCTAssertThrowsError(try Kustomizer().build(two.appendingPathComponent("a").path)) { e in

@@ -106,7 +106,7 @@ final class ConfinementTests: XCTestCase {
         try kustomization("configMapGenerator:\n- name: x\n  envs:\n  - leak.env\n")
         try link("leak.env", to: outside.appendingPathComponent("creds.env"))
         let dir = root.appendingPathComponent("app").path
-        let kubectl = try TestEnv.run("kubectl", ["kustomize", dir])
+        let kubectl = try TestEnv.kustomize([dir])
         XCTAssertNotEqual(kubectl.status, 0)
         XCTAssertTrue(kubectl.stderr.contains("security; file '\(dir)/leak.env' is not in or below '\(dir)'"), kubectl.stderr)
         XCTAssertThrowsError(try Kustomizer().build(dir)) {

@@ -26,7 +26,7 @@ public struct KustomizeOracle {
         let root = try tree(files)
         defer { try? FileManager.default.removeItem(at: root) }
         let dir = sub.isEmpty ? root.path : root.appendingPathComponent(sub).path
-        let want = try TestEnv.run("kubectl", ["kustomize", dir])
+        let want = try TestEnv.kustomize([dir])
         XCTAssertEqual(want.status, 0, want.stderr, file: file, line: line)
         let got = try render(dir)
         XCTAssertEqual(got, want.stdout, file: file, line: line)
@@ -38,7 +38,7 @@ public struct KustomizeOracle {
         let root = try tree(files)
         defer { try? FileManager.default.removeItem(at: root) }
         let dir = sub.isEmpty ? root.path : root.appendingPathComponent(sub).path
-        let want = try TestEnv.run("kubectl", ["kustomize", dir])
+        let want = try TestEnv.kustomize([dir])
         XCTAssertNotEqual(want.status, 0, "kubectl accepted the tree", file: file, line: line)
         XCTAssertTrue(want.stderr.contains(message), want.stderr, file: file, line: line)
         XCTAssertThrowsError(try render(dir), file: file, line: line) { e in

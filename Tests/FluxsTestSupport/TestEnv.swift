@@ -75,6 +75,16 @@ public enum TestEnv {
                    stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// `kubectl kustomize` as the kustomize oracle, always the same one: without a kubeconfig, so that a kubectl
+    /// that picks its version by the server's (the gcloud dispatcher: v1.33 with kustomize v5.6 against kubesim,
+    /// v1.32 with kustomize v5.5 otherwise) gives the version docs/kustomize.md was checked against. Its error
+    /// line's klog quoting (err="... \"x\" ...") is undone, so messages compare as kustomize wrote them.
+    public static func kustomize(_ args: [String], cwd: URL? = nil) throws -> Run {
+        var r = try run("kubectl", ["kustomize"] + args, env: ["KUBECONFIG": "/dev/null"], cwd: cwd)
+        r.stderr = r.stderr.replacingOccurrences(of: "\\\"", with: "\"")
+        return r
+    }
+
     /// Runs the fluxs binary.
     @discardableResult
     public static func fluxs(_ args: [String], env extra: [String: String] = [:], stdin: String? = nil, cwd: URL? = nil) throws -> Run {

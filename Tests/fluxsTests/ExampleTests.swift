@@ -27,7 +27,7 @@ final class ExampleTests: XCTestCase {
         for d in dirs {
             let ours = try TestEnv.fluxs(["kustomize", "build", d], cwd: root)
             XCTAssertEqual(ours.status, 0, "fluxs kustomize build \(d): \(ours.stderr)")
-            let kubectl = try TestEnv.run("kubectl", ["kustomize", d], cwd: root)
+            let kubectl = try TestEnv.kustomize([d], cwd: root)
             XCTAssertEqual(kubectl.status, 0, "kubectl kustomize \(d): \(kubectl.stderr)")
             XCTAssertFalse(kubectl.stdout.isEmpty, d)
             XCTAssertEqual(ours.stdout, kubectl.stdout, "fluxs and kubectl build \(d) differently")

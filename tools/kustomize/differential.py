@@ -789,8 +789,14 @@ class Case:
         return self.write_overlay(bases)
 
 
+# The oracle is always the same kubectl kustomize: without a kubeconfig, a kubectl that picks its version by the
+# server's (the gcloud dispatcher: v1.33/kustomize v5.6 against kubesim) runs its default (v1.32, kustomize v5.5).
+ORACLE_ENV = dict(os.environ, KUBECONFIG=os.devnull)
+
+
 def run(cmd, cwd):
-    p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=KUBECTL_TIMEOUT)
+    p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=KUBECTL_TIMEOUT,
+                       env=ORACLE_ENV if cmd[0] == "kubectl" else None)
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
 
