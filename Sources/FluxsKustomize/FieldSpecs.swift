@@ -84,7 +84,7 @@ struct FieldSpec {
     /// An object's kind, group and version, read once for many field specs.
     struct ObjectType {
         let kind: String, group: String, version: String
-        init(_ r: Resource) { kind = r.kind; group = r.group; version = r.version }
+        init(_ r: Resource, kind k: String? = nil) { kind = k ?? r.kind; group = r.group; version = r.version }
     }
 
     func applies(to t: ObjectType) -> Bool {
@@ -94,12 +94,8 @@ struct FieldSpec {
         return true
     }
 
-    func applies(to r: Resource, kind objectKind: String? = nil) -> Bool {
-        if let kind, kind != (objectKind ?? r.kind) { return false }
-        if let group, group != r.group { return false }
-        if let version, version != r.version { return false }
-        return true
-    }
+    /// The same for one object, as its kind is now or as `kind` (an earlier one).
+    func applies(to r: Resource, kind objectKind: String? = nil) -> Bool { applies(to: ObjectType(r, kind: objectKind)) }
 
     /// Calls `f` with each value at the path (sequences on the way are walked element by element).
     /// With `create`, missing mappings are made and `f` gets nil for the missing leaf.

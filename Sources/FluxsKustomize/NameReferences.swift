@@ -101,7 +101,6 @@ enum NameReferences {
 
         func select(_ old: String, target: NameReferenceEntry, roleRef: NameReferenceEntry?, field: String,
                     where keep: (Int) -> Bool, sameNamespace: Bool) throws -> Resource? {
-            let kindName = old
             let all = index.byPrevious[old] ?? []
             func passes(_ j: Int) -> Bool {
                 let r = res[j]
@@ -120,9 +119,9 @@ enum NameReferences {
             let o = referrer
             var keys: [String] = []
             switch (o.prefixes.last, o.suffixes.last) {
-            case let (p?, q?): for pre in [[], [p]] { for suf in [[], [q]] { keys.append(Index.affixKey(kindName, pre, suf)) } }
-            case let (p?, nil): for pre in [[], [p]] { keys.append("p\u{0}" + Index.affixKey(kindName, pre, [])) }
-            case let (nil, q?): for suf in [[], [q]] { keys.append("s\u{0}" + Index.affixKey(kindName, [], suf)) }
+            case let (p?, q?): for pre in [[], [p]] { for suf in [[], [q]] { keys.append(Index.affixKey(old, pre, suf)) } }
+            case let (p?, nil): for pre in [[], [p]] { keys.append("p\u{0}" + Index.affixKey(old, pre, [])) }
+            case let (nil, q?): for suf in [[], [q]] { keys.append("s\u{0}" + Index.affixKey(old, [], suf)) }
             case (nil, nil): break
             }
             if !keys.isEmpty { pool = Array(Set(keys.flatMap { index.byAffix[$0] ?? [] })).sorted() }

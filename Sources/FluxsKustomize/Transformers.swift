@@ -165,7 +165,7 @@ enum Transformers {
 
     static func custom(_ specs: [FieldSpec], _ pairs: Mapping, _ res: inout [Resource]) {
         // The objects' types and the values to set are read once, not per field spec and object.
-        let types = res.map(FieldSpec.ObjectType.init)
+        let types = res.map { FieldSpec.ObjectType($0) }
         let values = pairs.entries.map { ($0.key, Node.string($0.value.text ?? "")) }
         for spec in specs where !spec.path.isEmpty {
             for i in res.indices where spec.applies(to: types[i]) {
