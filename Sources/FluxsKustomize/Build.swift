@@ -222,6 +222,10 @@ struct Level {
             }
             var sub = Level(dir: cdir, stack: stack + [dir], vars: vars, top: top, config: config)
             res = try sub.accumulate(into: res, asComponent: true)
+            // accumulateDirectory: the component's accumulator (this level's) is merged into an empty one.
+            do { try config.remerge() } catch {
+                throw KustomizeError("accumulating components: accumulateDirectory: \"recursed merging from path '\(cdir)': \(error)\"")
+            }
         }
         try vars.add(k, level: dir)
         try Transformers.run(k, level: self, recordIn: relativePath(from: top, to: path), into: &res)

@@ -11,28 +11,40 @@ struct FieldSpec {
     /// Indices of path fields written `name[]` (a list): fieldspec.go never creates those, even with `create`.
     var lists: Set<Int> = []
 
+    /// fieldspec.go isMatchGVK: an empty kind, group or version selects any (Go decodes `group: ""` and no group
+    /// alike), so an empty one is kept as none; the core group is not written `group: ""`, it is any group.
     init(_ n: Node) {
-        group = n["group"]?.string
-        version = n["version"]?.string
-        kind = n["kind"]?.string
+        group = Self.selector(n["group"]?.string)
+        version = Self.selector(n["version"]?.string)
+        kind = Self.selector(n["kind"]?.string)
         path = Self.split(n["path"]?.string ?? "")
         lists = Self.listFields(n["path"]?.string ?? "")
         create = n["create"]?.bool ?? false
     }
 
     init(kind: String?, path: String) {
-        self.kind = kind
+        self.kind = Self.selector(kind)
         self.path = Self.split(path)
         create = false
     }
 
     init(group: String? = nil, version: String? = nil, kind: String? = nil, path: String, create: Bool) {
-        self.group = group
-        self.version = version
-        self.kind = kind
+        self.group = Self.selector(group)
+        self.version = Self.selector(version)
+        self.kind = Self.selector(kind)
         self.path = Self.split(path)
         lists = Self.listFields(path)
         self.create = create
+    }
+
+    private static func selector(_ s: String?) -> String? { s.flatMap { $0.isEmpty ? nil : $0 } }
+
+    /// types.FieldSpec.effectivelyEquals: this spec has `new`'s path and is selected by its kind, group and
+    /// version (resid.Gvk.IsSelected: the selector's empty ones select any; this spec's empty ones match only empty).
+    func effectivelyEquals(_ new: FieldSpec) -> Bool {
+        func selected(_ mine: String?, _ by: String?) -> Bool { by == nil || mine == by }
+        return path == new.path && lists == new.lists
+            && selected(kind, new.kind) && selected(group, new.group) && selected(version, new.version)
     }
 
     /// What makes two field specs the same one when configurations merge.
@@ -199,52 +211,93 @@ final class FieldConfig {
         return c
     }
 
-    /// FsSlice.MergeOne (api/types/fieldspec.go): a spec joins a list where the first spec that effectively equals
-    /// it (whose group, version and kind, where given, are the new one's, with the same path) has the same
-    /// `create`; another `create` is "conflicting fieldspecs". `defaults` are kustomize's built-in specs of the list.
-    static func checkJoin(_ new: [FieldSpec], into list: [FieldSpec], defaults: [FieldSpec] = [], name: String) throws {
-        if conflicts(new, into: defaults + list) { throw KustomizeError("failed to merge \(name) fieldSpec: conflicting fieldspecs") }
-    }
-
-    /// Whether FsSlice.MergeAll of `new` into `list` fails (see checkJoin).
-    static func conflicts(_ new: [FieldSpec], into list: [FieldSpec]) -> Bool {
-        func selects(_ a: String?, _ b: String?) -> Bool { (a ?? "").isEmpty || a == b }
-        var seen = list
+    /// FsSlice.MergeAll (api/types/fieldspec.go) of `new` into `list`, with `defaults` (kustomize's built-in specs
+    /// of the list, which fluxs keeps apart) before it: each new spec joins unless one there effectively equals it
+    /// (has its path and is selected by its kind, group and version, an empty one selecting any) — then it is
+    /// dropped, or, when the first such has another `create`, the merge fails ("conflicting fieldspecs").
+    /// Returns the list without the defaults; nil on a conflict.
+    static func mergeAll(_ list: [FieldSpec], _ new: [FieldSpec], defaults: [FieldSpec] = []) -> [FieldSpec]? {
+        var out = list
         for x in new {
-            if let y = seen.first(where: { selects($0.group, x.group) && selects($0.version, x.version) && selects($0.kind, x.kind)
-                                           && $0.path == x.path && $0.lists == x.lists }), y.create != x.create {
-                return true
+            if let y = defaults.first(where: { $0.effectivelyEquals(x) }) ?? out.first(where: { $0.effectivelyEquals(x) }) {
+                if y.create != x.create { return nil }
+                continue
             }
-            seen.append(x)
+            out.append(x)
         }
-        return false
+        return out
     }
 
-    /// Every list of `o` checked against this configuration's (see checkJoin), before anything is merged.
-    func checkJoin(_ o: FieldConfig) throws {
+    /// mergeAll failing with kustomize's words (`name`: the list's name in transformerconfig.go's Merge).
+    static func checkJoin(_ new: [FieldSpec], into list: [FieldSpec], defaults: [FieldSpec] = [], name: String) throws {
+        if conflicts(new, into: list, defaults: defaults) { throw KustomizeError("failed to merge \(name) fieldSpec: conflicting fieldspecs") }
+    }
+
+    /// Whether FsSlice.MergeAll of `new` into `defaults` + `list` fails (see mergeAll).
+    static func conflicts(_ new: [FieldSpec], into list: [FieldSpec], defaults: [FieldSpec] = []) -> Bool {
+        mergeAll(list, new, defaults: defaults) == nil
+    }
+
+    /// resid.Gvk.IsLessThan: kinds of orderFirst before the rest, orderLast after, then by group, version and kind
+    /// (empty ones as "~G", "~V", "~K", after letters).
+    static func isLess(_ a: FieldSpec, _ b: FieldSpec) -> Bool {
+        let ia = typeOrder[a.kind ?? ""] ?? 0, ib = typeOrder[b.kind ?? ""] ?? 0
+        if ia != ib { return ia < ib }
+        func key(_ f: FieldSpec) -> String { "\(f.group ?? "~G")_\(f.version ?? "~V")_\(f.kind ?? "~K")" }
+        return key(a) < key(b)
+    }
+
+    private static let typeOrder: [String: Int] = {
+        let first = ["Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition", "ServiceAccount", "PodSecurityPolicy",
+                     "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap", "Secret", "Endpoints", "Service",
+                     "LimitRange", "PriorityClass", "PersistentVolume", "PersistentVolumeClaim", "Deployment", "StatefulSet",
+                     "CronJob", "PodDisruptionBudget"]
+        var m: [String: Int] = [:]
+        for (i, k) in first.enumerated() { m[k] = i - first.count }
+        for (i, k) in ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"].enumerated() { m[k] = 1 + i }
+        return m
+    }()
+
+    /// A list as TransformerConfig.sortFields leaves it (by type, isLess; a list of one type keeps its order).
+    static func sorted(_ list: [FieldSpec]) -> [FieldSpec] {
+        list.enumerated().sorted { isLess($0.element, $1.element) || (!isLess($1.element, $0.element) && $0.offset < $1.offset) }.map(\.element)
+    }
+
+    /// FsSlice.MergeAll then sortFields; the conflict fails in kustomize's words.
+    static func merged(_ list: [FieldSpec], _ new: [FieldSpec], name: String) throws -> [FieldSpec] {
+        guard let out = mergeAll(list, new) else { throw KustomizeError("failed to merge \(name) fieldSpec: conflicting fieldspecs") }
+        return sorted(out)
+    }
+
+    /// TransformerConfig.Merge (api/internal/plugins/builtinconfig/transformerconfig.go): `o`'s lists join these in
+    /// kustomize's order, the first conflict failing with its list's name. The label and annotation lists are the
+    /// whole lists kustomize's accumulator holds (kustomize's defaults included, see add), merged by MergeAll and
+    /// sorted by type, so a spec effectively equal to one there is dropped (even a default one: a
+    /// `kind: Widget` spec for metadata/annotations sorts before the kind-less default, which is then dropped,
+    /// and other kinds get no commonAnnotations, as in kustomize). The rename, image and var lists, whose defaults
+    /// fluxs applies its own way, keep each spec once after the same conflict check.
+    func merge(_ o: FieldConfig) throws {
         try Self.checkJoin(o.namePrefix, into: namePrefix + identityFields, name: "NamePrefix")
         try Self.checkJoin(o.identityFields, into: namePrefix + identityFields + o.namePrefix, name: "NamePrefix")
         try Self.checkJoin(o.nameSuffix, into: nameSuffix, name: "NameSuffix")
-        try Self.checkJoin(o.commonAnnotations, into: commonAnnotations, defaults: DefaultFieldSpecs.commonAnnotations, name: "CommonAnnotations")
-        try Self.checkJoin(o.commonLabels, into: commonLabels, defaults: DefaultFieldSpecs.commonLabels, name: "CommonLabels")
-        try Self.checkJoin(o.labels, into: labels, name: "Labels")
-        try Self.checkJoin(o.templateLabels, into: templateLabels, defaults: DefaultFieldSpecs.metadataLabels, name: "TemplateLabels")
+        let annotations = try Self.merged(commonAnnotations, o.commonAnnotations, name: "CommonAnnotations")
+        let common = try Self.merged(commonLabels, o.commonLabels, name: "CommonLabels")
+        let labelSpecs = try Self.merged(labels, o.labels, name: "Labels")
+        let template = try Self.merged(templateLabels, o.templateLabels, name: "TemplateLabels")
         try Self.checkJoin(o.varReferences, into: varReferences, name: "VarReference")
+        if Self.mergeRows(Self.mergeRows(NameReferenceTable.defaults, nameReferences) ?? [], o.nameReferences) == nil {
+            throw KustomizeError("failed to merge NameReference fieldSpec: conflicting fieldspecs")
+        }
         try Self.checkJoin(o.images, into: images, name: "Images")
-    }
-
-    /// ResAccumulator.MergeConfig: a built base's field specs join this level's (repeated specs once).
-    func merge(_ o: FieldConfig) throws {
-        try checkJoin(o)
         func union(_ a: [FieldSpec], _ b: [FieldSpec]) -> [FieldSpec] {
             var seen = Set(a.map(\.identity)), out = a
             for f in b where seen.insert(f.identity).inserted { out.append(f) }
             return out
         }
-        commonLabels = union(commonLabels, o.commonLabels)
-        labels = union(labels, o.labels)
-        templateLabels = union(templateLabels, o.templateLabels)
-        commonAnnotations = union(commonAnnotations, o.commonAnnotations)
+        commonAnnotations = annotations
+        commonLabels = common
+        labels = labelSpecs
+        templateLabels = template
         images = union(images, o.images)
         varReferences = union(varReferences, o.varReferences)
         namePrefix = union(namePrefix, o.namePrefix)
@@ -253,19 +306,24 @@ final class FieldConfig {
         nameReferences = Self.merge(nameReferences, o.nameReferences)
     }
 
-    /// nbrSlice.mergeAll: a row of the same type (kind, group, version) as an earlier one adds its referrer field
-    /// specs to it (repeated ones once); another type is a new row at the end.
-    static func merge(_ rows: [NameReferenceEntry], _ more: [NameReferenceEntry]) -> [NameReferenceEntry] {
+    /// nbrSlice.mergeAll: a row of the same type (kind, group, version) as an earlier one merges its referrer field
+    /// specs into it (FsSlice.MergeAll); another type is a new row at the end. nil on conflicting referrers.
+    static func mergeRows(_ rows: [NameReferenceEntry], _ more: [NameReferenceEntry]) -> [NameReferenceEntry]? {
         var out = rows
         for nr in more {
             if let i = out.firstIndex(where: { $0.sameType(nr) }) {
-                var seen = Set(out[i].specs.map(\.identity))
-                out[i].specs += nr.specs.filter { seen.insert($0.identity).inserted }
+                guard let specs = FieldConfig.mergeAll(out[i].specs, nr.specs) else { return nil }
+                out[i].specs = specs
             } else {
                 out.append(nr)
             }
         }
         return out
+    }
+
+    /// mergeRows where conflicts were refused before (checkJoin): conflicting referrers are kept as they are.
+    static func merge(_ rows: [NameReferenceEntry], _ more: [NameReferenceEntry]) -> [NameReferenceEntry] {
+        mergeRows(rows, more) ?? rows
     }
 
     /// `crds:` files (api/internal/accumulator/loadconfigfromcrds.go): OpenAPI definitions (type name → {Schema,
@@ -307,7 +365,7 @@ final class FieldConfig {
             if let version = p["x-kubernetes-object-ref-api-version"]?.string, let target = p["x-kubernetes-object-ref-kind"]?.string {
                 var ref = spec
                 ref.path = here + [p["x-kubernetes-object-ref-name-key"]?.string ?? "name"]
-                nameReferences = Self.merge(nameReferences, [NameReferenceEntry(kind: target, version: version.isEmpty ? nil : version, specs: [ref])])
+                nameReferences.append(NameReferenceEntry(kind: target, version: version.isEmpty ? nil : version, specs: [ref]))
             }
             if let r = p["$ref"]?.string { walk(types, r, kind: kind, path: here, depth: depth + 1) }
         }
@@ -317,50 +375,59 @@ final class FieldConfig {
     /// the files in order) join what its bases brought ("merging config"), then its `crds:` ("merging CRDs"); a
     /// field spec conflicting with one there fails (checkJoin).
     func add(_ k: Node, level: Level) throws {
+        // loadDefaultConfig: each file (its lists sorted, makeTransformerConfigFromBytes) merged into the ones before.
         let conf = child()
         for entry in k["configurations"]?.array ?? [] {
             guard let file = entry.string else { continue }
             for doc in try YAML.parseDocuments(try Generators.read(file, dir: level.dir, config: self)) {
-                conf.commonLabels += (doc["commonLabels"]?.array ?? []).map(FieldSpec.init)
-                conf.labels += (doc["labels"]?.array ?? []).map(FieldSpec.init)
-                conf.templateLabels += (doc["templateLabels"]?.array ?? []).map(FieldSpec.init)
-                conf.commonAnnotations += (doc["commonAnnotations"]?.array ?? []).map(FieldSpec.init)
-                conf.images += (doc["images"]?.array ?? []).map(FieldSpec.init)
-                conf.varReferences += (doc["varReference"]?.array ?? []).map(FieldSpec.init)
-                conf.namePrefix += (doc["namePrefix"]?.array ?? []).map(FieldSpec.init)
-                conf.nameSuffix += (doc["nameSuffix"]?.array ?? []).map(FieldSpec.init)
+                let f = child()
+                f.commonLabels = FieldConfig.sorted((doc["commonLabels"]?.array ?? []).map(FieldSpec.init))
+                f.labels = FieldConfig.sorted((doc["labels"]?.array ?? []).map(FieldSpec.init))
+                f.templateLabels = FieldConfig.sorted((doc["templateLabels"]?.array ?? []).map(FieldSpec.init))
+                f.commonAnnotations = FieldConfig.sorted((doc["commonAnnotations"]?.array ?? []).map(FieldSpec.init))
+                f.images = (doc["images"]?.array ?? []).map(FieldSpec.init)
+                f.varReferences = (doc["varReference"]?.array ?? []).map(FieldSpec.init)
+                f.namePrefix = (doc["namePrefix"]?.array ?? []).map(FieldSpec.init)
+                f.nameSuffix = (doc["nameSuffix"]?.array ?? []).map(FieldSpec.init)
                 for nr in doc["nameReference"]?.array ?? [] {
                     guard let kind = nr["kind"]?.string else { continue }
-                    conf.nameReferences = Self.merge(conf.nameReferences, [NameReferenceEntry(kind: kind, group: nr["group"]?.string,
-                                                                                               version: nr["version"]?.string,
-                                                                                               specs: (nr["fieldSpecs"]?.array ?? []).map(FieldSpec.init))])
+                    f.nameReferences.append(NameReferenceEntry(kind: kind, group: nr["group"]?.string, version: nr["version"]?.string,
+                                                               specs: (nr["fieldSpecs"]?.array ?? []).map(FieldSpec.init)))
                 }
+                try conf.merge(f)
             }
         }
-        try FieldConfig().checkJoin(conf)
-        do { try checkJoin(conf) } catch { throw KustomizeError("merging config: \(error)") }
-        append(conf)
+        // MakeTransformerConfig: kustomize's defaults with the files merged in; then ResAccumulator.MergeConfig.
+        let levelConfig = Self.defaults()
+        try levelConfig.merge(conf)
+        do { try merge(levelConfig) } catch { throw KustomizeError("merging config: \(error)") }
         let crds = child()
         try crds.addCRDs(k, level: level)
         do {
-            try FieldConfig().checkJoin(crds)
-            try checkJoin(crds)
+            let loaded = FieldConfig()
+            try loaded.merge(crds)
+            try merge(loaded)
         } catch { throw KustomizeError("merging CRDs: \(error)") }
-        append(crds)
     }
 
-    /// Appends the lists of `o` as they are.
-    private func append(_ o: FieldConfig) {
-        commonLabels += o.commonLabels
-        labels += o.labels
-        templateLabels += o.templateLabels
-        commonAnnotations += o.commonAnnotations
-        images += o.images
-        varReferences += o.varReferences
-        namePrefix += o.namePrefix
-        nameSuffix += o.nameSuffix
-        identityFields += o.identityFields
-        nameReferences = Self.merge(nameReferences, o.nameReferences)
+    /// ResAccumulator.MergeAccumulator into an empty accumulator (after a component): the lists merged into empty
+    /// ones again, which refuses specs that conflict in their sorted order.
+    func remerge() throws {
+        let fresh = FieldConfig()
+        try fresh.merge(self)
+        commonLabels = fresh.commonLabels
+        labels = fresh.labels
+        templateLabels = fresh.templateLabels
+        commonAnnotations = fresh.commonAnnotations
+    }
+
+    /// MakeDefaultConfig's label and annotation lists (sorted), which every level's configuration starts from.
+    static func defaults() -> FieldConfig {
+        let c = FieldConfig()
+        c.commonLabels = sorted(DefaultFieldSpecs.commonLabels)
+        c.templateLabels = sorted(DefaultFieldSpecs.metadataLabels)
+        c.commonAnnotations = sorted(DefaultFieldSpecs.commonAnnotations)
+        return c
     }
 
 }

@@ -89,47 +89,31 @@ enum Transformers {
                 // kusttarget_configplugin.go: the entry's fields, then the configurations' `labels` specs (always),
                 // then commonLabels specs (includeSelectors) or templateLabels specs (includeTemplates), each merged
                 // into the entry's list by FsSlice.MergeAll ("conflicting fieldspecs", see FieldConfig.checkJoin).
-                let own = (l["fields"]?.array ?? []).map(FieldSpec.init)
-                var fss = own
-                if FieldConfig.conflicts(level.config.labels, into: fss) { throw KustomizeError("failed to merge labels: conflicting fieldspecs") }
-                fss += level.config.labels
+                // The merged list is what is applied: a spec effectively equal to one before it is dropped.
+                func join(_ fss: [FieldSpec], _ more: [FieldSpec], _ message: String) throws -> [FieldSpec] {
+                    guard let out = FieldConfig.mergeAll(fss, more) else { throw KustomizeError("\(message): conflicting fieldspecs") }
+                    return out
+                }
+                var fss = try join((l["fields"]?.array ?? []).map(FieldSpec.init), level.config.labels, "failed to merge labels")
                 if sel {
-                    if FieldConfig.conflicts(DefaultFieldSpecs.commonLabels + level.config.commonLabels, into: fss) {
-                        throw KustomizeError("failed to merge labels: conflicting fieldspecs")
-                    }
+                    fss = try join(fss, level.config.commonLabels, "failed to merge labels")
                 } else {
-                    if tmpl {
-                        if FieldConfig.conflicts(DefaultFieldSpecs.metadataLabels + level.config.templateLabels, into: fss) {
-                            throw KustomizeError("failed to merge template fieldSpec: conflicting fieldspecs")
-                        }
-                        fss += DefaultFieldSpecs.metadataLabels + level.config.templateLabels
-                    }
-                    if FieldConfig.conflicts([FieldSpec(path: "metadata/labels", create: true)], into: fss) {
-                        throw KustomizeError("failed to merge labels: conflicting fieldspecs")
-                    }
+                    if tmpl { fss = try join(fss, level.config.templateLabels, "failed to merge template fieldSpec") }
+                    fss = try join(fss, [FieldSpec(path: "metadata/labels", create: true)], "failed to merge labels")
                 }
-                aliasing(pairs, &res) { res in
-                    custom(own, pairs, &res)
-                    custom(level.config.labels, pairs, &res)
-                    if sel {
-                        custom(DefaultFieldSpecs.commonLabels + level.config.commonLabels, pairs, &res)
-                    } else {
-                        if tmpl { custom(DefaultFieldSpecs.metadataLabels + level.config.templateLabels, pairs, &res) }
-                        custom([FieldSpec(path: "metadata/labels", create: true)], pairs, &res)
-                    }
-                }
+                aliasing(pairs, &res) { res in custom(fss, pairs, &res) }
                 record("LabelTransformer")
             }
             if let labels = k["commonLabels"]?.map {
                 aliasing(labels, &res) { res in
-                    custom(DefaultFieldSpecs.commonLabels + level.config.commonLabels, labels, &res)
+                    custom(level.config.commonLabels, labels, &res)
                 }
             }
             record("LabelTransformer")
         }
         if let anns = k["commonAnnotations"]?.map {
             aliasing(anns, &res) { res in
-                custom(DefaultFieldSpecs.commonAnnotations + level.config.commonAnnotations, anns, &res)
+                custom(level.config.commonAnnotations, anns, &res)
             }
             record("AnnotationsTransformer")
         }

@@ -119,6 +119,69 @@ final class KustomizeTransformerRulesTests: XCTestCase {
         XCTAssertFalse(out.contains("spec:\n  items:\n    labels"), out)
     }
 
+    /// fieldspec.go isMatchGVK: an empty kind, group or version in a field spec selects any (`group: ""` is not
+    /// the core group): a Widget of group example.com gets the label at both paths, a core v1 ConfigMap too.
+    func testEmptyGroupVersionKindOfFieldSpecsSelectAny() throws {
+        let out = try build([
+            "w.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n---\n"
+                + "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+            "config.yaml": "commonLabels:\n- {group: \"\", version: \"\", kind: Widget, path: spec/a, create: true}\n"
+                + "- {group: \"\", kind: \"\", path: data/b, create: true}\n",
+            "kustomization.yaml": "resources: [w.yaml]\nconfigurations: [config.yaml]\ncommonLabels: {team: a}\n",
+        ])
+        XCTAssertTrue(out.contains("kind: Widget\nmetadata:\n  labels:\n    team: a\n  name: w\nspec:\n  a:\n    team: a\n"), out)
+        XCTAssertTrue(out.contains("data:\n  b:\n    team: a\nkind: ConfigMap\n"), out)
+    }
+
+    /// FsSlice.MergeAll + sortFields: a new spec equal to one there (the new one's empty kind selects any) is dropped;
+    /// a Widget spec for metadata/annotations sorts before the kind-less default, which is then dropped (only the
+    /// Widget gets commonAnnotations); a kind-less spec/selector is dropped (the Service default equals it).
+    func testFieldSpecsEqualToOnesThereAreDropped() throws {
+        let objects = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {selector: {x: y}}\n---\n"
+            + "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+        let out = try build([
+            "w.yaml": objects,
+            "config.yaml": "commonAnnotations:\n- {kind: Widget, path: metadata/annotations, create: true}\n"
+                + "commonLabels:\n- {path: spec/selector, create: true}\n",
+            "kustomization.yaml": "resources: [w.yaml]\nconfigurations: [config.yaml]\ncommonAnnotations: {team: a}\ncommonLabels: {app: b}\n",
+        ])
+        XCTAssertTrue(out.contains("kind: ConfigMap\nmetadata:\n  labels:\n    app: b\n  name: c\n"), out)
+        XCTAssertTrue(out.contains("kind: Widget\nmetadata:\n  annotations:\n    team: a\n"), out)
+        XCTAssertTrue(out.contains("spec:\n  selector:\n    x: \"y\"\n"), out)
+    }
+
+    /// The same merges refuse another `create`: the accumulator's merge (the Widget spec first after sorting), a
+    /// kind-less spec against the Service default, a nameReference referrer against the default table's.
+    func testConflictingFieldSpecsAreRefusedWhereKustomizeMergesThem() throws {
+        let objects = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+        try refuse(["w.yaml": objects, "config.yaml": "commonAnnotations:\n- {kind: Widget, path: metadata/annotations, create: false}\n",
+                    "kustomization.yaml": "resources: [w.yaml]\nconfigurations: [config.yaml]\ncommonAnnotations: {team: a}\n"],
+                   "failed to merge CommonAnnotations fieldSpec: conflicting fieldspecs")
+        try refuse(["w.yaml": objects, "config.yaml": "commonLabels:\n- {path: spec/selector, create: false}\n",
+                    "kustomization.yaml": "resources: [w.yaml]\nconfigurations: [config.yaml]\n"],
+                   "failed to merge CommonLabels fieldSpec: conflicting fieldspecs")
+        try refuse(["w.yaml": objects,
+                    "config.yaml": "nameReference:\n- kind: ConfigMap\n  version: v1\n  fieldSpecs:\n  - {kind: Pod, path: spec/volumes/configMap/name, create: true}\n",
+                    "kustomization.yaml": "resources: [w.yaml]\nconfigurations: [config.yaml]\n"],
+                   "failed to merge NameReference fieldSpec: conflicting fieldspecs")
+    }
+
+    /// kusttarget.go accumulateDirectory: after a component, the accumulator is merged into an empty one, so specs
+    /// that merged in one order conflict in their sorted one (a v2 Widget spec sorts before the any-version one).
+    func testComponentRemergesTheFieldSpecsInSortedOrder() throws {
+        var files = [
+            "base/w.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {selector: {x: y}}\n",
+            "base/config.yaml": "commonLabels:\n- {kind: Widget, path: spec/selector, create: false}\n",
+            "base/kustomization.yaml": "resources: [w.yaml]\nconfigurations: [config.yaml]\n",
+            "config.yaml": "commonLabels:\n- {kind: Widget, version: v2, path: spec/selector, create: true}\n",
+            "kustomization.yaml": "resources: [base]\nconfigurations: [config.yaml]\ncommonLabels: {app: b}\n",
+        ]
+        XCTAssertTrue(try build(files).contains("spec:\n  selector:\n    app: b\n    x: \"y\"\n"))
+        files["comp/kustomization.yaml"] = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonAnnotations: {comp: \"on\"}\n"
+        files["kustomization.yaml"] = "resources: [base]\ncomponents: [comp]\nconfigurations: [config.yaml]\ncommonLabels: {app: b}\n"
+        try refuse(files, "failed to merge CommonLabels fieldSpec: conflicting fieldspecs")
+    }
+
     /// ReplicaCountTransformer.go: a `replicas` entry that names no object of a replicas field spec kind fails.
     func testReplicasNamingNothingFails() throws {
         try refuse([

@@ -47,6 +47,8 @@ class Case:
         self.u = random.Random(seed * 104729 + 31)
         # A fourth stream for `crds:` and `openapi:` (kdiff2).
         self.w = random.Random(seed * 15485863 + 7)
+        # A fifth stream for the kind, group and version of configurations field specs (empty selects any).
+        self.g = random.Random(seed * 32452843 + 11)
         self.root = root
         self.n_bases = self.r.randint(1, 3)
         self.resources = {}      # base -> list of (kind, name, text)
@@ -763,8 +765,9 @@ class Case:
                 # and name reference writes drop the tag, which fluxs does not model)
                 k += "  - select:\n      kind: ConfigMap\n      name: var-user\n"
         if "Widget" in self.kinds and self.chance(0.4):
-            write(os.path.join(d, "config", "widget.yaml"), "nameReference:\n- kind: ConfigMap\n  fieldSpecs:\n  - kind: Widget\n    path: spec/configRef\ncommonLabels:\n- kind: Widget\n  path: spec/selector\n  create: true\n"
-                  "- kind: Widget\n  path: spec/items[]/labels\n  create: true\n")
+            write(os.path.join(d, "config", "widget.yaml"), "nameReference:\n- kind: ConfigMap\n  fieldSpecs:\n  - %s\n    path: spec/configRef\ncommonLabels:\n- %s\n  path: spec/selector\n  create: true\n"
+                  "- %s\n  path: spec/items[]/labels\n  create: true\n%s" % (self.widget_gvk("    "), self.widget_gvk("  "), self.widget_gvk("  "),
+                                                                               self.default_path_specs()))
             if "configurations:\n" in k:
                 k = k.replace("configurations:\n", "configurations:\n- config/widget.yaml\n", 1)
             else:
@@ -777,6 +780,29 @@ class Case:
                 k += "  legacySortOptions:\n    orderFirst: [Service, Deployment]\n    orderLast: [ConfigMap]\n"
         write(os.path.join(d, "kustomization.yaml"), k)
         return d
+
+    def default_path_specs(self):
+        """commonLabels/commonAnnotations specs on the default specs' own paths (metadata/labels, spec/selector,
+        metadata/annotations), for a kind or none, either create: MergeAll then drops the default or refuses."""
+        out = ""
+        if self.g.random() < 0.25:
+            out += "- %s\n  path: %s\n  create: %s\n" % (self.widget_gvk("  "), self.g.choice(["metadata/labels", "spec/selector"]),
+                                                       self.g.choice(["true", "false"]))
+        if self.g.random() < 0.25:
+            out += "commonAnnotations:\n- %s\n  path: metadata/annotations\n  create: %s\n" % (self.widget_gvk("  "), self.g.choice(["true", "false"]))
+        return out
+
+    def widget_gvk(self, indent):
+        """A field spec's selector of Widgets (example.com/v1): mostly `kind: Widget`, sometimes with an empty,
+        matching or other group and version written out (fieldspec.go: empty selects any), or an empty kind."""
+        if self.g.random() < 0.5:
+            return "kind: Widget"
+        keys = ["kind: %s" % self.g.choice(["Widget", '""'])]
+        if self.g.random() < 0.6:
+            keys.append("group: %s" % self.g.choice(['""', "example.com", "other.io"]))
+        if self.g.random() < 0.5:
+            keys.append("version: %s" % self.g.choice(['""', "v1", "v2"]))
+        return ("\n" + indent).join(keys)
 
     def build(self):
         bases = [self.write_base(b) for b in range(self.n_bases)]
