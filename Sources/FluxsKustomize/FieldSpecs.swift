@@ -112,28 +112,28 @@ struct FieldSpec {
     /// Calls `f` with each value at the path (sequences on the way are walked element by element).
     /// With `create`, missing mappings are made and `f` gets nil for the missing leaf.
     static func visit(_ n: inout Node, _ path: ArraySlice<String>, create: Bool, lists: Set<Int> = [], _ f: (inout Node?) -> Void) {
-        // Changed in place (withSequence/withMapping/withValue): rebuilding each level from a copy made
-        // copy-on-write duplicate every mapping on the path, per object and field spec.
-        if case .sequence = n {
+        // Changed in place (withSequence/withMapping/withValue/update): rebuilding each level from a copy made
+        // copy-on-write duplicate every mapping on the path, per object and field spec. One look-up of the key per
+        // level (reading `n[key]` first copied the mapping out for each question asked of it).
+        switch n {
+        case .sequence:
             n.withSequence { a in for i in a.indices { visit(&a[i], path, create: create, lists: lists, f) } }
             return
+        case .mapping: break
+        case .scalar: return
         }
-        guard let key = path.first, n.map != nil else { return }
-        let here = create && !lists.contains(path.startIndex)
-        let present = n[key] != nil, usable = present && n[key]?.isNull == false
-        if path.count == 1 {
-            if !present && !here { return }
-            n.withMapping { m in
-                var v = m[key]
-                f(&v)
-                m[key] = v
-            }
-            return
-        }
-        // fieldspec.go: with create, a missing or null field on the way becomes a mapping.
-        if !usable && !here { return }
+        guard let key = path.first else { return }
+        let here = create && (lists.isEmpty || !lists.contains(path.startIndex))
         n.withMapping { m in
-            if !usable { m[key] = .emptyMap }
+            if path.count == 1 {
+                m.update(key, insert: here, f)
+                return
+            }
+            // fieldspec.go: with create, a missing or null field on the way becomes a mapping.
+            if m[key]?.isNull != false {
+                guard here else { return }
+                m[key] = .emptyMap
+            }
             m.withValue(key) { child in visit(&child, path.dropFirst(), create: create, lists: lists, f) }
         }
     }
@@ -156,14 +156,25 @@ struct FieldSpec {
         }
     }
 
-    static func reaches(_ n: Node, _ path: ArraySlice<String>) -> Bool {
+    /// `blocked` and, in the same walk, whether `visit` without `create` would reach a value at the path (read only:
+    /// most of a type's name reference fields are absent from a given object).
+    static func probe(_ n: Node, _ path: ArraySlice<String>) -> (blocked: String?, reaches: Bool) {
+        guard let key = path.first else { return (nil, false) }
         switch n {
-        case .sequence(let a): return a.contains { reaches($0, path) }
+        case .sequence(let a):
+            var any = false
+            for x in a {
+                let (e, r) = probe(x, path)
+                if let e { return ("visit traversal on path: [\(path.joined(separator: " "))]: " + e, any || r) }
+                any = any || r
+            }
+            return (nil, any)
         case .mapping(let m):
-            guard let key = path.first, let c = m[key] else { return false }
-            if path.count == 1 { return true }
-            return !c.isNull && reaches(c, path.dropFirst())
-        default: return false
+            guard let c = m[key] else { return (nil, false) }
+            if path.count == 1 { return (nil, true) }
+            return probe(c, path.dropFirst())
+        default:
+            return (n.isNull ? nil : "expected sequence or mapping node", false)
         }
     }
 }

@@ -16,25 +16,38 @@ enum NameReferences {
         /// The same lists split by the last prefix and last suffix (kustomize's affix sieve compares list endings),
         /// so that picking one of many same-named referrals (a `settings` ConfigMap in each of N prefixed bases)
         /// costs the few that can match, not all N.
-        let byAffix: [String: [Int]]
+        let byAffix: [AffixKey: [Int]]
+        /// Transformers.isClusterScoped of each object (read at every candidate's visibility check).
+        let clusterScoped: [Bool]
 
-        static func affixKey(_ name: String, _ prefixes: [String], _ suffixes: [String]) -> String {
-            name + "\u{0}" + (prefixes.last ?? "\u{1}") + "\u{0}" + (suffixes.last ?? "\u{1}")
+        /// A previous name with the last prefix and suffix (nil: none): `both`, or one of them only.
+        struct AffixKey: Hashable {
+            enum Mode: UInt8 { case both, prefix, suffix }
+            let mode: Mode, name: String, prefix: String?, suffix: String?
+        }
+
+        static func affixKey(_ mode: AffixKey.Mode, _ name: String, _ prefixes: [String], _ suffixes: [String]) -> AffixKey {
+            AffixKey(mode: mode, name: name, prefix: prefixes.last, suffix: suffixes.last)
         }
 
         init(_ res: [Resource]) {
             var prev: [String: [Int]] = [:]
             var orig: [String: [Int]] = [:]
-            var affix: [String: [Int]] = [:]
-            for (j, r) in res.enumerated() {
+            var affix: [AffixKey: [Int]] = [:]
+            var scoped: [Bool] = []
+            scoped.reserveCapacity(res.count)
+            for j in res.indices {
+                let r = res[j]
                 // previousNameMatches: any earlier id's name (an object never renamed has none: nothing to follow).
                 for name in Set(r.previous.map(\.name)) {
                     prev[name, default: []].append(j)
-                    affix[Index.affixKey(name, r.prefixes, r.suffixes), default: []].append(j)
-                    affix["p\u{0}" + Index.affixKey(name, r.prefixes, []), default: []].append(j)
-                    affix["s\u{0}" + Index.affixKey(name, [], r.suffixes), default: []].append(j)
+                    affix[Index.affixKey(.both, name, r.prefixes, r.suffixes), default: []].append(j)
+                    affix[Index.affixKey(.prefix, name, r.prefixes, []), default: []].append(j)
+                    affix[Index.affixKey(.suffix, name, [], r.suffixes), default: []].append(j)
                 }
-                if !Transformers.isClusterScoped(r) {
+                let cluster = Transformers.isClusterScoped(r)
+                scoped.append(cluster)
+                if !cluster {
                     let ns = r.previous.first?.namespace ?? r.namespace
                     orig[ns.isEmpty ? "default" : ns, default: []].append(j)
                 }
@@ -42,6 +55,7 @@ enum NameReferences {
             byPrevious = prev
             byOriginalNamespace = orig
             byAffix = affix
+            clusterScoped = scoped
         }
     }
 
@@ -73,7 +87,7 @@ enum NameReferences {
         /// kustomize's SubsetThatCouldBeReferencedByResource.
         func visible(_ j: Int) -> Bool {
             let t = res[j]
-            return referrerClusterScoped || Transformers.isClusterScoped(t) || nsEquals(t.namespace, referrer.namespace)
+            return referrerClusterScoped || index.clusterScoped[j] || nsEquals(t.namespace, referrer.namespace)
                 || bindingNamespaces.contains(t.namespace)
         }
 
@@ -106,7 +120,7 @@ enum NameReferences {
                 let r = res[j]
                 guard visible(j) && keep(j) && Self.earlierId(r, of: target) else { return false }
                 if let roleRef, !Self.earlierId(r, of: roleRef) { return false }
-                return referrerClusterScoped || Transformers.isClusterScoped(r) || r.kind == "ServiceAccount" || nsEquals(r.namespace, referrer.namespace)
+                return referrerClusterScoped || index.clusterScoped[j] || r.kind == "ServiceAccount" || nsEquals(r.namespace, referrer.namespace)
             }
             // One candidate: it is the referral. Two or more: the affix sieve, over the buckets that can pass it.
             var first: [Int] = []
@@ -117,11 +131,11 @@ enum NameReferences {
             if first.count < 2 { return first.first.map { res[$0] } }
             var pool = all
             let o = referrer
-            var keys: [String] = []
+            var keys: [Index.AffixKey] = []
             switch (o.prefixes.last, o.suffixes.last) {
-            case let (p?, q?): for pre in [[], [p]] { for suf in [[], [q]] { keys.append(Index.affixKey(old, pre, suf)) } }
-            case let (p?, nil): for pre in [[], [p]] { keys.append("p\u{0}" + Index.affixKey(old, pre, [])) }
-            case let (nil, q?): for suf in [[], [q]] { keys.append("s\u{0}" + Index.affixKey(old, [], suf)) }
+            case let (p?, q?): for pre in [[], [p]] { for suf in [[], [q]] { keys.append(Index.affixKey(.both, old, pre, suf)) } }
+            case let (p?, nil): for pre in [[], [p]] { keys.append(Index.affixKey(.prefix, old, pre, [])) }
+            case let (nil, q?): for suf in [[], [q]] { keys.append(Index.affixKey(.suffix, old, [], suf)) }
             case (nil, nil): break
             }
             if !keys.isEmpty { pool = Array(Set(keys.flatMap { index.byAffix[$0] ?? [] })).sorted() }
@@ -157,10 +171,10 @@ enum NameReferences {
                 if (index.byOriginalNamespace[ns] ?? []).contains(where: visible) {
                     keep = { j in
                         let r = res[j]
-                        return !Transformers.isClusterScoped(r) && effective(r.previous.first?.namespace ?? r.namespace) == ns
+                        return !index.clusterScoped[j] && effective(r.previous.first?.namespace ?? r.namespace) == ns
                     }
                 } else {
-                    keep = { j in !Transformers.isClusterScoped(res[j]) && effective(res[j].namespace) == ns }
+                    keep = { j in !index.clusterScoped[j] && effective(res[j].namespace) == ns }
                 }
             }
             guard let r = try select(old, target: target, roleRef: roleRef, field: field, where: keep, sameNamespace: true) else { return nil }
@@ -184,7 +198,8 @@ enum NameReferences {
         // The table's (target, field) pairs that can apply to each referrer type, in table order. A referrer is
         // chosen by its original id (resourceOrgIds in namereferencetransformer.go: the first earlier kind, the
         // current group and version); its field is then updated whatever its kind is now.
-        var byType: [String: [(target: NameReferenceEntry, spec: FieldSpec)]] = [:]
+        // Each with its path as text (for messages and the roleRef check), joined once per type, not per object.
+        var byType: [String: [(target: NameReferenceEntry, spec: FieldSpec, field: String)]] = [:]
         for i in res.indices {
             let r = res[i]
             let kind = r.previous.first?.kind ?? r.kind, group = r.group, version = r.version
@@ -194,7 +209,7 @@ enum NameReferences {
                     t.specs.filter { s in
                         !s.path.isEmpty && ((s.kind ?? "").isEmpty || s.kind == kind) && ((s.group ?? "").isEmpty || s.group == group)
                             && ((s.version ?? "").isEmpty || s.version == version)
-                    }.map { (t, $0) }
+                    }.map { (t, $0, $0.path.joined(separator: "/")) }
                 }
             }
             let entries = byType[type]!
@@ -202,16 +217,17 @@ enum NameReferences {
             if entries.isEmpty { continue }
             let refs = try Referrals(snapshot, i, index: index)
             var n = r.node
-            for (target, spec) in entries {
-                let field = spec.path.joined(separator: "/")
+            for (target, spec, field) in entries {
                 // The walk fails on a scalar in the way, whether or not anything would be renamed (namereference.go
                 // gives every referrer of the field spec's type the filter).
-                if let e = FieldSpec.blocked(n, spec.path[...]) {
+                // Most of a type's table fields are absent from a given object: a read-only look first (one walk
+                // for both: FieldSpec.probe).
+                let (blocked, reaches) = FieldSpec.probe(n, spec.path[...])
+                if let e = blocked {
                     let id = r.id
                     throw KustomizeError("updating name reference in '\(field)' field of '\(id)': considering field '\(field)' of object \(id): \(e)")
                 }
-                // Most of a type's table fields are absent from a given object: a read-only look first.
-                guard FieldSpec.reaches(n, spec.path[...]) else { continue }
+                guard reaches else { continue }
                 // roleRefFilter: a field ending in roleRef/name also needs an earlier id of the roleRef's kind and
                 // apiGroup; a roleRef without either lets every candidate through.
                 var roleRef: NameReferenceEntry?

@@ -6,6 +6,8 @@ import FluxsYAML
 enum Plugins {
     /// Plugin configs with the file they were configured in (relative to the top of the build).
     static func configs(_ entries: [Node], level: Level) throws -> [(Node, String)] {
+        // Without entries nothing is read (the kustomization file was parsed again for its name).
+        guard !entries.isEmpty else { return [] }
         var out: [(Node, String)] = []
         let kfile = relativePath(from: level.top, to: (try? level.kustomizationFile().0) ?? level.dir + "/kustomization.yaml")
         for e in entries {

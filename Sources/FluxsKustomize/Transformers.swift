@@ -271,8 +271,65 @@ enum Transformers {
         try? Regex("^" + name + "(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$")
     }
 
+    /// A name that is plain text to the regular expression (letters, digits and `_-/:@`, and `.`, which matches any
+    /// character): its bytes, matched without the regex engine (compiling the pattern cost ~1 M instructions an
+    /// `images` entry, and each match tens of thousands). nil for any other name.
+    static func literalImageName(_ name: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        for b in name.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "/"), UInt8(ascii: ":"), UInt8(ascii: "@"), UInt8(ascii: "."):
+                out.append(b)
+            default: return nil
+            }
+        }
+        return out
+    }
+
+    /// `imagePattern(name)` matched against `image` for a literal name (see literalImageName): the name's bytes at
+    /// the start (`.` any byte), then `(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?` to the end. nil, to be
+    /// decided by the regex, when the image has a byte outside printable ASCII (no space, no line ends).
+    static func matchesLiteral(_ name: [UInt8], _ image: String) -> Bool? {
+        let img = Array(image.utf8)
+        for b in img where b < 0x21 || b > 0x7E { return nil }
+        guard img.count >= name.count else { return false }
+        for i in name.indices where name[i] != UInt8(ascii: ".") && name[i] != img[i] { return false }
+        func tagByte(_ b: UInt8) -> Bool {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "-"):
+                return true
+            default: return false
+            }
+        }
+        var p = name.count
+        if p < img.count && img[p] == UInt8(ascii: ":") {
+            p += 1
+            while p < img.count && tagByte(img[p]) { p += 1 }
+        }
+        let digest = Array("@sha256:".utf8)
+        if img.count - p >= digest.count && img[p..<(p + digest.count)].elementsEqual(digest) {
+            p += digest.count
+            while p < img.count && tagByte(img[p]) { p += 1 }
+        }
+        return p == img.count
+    }
+
     /// image.Split: name, tag and digest, the tag's colon searched after the first slash.
     static func splitImage(_ image: String) -> (name: String, tag: String, digest: String) {
+        if image.utf8.allSatisfy({ $0 < 0x80 }) {
+            // ASCII: the same on bytes (an Array of Characters per image cost more than the rest of the rewrite).
+            let b = Array(image.utf8)
+            func text(_ r: Range<Int>) -> String { String(decoding: b[r], as: UTF8.self) }
+            var from = 0
+            if let slash = b.firstIndex(of: UInt8(ascii: "/")), slash > 0 { from = slash }
+            let id = b[from...].firstIndex(of: UInt8(ascii: "@")), ic = b[from...].firstIndex(of: UInt8(ascii: ":"))
+            if let d = id, ic == nil || d < ic! { return (text(0..<d), "", text((d + 1)..<b.count)) }
+            if let d = id, let c = ic { return (text(0..<c), text((c + 1)..<d), text((d + 1)..<b.count)) }
+            if let c = ic { return (text(0..<c), text((c + 1)..<b.count), "") }
+            return (image, "", "")
+        }
         let chars = Array(image)
         var from = 0
         if let slash = chars.firstIndex(of: "/"), slash > 0 { from = slash }
@@ -289,13 +346,25 @@ enum Transformers {
     /// to pod template images, as kubectl does).
     static func images(_ img: Node, extra: [FieldSpec] = [], _ res: inout [Resource]) throws {
         guard let name = img["name"]?.string else { return }
-        let pattern = imagePattern(name)
+        // The regex is compiled when an image needs it (never for a literal name and printable ASCII images).
+        let literal = literalImageName(name)
+        var compiled: Regex<AnyRegexOutput>?? = nil
+        func pattern() -> Regex<AnyRegexOutput>? {
+            if let compiled { return compiled }
+            let p = imagePattern(name)
+            compiled = .some(p)
+            return p
+        }
         var invalid = false
         let newName = img["newName"]?.text ?? "", newTag = img["newTag"]?.text ?? "", digest = img["digest"]?.text ?? ""
         let tagSuffix = img["tagSuffix"]?.text ?? ""
         func rewrite(_ image: String) -> String? {
-            guard let pattern else { invalid = true; return nil }
-            guard image.firstMatch(of: pattern) != nil else { return nil }
+            if let literal, let matched = matchesLiteral(literal, image) {
+                guard matched else { return nil }
+            } else {
+                guard let pattern = pattern() else { invalid = true; return nil }
+                guard image.firstMatch(of: pattern) != nil else { return nil }
+            }
             var (n, tag, dig) = splitImage(image)
             if !newName.isEmpty { n = newName }
             if !newTag.isEmpty && !digest.isEmpty {

@@ -143,6 +143,28 @@ public struct Mapping: Sendable, Equatable, Hashable {
         return try body(&values[i])
     }
 
+    /// Calls `body` with the value at `key` (nil when missing) and stores what it leaves: nil removes the key, a
+    /// value for a missing key is appended (only when `insert`; otherwise a missing key is left alone and `body`
+    /// not run). The value is moved out for the call, so `body` changes a value held once without copying it.
+    public mutating func update(_ key: String, insert: Bool, _ body: (inout Node?) -> Void) {
+        if let i = position(key) {
+            var v: Node? = values[i]
+            values[i] = .null
+            body(&v)
+            if let v {
+                values[i] = v
+            } else {
+                keys.remove(at: i)
+                values.remove(at: i)
+                if index != nil { reindex() }
+            }
+        } else if insert {
+            var v: Node? = nil
+            body(&v)
+            if let v { appendNew(key, v) }
+        }
+    }
+
     /// Calls `body` with each key and its value, in order, the value changed in place (no look-up per key).
     public mutating func forEachValue(_ body: (String, inout Node) throws -> Void) rethrows {
         for i in keys.indices { try body(keys[i], &values[i]) }

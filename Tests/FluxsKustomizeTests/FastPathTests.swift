@@ -1,0 +1,103 @@
+import Foundation
+@testable import FluxsKustomize
+import FluxsTestSupport
+import XCTest
+
+/// The build's fast paths (docs/kustomize.md "Cost") give what the general code gives: each is checked against
+/// the general one on inputs on both sides of its edges, and the image matcher against kubectl on a tree.
+final class KustomizeFastPathTests: XCTestCase {
+    let oracle = KustomizeOracle(prefix: "fluxs-kz-fast") { try Kustomizer().render($0) }
+
+    static let imageNames = ["nginx", "docker.io/nginx", "nginx:1.25", "a.c", "my-registry:5000/team/app", "app@sha256:abc",
+                             "", ".", "x_y-z", "busybox:1.36"]
+    static let images = ["nginx", "nginx:1.25", "nginx:", "nginx:1.25@sha256:deadbeef", "nginx@sha256:x", "nginx@sha25:x",
+                         "nginx:1.2:3", "nginx:a+b", "nginxx", "ngin", "docker.io/nginx:1", "dockerXio/nginx", "a.c", "abc:{x}",
+                         "my-registry:5000/team/app:v1", "app@sha256:abc", "app@sha256:abc@sha256:d", ":1", "@sha256:", "",
+                         "x_y-z:1.0_rc-1", "busybox:1.36", "busybox:1.36:2", "nginx:1.25\n", "nginx:1 2", "nginx:é", "ngïnx"]
+
+    /// The literal matcher (names of plain characters, printable ASCII images) agrees with the regular expression.
+    func testLiteralImageMatchIsTheRegexMatch() throws {
+        for name in Self.imageNames {
+            let literal = try XCTUnwrap(Transformers.literalImageName(name), name)
+            let regex = try XCTUnwrap(Transformers.imagePattern(name), name)
+            for image in Self.images {
+                let expected = image.firstMatch(of: regex) != nil
+                if let got = Transformers.matchesLiteral(literal, image) {
+                    XCTAssertEqual(got, expected, "name \(name) image \(image)")
+                } else {
+                    XCTAssertTrue(image.utf8.contains { $0 < 0x21 || $0 > 0x7E }, "\(image) left to the regex")
+                }
+            }
+        }
+        for name in ["a|b", "ng(inx)?", "nginx*", "[a]", "a b", "é", "a\\.b", "^a", "a$", "a+"] {
+            XCTAssertNil(Transformers.literalImageName(name), name)
+        }
+    }
+
+    /// image.Split on bytes (ASCII) is the Character split.
+    func testSplitImageOnBytes() {
+        for image in Self.images + ["/a:b", "a/b:c@d", "a@b:c", "reg:5000/x", "reg:5000/x:1@sha256:2", "x/y/z", "@", ":"] {
+            let chars = Array(image)
+            var from = 0
+            if let slash = chars.firstIndex(of: "/"), slash > 0 { from = slash }
+            let id = chars[from...].firstIndex(of: "@"), ic = chars[from...].firstIndex(of: ":")
+            let expected: (String, String, String)
+            if let d = id, ic == nil || d < ic! {
+                expected = (String(chars[..<d]), "", String(chars[(d + 1)...]))
+            } else if let d = id, let c = ic {
+                expected = (String(chars[..<c]), String(chars[(c + 1)..<d]), String(chars[(d + 1)...]))
+            } else if let c = ic {
+                expected = (String(chars[..<c]), String(chars[(c + 1)...]), "")
+            } else {
+                expected = (image, "", "")
+            }
+            let got = Transformers.splitImage(image)
+            XCTAssertTrue(got.name == expected.0 && got.tag == expected.1 && got.digest == expected.2, "\(image): \(got) vs \(expected)")
+        }
+    }
+
+    /// Names with a `.` (any character to the regex) and tags with the expression's other characters, as kubectl.
+    func testImageNamesWithDotsAsKubectl() throws {
+        let out = try oracle.build([
+            "d.yaml": """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: d}
+            spec:
+              template:
+                spec:
+                  containers:
+                  - {name: a, image: "docker.io/nginx:1.0"}
+                  - {name: b, image: "dockerXio/nginx:{v}"}
+                  - {name: c, image: "docker.io/nginx:1.0@sha256:abc"}
+                  - {name: d, image: "docker.io/nginx:1+0"}
+                  initContainers:
+                  - {name: e, image: "docker.io/nginx"}
+
+            """,
+            "kustomization.yaml": """
+            resources: [d.yaml]
+            images:
+            - {name: docker.io/nginx, newTag: "2"}
+
+            """,
+        ])
+        XCTAssertTrue(out.contains("image: docker.io/nginx:2\n"), out)
+        XCTAssertTrue(out.contains("image: dockerXio/nginx:2\n"), out)
+        XCTAssertTrue(out.contains("image: docker.io/nginx:1+0\n"), out)
+    }
+
+    /// relativePath on bytes (ASCII) is the Character split's answer.
+    func testRelativePathOnBytes() {
+        let paths = ["/", "/a", "/a/b", "/a/b/c", "/a//b/", "/x/y", "/a/bc", "/a/b/c/d.yaml", "a/b", "", "/é/b", "/a/é"]
+        for from in paths {
+            for to in paths {
+                let a = from.split(separator: "/"), b = to.split(separator: "/")
+                var i = 0
+                while i < a.count && i < b.count && a[i] == b[i] { i += 1 }
+                let expected = (Array(repeating: "..", count: a.count - i) + b[i...].map(String.init)).joined(separator: "/")
+                XCTAssertEqual(relativePath(from: from, to: to), expected, "\(from) -> \(to)")
+            }
+        }
+    }
+}
