@@ -418,12 +418,16 @@ class API:
             return o
         return strip(old) != strip(new)
 
-    def update(self, rt, ns, name, body, params, user, manager, subresource="", precheck_rv=True, apply_op=None):
-        """PUT semantics; also the tail of every patch."""
+    def update(self, rt, ns, name, body, params, user, manager, subresource="", precheck_rv=True, apply_op=None,
+               old=None, owned=False):
+        """PUT semantics; also the tail of every patch. A patch or an apply passes the object it read (`old`: under
+        the API lock, so still the stored one, and not changed here) and, with `owned`, a body made for this call
+        alone (changed in place, not copied)."""
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
         self.check_kind(rt, body)
-        old = self.get_obj(rt, ns, name)
+        if old is None:
+            old = self.get_obj(rt, ns, name)
         bmd = body.get("metadata") or {}
         if bmd.get("name") and bmd["name"] != name:
             raise ApiError(400, "BadRequest", "the name of the object (%s) does not match the name on the URL (%s)" % (bmd["name"], name))
@@ -435,8 +439,8 @@ class API:
                 raise self.conflict(rt, name)
             if not rv and not rt.builtin:
                 raise self.invalid(rt, name, [schemalib.FieldError("Invalid", "metadata.resourceVersion", 0, "must be specified for an update")])
-        # an apply's merged object (apply_op given) is this call's own: changed in place, not copied
-        new = body if apply_op is not None else clone(body)
+        # an apply's merged object (apply_op given) and a patch's result are this call's own: changed in place
+        new = body if apply_op is not None or owned else clone(body)
         new["apiVersion"] = rt.api_version
         new["kind"] = rt.kind
         nmd = new.setdefault("metadata", {})
@@ -448,10 +452,10 @@ class API:
                 nmd.pop(f, None)
         nmd["managedFields"] = omd.get("managedFields") or []
         if subresource == "status":
-            keep = clone(old)
-            keep["status"] = new.get("status")
-            if keep["status"] is None:
-                keep.pop("status")
+            # all of old but its status (not copied: replaced by the request's)
+            keep = {k: (v if type(v) in (str, int, float, bool, type(None)) else clone(v)) for k, v in old.items() if k != "status"}
+            if new.get("status") is not None:
+                keep["status"] = new["status"]
             new = keep
         elif rt.status:
             if "status" in old:
@@ -523,7 +527,8 @@ class API:
         elif (new.get("metadata") or {}).get("resourceVersion"):
             raise self.conflict(rt, name)
         new.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
-        return self.update(rt, ns, name, new, params, user, manager, subresource, precheck_rv=False)
+        # new was made from a copy of old for this request: owned; old is still what the store holds (API lock)
+        return self.update(rt, ns, name, new, params, user, manager, subresource, precheck_rv=False, old=old, owned=True)
 
     def apply(self, rt, ns, name, raw, params, user, manager, subresource=""):
         try:
@@ -587,7 +592,7 @@ class API:
             merged["metadata"].pop("managedFields", None)
             return self.create(rt, ns, merged, params, user, manager, apply_mf=mf)
         merged["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-        return self.update(rt, ns, name, merged, params, user, manager, subresource, precheck_rv=False, apply_op=mf)
+        return self.update(rt, ns, name, merged, params, user, manager, subresource, precheck_rv=False, apply_op=mf, old=old)
 
     def apply_conflict(self, conflicts):
         def mgr(e):
@@ -687,7 +692,9 @@ class API:
                 self.store.remove(g, p, n, nm)
 
     # -- list / watch ------------------------------------------------------------
-    def list(self, rt, ns, params):
+    def list(self, rt, ns, params, metadata_only=False):
+        """The objects of a LIST and its list metadata. With metadata_only (a PartialObjectMetadataList), each item
+        is a copy of the object's metadata with its apiVersion and kind, the rest neither copied nor defaulted."""
         try:
             lsel = selector.parse_label_selector(params.get("labelSelector"))
             fsel = selector.parse_field_selector(params.get("fieldSelector"), rt.kind)
@@ -721,8 +728,9 @@ class API:
             # Labels are neither defaulted nor converted: matched on the stored objects, only the page is copied.
             items, total = self.store.page(rt.group, rt.plural, where,
                                            match=lambda o: selector.label_match(lsel, o["metadata"].get("labels")),
-                                           start=start, limit=limit)
-            items = [prepared(o) for o in items]
+                                           start=start, limit=limit, match_key=params.get("labelSelector") or "",
+                                           copy=metadata_copy if metadata_only else clone)
+            items = [self.to_version(rt, o) for o in items] if metadata_only else [prepared(o) for o in items]
         meta = {"resourceVersion": rv}
         if limit > 0 and total - start > limit:
             meta["continue"] = base64.b64encode(json.dumps({"start": start + limit, "rv": rv}).encode()).decode()
@@ -808,6 +816,11 @@ class API:
                         self.faults.remove(f)
                     return f
         return None
+
+
+def metadata_copy(o):
+    """What a PartialObjectMetadata answer needs of a stored object: a copy of its metadata."""
+    return {"metadata": clone(o["metadata"])}
 
 
 def same_but_versions(a, b):

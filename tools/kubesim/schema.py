@@ -85,9 +85,11 @@ def _prune(v, s, path, pruned, root=False):
                             del v[k][mk]
                 continue
             if props is not None and k in props:
-                _prune(v[k], props[k], sub, pruned)
+                if isinstance(v[k], (dict, list)):
+                    _prune(v[k], props[k], sub, pruned)
             elif isinstance(addl, dict):
-                _prune(v[k], addl, sub, pruned)
+                if isinstance(v[k], (dict, list)):
+                    _prune(v[k], addl, sub, pruned)
             elif addl is True or preserve:
                 continue
             else:
@@ -95,7 +97,8 @@ def _prune(v, s, path, pruned, root=False):
                 del v[k]
     elif isinstance(v, list) and isinstance(s.get("items"), dict):
         for i, it in enumerate(v):
-            _prune(it, s["items"], "%s[%d]" % (path, i), pruned)
+            if isinstance(it, (dict, list)):   # nothing to prune in a scalar
+                _prune(it, s["items"], "%s[%d]" % (path, i), pruned)
 
 
 # id(schema) -> (schema, whether it or a schema below it has a default). The schema is kept with its answer, so
@@ -154,8 +157,57 @@ def _type_ok(v, t, s):
     return True
 
 
+# Keys validate() reads besides type and nullable: a schema with none of them checks the type alone.
+_CONSTRAINTS = ("enum", "maximum", "minimum", "multipleOf", "maxLength", "minLength", "pattern", "maxItems", "minItems",
+                "items", "properties", "required", "additionalProperties", "maxProperties", "x-kubernetes-int-or-string")
+# id(schema) -> (schema, check or None), as _defaults_below: the schema is kept with its answer.
+_fast_checks = {}
+
+
+def _leaf_ok(v, s):
+    if v is None:
+        return bool(s.get("nullable")) or not s.get("type")
+    t = s.get("type")
+    return not t or _type_ok(v, t, s)
+
+
+def fast_check(s):
+    """A function that tells, without building any path, that a value passes validate() against schema `s` with no
+    error (False: validate() must look, and report what it finds), or None when `s` is not simple enough: `s` checks
+    only its type, or is an object of such properties with required keys and nothing else (an inventory entry)."""
+    hit = _fast_checks.get(id(s))
+    if hit is not None and hit[0] is s:
+        return hit[1]
+    check = None
+    if isinstance(s, dict):
+        if not any(k in s for k in _CONSTRAINTS) and s.get("type") in (None, "string", "integer", "number", "boolean"):
+            check = lambda v: _leaf_ok(v, s)
+        elif s.get("type") == "object" and not any(k in s for k in _CONSTRAINTS if k not in ("properties", "required")) \
+                and not s.get("nullable") and isinstance(s.get("properties"), dict):
+            props = {k: fast_check(ps) for k, ps in s["properties"].items()}
+            if all(c is not None for c in props.values()):
+                required = tuple(s.get("required") or ())
+
+                def check(v):
+                    if type(v) is not dict:
+                        return False
+                    for r in required:
+                        if r not in v:
+                            return False
+                    for k, cv in v.items():
+                        c = props.get(k)
+                        if c is not None and not c(cv):
+                            return False
+                    return True
+    _fast_checks[id(s)] = (s, check)
+    return check
+
+
 def validate(v, s, path, errs):
     if not isinstance(s, dict):
+        return
+    fast = fast_check(s)
+    if fast is not None and fast(v):
         return
     if v is None:
         if s.get("nullable"):
@@ -200,8 +252,11 @@ def validate(v, s, path, errs):
         if "minItems" in s and len(v) < s["minItems"]:
             errs.append(FieldError("Invalid", path, len(v), "%s in body should have at least %d items" % (path, s["minItems"])))
         if isinstance(s.get("items"), dict):
+            items = s["items"]
+            fast = fast_check(items)
             for i, it in enumerate(v):
-                validate(it, s["items"], "%s[%d]" % (path, i), errs)
+                if fast is None or not fast(it):
+                    validate(it, items, "%s[%d]" % (path, i), errs)
     if isinstance(v, dict):
         props = s.get("properties") or {}
         for r in s.get("required") or []:

@@ -229,7 +229,8 @@ class Handler(BaseHTTPRequestHandler):
         agent = self.headers.get("User-Agent", "")
         with self.server.log_lock:
             self.server.log.append({"method": self.command, "path": self.path, "code": code,
-                                    "userAgent": agent, "time": time.time()})
+                                    "userAgent": agent, "time": time.time(),
+                                    "requestBytes": int(self.headers.get("Content-Length") or 0)})
             if not self.path.startswith("/__sim"):
                 self.server.counts[(agent.split("/")[0].split(" ")[0], self.command, "dryRun=All" in self.path)] += 1
 
@@ -671,7 +672,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(200, o)
             return
         if verb == "list":
-            items, meta = api.list(rt, ns, params)
+            items, meta = api.list(rt, ns, params, metadata_only=bool(partial) and partial[0] == "PartialObjectMetadataList")
             if table:
                 t = tables.table_for(rt, items, meta["resourceVersion"], table_version, params.get("includeObject", "Metadata"))
                 t["metadata"].update({k: v for k, v in meta.items() if k != "resourceVersion"})
@@ -816,7 +817,8 @@ class Handler(BaseHTTPRequestHandler):
             return selector.label_match(lsel, (o.get("metadata") or {}).get("labels")) and selector.field_match(fsel, o)
 
         def send(evtype, o):
-            o = api.to_version(rt, o)
+            # events hold the stored objects themselves: the version asked for is set on a copy of the top level
+            o = api.to_version(rt, dict(o))
             if table and evtype != "ERROR":
                 o = tables.table_for(rt, [o], o["metadata"].get("resourceVersion", ""), table_version,
                                      params.get("includeObject", "Metadata"))

@@ -26,6 +26,14 @@ def clone(v):
     return copy.deepcopy(v)
 
 
+def shallow(o):
+    """A copy of an object's top level and its metadata mapping; everything below them is shared."""
+    c = dict(o)
+    if isinstance(c.get("metadata"), dict):
+        c["metadata"] = dict(c["metadata"])
+    return c
+
+
 class Store:
     def __init__(self, data_dir=None, history=20000):
         self.lock = threading.RLock()
@@ -36,6 +44,8 @@ class Store:
         self.data_dir = data_dir
         self.dirty = False
         self.ip_counter = 10
+        # the last paged LIST's sorted matches: (resourceVersion, (group, plural, namespace, selector), objects)
+        self.matches = None
         if data_dir:
             self._load()
             t = threading.Thread(target=self._flusher, daemon=True)
@@ -104,29 +114,45 @@ class Store:
     def list(self, group, plural, ns=None):
         return self.page(group, plural, ns)[0]
 
-    def page(self, group, plural, ns=None, match=None, start=0, limit=0):
+    def page(self, group, plural, ns=None, match=None, start=0, limit=0, match_key=None, copy=clone):
         """Copies of the objects (sorted by namespace and name) the stored object passes `match` for, from `start`,
         at most `limit` (0: all), and how many matched in all. Only the page is copied: a paged LIST of many objects
-        costs each page its own objects, as kube-apiserver's does, not a copy of every object per page."""
+        costs each page its own objects, as kube-apiserver's does, not a copy of every object per page. `copy` makes
+        each item's copy (a metadata-only LIST copies the metadata alone).
+        With `match_key` (what `match` selects by, e.g. the label selector's text), the sorted matches are kept
+        until the next write (any put or remove moves the resourceVersion the entry is for): the later pages of a
+        paged LIST, which follow one another with no write between, neither scan nor sort the objects again."""
         with self.lock:
-            found = [v for (g, p, n, _), v in self.objects.items()
-                     if g == group and p == plural and (ns is None or n == ns) and (match is None or match(v))]
-            found.sort(key=lambda o: ((o["metadata"].get("namespace") or ""), o["metadata"]["name"]))
+            ck = (group, plural, ns, match_key)
+            hit = self.matches if match_key is not None else None
+            if hit is not None and hit[0] == self.rv and hit[1] == ck:
+                found = hit[2]
+            else:
+                found = [v for (g, p, n, _), v in self.objects.items()
+                         if g == group and p == plural and (ns is None or n == ns) and (match is None or match(v))]
+                found.sort(key=lambda o: ((o["metadata"].get("namespace") or ""), o["metadata"]["name"]))
+                if match_key is not None:
+                    self.matches = (self.rv, ck, found)
             page = found[start:start + limit] if limit > 0 else found[start:]
-            return [clone(v) for v in page], len(found)
+            return [copy(v) for v in page], len(found)
 
     def put(self, group, plural, obj, event_type, owned=False):
         """Store obj with a new resourceVersion and log a watch event; returns a copy of the stored object. With
-        owned, obj itself is stored (the caller made it for this and keeps no reference), else a copy."""
+        owned, obj itself is stored (the caller made it for this and keeps no reference), else a copy.
+        A stored object is never changed afterwards (a write stores a new one; remove copies before it stamps the
+        deletion's resourceVersion), so the watch event holds the stored object itself, not a copy, and the copy
+        returned is of its top level and metadata (what callers change: apiVersion and kind for the version asked
+        for), the rest shared."""
         with self.lock:
             rv = self.next_rv()
-            obj["metadata"]["resourceVersion"] = str(rv)
-            key = (group, plural, obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
-            self.objects[key] = obj if owned else clone(obj)
-            self.events.append((rv, event_type, (group, plural), key[2], clone(obj)))
+            stored = obj if owned else clone(obj)
+            stored["metadata"]["resourceVersion"] = str(rv)
+            key = (group, plural, stored["metadata"].get("namespace") or "", stored["metadata"]["name"])
+            self.objects[key] = stored
+            self.events.append((rv, event_type, (group, plural), key[2], stored))
             self.dirty = True
             self.cond.notify_all()
-            return clone(obj)
+            return shallow(stored)
 
     def remove(self, group, plural, ns, name):
         with self.lock:
@@ -135,11 +161,13 @@ class Store:
             if obj is None:
                 return None
             rv = self.next_rv()
+            # the stored object is also an earlier event's: stamped on a copy of its top level and metadata
+            obj = shallow(obj)
             obj["metadata"]["resourceVersion"] = str(rv)
-            self.events.append((rv, "DELETED", (group, plural), key[2], clone(obj)))
+            self.events.append((rv, "DELETED", (group, plural), key[2], obj))
             self.dirty = True
             self.cond.notify_all()
-            return obj
+            return shallow(obj)
 
     def oldest_rv(self):
         with self.lock:
