@@ -71,8 +71,8 @@ final class ReconcileCostTests: XCTestCase {
         }
         XCTAssertEqual(noop.dryRuns, 0, "no-op: \(noop)")
         // One LIST per kind and namespace (one here: 200 objects are one page) and a constant: the Kustomization read
-        // twice and annotated, its source, discovery, the Lease, the status and an event (13 when measured).
-        XCTAssertLessThanOrEqual(noop.total, 1 + 15, "no-op: \(noop)")
+        // and annotated, its source, discovery, the Lease, the status and an event (12 when measured).
+        XCTAssertLessThanOrEqual(noop.total, 1 + 13, "no-op: \(noop)")
         // The status, the events and the Lease (taken, released; renewed every 5 s) are the only real writes.
         XCTAssertLessThanOrEqual(noop.writes, 7, "no-op: \(noop)")
 
@@ -136,6 +136,59 @@ final class ReconcileCostTests: XCTestCase {
         // the Leases of the GitRepository and the Kustomization (each taken and released).
         XCTAssertLessThanOrEqual(change.writes, 2 + 1 + 10 + 4, "change: \(change)")
         XCTAssertLessThanOrEqual(change.total, n + 30, "change: \(change)")
+    }
+
+    /// The requests fluxs made since the simulator's request log was last emptied: method, path, body length.
+    func logged(_ body: () throws -> Void) throws -> [(method: String, path: String, bytes: Int)] {
+        _ = try fx.sim("DELETE", "/__sim/requests")
+        try body()
+        return ((try fx.sim("GET", "/__sim/requests")["requests"] as? [[String: Any]]) ?? []).compactMap { e in
+            guard (e["userAgent"] as? String ?? "").hasPrefix("fluxs") else { return nil }
+            return (e["method"] as? String ?? "", e["path"] as? String ?? "", e["requestBytes"] as? Int ?? 0)
+        }
+    }
+
+    /// A no-op writes the status as kustomize-controller's patch helper does: one merge patch of what changed
+    /// (lastHandledReconcileAt, the Ready condition's transition), not the 200-entry inventory again; and the
+    /// Kustomization is read once (the annotation's answer is the object the run starts from).
+    func testNoOpStatusIsOneMergePatchOfWhatChanged() throws {
+        let n = 200
+        _ = try fx.source(configMaps(n))
+        let create = try logged {
+            let r = try fx.fluxs(["create", "kustomization", "app", "--source=GitRepository/fleet", "--path=./app", "--prune=true",
+                                  "--interval=10m", "--target-namespace=\(fx.apps)"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let object = "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/\(fx.ns)/kustomizations/app"
+        func path(_ p: String) -> String { String(p.split(separator: "?", maxSplits: 1)[0]) }
+        let firstStatus = create.filter { $0.method == "PATCH" && path($0.path) == object + "/status" }
+        // The write-ahead inventory and the final status; the inventory is in the first.
+        XCTAssertEqual(firstStatus.count, 2, "\(create)")
+        let inventoryBytes = firstStatus.map(\.bytes).max() ?? 0
+        XCTAssertGreaterThan(inventoryBytes, 40 * n, "\(firstStatus)")
+
+        let before = try fx.inventory("app")
+        let noop = try logged {
+            let r = try fx.fluxs(["reconcile", "kustomization", "app"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let status = noop.filter { $0.method == "PATCH" && path($0.path) == object + "/status" }
+        XCTAssertEqual(status.count, 1, "\(noop)")
+        // lastHandledReconcileAt and the conditions: far smaller than the inventory.
+        XCTAssertLessThan(status.first?.bytes ?? 0, 2000, "\(status)")
+        // Read once (GET) and annotated once (PATCH), no GET after the Lease.
+        XCTAssertEqual(noop.filter { $0.method == "GET" && path($0.path) == object }.count, 1, "\(noop)")
+        XCTAssertEqual(noop.filter { $0.method == "PATCH" && path($0.path) == object }.count, 1, "\(noop)")
+        XCTAssertLessThanOrEqual(noop.count, 1 + 13, "\(noop)")
+        // What a user sees is whole: the inventory, Ready, the request handled.
+        XCTAssertEqual(try fx.inventory("app"), before)
+        XCTAssertEqual(try fx.ready("app").reason, "ReconciliationSucceeded")
+        let requested = try fx.jsonpath("kustomization", "app", ".metadata.annotations.reconcile\\.fluxcd\\.io/requestedAt", namespace: fx.ns)
+        XCTAssertFalse(requested.isEmpty)
+        XCTAssertEqual(try fx.jsonpath("kustomization", "app", ".status.lastHandledReconcileAt", namespace: fx.ns), requested)
+        let got = try fx.fluxs(["get", "kustomizations", "app"])
+        XCTAssertEqual(got.status, 0, got.stderr)
+        XCTAssertTrue(got.stdout.contains("Applied revision: main@sha1:"), got.stdout)
     }
 
     func testDiffReadsOwnedObjectsWithOneListPerKind() throws {

@@ -392,6 +392,11 @@ final class KustomizationRun {
     var revision = ""
     /// The resourceVersion the status writes are conditional on.
     var version: String
+    /// The object as the API server last answered it (read or written), and its status as this process understands
+    /// it (decoded and encoded again, nothing when it had none): a status write sends the merge patch from that
+    /// status to this run's, and nothing when they are equal (fluxcd/pkg runtime/patch's SerialPatcher).
+    var current: Node
+    var written: Node
     /// postBuild.substituteFrom data read for the build key ("Kind/name" → data, nil when it does not exist): the
     /// build is given the same, so the key is of what was built.
     var substituteData: [String: [String: String]?] = [:]
@@ -410,6 +415,8 @@ final class KustomizationRun {
         let input = try ReconcileInput<KustomizationSpec, KustomizationStatus>(object, defaultStatus: KustomizationStatus())
         (ns, name, generation, spec, requested) = (input.namespace, input.name, input.generation, input.spec, input.requested)
         status = input.status
+        current = object
+        written = object["status"].map { $0.isNull } == false ? try APICoding.node(input.status) : .emptyMap
         recorder = EventRecorder(kube: kube, component: KustomizationReconciler.controller, storage: env.storage, warn: env.warn)
         // Durations beyond Go's range are refused as kustomize-controller's decoder refuses them.
         var problem: String?
@@ -438,27 +445,48 @@ final class KustomizationRun {
 
     /// Status writes are conditional on the resourceVersion this process last saw or wrote: a write of a process
     /// that was killed while the API server still held it fails with Conflict instead of replacing the inventory a
-    /// later run wrote. A conflict seen here (an annotation by a process waiting for the Lease, or this process's
-    /// own write whose answer was lost) is read again and retried: this process holds the Lease.
+    /// later run wrote. A conflict seen here (an annotation by another process, or this process's own write whose
+    /// answer was lost) is read again and retried: this process holds the Lease.
+    /// A write is a JSON merge patch of the status fields that changed since the status this process last read or
+    /// wrote (lists such as the inventory and the conditions whole, as a merge patch replaces lists); when nothing
+    /// changed, no request is made and the object as last answered is returned. After a conflict the patch is
+    /// computed again from the status read then, so the status ends as this run's in either case.
     func write(_ kube: KubeClient, final: Bool = true) throws -> Node {
         if final, let requested { status.lastHandledReconcileAt = requested }
+        let target = try APICoding.node(status)
         var attempt = 0
         while true {
             attempt += 1
-            var body: Node = ["status": try APICoding.node(status)]
+            let changed = MergePatch.diff(from: written, to: target)
+            if MergePatch.isEmpty(changed) { return current }
+            var body: Node = ["status": changed]
             if !version.isEmpty { body["metadata"] = ["resourceVersion": .string(version)] }
             do {
                 let out = try kube.patch(Self.ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status", fieldManager: Self.controller)
                 version = out["metadata"]?["resourceVersion"]?.string ?? ""
+                current = out
+                written = target
                 return out
             } catch let e as KubeError where e.kind == .conflict && attempt < 4 {
-                do { version = try kube.get(Self.ref, namespace: ns, name: name)["metadata"]?["resourceVersion"]?.string ?? "" } catch let e as KubeError {
+                do {
+                    let live = try kube.get(Self.ref, namespace: ns, name: name)
+                    version = live["metadata"]?["resourceVersion"]?.string ?? ""
+                    current = live
+                    written = try Self.understood(live)
+                } catch let e as KubeError {
                     throw e.naming("Kustomization/\(ns)/\(name) status update failed")
                 }
             } catch let e as KubeError {
                 throw e.naming("Kustomization/\(ns)/\(name) status update failed")
             }
         }
+    }
+
+    /// An object's status as fluxs decodes and encodes it (an empty map when it has none): what a merge patch of this
+    /// run's status is computed from. Fields fluxs does not know are in neither, so a patch never removes them.
+    static func understood(_ object: Node) throws -> Node {
+        guard let s = object["status"], !s.isNull else { return .emptyMap }
+        return try APICoding.node(try APICoding.decode(KustomizationStatus.self, from: s))
     }
 
     /// Records a failed phase: Ready False with its reason, Reconciling with retry, a Warning event.

@@ -569,10 +569,9 @@ enum BootstrapCommand {
             for (adapter, label, field) in [(Adapters.gitRepository, "GitRepository", "artifact.revision"),
                                             (Adapters.kustomization, "Kustomization", "lastAttemptedRevision")] {
                 inv.out.waiting("waiting for \(label) \"\(ns)/\(ns)\" to be reconciled")
-                let live = try kube.get(adapter.resource, namespace: ns, name: ns)
                 let done: Node
                 switch Reconciliation.mode(inv, adapter, kube: kube) {
-                case .local(let r): done = try Reconciliation.runLocal(inv, r, live)
+                case .local(let r): done = try Reconciliation.runLocal(inv, r, adapter, namespace: ns, name: ns)
                 case .controller:
                     done = try ObjectCommands.poll(kube) { () throws -> Node? in
                         let o = try kube.get(adapter.resource, namespace: ns, name: ns)

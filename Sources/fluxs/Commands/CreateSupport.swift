@@ -104,7 +104,7 @@ enum CreateSupport {
             inv.out.warning("\(a.kind.kind) \(name) was not reconciled: fluxs cannot reconcile \(a.kind.kind) objects on demand yet, and no \(component) runs in the \(fluxNS) namespace")
             return .notReconciled
         case .local(let r):
-            let done = try Reconciliation.runLocal(inv, r, try kube.get(a.resource, namespace: ns, name: name))
+            let done = try Reconciliation.runLocal(inv, r, a, namespace: ns, name: name)
             if let message = Reconciliation.failure(done) { throw CLIError(message) }
             return .ready(done)
         case .controller:

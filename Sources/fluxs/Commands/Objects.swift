@@ -153,7 +153,7 @@ enum ObjectCommands {
             let ns = o["metadata"]?["namespace"]?.string ?? ""
             do {
                 if !a.isStatic(o), case .local(let r) = mode {
-                    let done = try Reconciliation.runLocal(inv, r, try kube.get(a.resource, namespace: ns, name: n))
+                    let done = try Reconciliation.runLocal(inv, r, a, namespace: ns, name: n)
                     if let message = Reconciliation.failure(done) { throw CLIError(message) }
                     inv.out.success("\(a.kind.kind) \(n) reconciliation completed")
                     inv.out.success(a.success(done))

@@ -40,30 +40,34 @@ enum Reconciliation {
 
     /// Runs the in-process reconciler and returns the object as it left it.
     /// One process at a time reconciles an object (two CI jobs, a laptop and a job): the object's Lease is taken
-    /// first, waiting up to --timeout while another process holds it; the object is then read again, so the run
-    /// starts from what the previous holder left (its inventory), and the Lease is released at the end.
-    static func runLocal(_ inv: Invocation, _ r: OnDemandReconciler, _ object: Node) throws -> Node {
+    /// first, waiting up to --timeout while another process holds it, and released at the end. `read` gives the object
+    /// once the Lease is held (a GET, or the reconcile command's annotation, whose answer is the object): the run
+    /// starts from what the previous holder left (its inventory), and the object is read once, not before and after
+    /// the Lease.
+    static func runLocal(_ inv: Invocation, _ r: OnDemandReconciler, kind: String, namespace ns: String, name: String,
+                         read: (KubeClient) throws -> Node) throws -> Node {
         let kube = try inv.kube()
-        let kind = object["kind"]?.string ?? ""
-        let ns = object["metadata"]?["namespace"]?.string ?? ""
-        let name = object["metadata"]?["name"]?.string ?? ""
         let lease = ObjectLease(kube: kube, kind: kind, namespace: ns, name: name)
         do { try lease.acquire(deadline: monotonicSeconds() + kube.remaining, waiting: { inv.out.waiting($0) }) } catch let e as ObjectLease.Held {
             throw CLIError(e.description)
         }
         defer { lease.release() }
-        var current = object
-        if let a = Adapters.all.first(where: { $0.kind.kind == kind }) {
-            do { current = try kube.get(a.resource, namespace: ns, name: name) } catch let e as KubeError {
-                throw e.naming("\(kind)/\(ns)/\(name) query failed")
-            }
-        }
+        let current = try read(kube)
         var env = ReconcileEnv(kube: kube, storage: storage(inv),
                                log: { line in if inv.verbose { inv.out.stderr(line) } },
                                progress: { _ in }, warn: { inv.out.warning($0) })
         env.checkLease = { try lease.check($0) }
         env.defaultServiceAccount = inv.flags.string("default-service-account")
         do { return try r.reconcile(current, env: env) } catch let e as ObjectLease.Held { throw CLIError(e.description) }
+    }
+
+    /// runLocal with the object read by a GET once the Lease is held.
+    static func runLocal(_ inv: Invocation, _ r: OnDemandReconciler, _ a: KindAdapter, namespace ns: String, name: String) throws -> Node {
+        try runLocal(inv, r, kind: a.kind.kind, namespace: ns, name: name) { kube in
+            do { return try kube.get(a.resource, namespace: ns, name: name) } catch let e as KubeError {
+                throw e.naming("\(a.kind.kind)/\(ns)/\(name) query failed")
+            }
+        }
     }
 
     /// The Ready verdict of an object a local reconciler just wrote: nil when ready, else the message.
@@ -153,16 +157,21 @@ enum ReconcileCommand {
             if inv.flags.bool("force") { annotations.append(("reconcile.fluxcd.io/forceAt", .string(stamp))) }
             if inv.flags.bool("reset") { annotations.append(("reconcile.fluxcd.io/resetAt", .string(stamp))) }
         }
-        let annotated = try kube.patch(a.resource, namespace: ns, name: name, type: .merge,
-                                       patch: ["metadata": ["annotations": .map(annotations)]])
-        inv.out.success("\(a.kind.kind) annotated")
-        inv.out.waiting("waiting for \(a.kind.kind) reconciliation")
+        func annotate(_ kube: KubeClient) throws -> Node {
+            let annotated = try kube.patch(a.resource, namespace: ns, name: name, type: .merge,
+                                           patch: ["metadata": ["annotations": .map(annotations)]])
+            inv.out.success("\(a.kind.kind) annotated")
+            inv.out.waiting("waiting for \(a.kind.kind) reconciliation")
+            return annotated
+        }
 
         let done: Node
         switch mode {
         case .local(let r):
-            done = try Reconciliation.runLocal(inv, r, annotated)
+            // Annotated once the Lease is held: the annotation's answer is the object the run starts from.
+            done = try Reconciliation.runLocal(inv, r, kind: a.kind.kind, namespace: ns, name: name, read: annotate)
         default:
+            _ = try annotate(kube)
             done = try ObjectCommands.poll(kube) { () throws -> Node? in
                 let o = try kube.get(a.resource, namespace: ns, name: name)
                 let handled = o["status"]?["lastHandledReconcileAt"]?.string ?? ""

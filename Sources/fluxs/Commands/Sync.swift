@@ -282,19 +282,22 @@ enum SyncCommand {
             if case .unavailable(let why) = mode { return SyncRun(outcome: .failed, message: "cannot reconcile \(k): \(why)") }
             // The reconcile command's request: the annotation the status echoes in lastHandledReconcileAt.
             let lastHandled = object["status"]?["lastHandledReconcileAt"]?.string ?? ""
-            let annotated = try kube.patch(a.resource, namespace: k.namespace, name: k.name, type: .merge,
-                                           patch: ["metadata": ["annotations": .map([(ReconcileRequest.annotation, .string(Clock.rfc3339NanoLocal()))])]])
+            func annotate() throws -> Node {
+                try kube.patch(a.resource, namespace: k.namespace, name: k.name, type: .merge,
+                               patch: ["metadata": ["annotations": .map([(ReconcileRequest.annotation, .string(Clock.rfc3339NanoLocal()))])]])
+            }
             var run = SyncRun(outcome: .succeeded)
             let done: Node
             switch mode {
             case .local(let r):
-                // The reconcile command's Lease: one process at a time reconciles an object; read again once held.
+                // The reconcile command's Lease: one process at a time reconciles an object; annotated once held,
+                // the annotation's answer is the object the run starts from (one read).
                 let lease = ObjectLease(kube: kube, kind: k.kind, namespace: k.namespace, name: k.name)
                 do {
                     try lease.acquire(deadline: monotonicSeconds() + kube.remaining, waiting: { [out, lock] m in lock.with { out.waiting("\(k): \(m)") } })
                 } catch let e as ObjectLease.Held { return SyncRun(outcome: .failed, message: e.description) }
                 defer { lease.release() }
-                let current = try kube.get(a.resource, namespace: k.namespace, name: k.name)
+                let current = try annotate()
                 let box = Applied()
                 var renv = ReconcileEnv(kube: kube, storage: storage,
                                         log: { [verbose, out, lock] l in if verbose { lock.with { out.stderr(l) } } },
@@ -307,6 +310,7 @@ enum SyncCommand {
                 run.pruned = box.deleted.count
                 run.applied = box.changes.filter { SyncKinds.of($0.object) != nil }.map { ($0.object, $0.action == .created || $0.action == .configured) }
             default:
+                _ = try annotate()
                 done = try ObjectCommands.poll(kube) { () throws -> Node? in
                     let o = try kube.get(a.resource, namespace: k.namespace, name: k.name)
                     let handled = o["status"]?["lastHandledReconcileAt"]?.string ?? ""

@@ -159,10 +159,14 @@ enum TriggerCommand {
                 let n = o["metadata"]?["name"]?.string ?? ""
                 inv.out.action("annotating \(kind) \(n) in \(resNS) namespace")
                 let patch: Node = ["metadata": ["annotations": ["reconcile.fluxcd.io/requestedAt": .string(Clock.rfc3339NanoLocal())]]]
-                let annotated = try kube.patch(a.resource, namespace: resNS, name: n, type: .merge, patch: patch)
-                switch Reconciliation.mode(inv, a, kube: kube) {
+                let mode = Reconciliation.mode(inv, a, kube: kube)
+                if case .local = mode {} else { _ = try kube.patch(a.resource, namespace: resNS, name: n, type: .merge, patch: patch) }
+                switch mode {
                 case .local(let r):
-                    let done = try Reconciliation.runLocal(inv, r, annotated)
+                    // Annotated once the Lease is held: the answer is the object the run starts from.
+                    let done = try Reconciliation.runLocal(inv, r, kind: kind, namespace: resNS, name: n) {
+                        try $0.patch(a.resource, namespace: resNS, name: n, type: .merge, patch: patch)
+                    }
                     if let m = Reconciliation.failure(done) {
                         inv.out.failure("\(kind) \(resNS)/\(n) reconciliation failed: \(m)")
                         failures += 1
