@@ -500,7 +500,10 @@ class API:
             doc = json.loads(raw or b"null")
         except ValueError as e:
             raise ApiError(400, "BadRequest", "error decoding patch: %s" % e)
-        base = clone(old)
+        # old is this request's own copy (get_obj); a merge patch builds new maps along the patched paths and shares
+        # the rest with old, which update reads alongside (equal values): no copy. The other patch types change
+        # their target in place: a copy.
+        base = old if ptype == "application/merge-patch+json" else clone(old)
         try:
             if ptype == "application/merge-patch+json":
                 if not isinstance(doc, dict):
@@ -522,6 +525,8 @@ class API:
             raise ApiError(400, "BadRequest", str(e))
         if not isinstance(new, dict):
             raise ApiError(400, "BadRequest", "patched object is not an object")
+        if isinstance(new.get("metadata"), dict) and new["metadata"] is old.get("metadata"):
+            new["metadata"] = dict(new["metadata"])   # update writes the new metadata's fields: not old's
         if (new.get("metadata") or {}).get("resourceVersion") == old["metadata"]["resourceVersion"]:
             pass
         elif (new.get("metadata") or {}).get("resourceVersion"):

@@ -3,6 +3,8 @@
 import copy
 import json
 
+from store import clone
+
 
 class PatchError(Exception):
     """A patch that cannot be applied (kube-apiserver answers 422 or 400)."""
@@ -14,7 +16,7 @@ class PatchError(Exception):
 
 def merge_patch(target, patch):
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return clone(patch)   # a JSON value: the same copy as copy.deepcopy's, several times faster
     if not isinstance(target, dict):
         target = {}
     out = dict(target)

@@ -391,7 +391,8 @@ def apply(live, applied, manager, force, sem, api_version, status_mode=None, sub
     base = clone(live) if live else {}
     if base.get("metadata"):
         base["metadata"].pop("managedFields", None)
-    merged = merge_apply(base, applied, sem)
+    # a create: the merge of applied into nothing is applied itself (drop_nulls made it this call's own)
+    merged = merge_apply(base, applied, sem) if live else applied
     # fields this manager stops applying: removed when nobody else owns them. A list item that goes takes its fields
     # with it; removing those one by one first could change the item's key (port, protocol) and strand the rest, so
     # paths under a removed path are left out, and the order is fixed (not the set's, which varies with the hash seed).
@@ -424,7 +425,8 @@ def apply(live, applied, manager, force, sem, api_version, status_mode=None, sub
         mine[0]["time"] = now_rfc3339()
     mine[1] = set(applied_set)
     mine[0]["apiVersion"] = api_version
-    present = field_set(merged, sem)
+    # a create's fields are the applied ones (unless only the status was applied: the metadata's name counts too)
+    present = applied_set if not live and status_mode != "status" else field_set(merged, sem)
     merged.setdefault("metadata", {})["managedFields"] = entries.serialize(present)
     if not merged["metadata"]["managedFields"]:
         del merged["metadata"]["managedFields"]
@@ -434,9 +436,10 @@ def apply(live, applied, manager, force, sem, api_version, status_mode=None, sub
 def record_update(old, new, manager, sem, api_version, status_mode=None, subresource=""):
     """Ownership after a non-apply write (create, update, patch): changed fields go to manager."""
     entries = Entries((old or {}).get("metadata", {}).get("managedFields"))
-    old_clean = clone(old) if old else {}
-    if old_clean.get("metadata"):
-        old_clean["metadata"].pop("managedFields", None)
+    # old without its managedFields, for reading: a copy of the top level and the metadata, the rest shared
+    old_clean = dict(old) if old else {}
+    if isinstance(old_clean.get("metadata"), dict):
+        old_clean["metadata"] = {k: v for k, v in old_clean["metadata"].items() if k != "managedFields"}
     new_set = field_set(new, sem, status_mode)
     changed = {p for p in new_set if _leaf_value(old_clean, p, sem) != _leaf_value(new, p, sem)}
     if changed:
