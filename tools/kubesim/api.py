@@ -824,8 +824,9 @@ class API:
 
 
 def metadata_copy(o):
-    """What a PartialObjectMetadata answer needs of a stored object: a copy of its metadata."""
-    return {"metadata": clone(o["metadata"])}
+    """What a PartialObjectMetadata answer needs of a stored object: its metadata, not copied (a stored object is
+    never changed, store.put; the answer only encodes it)."""
+    return {"metadata": o["metadata"]}
 
 
 def same_but_versions(a, b):

@@ -394,9 +394,12 @@ final class KustomizationRun {
     var version: String
     /// The object as the API server last answered it (read or written), and its status as this process understands
     /// it (decoded and encoded again, nothing when it had none): a status write sends the merge patch from that
-    /// status to this run's, and nothing when they are equal (fluxcd/pkg runtime/patch's SerialPatcher).
+    /// status to this run's, and nothing when they are equal (fluxcd/pkg runtime/patch's SerialPatcher). The
+    /// inventory is kept apart, decoded, and compared so (encoding thousands of entries costs more than comparing
+    /// them); `written` is the rest.
     var current: Node
     var written: Node
+    var writtenInventory: ResourceInventory?
     /// postBuild.substituteFrom data read for the build key ("Kind/name" → data, nil when it does not exist): the
     /// build is given the same, so the key is of what was built.
     var substituteData: [String: [String: String]?] = [:]
@@ -416,7 +419,9 @@ final class KustomizationRun {
         (ns, name, generation, spec, requested) = (input.namespace, input.name, input.generation, input.spec, input.requested)
         status = input.status
         current = object
-        written = object["status"].map { $0.isNull } == false ? try APICoding.node(input.status) : .emptyMap
+        let hasStatus = object["status"].map { $0.isNull } == false
+        written = hasStatus ? try Self.encodedWithoutInventory(input.status) : .emptyMap
+        writtenInventory = hasStatus ? input.status.inventory : nil
         recorder = EventRecorder(kube: kube, component: KustomizationReconciler.controller, storage: env.storage, warn: env.warn)
         // Durations beyond Go's range are refused as kustomize-controller's decoder refuses them.
         var problem: String?
@@ -453,11 +458,15 @@ final class KustomizationRun {
     /// computed again from the status read then, so the status ends as this run's in either case.
     func write(_ kube: KubeClient, final: Bool = true) throws -> Node {
         if final, let requested { status.lastHandledReconcileAt = requested }
-        let target = try APICoding.node(status)
+        let target = try Self.encodedWithoutInventory(status)
         var attempt = 0
         while true {
             attempt += 1
-            let changed = MergePatch.diff(from: written, to: target)
+            var changed = MergePatch.diff(from: written, to: target)
+            // The inventory is a map of one list: when it changed, the patch is the whole of it (or null).
+            if (status.inventory == nil) != (writtenInventory == nil) || status.inventory?.entries != writtenInventory?.entries {
+                changed["inventory"] = try status.inventory.map { try APICoding.node($0) } ?? .null
+            }
             if MergePatch.isEmpty(changed) { return current }
             var body: Node = ["status": changed]
             if !version.isEmpty { body["metadata"] = ["resourceVersion": .string(version)] }
@@ -466,13 +475,16 @@ final class KustomizationRun {
                 version = out["metadata"]?["resourceVersion"]?.string ?? ""
                 current = out
                 written = target
+                writtenInventory = status.inventory
                 return out
             } catch let e as KubeError where e.kind == .conflict && attempt < 4 {
                 do {
                     let live = try kube.get(Self.ref, namespace: ns, name: name)
                     version = live["metadata"]?["resourceVersion"]?.string ?? ""
                     current = live
-                    written = try Self.understood(live)
+                    let understood = try live["status"].flatMap { $0.isNull ? nil : $0 }.map { try APICoding.decode(KustomizationStatus.self, from: $0) }
+                    written = try understood.map(Self.encodedWithoutInventory) ?? .emptyMap
+                    writtenInventory = understood?.inventory
                 } catch let e as KubeError {
                     throw e.naming("Kustomization/\(ns)/\(name) status update failed")
                 }
@@ -482,11 +494,14 @@ final class KustomizationRun {
         }
     }
 
-    /// An object's status as fluxs decodes and encodes it (an empty map when it has none): what a merge patch of this
-    /// run's status is computed from. Fields fluxs does not know are in neither, so a patch never removes them.
-    static func understood(_ object: Node) throws -> Node {
-        guard let s = object["status"], !s.isNull else { return .emptyMap }
-        return try APICoding.node(try APICoding.decode(KustomizationStatus.self, from: s))
+    /// A status as fluxs encodes it, but for the inventory (compared decoded, `writtenInventory`). The baseline is
+    /// the status as fluxs decoded it, so fields fluxs does not know are in neither and a patch never removes them.
+    static func encodedWithoutInventory(_ status: KustomizationStatus) throws -> Node {
+        var rest = status
+        rest.inventory = nil
+        var node = try APICoding.node(rest)
+        node["inventory"] = nil
+        return node
     }
 
     /// Records a failed phase: Ready False with its reason, Reconciling with retry, a Warning event.
