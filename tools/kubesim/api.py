@@ -15,7 +15,7 @@ import registry
 import schema as schemalib
 import selector
 import ssa
-from store import clone
+from store import clone, shallow
 from registry import ResourceType
 
 
@@ -734,13 +734,20 @@ class API:
             items, total = self.store.page(rt.group, rt.plural, where,
                                            match=lambda o: selector.label_match(lsel, o["metadata"].get("labels")),
                                            start=start, limit=limit, match_key=params.get("labelSelector") or "",
-                                           copy=metadata_copy if metadata_only else clone)
+                                           copy=metadata_copy if metadata_only else self.list_copy(rt))
             items = [self.to_version(rt, o) for o in items] if metadata_only else [prepared(o) for o in items]
         meta = {"resourceVersion": rv}
         if limit > 0 and total - start > limit:
             meta["continue"] = base64.b64encode(json.dumps({"start": start + limit, "rv": rv}).encode()).decode()
             meta["remainingItemCount"] = total - start - limit
         return items, meta
+
+    def list_copy(self, rt):
+        """How a LIST copies each stored object: of the top level and metadata alone (what the answer changes:
+        apiVersion and kind) when no schema default can change the object, else whole (defaulting changes it below)."""
+        if rt.builtin or not rt.schema or not schemalib.has_defaults(rt.schema):
+            return shallow
+        return clone
 
     def after_write(self, rt, obj):
         if self.auto_ready and rt.builtin and rt.kind in ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"):
