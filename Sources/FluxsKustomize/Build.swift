@@ -206,9 +206,10 @@ struct Level {
         var res = start
         var ids = Set(start.map(Level.key))
         let entries = (k["resources"]?.array ?? []) + (k["bases"]?.array ?? [])
+        let prefetched = prefetch(entries.compactMap(\.string))
         for e in entries {
             guard let s = e.string else { continue }
-            try merge(&res, &ids, try load(s))
+            try merge(&res, &ids, try load(s, prefetched: prefetched))
         }
         try config.add(k, level: self)
         try Generators.run(k, dir: dir, configuredIn: relativePath(from: top, to: path), config: config, into: &res)
@@ -234,8 +235,27 @@ struct Level {
         return res
     }
 
+    /// The files among `entries` that `load` will parse (not remote, not directories, existing, in or below this
+    /// directory, inside the confinement, not parsed by the caller), read and parsed on all cores first: path ->
+    /// resources or the failure `load` reports when it reaches the entry. Reading and parsing are pure; `load` still
+    /// runs every check in order, so the first error of a build is the one a loop over the entries meets.
+    func prefetch(_ entries: [String]) -> [String: Result<[Resource], any Error>] {
+        var paths: [String] = []
+        var seen: Set<String> = []
+        for entry in entries where !(entry.contains("://") || entry.hasPrefix("github.com/") || entry.hasPrefix("git@")) {
+            let path = Files.absolute(entry, relativeTo: dir)
+            guard config.confinement?.contains(path) ?? true, !Files.isDirectory(path), Files.exists(path), inOrBelow(path, dir),
+                  config.parsed[path] == nil, seen.insert(path).inserted else { continue }
+            paths.append(path)
+        }
+        let parsed = Parallel.map(paths.count, minimum: 4) { [paths] i in
+            Result { try Level.parseResources(Kustomizer.readManifest(paths[i]), file: paths[i]) }
+        }
+        return Dictionary(uniqueKeysWithValues: zip(paths, parsed))
+    }
+
     /// The resources of one `resources:` entry: a file (or directory) under this root.
-    func load(_ entry: String) throws -> [Resource] {
+    func load(_ entry: String, prefetched: [String: Result<[Resource], any Error>] = [:]) throws -> [Resource] {
         if entry.contains("://") || entry.hasPrefix("github.com/") || entry.hasPrefix("git@") {
             throw KustomizeError("accumulating resources: remote resource '\(entry)' is not supported by fluxs's kustomize engine")
         }
@@ -265,6 +285,8 @@ struct Level {
         var loaded: [Resource]
         if let docs = config.parsed.removeValue(forKey: path) {
             loaded = try Level.resources(docs, file: path)
+        } else if let pre = prefetched[path] {
+            loaded = try pre.get()
         } else {
             loaded = try Level.parseResources(Kustomizer.readManifest(path), file: path)
         }

@@ -96,7 +96,10 @@ struct FieldSpec {
     /// An object's kind, group and version, read once for many field specs.
     struct ObjectType {
         let kind: String, group: String, version: String
-        init(_ r: Resource, kind k: String? = nil) { kind = k ?? r.kind; group = r.group; version = r.version }
+        init(_ r: Resource, kind k: String? = nil) {
+            kind = k ?? r.kind
+            (group, version) = Resource.splitAPIVersion(r.apiVersion)
+        }
     }
 
     func applies(to t: ObjectType) -> Bool {

@@ -194,14 +194,14 @@ enum NameReferences {
         // Referrals read a snapshot: writing into `res` while they hold it copied the whole array per object (N²).
         // Only reference fields change here, never the names, namespaces and affixes the selection reads.
         let snapshot = res
-        var fixed: [(Int, Node)] = []
         // The table's (target, field) pairs that can apply to each referrer type, in table order. A referrer is
         // chosen by its original id (resourceOrgIds in namereferencetransformer.go: the first earlier kind, the
         // current group and version); its field is then updated whatever its kind is now.
         // Each with its path as text (for messages and the roleRef check), joined once per type, not per object.
-        var byType: [String: [(target: NameReferenceEntry, spec: FieldSpec, field: String)]] = [:]
-        for i in res.indices {
-            let r = res[i]
+        var byType: [String: [Entry]] = [:]
+        var types: [String] = []
+        types.reserveCapacity(res.count)
+        for r in res {
             let kind = r.previous.first?.kind ?? r.kind, group = r.group, version = r.version
             let type = kind + "\u{0}" + group + "\u{0}" + version
             if byType[type] == nil {
@@ -212,57 +212,74 @@ enum NameReferences {
                     }.map { (t, $0, $0.path.joined(separator: "/")) }
                 }
             }
-            let entries = byType[type]!
-            // Only objects with table fields are referrers (fMap); only those have their RoleBinding subjects read.
-            if entries.isEmpty { continue }
-            let refs = try Referrals(snapshot, i, index: index)
-            var n = r.node
-            for (target, spec, field) in entries {
-                // The walk fails on a scalar in the way, whether or not anything would be renamed (namereference.go
-                // gives every referrer of the field spec's type the filter).
-                // Most of a type's table fields are absent from a given object: a read-only look first (one walk
-                // for both: FieldSpec.probe).
-                let (blocked, reaches) = FieldSpec.probe(n, spec.path[...])
-                if let e = blocked {
-                    let id = r.id
-                    throw KustomizeError("updating name reference in '\(field)' field of '\(id)': considering field '\(field)' of object \(id): \(e)")
-                }
-                guard reaches else { continue }
-                // roleRefFilter: a field ending in roleRef/name also needs an earlier id of the roleRef's kind and
-                // apiGroup; a roleRef without either lets every candidate through.
-                var roleRef: NameReferenceEntry?
-                // (getRoleRefGvk reads each field's text as written, "" for a map or list.)
-                if field.hasSuffix("roleRef/name"), let ref = r.node["roleRef"]?.map, let g = ref["apiGroup"], let k = ref["kind"] {
-                    roleRef = NameReferenceEntry(kind: k.scalarValue?.value ?? "", group: g.scalarValue?.value ?? "", version: nil, specs: [])
-                }
-                var failure: Error?
-                func update(_ v: Node) throws -> Node? {
-                    if v.map != nil { return try refs.mapping(v, target: target, roleRef: roleRef, field: field) }
-                    if let old = v.text { return try refs.scalar(old, target: target, roleRef: roleRef, field: field).map { .string($0) } }
-                    return nil
-                }
-                FieldSpec.visit(&n, spec.path[...], create: false) { v in
-                    guard let value = v, !value.isNull else { return }
-                    do {
-                        if case .sequence(var items) = value {
-                            for k in items.indices where !items[k].isNull {
-                                if case .sequence = items[k] {
-                                    // seqFilter: a list's items are names or maps holding one.
-                                    throw KustomizeError("updating name reference in '\(field)' field of '\(refs.referrer.id)': "
-                                                         + "a list item is expected to be either a string or a map of string")
-                                }
-                                if let new = try update(items[k]) { items[k] = new }
-                            }
-                            v = .sequence(items)
-                        } else if let new = try update(value) {
-                            v = new
-                        }
-                    } catch { failure = error }
-                }
-                if let failure { throw failure }
-            }
-            fixed.append((i, n))
+            types.append(type)
         }
-        for (i, n) in fixed { res[i].node = n }
+        // Each referrer's fields are fixed from the snapshot alone, so the referrers are done on all cores; the
+        // outcomes are taken in order (the first failing object's error, as a loop gives) before any is stored.
+        let entriesByType = byType
+        let outcomes = Parallel.map(res.count, minimum: 64) { [types] i in
+            Result { try fixed(snapshot, i, entries: entriesByType[types[i]] ?? [], index: index) }
+        }
+        var nodes: [(Int, Node)] = []
+        for (i, o) in outcomes.enumerated() {
+            if let n = try o.get() { nodes.append((i, n)) }
+        }
+        for (i, n) in nodes { res[i].node = n }
+    }
+
+    typealias Entry = (target: NameReferenceEntry, spec: FieldSpec, field: String)
+
+    /// Object `i` of `snapshot` with its reference fields (`entries`) fixed; nil when it has no such fields.
+    static func fixed(_ snapshot: [Resource], _ i: Int, entries: [Entry], index: Index) throws -> Node? {
+        // Only objects with table fields are referrers (fMap); only those have their RoleBinding subjects read.
+        if entries.isEmpty { return nil }
+        let refs = try Referrals(snapshot, i, index: index)
+        let r = snapshot[i]
+        var n = r.node
+        for (target, spec, field) in entries {
+            // The walk fails on a scalar in the way, whether or not anything would be renamed (namereference.go
+            // gives every referrer of the field spec's type the filter).
+            // Most of a type's table fields are absent from a given object: a read-only look first (one walk
+            // for both: FieldSpec.probe).
+            let (blocked, reaches) = FieldSpec.probe(n, spec.path[...])
+            if let e = blocked {
+                let id = r.id
+                throw KustomizeError("updating name reference in '\(field)' field of '\(id)': considering field '\(field)' of object \(id): \(e)")
+            }
+            guard reaches else { continue }
+            // roleRefFilter: a field ending in roleRef/name also needs an earlier id of the roleRef's kind and
+            // apiGroup; a roleRef without either lets every candidate through.
+            var roleRef: NameReferenceEntry?
+            // (getRoleRefGvk reads each field's text as written, "" for a map or list.)
+            if field.hasSuffix("roleRef/name"), let ref = r.node["roleRef"]?.map, let g = ref["apiGroup"], let k = ref["kind"] {
+                roleRef = NameReferenceEntry(kind: k.scalarValue?.value ?? "", group: g.scalarValue?.value ?? "", version: nil, specs: [])
+            }
+            var failure: Error?
+            func update(_ v: Node) throws -> Node? {
+                if v.map != nil { return try refs.mapping(v, target: target, roleRef: roleRef, field: field) }
+                if let old = v.text { return try refs.scalar(old, target: target, roleRef: roleRef, field: field).map { .string($0) } }
+                return nil
+            }
+            FieldSpec.visit(&n, spec.path[...], create: false) { v in
+                guard let value = v, !value.isNull else { return }
+                do {
+                    if case .sequence(var items) = value {
+                        for k in items.indices where !items[k].isNull {
+                            if case .sequence = items[k] {
+                                // seqFilter: a list's items are names or maps holding one.
+                                throw KustomizeError("updating name reference in '\(field)' field of '\(refs.referrer.id)': "
+                                                     + "a list item is expected to be either a string or a map of string")
+                            }
+                            if let new = try update(items[k]) { items[k] = new }
+                        }
+                        v = .sequence(items)
+                    } else if let new = try update(value) {
+                        v = new
+                    }
+                } catch { failure = error }
+            }
+            if let failure { throw failure }
+        }
+        return n
     }
 }

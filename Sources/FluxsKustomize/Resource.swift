@@ -3,7 +3,7 @@ import FluxsYAML
 /// One object of a build, with what kustomize remembers about it: the names and namespaces it had
 /// before prefixes, suffixes and namespace changes (for patch targets and name references), and, for
 /// generated ConfigMaps and Secrets, the generator options.
-public struct Resource {
+public struct Resource: Sendable {
     public var node: Node
     /// Earlier ids (namespace, name, kind), oldest first (kustomize's previousNames/Namespaces/Kinds annotations).
     var previous: [(namespace: String, name: String, kind: String)] = []
@@ -34,15 +34,14 @@ public struct Resource {
         get { node["metadata"]?["namespace"]?.string ?? "" }
         set { node.set(["metadata", "namespace"], newValue.isEmpty ? nil : .string(newValue)) }
     }
-    var group: String {
-        let av = apiVersion
-        guard let slash = av.firstIndex(of: "/") else { return "" }
-        return String(av[..<slash])
-    }
-    var version: String {
-        let av = apiVersion
-        guard let slash = av.firstIndex(of: "/") else { return av }
-        return String(av[av.index(after: slash)...])
+    // The slash is searched in the UTF-8 bytes, as Go's strings.Index does (a Character search cost ~1.7 k
+    // instructions; the label, image and patch steps read every object's group and version).
+    var group: String { Resource.splitAPIVersion(apiVersion).group }
+    var version: String { Resource.splitAPIVersion(apiVersion).version }
+
+    static func splitAPIVersion(_ av: String) -> (group: String, version: String) {
+        guard let slash = av.utf8.firstIndex(of: UInt8(ascii: "/")) else { return ("", av) }
+        return (String(av[..<slash]), String(av[av.utf8.index(after: slash)...]))
     }
 
     /// kustomize's resource id in messages (resid.ResId.String): `ConfigMap.v1.[noGrp]/name.[noNs]`.

@@ -19,11 +19,17 @@ public struct YAMLEmitter: Sendable {
     }
 
     /// Several documents, each followed by nothing and separated by `separator`.
+    /// Each document has its own emitter, so a long stream is written on all cores (Parallel.map) and joined in
+    /// order; a failure is the first document's that fails, as in a loop.
     public func emit(documents: [Node], separator: String = "---\n") throws -> String {
-        var parts: [String] = []
-        parts.reserveCapacity(documents.count)
-        for d in documents { parts.append(try emit(d)) }
-        return parts.joined(separator: separator)
+        let parts = Parallel.map(documents.count, minimum: 64) { i in Result { try self.emit(documents[i]) } }
+        var out = ""
+        out.reserveCapacity(parts.reduce(0) { n, p in n + ((try? p.get())?.utf8.count ?? 0) + separator.utf8.count })
+        for (i, p) in parts.enumerated() {
+            if i > 0 { out += separator }
+            out += try p.get()
+        }
+        return out
     }
 }
 
@@ -157,7 +163,8 @@ enum KubeYAMLStyle {
     }
 
     static func stringStyle(_ s: String) -> yaml_scalar_style_t {
-        if s.utf8.contains(10) { return YAML_LITERAL_SCALAR_STYLE }
+        // The newline search on the contiguous bytes (the generic UTF8View.contains cost ~10 M at 1,000 objects).
+        if s.utf8.withContiguousStorageIfAvailable({ $0.contains(10) }) ?? s.utf8.contains(10) { return YAML_LITERAL_SCALAR_STYLE }
         if Resolver.resolve(plain: s, yaml11: true) == .string && !Resolver.isBase60Float(s) { return YAML_PLAIN_SCALAR_STYLE }
         return YAML_DOUBLE_QUOTED_SCALAR_STYLE
     }

@@ -96,10 +96,11 @@ public struct Mapping: Sendable, Equatable, Hashable {
     @inline(__always)
     func position(_ key: String) -> Int? {
         if let index { return index[key] }
+        // Lengths first: most keys differ in length, and a String's UTF-8 count is stored (no comparison call).
         var i = 0
-        let n = keys.count
+        let n = keys.count, length = key.utf8.count
         while i < n {
-            if keys[i] == key { return i }
+            if keys[i].utf8.count == length && keys[i] == key { return i }
             i += 1
         }
         return nil

@@ -100,4 +100,35 @@ final class KustomizeFastPathTests: XCTestCase {
             }
         }
     }
+
+    static func deployment(_ i: Int) -> String {
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d\(i)}\nspec:\n  template:\n    spec:\n"
+            + "      containers:\n      - {name: a, image: nginx, envFrom: [{configMapRef: {name: c}}]}\n"
+    }
+
+    /// Files are parsed on all cores before the loop over `resources:`: the error is still the first entry's that
+    /// fails, in the loop's order (a broken file before a later broken one, a missing file before a broken one).
+    func testPrefetchKeepsTheFirstErrorInOrder() throws {
+        var files: [String: String] = [:]
+        for i in 0..<8 { files["r\(i).yaml"] = Self.deployment(i) }
+        files["kustomization.yaml"] = "resources:\n" + (0..<8).map { "- r\($0).yaml\n" }.joined()
+        files["r5.yaml"] = "apiVersion: v1\nkind: [unclosed\n"
+        files["r2.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n"
+        try oracle.refuse(files, "r2.yaml")
+        files["r2.yaml"] = Self.deployment(2)
+        try oracle.refuse(files, "r5.yaml")
+        files["r1.yaml"] = nil
+        try oracle.refuse(files, "r1.yaml")
+    }
+
+    /// The deepest document the parser accepts (1,000 levels) in files parsed and documents written off the main
+    /// thread, as kubectl prints it.
+    func testDeepDocumentsOnWorkerThreads() throws {
+        let deep = String(repeating: "{a: ", count: 996) + "1" + String(repeating: "}", count: 996)
+        var files: [String: String] = [:]
+        for i in 0..<70 { files["r\(i).yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\(i)\n" + (i % 20 == 7 ? "extra: \(deep)\n" : "") }
+        files["kustomization.yaml"] = "resources:\n" + (0..<70).map { "- r\($0).yaml\n" }.joined()
+        let out = try oracle.build(files)
+        XCTAssertEqual(out.components(separatedBy: "kind: ConfigMap").count, 71)
+    }
 }
