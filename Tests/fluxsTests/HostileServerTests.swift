@@ -176,7 +176,9 @@ final class HostileServerTests: XCTestCase {
             figures.append("\(what) \(m.peakKiB / 1024) MiB/\(String(format: "%.1f", m.seconds))s")
         }
         func git(_ name: String, _ path: String, _ ref: String) -> [String] {
-            ["create", "source", "git", name, "--url=\(hostile)/\(path)", ref, "--interval=1m"]
+            // A fetch timeout well above the default 1m: on a loaded machine the 2M-ref listings must reach the ref
+            // limit, not the timeout.
+            ["create", "source", "git", name, "--url=\(hostile)/\(path)", ref, "--interval=1m", "--fetch-timeout=10m"]
         }
         try check("endless refs", git("endless", "endless-refs/x.git", "--branch=main"), expect: "lists more than 1000000 refs; fluxs stops reading there")
         try check("2M refs", git("two-million", "many-refs/2000000/x.git", "--branch=main"), expect: "lists more than 1000000 refs")
