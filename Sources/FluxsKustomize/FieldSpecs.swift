@@ -37,6 +37,13 @@ struct FieldSpec {
         self.create = create
     }
 
+    /// The path as a field spec writes it (kustomize's messages quote fs.Path): "[]" after list fields, "\\/" for a
+    /// slash inside a field name.
+    var pathText: String {
+        path.enumerated().map { i, f in f.split(separator: "/", omittingEmptySubsequences: false).joined(separator: "\\/") + (lists.contains(i) ? "[]" : "") }
+            .joined(separator: "/")
+    }
+
     private static func selector(_ s: String?) -> String? { s.flatMap { $0.isEmpty ? nil : $0 } }
 
     /// types.FieldSpec.effectivelyEquals: this spec has `new`'s path and is selected by its kind, group and
@@ -156,6 +163,33 @@ struct FieldSpec {
             return blocked(c, path.dropFirst())
         default:
             return n.isNull ? nil : "expected sequence or mapping node"
+        }
+    }
+
+    /// Where the label and annotation transformers fail before they change anything (fieldspec.Filter, then
+    /// filtersutil.SetEntry's FieldSetter): a scalar in the way with path left (blocked), or a leaf that is there but
+    /// neither a mapping nor null ("wrong node kind: expected MappingNode but got ScalarNode: node contents:" and
+    /// the value); under a list on the way, "visit traversal on path: [rest]: " comes first.
+    static func notAMapping(_ n: Node, _ path: ArraySlice<String>) -> String? {
+        if let e = blocked(n, path) { return e }
+        return leafNotAMapping(n, path)
+    }
+
+    private static func leafNotAMapping(_ n: Node, _ path: ArraySlice<String>) -> String? {
+        switch n {
+        case .sequence(let a):
+            for x in a { if let e = leafNotAMapping(x, path) { return "visit traversal on path: [\(path.joined(separator: " "))]: " + e } }
+            return nil
+        case .mapping(let m):
+            guard let key = path.first, let c = m[key] else { return nil }
+            if path.count > 1 { return c.isNull ? nil : leafNotAMapping(c, path.dropFirst()) }
+            switch c {
+            case .mapping: return nil
+            case .sequence: return "wrong node kind: expected MappingNode but got SequenceNode"
+            case .scalar(let s): return s.tag == .null ? nil : "wrong node kind: expected MappingNode but got ScalarNode: node contents:\n\(s.value)"
+            }
+        case .scalar:
+            return nil
         }
     }
 

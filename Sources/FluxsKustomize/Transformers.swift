@@ -101,10 +101,12 @@ enum Transformers {
                     if tmpl { fss = try join(fss, level.config.templateLabels, "failed to merge template fieldSpec") }
                     fss = try join(fss, [FieldSpec(path: "metadata/labels", create: true)], "failed to merge labels")
                 }
+                try checkPaths(fss, res)
                 aliasing(pairs, &res) { res in custom(fss, pairs, &res) }
                 record("LabelTransformer")
             }
             if let labels = k["commonLabels"]?.map {
+                try checkPaths(level.config.commonLabels, res)
                 aliasing(labels, &res) { res in
                     custom(level.config.commonLabels, labels, &res)
                 }
@@ -112,6 +114,7 @@ enum Transformers {
             record("LabelTransformer")
         }
         if let anns = k["commonAnnotations"]?.map {
+            try checkPaths(level.config.commonAnnotations, res)
             aliasing(anns, &res) { res in
                 custom(level.config.commonAnnotations, anns, &res)
             }
@@ -195,6 +198,19 @@ enum Transformers {
 
     static func isClusterScoped(_ r: Resource) -> Bool {
         clusterScopedTypes.contains(r.apiVersion + " " + r.kind)
+    }
+
+    /// The label and annotation transformers' failures (FieldSpec.notAMapping), found before anything changes: the
+    /// first object in order, then its first field spec, as kustomize's walk meets them.
+    static func checkPaths(_ specs: [FieldSpec], _ res: [Resource]) throws {
+        for r in res {
+            let type = FieldSpec.ObjectType(r)
+            for spec in specs where !spec.path.isEmpty && spec.applies(to: type) {
+                if let e = FieldSpec.notAMapping(r.node, spec.path[...]) {
+                    throw KustomizeError("considering field '\(spec.pathText)' of object \(r.id): \(e)")
+                }
+            }
+        }
     }
 
     /// PrefixTransformer's other field specs (`crds:` x-kubernetes-identity): a scalar there gets the prefix, as a

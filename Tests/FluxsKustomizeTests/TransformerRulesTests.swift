@@ -182,6 +182,23 @@ final class KustomizeTransformerRulesTests: XCTestCase {
         try refuse(files, "failed to merge CommonLabels fieldSpec: conflicting fieldspecs")
     }
 
+    /// fieldspec.Filter and SetEntry: the label and annotation transformers refuse a scalar in the way of a field
+    /// spec's path and a leaf that is neither a mapping nor null; a null leaf is made a mapping.
+    func testLabelAndAnnotationFieldsThatAreNotMappingsAreRefused() throws {
+        try refuse(["r.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: oops\n",
+                    "kustomization.yaml": "resources: [r.yaml]\ncommonLabels: {a: b}\n"],
+                   "considering field 'spec/selector' of object Service.v1.[noGrp]/s.[noNs]: expected sequence or mapping node")
+        try refuse(["r.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: plain}\n",
+                    "kustomization.yaml": "resources: [r.yaml]\nlabels: [{pairs: {a: b}}]\n"],
+                   "considering field 'metadata/labels' of object ConfigMap.v1.[noGrp]/c.[noNs]: wrong node kind: expected MappingNode but got ScalarNode")
+        try refuse(["r.yaml": "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s}\nspec:\n  volumeClaimTemplates:\n  - metadata: 5\n",
+                    "kustomization.yaml": "resources: [r.yaml]\ncommonLabels: {a: b}\n"],
+                   "considering field 'spec/volumeClaimTemplates[]/metadata/labels' of object StatefulSet.v1.apps/s.[noNs]: visit traversal on path: [metadata labels]: expected sequence or mapping node")
+        let out = try build(["r.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: null, annotations: ~}\n",
+                             "kustomization.yaml": "resources: [r.yaml]\ncommonLabels: {a: b}\ncommonAnnotations: {c: d}\n"])
+        XCTAssertTrue(out.contains("  annotations:\n    c: d\n  labels:\n    a: b\n"), out)
+    }
+
     /// ReplicaCountTransformer.go: a `replicas` entry that names no object of a replicas field spec kind fails.
     func testReplicasNamingNothingFails() throws {
         try refuse([
