@@ -236,12 +236,12 @@ final class FieldConfig {
     var commonAnnotations: [FieldSpec] = []
     var images: [FieldSpec] = []
     var varReferences: [FieldSpec] = []
-    /// `namePrefix:`/`nameSuffix:` sections: when given, the prefix or suffix renames only the kinds they name.
+    /// The PrefixTransformer's and SuffixTransformer's field specs, whole (kustomize's `metadata/name` default, the
+    /// `namePrefix:`/`nameSuffix:` sections, `crds:` x-kubernetes-identity fields for the prefix): `metadata/name`
+    /// specs say which kinds are renamed, the others are fields the affix is added to (see Transformers.rename).
     var namePrefix: [FieldSpec] = []
     var nameSuffix: [FieldSpec] = []
     /// `crds:` fields marked x-kubernetes-identity: the PrefixTransformer's field specs beside metadata/name (the
-    /// name prefix is prepended to them too; the suffix is not).
-    var identityFields: [FieldSpec] = []
     /// `nameReference:` rows of `configurations:` files and `crds:` (target type → referrer field specs).
     var nameReferences: [NameReferenceEntry] = []
     /// The OpenAPI schema of the whole build (one for all levels, set by the first `openapi:` reached).
@@ -325,9 +325,8 @@ final class FieldConfig {
     /// and other kinds get no commonAnnotations, as in kustomize). The rename, image and var lists, whose defaults
     /// fluxs applies its own way, keep each spec once after the same conflict check.
     func merge(_ o: FieldConfig) throws {
-        try Self.checkJoin(o.namePrefix, into: namePrefix + identityFields, name: "NamePrefix")
-        try Self.checkJoin(o.identityFields, into: namePrefix + identityFields + o.namePrefix, name: "NamePrefix")
-        try Self.checkJoin(o.nameSuffix, into: nameSuffix, name: "NameSuffix")
+        let prefixes = try Self.merged(namePrefix, o.namePrefix, name: "NamePrefix")
+        let suffixes = try Self.merged(nameSuffix, o.nameSuffix, name: "NameSuffix")
         let annotations = try Self.merged(commonAnnotations, o.commonAnnotations, name: "CommonAnnotations")
         let common = try Self.merged(commonLabels, o.commonLabels, name: "CommonLabels")
         let labelSpecs = try Self.merged(labels, o.labels, name: "Labels")
@@ -348,9 +347,8 @@ final class FieldConfig {
         templateLabels = template
         images = union(images, o.images)
         varReferences = union(varReferences, o.varReferences)
-        namePrefix = union(namePrefix, o.namePrefix)
-        nameSuffix = union(nameSuffix, o.nameSuffix)
-        identityFields = union(identityFields, o.identityFields)
+        namePrefix = prefixes
+        nameSuffix = suffixes
         nameReferences = Self.merge(nameReferences, o.nameReferences)
     }
 
@@ -408,7 +406,7 @@ final class FieldConfig {
             spec.path = here
             if p["x-kubernetes-annotation"]?.string != nil { commonAnnotations.append(spec) }
             if p["x-kubernetes-label-selector"]?.string != nil { commonLabels.append(spec) }
-            if p["x-kubernetes-identity"]?.string != nil { identityFields.append(spec) }
+            if p["x-kubernetes-identity"]?.string != nil { namePrefix.append(spec) }   // AddPrefixFieldSpec
             // loadconfigfromcrds.go: the referral's type is the extension's kind with its api-version as the version.
             if let version = p["x-kubernetes-object-ref-api-version"]?.string, let target = p["x-kubernetes-object-ref-kind"]?.string {
                 var ref = spec
@@ -435,8 +433,8 @@ final class FieldConfig {
                 f.commonAnnotations = FieldConfig.sorted((doc["commonAnnotations"]?.array ?? []).map(FieldSpec.init))
                 f.images = (doc["images"]?.array ?? []).map(FieldSpec.init)
                 f.varReferences = (doc["varReference"]?.array ?? []).map(FieldSpec.init)
-                f.namePrefix = (doc["namePrefix"]?.array ?? []).map(FieldSpec.init)
-                f.nameSuffix = (doc["nameSuffix"]?.array ?? []).map(FieldSpec.init)
+                f.namePrefix = FieldConfig.sorted((doc["namePrefix"]?.array ?? []).map(FieldSpec.init))
+                f.nameSuffix = FieldConfig.sorted((doc["nameSuffix"]?.array ?? []).map(FieldSpec.init))
                 for nr in doc["nameReference"]?.array ?? [] {
                     guard let kind = nr["kind"]?.string else { continue }
                     f.nameReferences.append(NameReferenceEntry(kind: kind, group: nr["group"]?.string, version: nr["version"]?.string,
@@ -469,12 +467,14 @@ final class FieldConfig {
         commonAnnotations = fresh.commonAnnotations
     }
 
-    /// MakeDefaultConfig's label and annotation lists (sorted), which every level's configuration starts from.
+    /// MakeDefaultConfig's label, annotation, prefix and suffix lists (sorted), which every level's configuration starts from.
     static func defaults() -> FieldConfig {
         let c = FieldConfig()
         c.commonLabels = sorted(DefaultFieldSpecs.commonLabels)
         c.templateLabels = sorted(DefaultFieldSpecs.metadataLabels)
         c.commonAnnotations = sorted(DefaultFieldSpecs.commonAnnotations)
+        c.namePrefix = [FieldSpec(path: "metadata/name", create: false)]
+        c.nameSuffix = [FieldSpec(path: "metadata/name", create: false)]
         return c
     }
 

@@ -72,14 +72,19 @@ enum Transformers {
             }
             record("NamespaceTransformer")
         }
-        let prefixOnly = renameOnly ?? (level.config.namePrefix.isEmpty ? nil : level.config.namePrefix)
-        let suffixOnly = renameOnly ?? (level.config.nameSuffix.isEmpty ? nil : level.config.nameSuffix)
+        // PrefixTransformer.go (SuffixTransformer.go alike): the `metadata/name` specs of the whole list say which
+        // objects are renamed; the list's other specs are fields the affix is added to.
+        let isName = { (f: FieldSpec) in f.path == ["metadata", "name"] }
         if let p = k["namePrefix"]?.string, !p.isEmpty {
-            rename(&res, prefix: p, only: prefixOnly) { p + $0 }
-            try prefixIdentityFields(p, level.config.identityFields, &res)
+            rename(&res, prefix: p, only: renameOnly ?? level.config.namePrefix.filter(isName)) { p + $0 }
+            try affixFields(level.config.namePrefix.filter { !isName($0) }, &res) { p + $0 }
             record("PrefixTransformer")
         }
-        if let s = k["nameSuffix"]?.string, !s.isEmpty { rename(&res, suffix: s, only: suffixOnly) { $0 + s }; record("SuffixTransformer") }
+        if let s = k["nameSuffix"]?.string, !s.isEmpty {
+            rename(&res, suffix: s, only: renameOnly ?? level.config.nameSuffix.filter(isName)) { $0 + s }
+            try affixFields(level.config.nameSuffix.filter { !isName($0) }, &res) { $0 + s }
+            record("SuffixTransformer")
+        }
         // kustomize makes one LabelTransformer per `labels` entry, then one for commonLabels (even when empty).
         let labelEntries = k["labels"]?.array ?? []
         if !labelEntries.isEmpty || k["commonLabels"] != nil {
@@ -213,10 +218,12 @@ enum Transformers {
         }
     }
 
-    /// PrefixTransformer's other field specs (`crds:` x-kubernetes-identity): a scalar there gets the prefix, as a
-    /// string; objects the prefix skips (CRDs, Namespaces, APIServices) keep theirs. Selected by the original kind
-    /// and the current one (OrgId, then isMatchGVK); a scalar in the way fails as fieldspec.Filter does.
-    static func prefixIdentityFields(_ prefix: String, _ specs: [FieldSpec], _ res: inout [Resource]) throws {
+    /// The PrefixTransformer's (SuffixTransformer's) field specs other than metadata/name (`configurations:`
+    /// sections, `crds:` x-kubernetes-identity): the affix goes to the scalar there, as a string, made empty first
+    /// with `create` (prefix.Filter: CreateKind scalar); objects the transformer skips (CRDs, Namespaces,
+    /// APIServices) keep theirs. Selected by the original kind and the current one (OrgId, then isMatchGVK); a
+    /// scalar in the way fails as fieldspec.Filter does.
+    static func affixFields(_ specs: [FieldSpec], _ res: inout [Resource], _ affix: (String) -> String) throws {
         guard !specs.isEmpty else { return }
         for i in res.indices {
             let kind = res[i].kind
@@ -226,10 +233,11 @@ enum Transformers {
             let orgKind = res[i].previous.first?.kind ?? kind
             for spec in specs where spec.applies(to: res[i], kind: orgKind) && spec.applies(to: res[i]) {
                 if let e = FieldSpec.blocked(res[i].node, spec.path[...]) {
-                    throw KustomizeError("considering field '\(spec.path.joined(separator: "/"))' of object \(res[i].id): \(e)")
+                    throw KustomizeError("considering field '\(spec.pathText)' of object \(res[i].id): \(e)")
                 }
-                FieldSpec.visit(&res[i].node, spec.path[...], create: false) { v in
-                    if let n = v, case .scalar(let s) = n { v = .string(prefix + s.value) }
+                FieldSpec.visit(&res[i].node, spec.path[...], create: spec.create, lists: spec.lists) { v in
+                    if v == nil { v = .string(affix("")); return }
+                    if let n = v, case .scalar(let s) = n, !n.isNull { v = .string(affix(s.value)) }
                 }
             }
         }
@@ -238,17 +246,22 @@ enum Transformers {
     static func rename(_ res: inout [Resource], prefix: String? = nil, suffix: String? = nil, only: [FieldSpec]? = nil,
                        _ f: (String) -> String) {
         for i in res.indices {
-            if let only, !only.contains(where: { $0.applies(to: res[i]) }) { continue }
+            // PrefixTransformer.go: once per metadata/name spec that selects the object (a kind's spec and the
+            // kind-less default both do: kustomize then prefixes twice).
+            let times = only.map { specs in specs.filter { $0.applies(to: res[i]) }.count } ?? 1
+            if times == 0 { continue }
             // PrefixTransformer.go prefixFieldSpecsToSkip (SuffixTransformer.go alike): CRDs and Namespaces of any
             // group, APIServices of apiregistration.k8s.io; those are not renamed and record no affix either.
             let kind = res[i].kind
             if kind == "CustomResourceDefinition" || kind == "Namespace" || (kind == "APIService" && res[i].group == "apiregistration.k8s.io") {
                 continue
             }
-            if let p = prefix { res[i].prefixes.append(p) }
-            if let s = suffix { res[i].suffixes.append(s) }
-            res[i].remember()
-            res[i].name = f(res[i].name)
+            for _ in 0..<times {
+                if let p = prefix { res[i].prefixes.append(p) }
+                if let s = suffix { res[i].suffixes.append(s) }
+                res[i].remember()
+                res[i].name = f(res[i].name)
+            }
         }
     }
 

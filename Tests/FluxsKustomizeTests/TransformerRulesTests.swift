@@ -199,6 +199,27 @@ final class KustomizeTransformerRulesTests: XCTestCase {
         XCTAssertTrue(out.contains("  annotations:\n    c: d\n  labels:\n    a: b\n"), out)
     }
 
+    /// PrefixTransformer.go with the whole NamePrefix list: a kind's metadata/name spec drops the kind-less default
+    /// (only that kind is renamed); a spec of another field adds the prefix there (created empty with create) and
+    /// keeps the default; with create on a kind's metadata/name spec the default survives the level's merge, and
+    /// an object both select is prefixed twice.
+    func testNamePrefixFieldSpecsAreTheWholeList() throws {
+        let objects = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+        func tree(_ config: String) -> [String: String] {
+            ["r.yaml": objects, "config.yaml": config, "kustomization.yaml": "resources: [r.yaml]\nconfigurations: [config.yaml]\nnamePrefix: p-\n"]
+        }
+        var out = try build(tree("namePrefix:\n- {kind: Deployment, path: metadata/name}\n"))
+        XCTAssertTrue(out.contains("  name: c\n") && out.contains("  name: p-d\n"), out)
+        out = try build(tree("namePrefix:\n- {kind: Deployment, path: spec/owner, create: true}\n"))
+        XCTAssertTrue(out.contains("  name: p-c\n") && out.contains("  name: p-d\nspec:\n  owner: p-\n"), out)
+        var files = tree("namePrefix:\n- {kind: Deployment, path: metadata/name, create: true}\n")
+        files["base/r.yaml"] = objects
+        files["base/kustomization.yaml"] = "resources: [r.yaml]\n"
+        files["kustomization.yaml"] = "resources: [base]\nconfigurations: [config.yaml]\nnamePrefix: p-\n"
+        out = try build(files)
+        XCTAssertTrue(out.contains("  name: p-c\n") && out.contains("  name: p-p-d\n"), out)
+    }
+
     /// ReplicaCountTransformer.go: a `replicas` entry that names no object of a replicas field spec kind fails.
     func testReplicasNamingNothingFails() throws {
         try refuse([

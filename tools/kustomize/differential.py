@@ -796,14 +796,22 @@ class Case:
         return d
 
     def default_path_specs(self):
-        """commonLabels/commonAnnotations specs on the default specs' own paths (metadata/labels, spec/selector,
-        metadata/annotations), for a kind or none, either create: MergeAll then drops the default or refuses."""
+        """commonLabels/commonAnnotations/namePrefix/nameSuffix specs on the default specs' own paths (metadata/labels,
+        spec/selector, metadata/annotations, metadata/name) and others, for a kind or none, either create: MergeAll
+        then drops the default or refuses."""
         out = ""
         if self.g.random() < 0.25:
             out += "- %s\n  path: %s\n  create: %s\n" % (self.widget_gvk("  "), self.g.choice(["metadata/labels", "spec/selector"]),
                                                        self.g.choice(["true", "false"]))
         if self.g.random() < 0.25:
             out += "commonAnnotations:\n- %s\n  path: metadata/annotations\n  create: %s\n" % (self.widget_gvk("  "), self.g.choice(["true", "false"]))
+        # prefix and suffix specs: metadata/name ones (a kind's spec drops the kind-less default after sorting),
+        # other fields the affix is added to (created with create)
+        for section in ("namePrefix", "nameSuffix"):
+            if self.g.random() < 0.2:
+                out += "%s:\n- %s\n  path: %s\n  create: %s\n" % (section, self.widget_gvk("  "),
+                                                                self.g.choice(["metadata/name", "spec/owner", "spec/alias"]),
+                                                                self.g.choice(["true", "false"]))
         return out
 
     def widget_gvk(self, indent):
