@@ -430,6 +430,15 @@ enum Transformers {
             default: break
             }
         }
+        // imagetag.Filter walks its field specs as fieldspec.Filter does: a scalar in the way fails, before anything
+        // changes (the first object in order, then its first spec).
+        for i in res.indices where res[i].kind != "CustomResourceDefinition" {
+            for spec in imageSpecs + extra where !spec.path.isEmpty && spec.applies(to: res[i]) {
+                if let e = FieldSpec.blocked(res[i].node, spec.path[...]) {
+                    throw KustomizeError("considering field '\(spec.pathText)' of object \(res[i].id): \(e)")
+                }
+            }
+        }
         for i in res.indices where res[i].kind != "CustomResourceDefinition" { walk(&res[i].node) }
         for spec in imageSpecs + extra where !spec.path.isEmpty {
             for i in res.indices where res[i].kind != "CustomResourceDefinition" && spec.applies(to: res[i]) {

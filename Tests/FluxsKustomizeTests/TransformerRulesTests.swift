@@ -194,6 +194,9 @@ final class KustomizeTransformerRulesTests: XCTestCase {
         try refuse(["r.yaml": "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s}\nspec:\n  volumeClaimTemplates:\n  - metadata: 5\n",
                     "kustomization.yaml": "resources: [r.yaml]\ncommonLabels: {a: b}\n"],
                    "considering field 'spec/volumeClaimTemplates[]/metadata/labels' of object StatefulSet.v1.apps/s.[noNs]: visit traversal on path: [metadata labels]: expected sequence or mapping node")
+        try refuse(["r.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: none\n",
+                    "kustomization.yaml": "resources: [r.yaml]\nimages: [{name: nginx, newTag: \"2\"}]\n"],
+                   "considering field 'spec/containers[]/image' of object Service.v1.[noGrp]/s.[noNs]: expected sequence or mapping node")
         let out = try build(["r.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: null, annotations: ~}\n",
                              "kustomization.yaml": "resources: [r.yaml]\ncommonLabels: {a: b}\ncommonAnnotations: {c: d}\n"])
         XCTAssertTrue(out.contains("  annotations:\n    c: d\n  labels:\n    a: b\n"), out)

@@ -661,12 +661,12 @@ class Case:
             # an object whose label or annotation fields are not mappings where a transformer's field spec walks
             # (kustomize refuses: "expected sequence or mapping node", "wrong node kind: expected MappingNode ...").
             # Not drawn: annotations that are not a mapping (kustomize reads `[a, b]` as {a: b}, or panics; a rename
-            # stores the previous name in an internal annotation and so replaces a scalar `5` by a mapping), a Service with a
-            # scalar spec (the images transformer's walk refuses it; fluxs's does not: docs/kustomize.md).
+            # stores the previous name in an internal annotation and so replaces a scalar `5` by a mapping).
             write(os.path.join(d, "odd.yaml"), self.g.choice([
                 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: odd-b%d\n  labels: plain\n",
                 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: odd-b%d\n  labels: null\n  annotations: ~\n",
                 "apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: odd-b%d\nspec: none\n",
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: odd-b%d\nspec: none\n",
                 "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: odd-b%d\nspec:\n  volumeClaimTemplates:\n  - metadata: 5\n",
                 "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: odd-b%d\nspec:\n  volumeClaimTemplates:\n  - metadata: {labels: x}\n",
             ]) % b)
