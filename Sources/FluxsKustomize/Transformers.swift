@@ -409,24 +409,36 @@ enum Transformers {
             if !dig.isEmpty { n += "@" + dig }
             return n
         }
-        // In place (see FieldSpec.visit): rebuilding every mapping and sequence of every object copied them all.
-        func walk(_ n: inout Node) {
+        // The legacy filter's walk (every mapping's fields in order, deeper lists first) reads the tree and notes
+        // each `containers`/`initContainers` list whose items' images change, with the new images; then only those
+        // lists are changed, in place. (Changing every mapping on the way cost most of the transformer.)
+        var lists: [(path: [PathStep], images: [(Int, String)])] = []
+        var path: [PathStep] = []
+        func find(_ n: Node) {
             switch n {
-            case .mapping:
-                n.withMapping { m in
-                    m.forEachValue { key, child in
-                        if case .scalar = child { return }
-                        walk(&child)
-                        guard key == "containers" || key == "initContainers" else { return }
-                        child.withSequence { list in
-                            for j in list.indices {
-                                if let image = list[j]["image"]?.string, let new = rewrite(image) { list[j]["image"] = .string(new) }
-                            }
+            case .mapping(let m):
+                let keys = m.keys, values = m.values
+                for i in keys.indices {
+                    let child = values[i]
+                    if case .scalar = child { continue }
+                    path.append(.key(keys[i]))
+                    find(child)
+                    if keys[i] == "containers" || keys[i] == "initContainers", case .sequence(let items) = child {
+                        var images: [(Int, String)] = []
+                        for j in items.indices {
+                            if let image = items[j]["image"]?.string, let new = rewrite(image) { images.append((j, new)) }
                         }
+                        if !images.isEmpty { lists.append((path, images)) }
                     }
+                    path.removeLast()
                 }
-            case .sequence:
-                n.withSequence { a in for j in a.indices { walk(&a[j]) } }
+            case .sequence(let a):
+                for j in a.indices {
+                    if case .scalar = a[j] { continue }
+                    path.append(.index(j))
+                    find(a[j])
+                    path.removeLast()
+                }
             default: break
             }
         }
@@ -439,9 +451,19 @@ enum Transformers {
                 }
             }
         }
-        for i in res.indices where res[i].kind != "CustomResourceDefinition" { walk(&res[i].node) }
+        for i in res.indices where res[i].kind != "CustomResourceDefinition" {
+            lists.removeAll(keepingCapacity: true)
+            find(res[i].node)
+            for (at, images) in lists {
+                ValueAliases.modify(&res[i].node, at[...]) { list in
+                    list.withSequence { items in for (j, new) in images { items[j]["image"] = .string(new) } }
+                }
+            }
+        }
         for spec in imageSpecs + extra where !spec.path.isEmpty {
             for i in res.indices where res[i].kind != "CustomResourceDefinition" && spec.applies(to: res[i]) {
+                // Most objects have none of the four default paths but one: a read-only look first.
+                guard FieldSpec.probe(res[i].node, spec.path[...]).reaches else { continue }
                 FieldSpec.visit(&res[i].node, spec.path[...], create: false) { v in
                     if let s = v?.string, let new = rewrite(s) { v = .string(new) }
                 }
@@ -508,6 +530,15 @@ struct ValueAliases {
             }
         }
         return cur
+    }
+
+    /// Calls `body` with the node at `path` in `n`, changed in place (nothing when the path is not there).
+    static func modify(_ n: inout Node, _ path: ArraySlice<PathStep>, _ body: (inout Node) -> Void) {
+        guard let first = path.first else { body(&n); return }
+        switch first {
+        case .key(let k): n.withMapping { m in m.withValue(k) { modify(&$0, path.dropFirst(), body) } }
+        case .index(let i): n.withSequence { a in if i < a.count { modify(&a[i], path.dropFirst(), body) } }
+        }
     }
 
     static func setValue(_ n: inout Node, _ path: ArraySlice<PathStep>, key: String, _ v: Node) {
