@@ -152,33 +152,26 @@ struct FieldSpec: Equatable {
     /// kustomize's fieldspec.Filter walk stops with an error where the path meets a scalar that is not null with
     /// path left ("expected sequence or mapping node", under "visit traversal on path: [rest]" for each list on
     /// the way); a missing field or a null ends the walk quietly.
-    static func blocked(_ n: Node, _ path: ArraySlice<String>) -> String? {
-        guard let key = path.first else { return nil }
-        switch n {
-        case .sequence(let a):
-            for x in a { if let e = blocked(x, path) { return "visit traversal on path: [\(path.joined(separator: " "))]: " + e } }
-            return nil
-        case .mapping(let m):
-            guard let c = m[key] else { return nil }
-            return blocked(c, path.dropFirst())
-        default:
-            return n.isNull ? nil : "expected sequence or mapping node"
-        }
-    }
+    static func blocked(_ n: Node, _ path: ArraySlice<String>) -> String? { walkError(n, path, leafMustMap: false) }
 
     /// Where the label and annotation transformers fail before they change anything (fieldspec.Filter, then
     /// filtersutil.SetEntry's FieldSetter): a scalar in the way with path left (blocked), or a leaf that is there but
     /// neither a mapping nor null ("wrong node kind: expected MappingNode but got ScalarNode: node contents:" and
     /// the value); under a list on the way, "visit traversal on path: [rest]: " comes first.
-    static func notAMapping(_ n: Node, _ path: ArraySlice<String>) -> String? {
+    static func notAMapping(_ n: Node, _ path: ArraySlice<String>) -> String? { walkError(n, path, leafMustMap: true) }
+
+    private static func walkError(_ n: Node, _ path: ArraySlice<String>, leafMustMap: Bool) -> String? {
         guard let key = path.first else { return nil }
         switch n {
         case .sequence(let a):
-            for x in a { if let e = notAMapping(x, path) { return "visit traversal on path: [\(path.joined(separator: " "))]: " + e } }
+            for x in a {
+                if let e = walkError(x, path, leafMustMap: leafMustMap) { return "visit traversal on path: [\(path.joined(separator: " "))]: " + e }
+            }
             return nil
         case .mapping(let m):
             guard let c = m[key] else { return nil }
-            guard path.count == 1 else { return notAMapping(c, path.dropFirst()) }
+            guard path.count == 1 else { return walkError(c, path.dropFirst(), leafMustMap: leafMustMap) }
+            guard leafMustMap else { return nil }
             switch c {
             case .mapping: return nil
             case .sequence: return "wrong node kind: expected MappingNode but got SequenceNode"
