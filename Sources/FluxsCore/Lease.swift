@@ -24,6 +24,9 @@ public final class ObjectLease: @unchecked Sendable {
 
     let kube: KubeClient
     var mutex = pthread_mutex_t()
+    /// Signalled (under `mutex`) when `stopping` or `renewerDone` changes: the renewer sleeps on it between renewals
+    /// and `release` waits on it for the renewer, so neither polls (a 0.1 s poll made every run wait ~0.1 s at its end).
+    var changed = pthread_cond_t()
     var held: Node?
     var lostTo: String?
     var stopping = false
@@ -39,9 +42,28 @@ public final class ObjectLease: @unchecked Sendable {
         self.subject = "\(kind)/\(namespace)/\(name)"
         self.identity = ObjectLease.myIdentity()
         pthread_mutex_init(&mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(&changed, &attr)
+        pthread_condattr_destroy(&attr)
     }
 
-    deinit { pthread_mutex_destroy(&mutex) }
+    deinit {
+        pthread_cond_destroy(&changed)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    /// With `mutex` held: sleeps until `changed` is signalled or `seconds` (monotonic) pass; callers re-check their
+    /// condition (a wakeup may be spurious).
+    func waitChanged(_ seconds: Double) {
+        guard seconds > 0 else { return }
+        let until = monotonicSeconds() + seconds
+        var ts = timespec()
+        ts.tv_sec = Int(until)
+        ts.tv_nsec = Int((until - Double(Int(until))) * 1e9)
+        _ = pthread_cond_timedwait(&changed, &mutex, &ts)
+    }
 
     public struct Held: Error, CustomStringConvertible {
         public var description: String
@@ -167,17 +189,26 @@ public final class ObjectLease: @unchecked Sendable {
     }
 
     func renewLoop() {
-        defer { pthread_mutex_lock(&mutex); renewerDone = true; pthread_mutex_unlock(&mutex) }
+        defer {
+            pthread_mutex_lock(&mutex)
+            renewerDone = true
+            pthread_cond_broadcast(&changed)
+            pthread_mutex_unlock(&mutex)
+        }
         guard let client = try? kube.sibling(grace: 5) else { return }
         var last = monotonicSeconds()
         while true {
-            sleepSeconds(0.1)
             pthread_mutex_lock(&mutex)
+            if !stopping && lostTo == nil {
+                // until the next renewal or the client's deadline, whichever is first, unless release() says stop
+                waitChanged(min(Self.renewEvery - (monotonicSeconds() - last), client.remaining))
+            }
             let stop = stopping || lostTo != nil
             let current = held
             pthread_mutex_unlock(&mutex)
             if stop || client.remaining <= 0 { return }
-            guard monotonicSeconds() - last >= Self.renewEvery, var next = current else { continue }
+            guard monotonicSeconds() - last >= Self.renewEvery else { continue }
+            guard var next = current else { last = monotonicSeconds(); continue }
             last = monotonicSeconds()
             next.set(["spec", "renewTime"], .string(Clock.rfc3339Micro()))
             do {
@@ -202,17 +233,14 @@ public final class ObjectLease: @unchecked Sendable {
     public func release() {
         pthread_mutex_lock(&mutex)
         stopping = true
-        pthread_mutex_unlock(&mutex)
-        // The renewer stops within 0.1 s, or after the call it is making.
+        pthread_cond_broadcast(&changed)
+        // The renewer stops at once, or after the call it is making (at most 5 s are waited for it).
         let until = monotonicSeconds() + 5
-        while monotonicSeconds() < until {
-            pthread_mutex_lock(&mutex)
-            let done = renewerDone
-            pthread_mutex_unlock(&mutex)
-            if done { break }
-            sleepSeconds(0.02)
+        while !renewerDone {
+            let left = until - monotonicSeconds()
+            if left <= 0 { break }
+            waitChanged(left)
         }
-        pthread_mutex_lock(&mutex)
         let current = held, lost = lostTo
         held = nil
         pthread_mutex_unlock(&mutex)
