@@ -2,8 +2,10 @@
 apply, delete, list and watch, with kube-apiserver's errors."""
 
 import base64
+import functools
 import hashlib
 import json
+import random
 import re
 import threading
 import time
@@ -39,7 +41,13 @@ class ApiError(Exception):
 
 
 def now():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    # time.gmtime() is of the whole seconds of time.time(): the text is made once a second
+    return _rfc3339(int(time.time()))
+
+
+@functools.lru_cache(maxsize=4)
+def _rfc3339(second):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -51,6 +59,7 @@ LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric
              "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
              "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
 LABEL_NAMED = {"Namespace", "Service"}
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
 def qualified_kind(rt):
@@ -69,6 +78,13 @@ class API:
         # container logs of pods (there are no kubelets): (namespace, pod, container) -> text, set by /__sim/podlogs
         self.pod_logs = {}
         self.sa_tokens = {}  # TokenRequest tokens: token -> (namespace, service account name, uid)
+        # Objects' uids: random version 4 UUIDs as uuid.uuid4 makes them, from a generator seeded by os.urandom
+        # (uuid4 reads os.urandom each time, which lets another thread take the interpreter in the middle of a write).
+        self.uid_random = random.Random()
+        # Answers derived from self.types (which group versions are served, the resources of one): kept with the
+        # types_generation they were made at, which every change to self.types moves on.
+        self.types_generation = 0
+        self.by_group_version = {}
         for rt in registry.BUILTINS:
             self.types[(rt.group, rt.version, rt.plural)] = rt
         for crd in store.list("apiextensions.k8s.io", "customresourcedefinitions"):
@@ -90,6 +106,37 @@ class API:
 
     def resources(self, group, version):
         return [rt for (g, v, _), rt in self.types.items() if g == group and v == version]
+
+    def resource_names(self, group, version):
+        """{plural: ResourceType} of the group version's resources, as resources() lists them (shared: not to be
+        changed)."""
+        return self._group_version(group, version)[1]
+
+    def serves(self, group, version):
+        """Whether any type is of this group and version."""
+        return self._group_version(group, version)[0]
+
+    def _group_version(self, group, version):
+        key = (group, version)
+        hit = self.by_group_version.get(key)
+        generation = self.types_generation
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        # made from the types as they are at `generation` or later: a change after it moves the generation on, so the
+        # answer is not used again
+        names = {rt.plural: rt for rt in self.resources(group, version)}
+        answer = (any(g == group and v == version for g, v, _ in list(self.types)), names)
+        self.by_group_version[key] = (generation, answer)
+        return answer
+
+    def new_uid(self):
+        """str(uuid.uuid4()) of 128 random bits: the version (4) and variant (RFC 4122) bits set as UUID(version=4)
+        sets them."""
+        n = self.uid_random.getrandbits(128)
+        n = (n & ~(0xc000 << 48)) | (0x8000 << 48)
+        n = (n & ~(0xf000 << 64)) | (4 << 76)
+        h = "%032x" % n
+        return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
     def find_type(self, group, version, plural):
         return self.types.get((group, version, plural))
@@ -121,17 +168,25 @@ class API:
             self.unregister_crd(crd["metadata"]["name"])
             for rt in self.crd_types(crd):
                 self.types[(rt.group, rt.version, rt.plural)] = rt
+            self.types_generation += 1
 
     def unregister_crd(self, name):
         with self.lock:
             for k in [k for k, rt in self.types.items() if rt.crd == name]:
                 del self.types[k]
+            self.types_generation += 1
 
     def semantics(self, rt):
-        if rt.builtin:
-            return ssa.Semantics(lists=registry.list_semantics(rt.kind))
-        return ssa.Semantics(lists={("metadata", "finalizers"): ("set", None),
-                                    ("metadata", "ownerReferences"): ("map", ["uid"])}, crd_schema=rt.schema)
+        # a function of the type (its kind, or its schema), which does not change, and read only: made once per type
+        sem = rt.ssa_semantics
+        if sem is None:
+            if rt.builtin:
+                sem = ssa.Semantics(lists=registry.list_semantics(rt.kind))
+            else:
+                sem = ssa.Semantics(lists={("metadata", "finalizers"): ("set", None),
+                                           ("metadata", "ownerReferences"): ("map", ["uid"])}, crd_schema=rt.schema)
+            rt.ssa_semantics = sem
+        return sem
 
     # -- errors ----------------------------------------------------------------
     def not_found(self, rt, name):
@@ -204,7 +259,7 @@ class API:
                 if not isinstance(val, str):
                     raise ApiError(400, "BadRequest", "json: cannot unmarshal %s into Go struct field ObjectMeta.metadata.%s of type string" % (schemalib.type_name(val), field))
         for k, val in (md.get("labels") or {}).items():
-            if not re.match(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", val) or len(val) > 63:
+            if not LABEL_VALUE.match(val) or len(val) > 63:
                 errs.append(schemalib.FieldError("Invalid", "metadata.labels", val,
                             "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"))
 
@@ -348,7 +403,7 @@ class API:
         if name and self.store.exists(rt.group, rt.plural, ns if rt.namespaced else "", name):
             raise ApiError(409, "AlreadyExists", '%s "%s" already exists' % (rt.group_resource, name), self._details(rt, name))
         warnings = self.finish_object(rt, obj, None, params.get("fieldValidation"))
-        md["uid"] = str(uuid.uuid4())
+        md["uid"] = self.new_uid()
         md["creationTimestamp"] = now()
         if rt.generation:
             md["generation"] = 1
@@ -819,6 +874,10 @@ class API:
                                 "delay": float(spec.get("delay") or 0)})
 
     def take_fault(self, verb, path, query=""):
+        if not self.faults:
+            # none pending (a fault added while this request is under way may or may not be taken by it, with the
+            # lock too)
+            return None
         with self.fault_lock:
             for f in self.faults:
                 if f["count"] > 0 and (f["verb"] in ("*", verb)) and f["path"].search(path) and f["query"].search(query):

@@ -30,6 +30,7 @@ class ResourceType:
         self.storage_version = storage_version or version
         self.printer_columns = printer_columns
         self.scale = scale
+        self.ssa_semantics = None     # API.semantics(self), made at its first use
 
     @property
     def api_version(self):

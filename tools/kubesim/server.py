@@ -14,6 +14,7 @@ import struct
 import threading
 import time
 import urllib.parse
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import awsiam
@@ -56,6 +57,8 @@ class Server(ThreadingHTTPServer):
         self.date_cache = (None, "")  # (second, Date header value)
         # Decoded query strings (most requests of a run repeat a few): raw query -> parameters; copies handed out.
         self.queries = {}
+        # partial_metadata_target's answers by Accept header value
+        self.accepts = {}
         super().__init__(addr, Handler)
 
     def profiler(self):
@@ -103,8 +106,12 @@ class Headers(http.client.HTTPMessage):
         return failobj if v is None else v
 
 
-# A header line as every client here writes it: a token, a colon, a value, CRLF or LF (no continuation lines).
-SIMPLE_HEADER = re.compile(r"[!-9;-~]+:[^\r\n]*\r?\n")
+# A header line as every client here writes it: a token, a colon, a value, CRLF or LF (no continuation lines); a
+# block of them. Each line read holds one LF, at its end, so the block matches exactly when every line does.
+SIMPLE_HEADERS = re.compile(r"(?:[!-9;-~]+:[^\r\n]*\r?\n)*")
+# One such line: its name, and its value as email's compat32 policy makes it (header_source_parse): spaces and tabs
+# after the colon left out (the greedy [ \t]* takes them all), the line end left out (the value holds no CR or LF).
+SIMPLE_HEADER = re.compile(r"([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n")
 
 
 def parse_headers(fp, _class=http.client.HTTPMessage):
@@ -115,26 +122,46 @@ def parse_headers(fp, _class=http.client.HTTPMessage):
     if _class is not Headers:
         return _stdlib_parse_headers(fp, _class)
     lines = http.client._read_headers(fp)
-    text = [line.decode("iso-8859-1") for line in lines]
-    body = text[:-1] if text and text[-1] in ("\r\n", "\n") else None
-    if body is None or not all(SIMPLE_HEADER.fullmatch(line) for line in body):
-        return email.parser.Parser(_class=_class).parsestr("".join(text))
+    if not lines or lines[-1] not in (b"\r\n", b"\n"):
+        return email.parser.Parser(_class=_class).parsestr(b"".join(lines).decode("iso-8859-1"))
+    body = b"".join(lines[:-1]).decode("iso-8859-1")
+    if not SIMPLE_HEADERS.fullmatch(body):
+        return email.parser.Parser(_class=_class).parsestr(body + lines[-1].decode("iso-8859-1"))
     msg = _class()
-    for line in body:
-        name, value = line.split(":", 1)
-        msg.set_raw(name, value.lstrip(" \t").rstrip("\r\n"))
+    # what set_raw appends, one (name, value) per line, in order
+    headers = msg._headers
+    headers.extend(SIMPLE_HEADER.findall(body))
+    # Headers.get's index, built here: the first value of each name as HTTPMessage.get returns it. compat32's
+    # header_fetch_parse returns a value unchanged unless it holds surrogates, which text decoded from ISO-8859-1
+    # (code points up to U+00FF) never does.
+    first = {}
+    for k, v in headers:
+        first.setdefault(k.lower(), v)
+    msg._indexed, msg._first = list(headers), first
     # email's get_content_maintype without its header scans: the first Content-Type's type before any ';', lower-cased;
     # none or not one '/' is text/plain
-    ctype = msg.get("content-type")
-    ctype = "text/plain" if ctype is None else str(ctype).partition(";")[0].strip().lower()
+    ctype = first.get("content-type")
+    ctype = "text/plain" if ctype is None else ctype.partition(";")[0].strip().lower()
     if ctype.count("/") == 1 and ctype.split("/")[0] in ("multipart", "message"):
-        return email.parser.Parser(_class=_class).parsestr("".join(text))
+        return email.parser.Parser(_class=_class).parsestr(body + lines[-1].decode("iso-8859-1"))
     msg.set_payload("")
     return msg
 
 
 _stdlib_parse_headers = http.client.parse_headers
 http.client.parse_headers = parse_headers
+
+# json.dumps(obj, separators=(",", ":")) without a new encoder per call (json.dumps makes one for any non-default
+# argument); an encoder keeps no state between encode calls.
+COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+# What a request target that urlsplit would only split at its '?' does not hold (see dispatch).
+PLAIN_TARGET_EXCLUDED = re.compile(r"[\x00-\x20\x7f#]")
+
+# A request line as every client here writes it: an upper-case method, a path of printable ASCII without spaces that
+# starts with one '/', HTTP/1.1, CRLF or LF. str.split() finds the same three words in it (none of its characters is
+# whitespace), and the path is not one parse_request rewrites ('//' at its start).
+REQUEST_LINE = re.compile(rb"([A-Z]+) (/(?!/)[!-~]*) HTTP/1\.1\r?\n")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -183,7 +210,35 @@ class Handler(BaseHTTPRequestHandler):
     def parse_request(self):
         if self.server.timeline is not None:
             self.started = (time.monotonic(), time.thread_time())
-        return super().parse_request()
+        m = REQUEST_LINE.fullmatch(self.raw_requestline)
+        if m is None:
+            return super().parse_request()
+        # What BaseHTTPRequestHandler.parse_request makes of such a line (three words, HTTP/1.1, a path that does not
+        # start with '//'): HTTP/1.1 keeps the connection open unless a header says otherwise; then the same header
+        # steps as there.
+        self.command = m.group(1).decode("ascii")
+        self.path = m.group(2).decode("ascii")
+        self.request_version = "HTTP/1.1"
+        self.requestline = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")
+        self.close_connection = False
+        try:
+            self.headers = http.client.parse_headers(self.rfile, _class=self.MessageClass)
+        except http.client.LineTooLong as err:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long", str(err))
+            return False
+        except http.client.HTTPException as err:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers", str(err))
+            return False
+        conntype = self.headers.get("Connection", "")
+        if conntype.lower() == "close":
+            self.close_connection = True
+        elif conntype.lower() == "keep-alive":
+            self.close_connection = False
+        expect = self.headers.get("Expect", "")
+        if expect.lower() == "100-continue":
+            if not self.handle_expect_100():
+                return False
+        return True
 
     def handle_one_request(self):
         self.started = None
@@ -194,7 +249,7 @@ class Handler(BaseHTTPRequestHandler):
             self.server.timeline.append((t0, time.monotonic(), time.thread_time() - c0, self.command))
 
     def send_json(self, code, obj, headers=None):
-        body = json.dumps(obj, separators=(",", ":")).encode()
+        body = COMPACT_JSON.encode(obj).encode()
         if getattr(self, "reset_mid_body", False):
             self.reset_mid_body = False
             self.send_response(code)
@@ -313,15 +368,23 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- dispatch ---------------------------------------------------------------------
     def dispatch(self, method):
-        url = urllib.parse.urlsplit(self.path)
-        params = self.server.queries.get(url.query)
+        target = self.path
+        if target.startswith("/") and not target.startswith("//") and not PLAIN_TARGET_EXCLUDED.search(target):
+            # urlsplit of such a target (no scheme: it starts with '/'; no netloc: not '//'; nothing it strips or
+            # removes: no space, tab, CR, LF or other control character; no fragment: no '#') is its path and the
+            # query after the first '?'
+            url_path, _, query = target.partition("?")
+        else:
+            url = urllib.parse.urlsplit(target)
+            url_path, query = url.path, url.query
+        params = self.server.queries.get(query)
         if params is None:
-            params = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+            params = {k: v[-1] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
             if len(self.server.queries) >= 512:
                 self.server.queries.clear()
-            self.server.queries[url.query] = params
+            self.server.queries[query] = params
         params = dict(params)
-        path = url.path.rstrip("/") or "/"
+        path = url_path.rstrip("/") or "/"
         api = self.server.api
         try:
             raw = self.body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
@@ -333,7 +396,7 @@ class Handler(BaseHTTPRequestHandler):
                     raise ApiError(415, "UnsupportedMediaType", str(e), {})
             elif raw and ctype == "application/cbor":
                 raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml", {})
-            fault = None if path.startswith("/__sim") else api.take_fault(method, path, url.query)
+            fault = None if path.startswith("/__sim") else api.take_fault(method, path, query)
             if fault:
                 if fault["action"] == "hang":
                     # held for `delay` seconds (300 when unset) or until the client goes away; a request whose client
@@ -407,7 +470,7 @@ class Handler(BaseHTTPRequestHandler):
                 version, rest = parts[2], parts[3:]
             else:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
-            if not any(g == group and v == version for g, v, _ in list(api.types)):
+            if not api.serves(group, version):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
             if not rest:
                 self.send_json(200, self.resource_list(group, version))
@@ -625,7 +688,7 @@ class Handler(BaseHTTPRequestHandler):
             watch = True
             rest = rest[1:]
         ns = None
-        names = {rt.plural: rt for rt in api.resources(group, version)}
+        names = api.resource_names(group, version)
         if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] in names and names[rest[2]].namespaced:
             ns = rest[1]
             rest = rest[2:]
@@ -649,7 +712,18 @@ class Handler(BaseHTTPRequestHandler):
         accept = self.headers.get("Accept", "")
         table = "as=Table" in accept
         table_version = "meta.k8s.io/v1beta1" if "v=v1beta1" in accept and "v=v1;" not in accept else "meta.k8s.io/v1"
-        partial = None if table else partial_metadata_target(accept)
+        if table:
+            partial = None
+        else:
+            # a function of the header alone: kept per Accept value (a raising one is not kept, and raises each time)
+            cache = self.server.accepts
+            if accept in cache:
+                partial = cache[accept]
+            else:
+                partial = partial_metadata_target(accept)
+                if len(cache) >= 64:
+                    cache.clear()
+                cache[accept] = partial
         warnings = []
         if verb == "get":
             o = api.get_obj(rt, ns, name)

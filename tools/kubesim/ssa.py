@@ -3,6 +3,7 @@ field sets in FieldsV1 form, apply merge, conflicts between managers, removal
 of fields a manager stops applying when nobody else owns them, and the
 ownership transfer of Update operations."""
 
+import functools
 import json
 import time
 
@@ -133,7 +134,9 @@ def _add(v, sp, p, sem, out):
 def check_duplicates(obj, sem, sp=(), prefix=""):
     if isinstance(obj, dict):
         for k, v in obj.items():
-            check_duplicates(v, sem, sp + (k,), prefix + "." + k)
+            # a value neither a map nor a list has nothing to check: not visited
+            if isinstance(v, (dict, list)):
+                check_duplicates(v, sem, sp + (k,), prefix + "." + k)
     elif isinstance(obj, list):
         lt, keys = sem.list_info(sp)
         if lt == "map":
@@ -145,7 +148,8 @@ def check_duplicates(obj, sem, sp=(), prefix=""):
                     raise ApplyError("%s: duplicate entries for key [%s]" % (prefix, desc))
                 seen.add(kj)
         for item in obj:
-            check_duplicates(item, sem, sp + ("*",), prefix)
+            if isinstance(item, (dict, list)):
+                check_duplicates(item, sem, sp + ("*",), prefix)
 
 
 def value_at(obj, path, sem):
@@ -235,10 +239,11 @@ def remove_path(obj, path, sem):
 
 def drop_nulls(v):
     """Explicit nulls in an applied configuration mean "not set" (typed conversion drops them)."""
+    # drop_nulls of a value neither a map nor a list is the value: not called for those
     if isinstance(v, dict):
-        return {k: drop_nulls(x) for k, x in v.items() if x is not None}
+        return {k: drop_nulls(x) if isinstance(x, (dict, list)) else x for k, x in v.items() if x is not None}
     if isinstance(v, list):
-        return [drop_nulls(x) for x in v]
+        return [drop_nulls(x) if isinstance(x, (dict, list)) else x for x in v]
     return v
 
 
@@ -334,7 +339,13 @@ def path_string(path):
 
 
 def now_rfc3339():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    # time.gmtime() is of the whole seconds of time.time(): the text is made once a second
+    return _rfc3339(int(time.time()))
+
+
+@functools.lru_cache(maxsize=4)
+def _rfc3339(second):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 class Entries:
