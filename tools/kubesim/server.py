@@ -92,6 +92,12 @@ class Headers(http.client.HTTPMessage):
     header list differs from the one it was built from, so it answers as HTTPMessage.get does."""
     _indexed = None
     _first = None
+    _no_impersonation = False
+
+    def impersonation_free(self):
+        """True when no header name starts with Impersonate- (as rbac.impersonation_requests compares them): known
+        for a block parse_headers split itself, while the header list is the one it split."""
+        return self._no_impersonation and self._indexed == self._headers
 
     def get(self, name, failobj=None):
         if self._indexed != self._headers:
@@ -121,12 +127,16 @@ def parse_headers(fp, _class=http.client.HTTPMessage):
     goes to the parser."""
     if _class is not Headers:
         return _stdlib_parse_headers(fp, _class)
-    lines = http.client._read_headers(fp)
-    if not lines or lines[-1] not in (b"\r\n", b"\n"):
-        return email.parser.Parser(_class=_class).parsestr(b"".join(lines).decode("iso-8859-1"))
-    body = b"".join(lines[:-1]).decode("iso-8859-1")
+    block = buffered_header_block(fp)
+    if block is not None:
+        body, last = block
+    else:
+        lines = http.client._read_headers(fp)
+        if not lines or lines[-1] not in (b"\r\n", b"\n"):
+            return email.parser.Parser(_class=_class).parsestr(b"".join(lines).decode("iso-8859-1"))
+        body, last = b"".join(lines[:-1]).decode("iso-8859-1"), lines[-1].decode("iso-8859-1")
     if not SIMPLE_HEADERS.fullmatch(body):
-        return email.parser.Parser(_class=_class).parsestr(body + lines[-1].decode("iso-8859-1"))
+        return email.parser.Parser(_class=_class).parsestr(body + last)
     msg = _class()
     # what set_raw appends, one (name, value) per line, in order
     headers = msg._headers
@@ -138,14 +148,43 @@ def parse_headers(fp, _class=http.client.HTTPMessage):
     for k, v in headers:
         first.setdefault(k.lower(), v)
     msg._indexed, msg._first = list(headers), first
+    # the names are ASCII tokens: k[:12].lower(), what rbac.impersonation_requests compares, is k.lower()[:12]
+    msg._no_impersonation = not any(k.startswith("impersonate-") for k in first)
     # email's get_content_maintype without its header scans: the first Content-Type's type before any ';', lower-cased;
     # none or not one '/' is text/plain
     ctype = first.get("content-type")
     ctype = "text/plain" if ctype is None else ctype.partition(";")[0].strip().lower()
     if ctype.count("/") == 1 and ctype.split("/")[0] in ("multipart", "message"):
-        return email.parser.Parser(_class=_class).parsestr(body + lines[-1].decode("iso-8859-1"))
+        return email.parser.Parser(_class=_class).parsestr(body + last)
     msg.set_payload("")
     return msg
+
+
+# The end of a header block: a line that is CRLF or LF alone after the line before it (http.client._read_headers).
+HEAD_END = re.compile(rb"\n\r?\n")
+
+
+def buffered_header_block(fp):
+    """(the header lines, the blank line) as text, read from fp, when fp's buffer already holds the whole block of at
+    most 100 lines with the blank one (what _read_headers reads line by line; no line of it can pass _read_headers's
+    64 KiB limit in a buffer this size); else None, with nothing read."""
+    peek = getattr(fp, "peek", None)
+    if peek is None:
+        return None
+    data = peek()
+    if data[:1] == b"\n":
+        end, start = 1, 0
+    elif data[:2] == b"\r\n":
+        end, start = 2, 0
+    else:
+        m = HEAD_END.search(data)
+        if m is None:
+            return None
+        start, end = m.start() + 1, m.end()
+    if data.count(b"\n", 0, end) > 100 or end > 65536:
+        return None
+    text = fp.read(end).decode("iso-8859-1")
+    return text[:start], text[start:]
 
 
 _stdlib_parse_headers = http.client.parse_headers
@@ -438,12 +477,14 @@ class Handler(BaseHTTPRequestHandler):
             user = self.authenticate()
             if user is None:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
-            try:
-                user, denied, details = rbac.impersonate(api.store, user, self.headers)
-            except ValueError as e:
-                raise ApiError(500, "InternalError", "Internal error occurred: %s" % e)
-            if user is None:
-                raise ApiError(403, "Forbidden", denied, details)
+            # no Impersonate-* header: rbac.impersonate answers the user itself
+            if not (isinstance(self.headers, Headers) and self.headers.impersonation_free()):
+                try:
+                    user, denied, details = rbac.impersonate(api.store, user, self.headers)
+                except ValueError as e:
+                    raise ApiError(500, "InternalError", "Internal error occurred: %s" % e)
+                if user is None:
+                    raise ApiError(403, "Forbidden", denied, details)
             if path.startswith("/__sim"):
                 self.control(method, path, raw, user)
                 return

@@ -287,6 +287,10 @@ def _el_str(el):
 _RANK = {"f": 0, "k": 1, "v": 2, "i": 3}
 
 
+def _el_order(el):
+    return (_RANK.get(el[0], 9), el[1])
+
+
 def to_fields_v1(paths):
     tree = {}
     for p in paths:
@@ -297,10 +301,15 @@ def to_fields_v1(paths):
 
     def ser(node):
         out = {}
-        if "." in node and len(node) > 1:
+        els = [k for k in node if k != "."]
+        if not els:
+            return out
+        if len(els) < len(node):
             out["."] = {}
-        for el in sorted((k for k in node if k != "."), key=lambda e: (_RANK.get(e[0], 9), e[1])):
-            out[_el_str(el)] = ser(node[el])
+        if len(els) > 1:
+            els.sort(key=_el_order)
+        for el in els:
+            out["%s:%s" % el] = ser(node[el])   # _el_str
         return out
 
     return ser(tree)
