@@ -298,21 +298,73 @@ def to_fields_v1(paths):
         for el in p:
             node = node.setdefault(el, {})
         node["."] = True
+    return _ser(tree)
 
-    def ser(node):
-        out = {}
-        els = [k for k in node if k != "."]
-        if not els:
-            return out
-        if len(els) < len(node):
-            out["."] = {}
-        if len(els) > 1:
-            els.sort(key=_el_order)
-        for el in els:
-            out["%s:%s" % el] = ser(node[el])   # _el_str
+
+def _ser(node):
+    """FieldsV1 of a path tree: {element: subtree, ".": True where a path ends}."""
+    out = {}
+    els = [k for k in node if k != "."]
+    if not els:
         return out
+    if len(els) < len(node):
+        out["."] = {}
+    if len(els) > 1:
+        els.sort(key=_el_order)
+    for el in els:
+        out["%s:%s" % el] = _ser(node[el])   # _el_str
+    return out
 
-    return ser(tree)
+
+def fields_v1_of(obj, sem, status_mode=None):
+    """to_fields_v1(field_set(obj, sem, status_mode)), with the path tree built while walking obj instead of from a
+    set of path tuples: field_set's walk, where it adds a path the tree node at that path is marked. Every _add call
+    adds at least one path at or below its own, so making a child's node before walking it makes no node that the
+    paths would not make."""
+    tree = {}
+    if not isinstance(obj, dict):
+        return _ser(tree)
+    for k, v in obj.items():
+        if k in ("apiVersion", "kind"):
+            continue
+        if status_mode == "main" and k == "status":
+            continue
+        if status_mode == "status" and k != "status":
+            continue
+        if k == "metadata" and isinstance(v, dict):
+            meta = None
+            for mk, mv in v.items():
+                if mk in UNTRACKED_META:
+                    continue
+                if meta is None:
+                    meta = tree.setdefault(("f", "metadata"), {})
+                _tree_add(mv, ("metadata", mk), meta.setdefault(("f", mk), {}), sem)
+            continue
+        _tree_add(v, (k,), tree.setdefault(("f", k), {}), sem)
+    return _ser(tree)
+
+
+def _tree_add(v, sp, node, sem):
+    """_add(v, sp, p, sem, out) for the tree node at p."""
+    if isinstance(v, dict) and v and not sem.atomic_map(sp):
+        for k, cv in v.items():
+            _tree_add(cv, sp + (k,), node.setdefault(("f", k), {}), sem)
+    elif isinstance(v, list) and v:
+        lt, keys = sem.list_info(sp)
+        if lt == "map":
+            for item in v:
+                kn = node.setdefault(("k", key_json(item, keys)), {})
+                kn["."] = True
+                if isinstance(item, dict):
+                    for k, cv in item.items():
+                        _tree_add(cv, sp + ("*", k), kn.setdefault(("f", k), {}), sem)
+        elif lt == "set":
+            for item in v:
+                node.setdefault(("v", val_json(item)), {})["."] = True
+        else:
+            node["."] = True
+    else:
+        node["."] = True
 
 
 def from_fields_v1(fv, prefix=()):
@@ -404,6 +456,8 @@ def apply(live, applied, manager, force, sem, api_version, status_mode=None, sub
     """Returns the new object (managedFields set). Raises Conflict."""
     applied = drop_nulls(applied)
     check_duplicates(applied, sem)
+    if not live:
+        return _apply_create(applied, manager, sem, api_version, status_mode, subresource)
     entries = Entries((live or {}).get("metadata", {}).get("managedFields"))
     applied_set = field_set(applied, sem, status_mode)
     mine = entries.find(manager, "Apply", subresource)
@@ -450,6 +504,24 @@ def apply(live, applied, manager, force, sem, api_version, status_mode=None, sub
     merged.setdefault("metadata", {})["managedFields"] = entries.serialize(present)
     if not merged["metadata"]["managedFields"]:
         del merged["metadata"]["managedFields"]
+    return merged
+
+
+def _apply_create(applied, manager, sem, api_version, status_mode, subresource):
+    """apply() with no live object, where its steps come to this: there are no managedFields, so nothing is gone,
+    changed or in conflict; the merge is `applied` itself; the one entry is this manager's Apply, made now, and its
+    fields are the applied ones (with a status-only apply, field_set(merged) holds all of them, so the intersection
+    serialize takes is the applied set again); no entry when there are none (and `metadata` is made, as setdefault
+    makes it there)."""
+    merged = applied
+    fields = fields_v1_of(applied, sem, status_mode)
+    md = merged.setdefault("metadata", {})
+    if fields:
+        e = {"manager": manager, "operation": "Apply", "apiVersion": api_version, "time": now_rfc3339(),
+             "fieldsType": "FieldsV1", "fieldsV1": fields}
+        if subresource:
+            e["subresource"] = subresource
+        md["managedFields"] = [e]
     return merged
 
 
