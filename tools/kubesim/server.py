@@ -112,12 +112,25 @@ class Headers(http.client.HTTPMessage):
         return failobj if v is None else v
 
 
-# A header line as every client here writes it: a token, a colon, a value, CRLF or LF (no continuation lines); a
-# block of them. Each line read holds one LF, at its end, so the block matches exactly when every line does.
-SIMPLE_HEADERS = re.compile(r"(?:[!-9;-~]+:[^\r\n]*\r?\n)*")
-# One such line: its name, and its value as email's compat32 policy makes it (header_source_parse): spaces and tabs
-# after the colon left out (the greedy [ \t]* takes them all), the line end left out (the value holds no CR or LF).
-SIMPLE_HEADER = re.compile(r"([!-9;-~]+):[ \t]*([^\r\n]*)\r?\n")
+def split_simple_headers(body):
+    """[(name, value)] of a block of header lines (each ending in LF) as email's compat32 policy splits them
+    (header_source_parse: the name before the first colon; the value after it without the spaces and tabs that lead
+    it and without the line end), when every line is simple: a name of printable ASCII without space (a token, and
+    no colon: it is before the first one), a colon, a value without CR but for one before the LF (no continuation
+    lines, no bare CR); else None."""
+    if body and body[-1] != "\n":
+        return None
+    out = []
+    for line in body.split("\n")[:-1]:
+        name, colon, value = line.partition(":")
+        if not colon or not name or not name.isascii() or not name.isprintable() or " " in name:
+            return None
+        if value[-1:] == "\r":
+            value = value[:-1]
+        if "\r" in value:
+            return None
+        out.append((name, value.lstrip(" \t")))
+    return out
 
 
 def parse_headers(fp, _class=http.client.HTTPMessage):
@@ -135,12 +148,13 @@ def parse_headers(fp, _class=http.client.HTTPMessage):
         if not lines or lines[-1] not in (b"\r\n", b"\n"):
             return email.parser.Parser(_class=_class).parsestr(b"".join(lines).decode("iso-8859-1"))
         body, last = b"".join(lines[:-1]).decode("iso-8859-1"), lines[-1].decode("iso-8859-1")
-    if not SIMPLE_HEADERS.fullmatch(body):
+    pairs = split_simple_headers(body)
+    if pairs is None:
         return email.parser.Parser(_class=_class).parsestr(body + last)
     msg = _class()
     # what set_raw appends, one (name, value) per line, in order
     headers = msg._headers
-    headers.extend(SIMPLE_HEADER.findall(body))
+    headers.extend(pairs)
     # Headers.get's index, built here: the first value of each name as HTTPMessage.get returns it. compat32's
     # header_fetch_parse returns a value unchanged unless it holds surrogates, which text decoded from ISO-8859-1
     # (code points up to U+00FF) never does.

@@ -25,7 +25,8 @@ NAMES = ["Host", "User-Agent", "Accept", "Content-Type", "Content-Length", "Auth
          "impersonate-group", "IMPERSONATE-EXTRA-scopes", "Connection", "Expect", "X-Odd_Name!", "Accept-Encoding"]
 VALUES = ["", " ", "application/json", "  lead", "trail  ", "\tt", "a:b:c", "caf\xe9", "multipart/form-data; b=1",
           "message/rfc822", "close", "keep-alive", "100-continue", "12", "x\ty"]
-ODD_LINES = [" continued", "\tcontinued", "NoColon", ": empty name", "Sp ace: v", "Bad\x7f: v", "A:\rb"]
+ODD_LINES = [" continued", "\tcontinued", "NoColon", ": empty name", "Sp ace: v", "Bad\x7f: v", "A:\rb", "N\xe9me: v",
+             "Two-CR: v\r", "Tab\tname: v", "Colon:: v"]
 
 
 def random_block(rng):
