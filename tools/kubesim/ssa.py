@@ -317,13 +317,11 @@ def _ser(node):
 
 
 def fields_v1_of(obj, sem, status_mode=None):
-    """to_fields_v1(field_set(obj, sem, status_mode)), with the path tree built while walking obj instead of from a
-    set of path tuples: field_set's walk, where it adds a path the tree node at that path is marked. Every _add call
-    adds at least one path at or below its own, so making a child's node before walking it makes no node that the
-    paths would not make."""
-    tree = {}
+    """to_fields_v1(field_set(obj, sem, status_mode)), made while walking obj instead of from a set of path tuples
+    (see _fields_of). The top level's and the metadata's fields are "f:" elements, which _ser orders by name."""
     if not isinstance(obj, dict):
-        return _ser(tree)
+        return {}
+    out = []
     for k, v in obj.items():
         if k in ("apiVersion", "kind"):
             continue
@@ -332,16 +330,27 @@ def fields_v1_of(obj, sem, status_mode=None):
         if status_mode == "status" and k != "status":
             continue
         if k == "metadata" and isinstance(v, dict):
-            meta = None
-            for mk, mv in v.items():
-                if mk in UNTRACKED_META:
-                    continue
-                if meta is None:
-                    meta = tree.setdefault(("f", "metadata"), {})
-                _tree_add(mv, ("metadata", mk), meta.setdefault(("f", mk), {}), sem)
+            tracked = sorted(mk for mk in v if mk not in UNTRACKED_META)
+            if tracked:
+                out.append((k, {"f:" + mk: _fields_of(v[mk], ("metadata", mk), sem) for mk in tracked}))
             continue
-        _tree_add(v, (k,), tree.setdefault(("f", k), {}), sem)
-    return _ser(tree)
+        out.append((k, _fields_of(v, (k,), sem)))
+    out.sort(key=lambda kv: kv[0])
+    return {"f:" + k: f for k, f in out}
+
+
+def _fields_of(v, sp, sem):
+    """_ser of the path tree node _tree_add(v, sp, node, sem) makes: field_set's walk, where it adds a path the node
+    at that path is marked. A map's fields are its keys ("f:" elements, ordered by name, each with one value: no two
+    paths share a node below it); a list's go through the path tree (items with equal keys share a node); anything
+    else is a leaf ({})."""
+    if isinstance(v, dict) and v and not sem.atomic_map(sp):
+        return {"f:" + k: _fields_of(v[k], sp + (k,), sem) for k in sorted(v)}
+    if isinstance(v, list) and v:
+        node = {}
+        _tree_add(v, sp, node, sem)
+        return _ser(node)
+    return {}
 
 
 def _tree_add(v, sp, node, sem):
