@@ -67,11 +67,25 @@ def prune(obj, schema, root=True):
     return pruned
 
 
+def _nothing_to_prune(v, props):
+    """True when _prune would leave mapping `v` as it is without looking further: every key is a declared property and
+    no value is a mapping or list (a scalar under a declared property is never pruned, whatever its schema; ROOT_KEEP
+    keys are kept either way). An inventory of thousands of entries is then checked at C speed, with no path built."""
+    if type(props) is not dict or not v.keys() <= props.keys():
+        return False
+    for x in v.values():
+        if isinstance(x, (dict, list)):
+            return False
+    return True
+
+
 def _prune(v, s, path, pruned, root=False):
     if not isinstance(s, dict):
         return
     if isinstance(v, dict):
         props = s.get("properties")
+        if _nothing_to_prune(v, props):
+            return
         addl = s.get("additionalProperties")
         preserve = s.get("x-kubernetes-preserve-unknown-fields") is True
         embedded = s.get("x-kubernetes-embedded-resource") is True
@@ -96,9 +110,13 @@ def _prune(v, s, path, pruned, root=False):
                 pruned.append(sub)
                 del v[k]
     elif isinstance(v, list) and isinstance(s.get("items"), dict):
+        items = s["items"]
+        props = items.get("properties")
         for i, it in enumerate(v):
+            if isinstance(it, dict) and _nothing_to_prune(it, props):
+                continue   # what _prune(it, ...) would find: nothing (and no "[i]" path built for it)
             if isinstance(it, (dict, list)):   # nothing to prune in a scalar
-                _prune(it, s["items"], "%s[%d]" % (path, i), pruned)
+                _prune(it, items, "%s[%d]" % (path, i), pruned)
 
 
 # id(schema) -> (schema, whether it or a schema below it has a default). The schema is kept with its answer, so
@@ -181,7 +199,13 @@ def fast_check(s):
     check = None
     if isinstance(s, dict):
         if not any(k in s for k in _CONSTRAINTS) and s.get("type") in (None, "string", "integer", "number", "boolean"):
-            check = lambda v: _leaf_ok(v, s)
+            # _leaf_ok(v, s) with the schema's answers read once: a string leaf (most of an inventory) is one
+            # isinstance call; the other types keep the general test
+            nullable = bool(s.get("nullable"))
+            if s.get("type") == "string":
+                check = lambda v: isinstance(v, str) or (v is None and nullable)
+            else:
+                check = lambda v: _leaf_ok(v, s)
         elif s.get("type") == "object" and not any(k in s for k in _CONSTRAINTS if k not in ("properties", "required")) \
                 and not s.get("nullable") and isinstance(s.get("properties"), dict):
             props = {k: fast_check(ps) for k, ps in s["properties"].items()}
