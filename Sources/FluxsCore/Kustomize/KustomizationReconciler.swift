@@ -50,7 +50,8 @@ public struct KustomizationReconciler: OnDemandReconciler {
             } else {
                 let objects = try run.build(artifact, in: workdir, kube)
                 target = try early ?? run.targetClient(kube)
-                let applier = try run.validate(objects, target, owned: recorded?.owned)
+                // the record `recorded` read, when it was read for this target (one read of the file a run)
+                let applier = try run.validate(objects, target, owned: recorded?.owned, record: target === early ? recorded?.record : nil)
                 (changes, old) = try run.apply(objects, applier, statusClient: kube, key: key)
             }
             let deleted = try run.prune(old, changes, target)
@@ -260,11 +261,18 @@ public struct KustomizationReconciler: OnDemandReconciler {
     /// `<namespace>_<name>_<group>_<kind>` (":" in RBAC names written as "__"), version apart.
     static func entry(_ o: Node) -> ResourceInventory.Entry {
         let av = o["apiVersion"]?.string ?? ""
-        let group = av.contains("/") ? String(av.split(separator: "/")[0]) : ""
-        let version = av.contains("/") ? String(av.split(separator: "/")[1]) : av
-        let name = (o["metadata"]?["name"]?.string ?? "").replacing(":", with: "__")
-        let ns = o["metadata"]?["namespace"]?.string ?? ""
-        return ResourceInventory.Entry(id: "\(ns)_\(name)_\(group)_\(o["kind"]?.string ?? "")", v: version)
+        // group/version split at the first "/", the version up to the next one (as split(separator:)[0] and [1])
+        var group = "", version = av
+        if let slash = av.utf8.firstIndex(of: UInt8(ascii: "/")) {
+            group = String(av[..<slash])
+            let rest = av[av.utf8.index(after: slash)...]
+            version = String(rest.utf8.firstIndex(of: UInt8(ascii: "/")).map { rest[..<$0] } ?? rest)
+        }
+        let meta = o["metadata"]
+        var name = meta?["name"]?.string ?? ""
+        if name.utf8.contains(UInt8(ascii: ":")) { name = name.replacing(":", with: "__") }
+        let ns = meta?["namespace"]?.string ?? ""
+        return ResourceInventory.Entry(id: ns + "_" + name + "_" + group + "_" + (o["kind"]?.string ?? ""), v: version)
     }
 
     /// The inventory id of an object (`<namespace>_<name>_<group>_<kind>`).
@@ -654,9 +662,9 @@ final class KustomizationRun {
     /// The record of the last apply from this machine to `target` and, when its build key is `key` and every object it
     /// applied is still as it left them (uid and resourceVersion, from one owner-label LIST per kind and namespace),
     /// the change set: all unchanged. `owned` keeps the lists read on the way, for the build's path.
-    func recorded(_ key: String?, _ target: KubeClient) -> (changes: [ChangeSetEntry]?, owned: OwnedObjects?) {
+    func recorded(_ key: String?, _ target: KubeClient) -> (changes: [ChangeSetEntry]?, owned: OwnedObjects?, record: AppliedRecord) {
         let record = AppliedRecord.load(recordPath(target), fieldManager: Self.controller, force: true)
-        guard let key, let built = record.build, built.key == key else { return (nil, nil) }
+        guard let key, let built = record.build, built.key == key else { return (nil, nil, record) }
         var owned = OwnedObjects(kube: target, selector: KustomizationReconciler.ownerSelector(name: name, namespace: ns), metadataOnly: true)
         var changes: [ChangeSetEntry] = []
         for o in built.objects {
@@ -664,13 +672,13 @@ final class KustomizationRun {
                   let live = try? owned.get(r, namespace: r.namespaced ? o.namespace : nil, name: o.name),
                   let e = record.entries[o.subject], !e.uid.isEmpty, !e.resourceVersion.isEmpty,
                   live["metadata"]?["uid"]?.string == e.uid, live["metadata"]?["resourceVersion"]?.string == e.resourceVersion else {
-                return (nil, owned)
+                return (nil, owned, record)
             }
             changes.append(ChangeSetEntry(subject: o.subject, action: .unchanged, object: live, sent: o.node))
         }
         env.log("build skipped: key matches (revision \(revision), \(changes.count) objects as last applied)")
         for d in built.disabled { env.log("\(d) skipped (reconcile disabled)") }
-        return (changes, owned)
+        return (changes, owned, record)
     }
 
     /// The client the objects are applied with (spec.kubeConfig, spec.serviceAccountName, --default-service-account),
@@ -685,7 +693,7 @@ final class KustomizationRun {
 
     /// Every object through a server-side dry run before anything changes; returns the applier, primed with the
     /// dry runs' answers.
-    func validate(_ objects: [Node], _ target: KubeClient, owned: OwnedObjects? = nil) throws -> Applier {
+    func validate(_ objects: [Node], _ target: KubeClient, owned: OwnedObjects? = nil, record: AppliedRecord? = nil) throws -> Applier {
         env.log("Detecting drift for revision \(revision) with a timeout of \(timeoutText)")
         let applier = Applier(kube: target, fieldManager: Self.controller)
         applier.waitTimeout = max(1, deadline - monotonicSeconds())
@@ -693,7 +701,7 @@ final class KustomizationRun {
         applier.owned = owned
         // Objects still as the last apply from this machine left them need no dry run (AppliedRecord); the record
         // is per target cluster and identity, so another service account's rights are always checked.
-        applier.record = AppliedRecord.load(recordPath(target), fieldManager: Self.controller, force: true)
+        applier.record = record ?? AppliedRecord.load(recordPath(target), fieldManager: Self.controller, force: true)
         let skip: Set<String>
         do { skip = try applier.skippable(objects) } catch let e as KubeError { throw Failure(reason: "ReconciliationFailed", message: e.message) }
         (applier.dryRuns, applier.bodies) = try reconciler.validate(objects, kube: target, skip: skip)

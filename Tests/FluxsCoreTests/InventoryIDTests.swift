@@ -1,0 +1,24 @@
+import FluxsCore
+import FluxsYAML
+import XCTest
+
+/// Inventory ids as kustomize-controller writes them (fluxcd/pkg/ssa ObjMetadata: `<namespace>_<name>_<group>_<kind>`,
+/// ":" in a name written as "__"), and back to `Kind/namespace/name`.
+final class InventoryIDTests: XCTestCase {
+    func object(_ apiVersion: String, _ kind: String, _ name: String, _ ns: String?) -> Node {
+        var meta: [(String, Node)] = [("name", .string(name))]
+        if let ns { meta.append(("namespace", .string(ns))) }
+        return .map([("apiVersion", .string(apiVersion)), ("kind", .string(kind)), ("metadata", .map(meta))])
+    }
+
+    func testIDs() {
+        XCTAssertEqual(KustomizationReconciler.inventoryID(object("v1", "ConfigMap", "cm-1", "apps")), "apps_cm-1__ConfigMap")
+        XCTAssertEqual(KustomizationReconciler.inventoryID(object("apps/v1", "Deployment", "web", "apps")), "apps_web_apps_Deployment")
+        XCTAssertEqual(KustomizationReconciler.inventoryID(object("rbac.authorization.k8s.io/v1", "ClusterRole", "system:flux:view", nil)),
+                       "_system__flux__view_rbac.authorization.k8s.io_ClusterRole")
+        XCTAssertEqual(KustomizationReconciler.inventoryID(object("apiextensions.k8s.io/v1", "CustomResourceDefinition", "a.b.io", nil)),
+                       "_a.b.io_apiextensions.k8s.io_CustomResourceDefinition")
+        XCTAssertEqual(KustomizationReconciler.inventorySubject("_system__flux__view_rbac.authorization.k8s.io_ClusterRole"), "ClusterRole/system:flux:view")
+        XCTAssertEqual(KustomizationReconciler.inventorySubject("apps_web_apps_Deployment"), "Deployment/apps/web")
+    }
+}
