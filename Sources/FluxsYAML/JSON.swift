@@ -17,8 +17,16 @@ public enum JSON {
     }
 
     public static func decode(bytes: [UInt8], file: String? = nil) throws -> Node {
+        try decode(bytes: bytes, file: file, omitting: nil)
+    }
+
+    /// Decodes, leaving out every member named `omitting` (at any depth): its value is checked as JSON as strictly as
+    /// any other, but no tree is built for it. For answers of which a part is never read (the managedFields of a
+    /// metadata-only LIST: most of its bytes).
+    public static func decode(bytes: [UInt8], file: String? = nil, omitting: String?) throws -> Node {
         try bytes.withUnsafeBufferPointer { buf in
             var p = JSONParser(buf: buf, file: file)
+            p.omit = omitting.map { Array($0.utf8) }
             p.skipSpace()
             let v = try p.value(depth: 0)
             p.skipSpace()
@@ -57,6 +65,8 @@ struct JSONParser {
     let buf: UnsafeBufferPointer<UInt8>
     let file: String?
     var i = 0
+    /// The member name left out of mappings (its value skipped, not built), as UTF-8.
+    var omit: [UInt8]? = nil
 
     init(buf: UnsafeBufferPointer<UInt8>, file: String?) {
         self.buf = buf
@@ -97,11 +107,12 @@ struct JSONParser {
                 skipSpace()
                 guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw error("looking for beginning of object key string") }
                 let k = try string()
+                let omitted = omit.map { o in k.utf8.count == o.count && k.utf8.elementsEqual(o) } ?? false
                 skipSpace()
                 guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw error("after object key") }
                 i += 1
                 skipSpace()
-                m[k] = try value(depth: depth + 1)
+                if omitted { try skip(depth: depth + 1) } else { m[k] = try value(depth: depth + 1) }
                 skipSpace()
                 guard i < buf.count else { throw error("unexpected end of JSON input") }
                 if buf[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -133,6 +144,72 @@ struct JSONParser {
         default:
             return try number()
         }
+    }
+
+    /// What value(depth:) reads, with the same checks and errors, building nothing.
+    mutating func skip(depth: Int) throws {
+        guard i < buf.count else { throw error("unexpected end of JSON input") }
+        if depth >= TreeBuilder.maxDepth, buf[i] == UInt8(ascii: "{") || buf[i] == UInt8(ascii: "[") {
+            throw error("exceeded max depth of \(TreeBuilder.maxDepth)")
+        }
+        switch buf[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            skipSpace()
+            if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return }
+            while true {
+                skipSpace()
+                guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw error("looking for beginning of object key string") }
+                try skipString()
+                skipSpace()
+                guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw error("after object key") }
+                i += 1
+                skipSpace()
+                try skip(depth: depth + 1)
+                skipSpace()
+                guard i < buf.count else { throw error("unexpected end of JSON input") }
+                if buf[i] == UInt8(ascii: ",") { i += 1; continue }
+                if buf[i] == UInt8(ascii: "}") { i += 1; return }
+                throw error("after object key:value pair")
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            skipSpace()
+            if i < buf.count && buf[i] == UInt8(ascii: "]") { i += 1; return }
+            while true {
+                skipSpace()
+                try skip(depth: depth + 1)
+                skipSpace()
+                guard i < buf.count else { throw error("unexpected end of JSON input") }
+                if buf[i] == UInt8(ascii: ",") { i += 1; continue }
+                if buf[i] == UInt8(ascii: "]") { i += 1; return }
+                throw error("after array element")
+            }
+        case UInt8(ascii: "\""):
+            try skipString()
+        case UInt8(ascii: "t"):
+            try literal("true")
+        case UInt8(ascii: "f"):
+            try literal("false")
+        case UInt8(ascii: "n"):
+            try literal("null")
+        default:
+            _ = try number()
+        }
+    }
+
+    /// A string literal as string() reads it (same errors), without making the String: escape-free runs are scanned,
+    /// an escape goes to string() itself.
+    mutating func skipString() throws {
+        let open = i
+        i += 1
+        while i < buf.count {
+            let c = buf[i]
+            if c == UInt8(ascii: "\"") { i += 1; return }
+            if c == UInt8(ascii: "\\") || c < 0x20 { i = open; _ = try string(); return }
+            i += 1
+        }
+        throw error("unexpected end of JSON input")
     }
 
     mutating func literal(_ s: StaticString) throws {

@@ -348,8 +348,8 @@ public struct OwnedObjects {
     var metadataRefused = false
 
     /// The owned objects' metadata, 500 a page (PartialObjectMetadataList): each item is the resource's apiVersion
-    /// and kind with the object's whole metadata (labels, annotations, uid, resourceVersion, managedFields), none of
-    /// its spec, data or status. A server that cannot answer so (406) is asked for the whole objects, of which the
+    /// and kind with the object's metadata (labels, annotations, uid, resourceVersion; managedFields left out), none
+    /// of its spec, data or status. A server that cannot answer so (406) is asked for the whole objects, of which the
     /// same part is kept.
     mutating func listMetadata(_ r: ResourceRef, namespace: String?) throws -> [Node] {
         var items: [Node] = []
@@ -362,8 +362,10 @@ public struct OwnedObjects {
                 metadataRefused = true
                 continue
             }
+            // managedFields are left out: nothing reads them from a metadata list (whole objects are read for a
+            // comparison), and they are most of its bytes
             let doc: Node
-            do { doc = try JSON.decode(bytes: resp.body) } catch {
+            do { doc = try JSON.decode(bytes: resp.body, omitting: "managedFields") } catch {
                 throw KubeError(kind: .decode, message: "invalid JSON from the Kubernetes API at \(kube.config.server): \(error)")
             }
             // PartialObjectMetadata (or, from a server that ignored the conversion, whole objects): named here as
