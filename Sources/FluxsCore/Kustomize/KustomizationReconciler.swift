@@ -261,18 +261,11 @@ public struct KustomizationReconciler: OnDemandReconciler {
     /// `<namespace>_<name>_<group>_<kind>` (":" in RBAC names written as "__"), version apart.
     static func entry(_ o: Node) -> ResourceInventory.Entry {
         let av = o["apiVersion"]?.string ?? ""
-        // group/version split at the first "/", the version up to the next one (as split(separator:)[0] and [1])
-        var group = "", version = av
-        if let slash = av.utf8.firstIndex(of: UInt8(ascii: "/")) {
-            group = String(av[..<slash])
-            let rest = av[av.utf8.index(after: slash)...]
-            version = String(rest.utf8.firstIndex(of: UInt8(ascii: "/")).map { rest[..<$0] } ?? rest)
-        }
-        let meta = o["metadata"]
-        var name = meta?["name"]?.string ?? ""
-        if name.utf8.contains(UInt8(ascii: ":")) { name = name.replacing(":", with: "__") }
-        let ns = meta?["namespace"]?.string ?? ""
-        return ResourceInventory.Entry(id: ns + "_" + name + "_" + group + "_" + (o["kind"]?.string ?? ""), v: version)
+        let group = av.contains("/") ? String(av.split(separator: "/")[0]) : ""
+        let version = av.contains("/") ? String(av.split(separator: "/")[1]) : av
+        let name = (o["metadata"]?["name"]?.string ?? "").replacing(":", with: "__")
+        let ns = o["metadata"]?["namespace"]?.string ?? ""
+        return ResourceInventory.Entry(id: "\(ns)_\(name)_\(group)_\(o["kind"]?.string ?? "")", v: version)
     }
 
     /// The inventory id of an object (`<namespace>_<name>_<group>_<kind>`).
