@@ -20,4 +20,5 @@ static inline CURLcode fluxs_curl_getinfo_double(CURL *h, CURLINFO i, double *v)
 static inline CURLcode fluxs_curl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
 
 static inline CURLMcode fluxs_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+static inline CURLSHcode fluxs_curl_share_setopt_long(CURLSH *s, CURLSHoption o, long v) { return curl_share_setopt(s, o, v); }
 static inline CURLcode fluxs_curl_msg_result(const CURLMsg *m) { return m->data.result; }

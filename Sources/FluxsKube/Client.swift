@@ -73,7 +73,13 @@ public final class KubeClient {
     public var limiter: RateLimiter? = RateLimiter(qps: 50, burst: 300)
     /// Requests callAll keeps in flight at once.
     public var parallelism = 16
-    lazy var multi: HTTPMulti? = try? HTTPMulti(maxConnections: 8, maxInFlight: parallelism)
+    lazy var multi: HTTPMulti? = {
+        let m = try? HTTPMulti(maxConnections: 8, maxInFlight: parallelism)
+        m?.share = share
+        return m
+    }()
+    /// TLS sessions shared by this client's connections (the one for single calls and callAll's).
+    let share = HTTPShare()
 
     public init(config: RESTConfig, timeout: Double, userAgent: String = "fluxs", exec: ExecPluginRunner,
                 log: ((String) -> Void)? = nil) throws {
@@ -84,6 +90,7 @@ public final class KubeClient {
         self.exec = exec
         self.log = log
         self.http = try HTTPClient()
+        http.share = share
     }
 
     public var remaining: Double { deadline - monotonicSeconds() }

@@ -84,11 +84,35 @@ private let curlGlobalInit: Bool = {
     curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 }()
 
+/// TLS sessions (and DNS answers) shared by the easy handles of one KubeClient (a libcurl share object): a connection
+/// after the first resumes the first one's TLS session, an abbreviated handshake without the certificate chain sent,
+/// parsed and verified again and without the server's signature. A full handshake cost the client ~10 M instructions
+/// here (most of it OpenSSL 3 decoding certificates and keys), and the server a signature: a reconcile opens up to
+/// nine connections. Sessions are matched by host, port and TLS settings (libcurl's own rule), so another server, CA
+/// or client certificate never resumes one. No lock callbacks: used by the handles of one thread (KubeClient is not
+/// shared between threads).
+final class HTTPShare {
+    let handle: UnsafeMutableRawPointer
+
+    init?() {
+        _ = curlGlobalInit
+        guard let h = curl_share_init() else { return nil }
+        handle = h
+        _ = fluxs_curl_share_setopt_long(h, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_SSL_SESSION.rawValue))
+        _ = fluxs_curl_share_setopt_long(h, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_DNS.rawValue))
+    }
+
+    deinit { curl_share_cleanup(handle) }
+}
+
 /// Owns one libcurl easy handle. Reusing it for several requests reuses the
 /// connection to the same server. Not thread-safe: one request at a time.
 public final class HTTPClient: @unchecked Sendable {
     private let handle: UnsafeMutableRawPointer
     private var errorBuffer: UnsafeMutablePointer<CChar>
+    /// The share object of the handles it works beside (set before the first request): released after the handle
+    /// (the properties go after deinit's body, which cleans the handle up).
+    var share: HTTPShare?
 
     public init() throws {
         _ = curlGlobalInit
@@ -203,6 +227,7 @@ public final class HTTPClient: @unchecked Sendable {
         }
 
         try check(fluxs_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
+        if let share { try check(fluxs_curl_setopt_pointer(handle, CURLOPT_SHARE, share.handle)) }
         // A TLS server name (kubeconfig `tls-server-name`, `--tls-server-name`) is what client-go puts in
         // tls.Config.ServerName: the name sent as SNI and verified in the certificate, while the connection goes to
         // the URL's host and the Host header stays the URL's. libcurl verifies the URL's host, so the URL names the
@@ -386,6 +411,8 @@ final class HTTPMulti {
     private let multi: UnsafeMutableRawPointer
     private var idle: [HTTPClient] = []
     let maxInFlight: Int
+    /// The TLS sessions of the client it works for (HTTPShare).
+    var share: HTTPShare?
 
     init(maxConnections: Int = 8, maxInFlight: Int = 32) throws {
         _ = curlGlobalInit
@@ -417,6 +444,7 @@ final class HTTPMulti {
                     do { client = try HTTPClient() } catch { results[next] = .failure(error); next += 1; continue }
                 }
                 client.multiplexing = true
+                client.share = share
                 do {
                     let p = try client.prepare(reqs[next], tls: tls)
                     if curl_multi_add_handle(multi, client.easy) != CURLM_OK {
