@@ -323,7 +323,15 @@ public enum APICoding {
         return try JSON.decode(bytes: Array(data))
     }
 
+    /// Read from the tree (NodeDecoder) when it can be read that way; otherwise, and for the errors, as
+    /// JSONDecoder reads the tree written as JSON.
     public static func decode<T: Decodable>(_ type: T.Type, from node: Node) throws -> T {
+        if let v = try? NodeDecoder(node: node).decode(type) { return v }
+        return try viaJSON(type, from: node)
+    }
+
+    /// The reference reading: the tree as JSON, through Foundation's JSONDecoder.
+    static func viaJSON<T: Decodable>(_ type: T.Type, from node: Node) throws -> T {
         let bytes = try JSON.encodeBytes(node)
         return try JSONDecoder().decode(T.self, from: Data(bytes))
     }

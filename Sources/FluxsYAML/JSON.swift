@@ -47,6 +47,29 @@ public enum JSON {
         return w.out
     }
 
+    /// The JSON a scalar is written as, for decoders that read the tree instead of the text (FluxsAPI's
+    /// NodeDecoder): a number's text as `encode` writes it (nil for a non-number or a float JSON cannot hold), a
+    /// string's value (a timestamp as RFC 3339, as written), a boolean.
+    public static func numberText(_ s: Scalar) -> String? {
+        switch s.tag {
+        case .int: return KubeYAMLStyle.normalizedInt(s.value)
+        case .float:
+            guard let d = Resolver.parseFloat(s.value), d.isFinite else { return nil }
+            return Resolver.goJSONFloat(d)
+        default: return nil
+        }
+    }
+
+    public static func stringValue(_ s: Scalar) -> String? {
+        switch s.tag {
+        case .string, .binary: return s.value
+        case .timestamp: return Resolver.timestampRFC3339(s.value)
+        default: return nil
+        }
+    }
+
+    public static func boolValue(_ s: Scalar) -> Bool? { s.tag == .bool ? s.boolValue : nil }
+
     /// A JSON string literal for s.
     public static func quote(_ s: String, escapeHTML: Bool = true) -> String {
         var w = JSONWriter(options: Options(escapeHTML: escapeHTML))
