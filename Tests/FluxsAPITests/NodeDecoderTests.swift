@@ -1,25 +1,15 @@
 import Foundation
 @testable import FluxsAPI
 import FluxsYAML
+import FluxsTestSupport
 import XCTest
 
 /// APICoding.decode reads a tree with NodeDecoder and falls back to JSONDecoder over the tree written as JSON: on
 /// seeded objects generated from every Flux kind's schema (well-typed, with scalars of the wrong kind, numbers as
 /// floats, nulls, timestamps, unknown keys), both readings must agree: the same value, or both an error.
 final class NodeDecoderTests: XCTestCase {
-    struct RNG: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// A scalar of any kind: what a hand-written or hostile object may hold where the schema says otherwise.
-    func oddScalar(_ rng: inout RNG) -> Node {
+    func oddScalar(_ rng: inout SeededRandom) -> Node {
         let texts: [(String, ScalarTag)] = [("3", .int), ("-7", .int), ("0x1F", .int), ("2.0", .float), ("0.5", .float), ("1e3", .float),
                                              (".inf", .float), ("true", .bool), ("yes", .bool), ("", .null), ("2026-01-02", .timestamp),
                                              ("text", .string), ("12", .string), ("true", .string), ("1m", .string)]
@@ -27,7 +17,7 @@ final class NodeDecoderTests: XCTestCase {
         return .scalar(Scalar(t, tag: tag))
     }
 
-    func value(_ s: Schema, _ rng: inout RNG, depth: Int) -> Node {
+    func value(_ s: Schema, _ rng: inout SeededRandom, depth: Int) -> Node {
         if depth > 6 || Int.random(in: 0..<20, using: &rng) == 0 { return oddScalar(&rng) }
         if let e = s.enumValues, !e.isEmpty { return .string(e.randomElement(using: &rng)!) }
         switch s.type {
@@ -71,7 +61,7 @@ final class NodeDecoderTests: XCTestCase {
     }
 
     func testGeneratedObjectsOfEveryKind() {
-        var rng = RNG(state: 20261203)
+        var rng = SeededRandom(seed: 20261203)
         var decoded = 0, total = 0
         for adapter in Adapters.all {
             let t = adapter.type

@@ -1,29 +1,19 @@
 @testable import FluxsCore
 import Foundation
 import FluxsYAML
+import FluxsTestSupport
 import XCTest
 
 /// The name rules of ManifestChecks against the regular expressions and lengths of k8s.io/apimachinery
 /// (pkg/util/validation, pkg/api/validate/content), on seeded random strings.
 final class ManifestChecksTests: XCTestCase {
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     func matches(_ pattern: String, _ s: String) -> Bool {
         let re = try! NSRegularExpression(pattern: "^(?:" + pattern + ")$")
         return re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
     }
 
     func testNameRulesAgreeWithApimachinerysExpressions() {
-        var g = Seeded(state: 22)
+        var g = SeededRandom(seed: 22)
         let alphabet = Array("abz09-._AZ/%")
         let label = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
         let key = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"

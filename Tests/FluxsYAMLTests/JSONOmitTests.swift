@@ -1,24 +1,14 @@
 import FluxsYAML
+import FluxsTestSupport
 import XCTest
 
 /// JSON.decode(bytes:omitting:) against the plain decoder on seeded generated documents: the same tree less every
 /// member of that name, and on corrupted bytes the same error (a skipped value is checked as strictly).
 final class JSONOmitTests: XCTestCase {
-    struct RNG: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let keys = ["managedFields", "metadata", "name", "f:data", "a\u{e9}", "manager", "x\"y", "fieldsV1", "managedField"]
     static let strings = ["", "plain", "tab\there", "quote\"and\\slash", "\u{1F600} emoji", "line\nbreak", "<&>", "\u{0}nul"]
 
-    func value(_ rng: inout RNG, depth: Int) -> Node {
+    func value(_ rng: inout SeededRandom, depth: Int) -> Node {
         switch Int.random(in: 0..<(depth > 4 ? 5 : 8), using: &rng) {
         case 0: return .string(Self.strings.randomElement(using: &rng)!)
         case 1: return .int(Int.random(in: -1_000_000...1_000_000, using: &rng))
@@ -53,7 +43,7 @@ final class JSONOmitTests: XCTestCase {
     }
 
     func testSameTreeLessTheMemberAndSameErrors() throws {
-        var rng = RNG(state: 20261203)
+        var rng = SeededRandom(seed: 20261203)
         var corrupted = 0, failed = 0
         for n in 0..<3000 {
             let doc = value(&rng, depth: 0)
