@@ -257,10 +257,17 @@ public final class KubeClient {
     /// Independent calls sent concurrently (HTTPMulti: HTTP/2 streams, else a few connections), each under the rate
     /// limit, with call()'s retries, authentication and error decoding. Results are in the order of the requests.
     public func callAll(_ requests: [Request], accept: String = "application/json") -> [Result<HTTPResponse, Error>] {
+        callAll(requests, accept: accept) { $0 }
+    }
+
+    /// callAll, with `map` applied to each 2xx answer as it arrives, while the others are still in flight (decoding
+    /// answers then costs no time of its own); an error `map` throws is that request's result. Results, and the
+    /// `--verbose` request lines, are in the order of the requests, whatever order the answers arrive in.
+    public func callAll<T>(_ requests: [Request], accept: String = "application/json", map: (HTTPResponse) throws -> T) -> [Result<T, Error>] {
         guard requests.count > 1, let multi else {
-            return requests.map { r in Result { try call(r.method, r.path, query: r.query, body: r.body, contentType: r.contentType, accept: accept) } }
+            return requests.map { r in Result { try map(try call(r.method, r.path, query: r.query, body: r.body, contentType: r.contentType, accept: accept)) } }
         }
-        var results = [Result<HTTPResponse, Error>?](repeating: nil, count: requests.count)
+        var results = [Result<T, Error>?](repeating: nil, count: requests.count)
         var pending = Array(requests.indices)
         var attempts = [Int](repeating: 0, count: requests.count)
         var refreshed = false
@@ -288,16 +295,18 @@ public final class KubeClient {
                 attempts[i] += 1
             }
             let start = monotonicSeconds()
-            let answers = multi.performAll(reqs, tls: auth.1) { [limiter] in limiter?.tryTake() ?? 0 }
             var retry: [Int] = []
             var wait = 0.0
             var refresh = false
-            for (k, i) in pending.enumerated() {
+            // The request lines of this round, printed in request order once it ends.
+            var lines = [String?](repeating: nil, count: log == nil ? 0 : reqs.count)
+            multi.performAll(reqs, tls: auth.1, gate: { [limiter] in limiter?.tryTake() ?? 0 }) { k, answer in
+                let i = pending[k]
                 let method = reqs[k].method, url = reqs[k].url
-                switch answers[k] {
+                switch answer {
                 case .failure(let t as TransportError):
-                    log?("\(method) \(url) failed after \(ms(start)): \(t.detail)")
-                    if t.kind == .timeout || remaining <= 0 { results[i] = .failure(timedOut); continue }
+                    if log != nil { lines[k] = "\(method) \(url) failed after \(ms(start)): \(t.detail)" }
+                    if t.kind == .timeout || remaining <= 0 { results[i] = .failure(timedOut); return }
                     let safe = t.kind == .refused || method != "POST"
                     if t.isRetryable && safe && attempts[i] < (t.kind == .refused ? 3 : 8) && remaining > backoff {
                         retry.append(i); wait = max(wait, backoff)
@@ -307,12 +316,12 @@ public final class KubeClient {
                 case .failure(let e):
                     results[i] = .failure(e)
                 case .success(let resp):
-                    log?("\(method) \(url) \(resp.status)")
-                    if (200..<300).contains(resp.status) { results[i] = .success(resp); continue }
-                    if HTTPRedirect.statuses.contains(resp.status) { results[i] = .failure(redirected(resp, url: url)); continue }
+                    if log != nil { lines[k] = "\(method) \(url) \(resp.status)" }
+                    if (200..<300).contains(resp.status) { results[i] = Result { try map(resp) }; return }
+                    if HTTPRedirect.statuses.contains(resp.status) { results[i] = .failure(redirected(resp, url: url)); return }
                     var err = KubeError.from(response: resp, method: method, url: url)
                     if resp.status == 401, case .exec = config.auth, !refreshed {
-                        refresh = true; retry.append(i); continue
+                        refresh = true; retry.append(i); return
                     }
                     let retryable: Bool
                     switch resp.status {
@@ -323,7 +332,7 @@ public final class KubeClient {
                     }
                     if retryable && attempts[i] < 10 {
                         let w = max(err.retryAfter ?? 0, backoff)
-                        if w < remaining { retry.append(i); wait = max(wait, w); continue }
+                        if w < remaining { retry.append(i); wait = max(wait, w); return }
                     }
                     if attempts[i] > 1 && retryable { err.message += " (gave up after \(attempts[i]) attempts)" }
                     if err.kind == .unauthorized {
@@ -332,6 +341,9 @@ public final class KubeClient {
                     results[i] = .failure(err)
                 }
             }
+            if let log { for case let line? in lines { log(line) } }
+            // Retried in the order of the requests.
+            retry.sort()
             if refresh {
                 refreshed = true
                 do { _ = try authHeaders(refresh: true) } catch {
@@ -581,15 +593,12 @@ public final class KubeClient {
             }
         }
         let sendable = requests.indices.filter { early[$0] == nil }
-        var answers = callAll(sendable.map { requests[$0] })
+        // Each answer is decoded as it arrives (its body is not kept next to the decoded object).
+        let answers = callAll(sendable.map { requests[$0] }) { try decode($0) }
         requests = []
         var out = [Result<Node, Error>](repeating: .failure(KubeError(kind: .badRequest, message: "not sent")), count: objects.count)
         for (i, e) in early { out[i] = .failure(e) }
-        let decoded = KubeError(kind: .badRequest, message: "decoded")
-        for (k, i) in sendable.enumerated() {
-            out[i] = answers[k].flatMap { r in Result { try decode(r) } }
-            answers[k] = .failure(decoded)   // its body is not kept next to the decoded object
-        }
+        for (k, i) in sendable.enumerated() { out[i] = answers[k] }
         return out
     }
 
@@ -675,6 +684,8 @@ func encodeQuery(_ q: [(String, String)]) -> String {
 }
 
 func queryEscape(_ s: String) -> String {
+    // Field managers, dry-run and force values: nearly always unreserved characters only, which stay as they are.
+    if s.utf8.allSatisfy(isUnreserved) { return s }
     var out = ""
     for b in s.utf8 {
         switch b {
@@ -686,6 +697,11 @@ func queryEscape(_ s: String) -> String {
         }
     }
     return out
+}
+
+/// RFC 3986's unreserved characters: letters, digits, `-`, `_`, `.`, `~`.
+func isUnreserved(_ b: UInt8) -> Bool {
+    (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == 0x2D || b == 0x5F || b == 0x2E || b == 0x7E
 }
 
 func pathEscape(_ s: String) -> String {

@@ -429,19 +429,21 @@ final class HTTPMulti {
     }
 
     /// Runs every request, at most `maxInFlight` at once; each starts when `gate` answers 0 (else it says how many
-    /// seconds to wait: the rate limiter). Results are in the order of the requests, whatever order they end in.
-    func performAll(_ reqs: [HTTPRequest], tls: TLSSettings, gate: () -> Double) -> [Result<HTTPResponse, Error>] {
-        var results = [Result<HTTPResponse, Error>?](repeating: nil, count: reqs.count)
+    /// seconds to wait: the rate limiter). `finished` is called once for each request (by its index) after it ended,
+    /// once the requests that take its place are sent: the caller works on an answer while the server works on them.
+    func performAll(_ reqs: [HTTPRequest], tls: TLSSettings, gate: () -> Double, finished: (Int, Result<HTTPResponse, Error>) -> Void) {
         var active: [(client: HTTPClient, prepared: HTTPClient.Prepared, index: Int)] = []
+        // Ended, not yet handed to `finished`.
+        var ended: [(index: Int, answer: Result<HTTPResponse, Error>)] = []
         var next = 0
-        while next < reqs.count || !active.isEmpty {
+        while next < reqs.count || !active.isEmpty || !ended.isEmpty {
             var wait = 0.25
             while next < reqs.count && active.count < maxInFlight {
                 let d = gate()
                 if d > 0 { wait = min(wait, d); break }
                 let client: HTTPClient
                 if let c = idle.popLast() { client = c } else {
-                    do { client = try HTTPClient() } catch { results[next] = .failure(error); next += 1; continue }
+                    do { client = try HTTPClient() } catch { ended.append((next, .failure(error))); next += 1; continue }
                 }
                 client.multiplexing = true
                 client.share = share
@@ -452,33 +454,33 @@ final class HTTPMulti {
                     }
                     active.append((client, p, next))
                 } catch {
-                    results[next] = .failure(error)
+                    ended.append((next, .failure(error)))
                     idle.append(client)
                 }
                 next += 1
             }
-            if active.isEmpty {
+            if active.isEmpty && ended.isEmpty {
                 if next < reqs.count { sleepSeconds(wait) }
                 continue
             }
             var running: Int32 = 0
-            _ = curl_multi_perform(multi, &running)
+            if !active.isEmpty { _ = curl_multi_perform(multi, &running) }
+            let handing = ended
+            ended = []
+            for e in handing { finished(e.index, e.answer) }
             var left: Int32 = 0
-            var finished = false
             while let msg = curl_multi_info_read(multi, &left) {
                 guard msg.pointee.msg == CURLMSG_DONE, let at = active.firstIndex(where: { $0.client.easy == msg.pointee.easy_handle }) else { continue }
                 let rc = fluxs_curl_msg_result(msg)
                 let t = active.remove(at: at)
                 _ = curl_multi_remove_handle(multi, t.client.easy)
-                results[t.index] = Result { try t.client.complete(rc, t.prepared) }
+                ended.append((t.index, Result { try t.client.complete(rc, t.prepared) }))
                 idle.append(t.client)
-                finished = true
             }
-            if !finished && running > 0 {
+            if ended.isEmpty && handing.isEmpty && running > 0 {
                 _ = curl_multi_poll(multi, nil, 0, Int32(max(1, min(250, wait * 1000))), nil)
             }
         }
-        return results.map { $0 ?? .failure(TransportError(kind: .other, url: "", detail: "request not sent")) }
     }
 }
 

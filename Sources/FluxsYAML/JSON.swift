@@ -401,7 +401,22 @@ struct JSONWriter {
 
     static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// Whether a byte goes into a JSON string as it is: Go's encoding/json escapes control characters, `"`, `\\` and
+    /// (escapeHTML) `<`, `>`, `&`; 0xE2 may start U+2028 or U+2029, which it escapes too.
+    static func plain(_ c: UInt8, escapeHTML: Bool) -> Bool {
+        c >= 0x20 && c != 0x22 && c != 0x5C && c != 0xE2 && !(escapeHTML && (c == 0x3C || c == 0x3E || c == 0x26))
+    }
+
     mutating func string(_ s: String) {
+        // Most strings need no escape: copied whole.
+        let escapeHTML = options.escapeHTML
+        if let done = s.utf8.withContiguousStorageIfAvailable({ b -> Bool in
+            guard b.allSatisfy({ JSONWriter.plain($0, escapeHTML: escapeHTML) }) else { return false }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: b)
+            out.append(UInt8(ascii: "\""))
+            return true
+        }), done { return }
         out.append(UInt8(ascii: "\""))
         var utf8 = s.utf8.makeIterator()
         var pending: [UInt8] = []

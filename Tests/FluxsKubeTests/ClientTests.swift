@@ -201,6 +201,31 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(try client.list(cm, namespace: ns).items.count, 0)
     }
 
+    func testBatchResultsAndRequestLinesFollowTheRequestOrder() throws {
+        // The first object's answer comes last (held 0.3 s): each answer is handled as it arrives, yet the results
+        // and the --verbose request lines are in the order of the objects.
+        try fault(try JSON.decode(#"{"verb": "PATCH", "path": "/namespaces/\#(ns)/configmaps/o-00$", "delay": 0.3, "count": 1}"#))
+        var lines: [String] = []
+        let c = try makeClient(log: { lines.append($0) })
+        let names = (0..<12).map { String(format: "o-%02d", $0) }
+        let results = c.applyAll(names.map { configMap($0) }, fieldManager: "t")
+        XCTAssertEqual(results.map { (try? $0.get())?["metadata"]?["name"]?.string }, names)
+        let logged = lines.filter { $0.hasPrefix("PATCH ") }.map { $0.split(separator: "?")[0].split(separator: "/").last.map(String.init) ?? "" }
+        XCTAssertEqual(logged, names)
+    }
+
+    func testCallAllMapsEachAnswerAndKeepsItsError() throws {
+        var mapped = 0
+        let results = client.callAll((0..<6).map { _ in KubeClient.Request("GET", "/version") }) { resp -> Int in
+            mapped += 1
+            if mapped == 3 { throw KubeError(kind: .decode, message: "third answer refused") }
+            return resp.status
+        }
+        XCTAssertEqual(mapped, 6)
+        XCTAssertEqual(results.compactMap { try? $0.get() }, [200, 200, 200, 200, 200])
+        XCTAssertEqual(results.filter { (try? $0.get()) == nil }.count, 1)
+    }
+
     func testRateLimiterIsATokenBucket() throws {
         // --kube-api-burst requests at once, then one per 1/--kube-api-qps seconds; negative qps: no limit.
         let l = try XCTUnwrap(RateLimiter(qps: 2, burst: 3))

@@ -57,6 +57,9 @@ final class HTTPHeaderTests: XCTestCase {
         XCTAssertEqual(pathEscape("a b/c"), "a%20b%2Fc")
         XCTAssertEqual(pathEscape("%3A"), "%253A")
         XCTAssertEqual(pathEscape("\u{FC}:"), "%C3%BC:")
+        XCTAssertEqual(queryEscape("kustomize-controller"), "kustomize-controller")
+        XCTAssertEqual(queryEscape("app.kubernetes.io/name=a b"), "app.kubernetes.io%2Fname%3Da%20b")
+        XCTAssertEqual(queryEscape("a:b,c"), "a%3Ab%2Cc")
         for s in ["", "A-Z", "x?y", "x#y", "x%y", "@", "[", "`", "{"] {
             XCTAssertEqual(pathEscape(s), queryEscape(s).replacingAll("%3A", with: ":"), s)
         }

@@ -263,7 +263,9 @@ public struct KustomizationReconciler: OnDemandReconciler {
         let av = o["apiVersion"]?.string ?? ""
         let group = av.contains("/") ? String(av.split(separator: "/")[0]) : ""
         let version = av.contains("/") ? String(av.split(separator: "/")[1]) : av
-        let name = (o["metadata"]?["name"]?.string ?? "").replacing(":", with: "__")
+        let plain = o["metadata"]?["name"]?.string ?? ""
+        // (String.replacing is a regex-library walk: skipped for the names, nearly all, without a colon.)
+        let name = plain.utf8.contains(UInt8(ascii: ":")) ? plain.replacing(":", with: "__") : plain
         let ns = o["metadata"]?["namespace"]?.string ?? ""
         return ResourceInventory.Entry(id: "\(ns)_\(name)_\(group)_\(o["kind"]?.string ?? "")", v: version)
     }
@@ -281,7 +283,8 @@ public struct KustomizationReconciler: OnDemandReconciler {
         let middle = id[id.index(after: first)..<last]
         guard let groupSep = middle.lastIndex(of: "_") else { return nil }
         let group = String(middle[middle.index(after: groupSep)...])
-        let name = String(middle[..<groupSep]).replacing("__", with: ":")
+        let raw = String(middle[..<groupSep])
+        let name = raw.utf8.contains(UInt8(ascii: "_")) ? raw.replacing("__", with: ":") : raw
         return (ns, name, group, kind)
     }
 
