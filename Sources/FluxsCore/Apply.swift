@@ -456,25 +456,45 @@ public struct AppliedRecord: Sendable {
 
     /// Writes the record (0600, atomically); a failure only costs the next run its skips.
     public func save(_ path: String) {
-        if let bytes = lines() {
-            try? Files.makeDirectories(Files.dirname(path), mode: 0o700)
-            try? Files.writeAtomically(path, bytes, mode: 0o600)
-            return
-        }
-        var objects: [(String, Node)] = []
-        for k in entries.keys.sorted() {
-            let e = entries[k]!
-            objects.append((k, .map([("uid", .string(e.uid)), ("resourceVersion", .string(e.resourceVersion)), ("hash", .string(e.hash))])))
-        }
-        var doc: Node = .map([("fieldManager", .string(fieldManager)), ("force", .bool(force)), ("objects", .map(objects))])
-        if let build {
-            let list: [Node] = build.objects.map { o in
-                .map([("apiVersion", .string(o.apiVersion)), ("kind", .string(o.kind)), ("namespace", .string(o.namespace)), ("name", .string(o.name))])
-            }
-            doc["build"] = .map([("key", .string(build.key)), ("objects", .sequence(list)), ("disabled", .sequence(build.disabled.map { .string($0) }))])
-        }
-        guard let bytes = try? JSON.encodeBytes(doc) else { return }
+        // in lines, or as JSON (encoded()) when a field holds a tab or a line break
+        let bytes = lines() ?? encoded()
         try? Files.makeDirectories(Files.dirname(path), mode: 0o700)
         try? Files.writeAtomically(path, bytes, mode: 0o600)
+    }
+
+    /// The record file's JSON: `{"fieldManager", "force", "objects": {subject: {"uid", "resourceVersion", "hash"}}`
+    /// (subjects sorted) and, when there is one, `"build": {"key", "objects": [{"apiVersion", "kind", "namespace",
+    /// "name"}], "disabled": [...]}`; compact, as JSON.encodeBytes writes that tree, but written directly (thousands
+    /// of entries at the end of every apply, with no value tree built for them).
+    func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + entries.count * 160 + (build?.objects.count ?? 0) * 100)
+        func raw(_ s: String) { out.append(contentsOf: s.utf8) }
+        func str(_ s: String) { JSON.appendQuoted(s, to: &out) }
+        raw(#"{"fieldManager":"#); str(fieldManager)
+        raw(#","force":"#); raw(force ? "true" : "false")
+        raw(#","objects":{"#)
+        for (n, k) in entries.keys.sorted().enumerated() {
+            let e = entries[k]!
+            if n > 0 { raw(",") }
+            str(k); raw(#":{"uid":"#); str(e.uid); raw(#","resourceVersion":"#); str(e.resourceVersion); raw(#","hash":"#); str(e.hash); raw("}")
+        }
+        raw("}")
+        if let build {
+            raw(#","build":{"key":"#); str(build.key); raw(#","objects":["#)
+            for (n, o) in build.objects.enumerated() {
+                if n > 0 { raw(",") }
+                raw(#"{"apiVersion":"#); str(o.apiVersion); raw(#","kind":"#); str(o.kind); raw(#","namespace":"#); str(o.namespace)
+                raw(#","name":"#); str(o.name); raw("}")
+            }
+            raw(#"],"disabled":["#)
+            for (n, d) in build.disabled.enumerated() {
+                if n > 0 { raw(",") }
+                str(d)
+            }
+            raw("]}")
+        }
+        raw("}")
+        return out
     }
 }

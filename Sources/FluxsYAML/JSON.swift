@@ -76,6 +76,15 @@ public enum JSON {
         w.string(s)
         return String(decoding: w.out, as: UTF8.self)
     }
+
+    /// Appends the JSON string literal for s (what `quote` returns) to `out`: for writers of large documents of a
+    /// known shape, which need no value tree.
+    public static func appendQuoted(_ s: String, to out: inout [UInt8], escapeHTML: Bool = true) {
+        var w = JSONWriter(options: Options(escapeHTML: escapeHTML), reserve: 0)
+        swap(&w.out, &out)
+        w.string(s)
+        swap(&w.out, &out)
+    }
 }
 
 extension Node {
@@ -341,9 +350,9 @@ struct JSONWriter {
     let options: JSONOptionsView
     var out: [UInt8] = []
 
-    init(options: JSON.Options) {
+    init(options: JSON.Options, reserve: Int = 256) {
         self.options = JSONOptionsView(indent: Array(options.indent.utf8), escapeHTML: options.escapeHTML)
-        out.reserveCapacity(256)
+        if reserve > 0 { out.reserveCapacity(reserve) }
     }
 
     struct JSONOptionsView { let indent: [UInt8]; let escapeHTML: Bool }

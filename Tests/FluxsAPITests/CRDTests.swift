@@ -118,4 +118,13 @@ final class CRDTests: XCTestCase {
             XCTAssertNoThrow(try t.decode(got), k.kind)
         }
     }
+
+    func testInventoryNodeIsWhatAPICodingEncodes() throws {
+        var inv = ResourceInventory()
+        XCTAssertEqual(inv.node, try APICoding.node(inv))
+        inv.entries = [ResourceInventory.Entry(id: "ns_cm-1__ConfigMap", v: "v1"), ResourceInventory.Entry(id: "_system__x_rbac.authorization.k8s.io_ClusterRole", v: "v1"),
+                       ResourceInventory.Entry(id: "ns_a\"b<&>_apps_Deployment", v: "")]
+        XCTAssertEqual(inv.node, try APICoding.node(inv))
+        XCTAssertEqual(try JSON.encode(inv.node), try JSON.encode(try APICoding.node(inv)))
+    }
 }

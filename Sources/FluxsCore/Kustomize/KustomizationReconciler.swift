@@ -471,7 +471,7 @@ final class KustomizationRun {
             var changed = MergePatch.diff(from: written, to: target)
             // The inventory is a map of one list: when it changed, the patch is the whole of it (or null).
             if (status.inventory == nil) != (writtenInventory == nil) || status.inventory?.entries != writtenInventory?.entries {
-                changed["inventory"] = try status.inventory.map { try APICoding.node($0) } ?? .null
+                changed["inventory"] = status.inventory?.node ?? .null
             }
             if MergePatch.isEmpty(changed) { return current }
             var body: Node = ["status": changed]
