@@ -1,4 +1,4 @@
-import FluxsCore
+@testable import FluxsCore
 import FluxsYAML
 import XCTest
 
@@ -20,5 +20,16 @@ final class InventoryIDTests: XCTestCase {
                        "_a.b.io_apiextensions.k8s.io_CustomResourceDefinition")
         XCTAssertEqual(KustomizationReconciler.inventorySubject("_system__flux__view_rbac.authorization.k8s.io_ClusterRole"), "ClusterRole/system:flux:view")
         XCTAssertEqual(KustomizationReconciler.inventorySubject("apps_web_apps_Deployment"), "Deployment/apps/web")
+    }
+
+    /// The inventory's `v` and the id's group come from the apiVersion's two parts (schema.ParseGroupVersion):
+    /// "v1" is the core group's version; a malformed one gives what is there rather than stopping the run.
+    func testGroupAndVersion() {
+        for (av, group, v) in [("v1", "", "v1"), ("apps/v1", "apps", "v1"), ("rbac.authorization.k8s.io/v1beta1", "rbac.authorization.k8s.io", "v1beta1"),
+                               ("", "", ""), ("apps/", "apps", ""), ("/v1", "", "v1"), ("a/b/c", "a", "b")] {
+            let e = KustomizationReconciler.entry(object(av, "K", "n", "ns"))
+            XCTAssertEqual(e.v, v, av)
+            XCTAssertEqual(e.id, "ns_n_\(group)_K", av)
+        }
     }
 }

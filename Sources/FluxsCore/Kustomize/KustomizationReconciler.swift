@@ -261,8 +261,17 @@ public struct KustomizationReconciler: OnDemandReconciler {
     /// `<namespace>_<name>_<group>_<kind>` (":" in RBAC names written as "__"), version apart.
     static func entry(_ o: Node) -> ResourceInventory.Entry {
         let av = o["apiVersion"]?.string ?? ""
-        let group = av.contains("/") ? String(av.split(separator: "/")[0]) : ""
-        let version = av.contains("/") ? String(av.split(separator: "/")[1]) : av
+        // (Split at the first "/" by its UTF-8 offset: String.contains(String) is Foundation's range(of:), ~3 K
+        // instructions a call, and this runs for every object of every reconcile.)
+        let group: String, version: String
+        if let slash = av.utf8.firstIndex(of: UInt8(ascii: "/")) {
+            group = String(av[..<slash])
+            let rest = av[av.utf8.index(after: slash)...]
+            version = String(rest.utf8.firstIndex(of: UInt8(ascii: "/")).map { rest[..<$0] } ?? rest)
+        } else {
+            group = ""
+            version = av
+        }
         let plain = o["metadata"]?["name"]?.string ?? ""
         // (String.replacing is a regex-library walk: skipped for the names, nearly all, without a colon.)
         let name = plain.utf8.contains(UInt8(ascii: ":")) ? plain.replacing(":", with: "__") : plain
