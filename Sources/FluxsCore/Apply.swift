@@ -110,7 +110,9 @@ public final class Applier {
     /// the server does not serve yet are not skipped.
     public func skippable(_ objects: [Node]) throws -> Set<String> {
         guard let record, !record.entries.isEmpty, let selector = ownerSelector else { return [] }
-        if owned == nil { owned = OwnedObjects(kube: kube, selector: selector) }
+        // Whether an object is as the record says is in its metadata; the few compared with a dry run are read
+        // whole later (readLive).
+        if owned == nil { owned = OwnedObjects(kube: kube, selector: selector, metadataOnly: true) }
         var out: Set<String> = []
         for o in objects {
             let what = subject(of: o)
@@ -238,6 +240,7 @@ public final class Applier {
         }
         if owned == nil { owned = OwnedObjects(kube: kube, selector: selector) }
         // An object whose dry run is compared with it is read whole; a skipped one is as the record says.
+        try owned!.readWhole(plan.indices.filter { !skipped.contains(plan[$0].subject) }.map { (plan[$0].ref, plan[$0].namespace, plan[$0].name) })
         for i in plan.indices {
             plan[i].live = try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name, whole: !skipped.contains(plan[i].subject))
         }

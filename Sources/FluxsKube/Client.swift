@@ -493,6 +493,18 @@ public final class KubeClient {
         }
     }
 
+    /// GETs sent together (callAll): each object, nil when it does not exist; in the order asked.
+    public func getAll(_ items: [(ref: ResourceRef, namespace: String?, name: String)]) -> [Result<Node?, Error>] {
+        let answers = callAll(items.map { Request("GET", path($0.ref, namespace: $0.namespace, name: $0.name)) }) { try decode($0) }
+        return answers.map { a in
+            switch a {
+            case .success(let n): return .success(n)
+            case .failure(let e as KubeError) where e.kind == .notFound && e.name != nil: return .success(nil)
+            case .failure(let e): return .failure(e)
+            }
+        }
+    }
+
     /// Lists objects (namespace nil: all namespaces), following continue tokens.
     public func list(_ r: ResourceRef, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil,
                      limit: Int = 500) throws -> ListResult {

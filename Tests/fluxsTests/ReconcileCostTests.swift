@@ -125,6 +125,11 @@ final class ReconcileCostTests: XCTestCase {
             XCTAssertTrue(r.stderr.contains("ConfigMap/\(fx.apps)/cm-100 configured"), r.stderr)
             XCTAssertTrue(r.stderr.contains("ConfigMap/\(fx.apps)/cm-199 deleted"), r.stderr)
             XCTAssertTrue(r.stderr.contains("ConfigMap/\(fx.apps)/cm-008 unchanged"), r.stderr)
+            // The owner LIST is of metadata; the two compared with their dry run are read whole with a GET each
+            // (OwnedObjects.readWhole), not by listing all 200 whole.
+            let gets = r.stderr.split(separator: "\n").filter { $0.contains("GET ") && $0.contains("/namespaces/\(fx.apps)/configmaps/") }
+            XCTAssertEqual(gets.count, 2, gets.joined(separator: "\n"))
+            XCTAssertTrue(gets.contains { $0.contains("/configmaps/cm-007 200") } && gets.contains { $0.contains("/configmaps/cm-100 200") }, gets.joined(separator: "\n"))
         }
         XCTAssertEqual(try fx.jsonpath("configmap", "cm-007", ".data.value", namespace: fx.apps), "changed")
         XCTAssertEqual(try fx.configMaps().count, n - 1)

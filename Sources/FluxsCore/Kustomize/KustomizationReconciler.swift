@@ -330,8 +330,10 @@ public struct OwnedObjects {
     /// The live object, nil when it does not exist or lacks the owner labels; its metadata only (with apiVersion and
     /// kind) when the list was of metadata and `whole` is false.
     public mutating func get(_ r: ResourceRef, namespace: String?, name: String, whole: Bool = false) throws -> Node? {
-        let key = "\(r.apiVersion)/\(r.resource)/\(namespace ?? "")"
-        if lists[key] == nil || (whole && partial.contains(key)) {
+        let key = Self.key(r, namespace)
+        // An object a metadata list lacks is not there whole either (same selector); one it has is read whole
+        // by listing whole, unless readWhole read it already.
+        if lists[key] == nil || (whole && partial.contains(key) && lists[key]?[name] != nil && fetched[key]?.contains(name) != true) {
             let meta = metadataOnly && !whole && !r.group.hasSuffix(".toolkit.fluxcd.io")
             let items: [Node]
             do {
@@ -342,9 +344,72 @@ public struct OwnedObjects {
             var byName: [String: Node] = [:]
             for it in items { if let n = it["metadata"]?["name"]?.string { byName[n] = it } }
             lists[key] = byName
+            fetched[key] = nil
             if meta { partial.insert(key) } else { partial.remove(key) }
         }
         return lists[key]?[name]
+    }
+
+    static func key(_ r: ResourceRef, _ namespace: String?) -> String { "\(r.apiVersion)/\(r.resource)/\(namespace ?? "")" }
+
+    /// In a metadata list: the names whose whole object readWhole put in place of their metadata.
+    var fetched: [String: Set<String>] = [:]
+
+    /// Reads whole, ahead of `get(whole: true)` for each, the objects of `wanted` that a metadata list holds: one GET
+    /// each, all sent together, where they are few next to their list (at most one in eight of it: a dry run's
+    /// objects in a run that changes a few), else by listing whole. A GET that finds the object gone or without
+    /// the owner labels leaves it out, as a list would have.
+    public mutating func readWhole(_ wanted: [(ref: ResourceRef, namespace: String?, name: String)]) throws {
+        var gets: [(ref: ResourceRef, namespace: String?, name: String)] = []
+        var byKey: [String: [Int]] = [:]
+        let wantedLabels = Self.labels(of: selector)
+        for (i, w) in wanted.enumerated() {
+            let key = Self.key(w.ref, w.namespace)
+            guard partial.contains(key), lists[key]?[w.name] != nil, fetched[key]?.contains(w.name) != true else { continue }
+            byKey[key, default: []].append(i)
+        }
+        for (key, idx) in byKey.sorted(by: { $0.key < $1.key }) {
+            let names = Set(idx.map { wanted[$0].name })
+            if wantedLabels != nil && names.count * 8 <= lists[key]?.count ?? 0 {
+                for n in names.sorted() { gets.append((wanted[idx[0]].ref, wanted[idx[0]].namespace, n)) }
+            } else {
+                _ = try get(wanted[idx[0]].ref, namespace: wanted[idx[0]].namespace, name: wanted[idx[0]].name, whole: true)
+            }
+        }
+        guard let wantedLabels, !gets.isEmpty else { return }
+        for (g, answer) in zip(gets, kube.getAll(gets)) {
+            let key = Self.key(g.ref, g.namespace)
+            switch answer {
+            case .success(let o?):
+                let labels = o["metadata"]?["labels"]
+                if wantedLabels.allSatisfy({ labels?[$0.0]?.string == $0.1 }) {
+                    lists[key]?[g.name] = o
+                    fetched[key, default: []].insert(g.name)
+                } else {
+                    lists[key]?.removeValue(forKey: g.name)
+                }
+            case .success(nil):
+                lists[key]?.removeValue(forKey: g.name)
+            case .failure(let e as KubeError):
+                throw e.naming("\(g.ref.kind) \(g.namespace.map { "\($0)/" } ?? "")\(g.name) query failed")
+            case .failure(let e):
+                throw e
+            }
+        }
+    }
+
+    /// The pairs of an equality label selector (`k=v,k2=v2`, as ownerSelector writes it); nil for any other form
+    /// (then objects are only listed).
+    static func labels(of selector: String) -> [(String, String)]? {
+        var out: [(String, String)] = []
+        for p in selector.split(separator: ",", omittingEmptySubsequences: false) {
+            let kv = p.split(separator: "=", omittingEmptySubsequences: false)
+            let plain = { (s: Substring) in !s.isEmpty && s.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x2E || c == 0x5F || c == 0x2F } }
+            guard kv.count == 2, plain(kv[0]), plain(kv[1]) else { return nil }
+            out.append((String(kv[0]), String(kv[1])))
+        }
+        return out.isEmpty ? nil : out
     }
 
     /// client-go's metadata client (k8s.io/client-go/metadata): the list answered as a PartialObjectMetadataList.
