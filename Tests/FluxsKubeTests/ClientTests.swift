@@ -226,6 +226,46 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(results.filter { (try? $0.get()) == nil }.count, 1)
     }
 
+    /// The socket inodes of this process's open TCP connections to the simulator (/proc/self/fd in /proc/net/tcp).
+    func connectionsToServer() throws -> Set<String> {
+        let server = try XCTUnwrap(TestEnv.require("FLUXS_TEST_KUBE_SERVER")["FLUXS_TEST_KUBE_SERVER"])
+        let port = try XCTUnwrap(Int(try XCTUnwrap(server.split(separator: ":").last)))
+        var inodes: Set<String> = []
+        for fd in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            if let dest = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd), dest.hasPrefix("socket:[") {
+                inodes.insert(String(dest.dropFirst(8).dropLast()))
+            }
+        }
+        var out: Set<String> = []
+        // (Read to the end: /proc files have no size, and String(contentsOfFile:) stops after the first page.)
+        let table = String(decoding: try XCTUnwrap(FileHandle(forReadingAtPath: "/proc/net/tcp")).readToEnd() ?? Data(), as: UTF8.self)
+        for line in table.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ")
+            // sl local_address rem_address st ... inode (the tenth field)
+            guard f.count > 9, f[3] == "01", let rem = f[2].split(separator: ":").last, Int(rem, radix: 16) == port, inodes.contains(String(f[9])) else { continue }
+            out.insert(String(f[9]))
+        }
+        return out
+    }
+
+    /// A small batch opens a connection per four requests (HTTPMulti.connections): ten requests, three connections,
+    /// not eight (each costs a TLS handshake on both sides); a large one uses the whole pool, at most eight.
+    func testSmallBatchesOpenFewConnections() throws {
+        XCTAssertEqual(HTTPMulti.connections(for: 1, max: 8), 1)
+        XCTAssertEqual(HTTPMulti.connections(for: 10, max: 8), 3)
+        XCTAssertEqual(HTTPMulti.connections(for: 1000, max: 8), 8)
+        let c = try makeClient()
+        let before = try connectionsToServer()
+        XCTAssertEqual(c.callAll((0..<10).map { _ in KubeClient.Request("GET", "/version") }).filter { (try? $0.get().status) == 200 }.count, 10)
+        let small = try connectionsToServer().subtracting(before).count
+        XCTAssertGreaterThanOrEqual(small, 1)
+        XCTAssertLessThanOrEqual(small, 3, "a batch of 10 opened \(small) connections")
+        XCTAssertEqual(c.callAll((0..<200).map { _ in KubeClient.Request("GET", "/version") }).filter { (try? $0.get().status) == 200 }.count, 200)
+        let large = try connectionsToServer().subtracting(before).count
+        XCTAssertLessThanOrEqual(large, 8, "a batch of 200 opened \(large) connections")
+        XCTAssertGreaterThan(large, small, "a batch of 200 used no more connections than one of 10")
+    }
+
     func testRateLimiterIsATokenBucket() throws {
         // --kube-api-burst requests at once, then one per 1/--kube-api-qps seconds; negative qps: no limit.
         let l = try XCTUnwrap(RateLimiter(qps: 2, burst: 3))
