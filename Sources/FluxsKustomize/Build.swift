@@ -291,7 +291,9 @@ struct Level {
             loaded = try Level.parseResources(Kustomizer.readManifest(path), file: path)
         }
         config.schema.noteRead(loaded)
-        for i in loaded.indices { loaded[i].origin = .map([("path", .string(relativePath(from: top, to: path)))]) }
+        // One origin node for the file's objects (its relative path was computed per object).
+        let origin: Node = .map([("path", .string(relativePath(from: top, to: path)))])
+        for i in loaded.indices { loaded[i].origin = origin }
         return loaded
     }
 
@@ -370,7 +372,7 @@ struct Level {
 
     /// Appends, rejecting a second object with the same id (kustomize: "may not add resource with an already registered id").
     /// (Kept in a set: a linear search per object made accumulating N objects N².)
-    func merge(_ out: inout [Resource], _ ids: inout Set<String>, _ b: [Resource]) throws {
+    func merge(_ out: inout [Resource], _ ids: inout Set<Level.Key>, _ b: [Resource]) throws {
         for r in b {
             guard ids.insert(Level.key(r)).inserted else {
                 throw KustomizeError("accumulating resources: may not add resource with an already registered id: \(r.id)")
@@ -379,7 +381,15 @@ struct Level {
         }
     }
 
-    static func key(_ r: Resource) -> String { r.kind + "\u{0}" + r.group + "\u{0}" + r.name + "\u{0}" + r.namespace }
+    /// An object's id as kustomize compares ids here (resid.ResId equality of kind, group, name and namespace; the
+    /// version is not compared): the four fields as they are (they were joined with NUL into one string per object).
+    struct Key: Hashable {
+        let kind: String, group: String, name: String, namespace: String
+    }
+
+    static func key(_ r: Resource) -> Key {
+        Key(kind: r.kind, group: Resource.splitAPIVersion(r.apiVersion).group, name: r.name, namespace: r.namespace)
+    }
 }
 
 /// kustomize's default ("legacy") output order.

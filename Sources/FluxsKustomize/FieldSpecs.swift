@@ -59,6 +59,14 @@ struct FieldSpec: Equatable {
 
     /// The indices (in `split(path)`) of the fields marked `[]`.
     static func listFields(_ path: String) -> Set<Int> {
+        guard let fields = asciiFields(path) else { return characterListFields(path) }
+        var out: Set<Int> = []
+        for (i, f) in fields.enumerated() where f.list { out.insert(i) }
+        return out
+    }
+
+    /// listFields on Characters, for any path.
+    static func characterListFields(_ path: String) -> Set<Int> {
         var out: Set<Int> = []
         var n = 0
         var cur = ""
@@ -87,6 +95,11 @@ struct FieldSpec: Equatable {
 
     /// A field path: "/" separates fields, "\/" is a slash inside a field name (annotation keys), "[]" marks a list.
     static func split(_ path: String) -> [String] {
+        asciiFields(path)?.map(\.name) ?? characterSplit(path)
+    }
+
+    /// split on Characters, for any path.
+    static func characterSplit(_ path: String) -> [String] {
         var out: [String] = []
         var cur = ""
         var escaped = false
@@ -98,6 +111,33 @@ struct FieldSpec: Equatable {
         }
         out.append(cur)
         return out.filter { !$0.isEmpty }.map { $0.hasSuffix("[]") ? String($0.dropLast(2)) : $0 }
+    }
+
+    /// split and listFields of an ASCII path on its bytes (each Character of a path cost ~100 instructions: the
+    /// default name reference table's ~170 paths were ~7 M instructions a build); nil for any other path, which
+    /// the Character loops take (a backslash followed by a combining mark is one Character there, not an escape).
+    /// The same rules: a backslash takes the next byte as is, `/` ends a field, empty fields are dropped, a field ending
+    /// in `[]` (after escapes are removed) is a list field without them.
+    static func asciiFields(_ path: String) -> [(name: String, list: Bool)]? {
+        var bytes = path.utf8.makeIterator()
+        var out: [(name: String, list: Bool)] = []
+        var cur: [UInt8] = []
+        var escaped = false
+        func end() {
+            guard !cur.isEmpty else { return }
+            let list = cur.count >= 2 && cur[cur.count - 2] == UInt8(ascii: "[") && cur[cur.count - 1] == UInt8(ascii: "]")
+            out.append((String(decoding: list ? cur.dropLast(2) : cur[...], as: UTF8.self), list))
+            cur.removeAll(keepingCapacity: true)
+        }
+        while let b = bytes.next() {
+            if b >= 0x80 { return nil }
+            if escaped { cur.append(b); escaped = false; continue }
+            if b == UInt8(ascii: "\\") { escaped = true; continue }
+            if b == UInt8(ascii: "/") { end(); continue }
+            cur.append(b)
+        }
+        end()
+        return out
     }
 
     /// An object's kind, group and version, read once for many field specs.

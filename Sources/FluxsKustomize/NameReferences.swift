@@ -190,10 +190,6 @@ enum NameReferences {
     /// defaults merged with `configurations:` and `crds:`) that names a renamed object is updated, in the table's order.
     static func fix(_ res: inout [Resource], config: FieldConfig = FieldConfig()) throws {
         let table = FieldConfig.merge(NameReferenceTable.defaults, config.nameReferences)
-        let index = Index(res)
-        // Referrals read a snapshot: writing into `res` while they hold it copied the whole array per object (N²).
-        // Only reference fields change here, never the names, namespaces and affixes the selection reads.
-        let snapshot = res
         // The table's (target, field) pairs that can apply to each referrer type, in table order. A referrer is
         // chosen by its original id (resourceOrgIds in namereferencetransformer.go: the first earlier kind, the
         // current group and version); its field is then updated whatever its kind is now.
@@ -214,6 +210,12 @@ enum NameReferences {
             }
             types.append(type)
         }
+        // No object of a referrer type (a build of ConfigMaps only): nothing to fix, so no index of the referrals.
+        if byType.values.allSatisfy(\.isEmpty) { return }
+        let index = Index(res)
+        // Referrals read a snapshot: writing into `res` while they hold it copied the whole array per object (N²).
+        // Only reference fields change here, never the names, namespaces and affixes the selection reads.
+        let snapshot = res
         // Each referrer's fields are fixed from the snapshot alone, so the referrers are done on all cores; the
         // outcomes are taken in order (the first failing object's error, as a loop gives) before any is stored.
         let entriesByType = byType

@@ -45,9 +45,19 @@ public struct Resource: Sendable {
     }
 
     /// kustomize's resource id in messages (resid.ResId.String): `ConfigMap.v1.[noGrp]/name.[noNs]`.
+    /// (Each field is read from the tree once and the text made in one reserved string: the namespace transformer's
+    /// conflict check makes every object's id.)
     var id: String {
-        func or(_ s: String, _ placeholder: String) -> String { s.isEmpty ? placeholder : s }
-        return "\(or(kind, "[noKind]")).\(or(version, "[noVer]")).\(or(group, "[noGrp]"))/\(or(name, "[noName]")).\(or(namespace, "[noNs]"))"
+        let (group, version) = Resource.splitAPIVersion(apiVersion)
+        let parts = [kind, version, group, name, namespace]
+        let placeholders = ["[noKind]", "[noVer]", "[noGrp]", "[noName]", "[noNs]"]
+        var out = ""
+        out.reserveCapacity(parts.reduce(4) { $0 + max($1.utf8.count, 8) })
+        for i in parts.indices {
+            if i > 0 { out += i == 3 ? "/" : "." }
+            out += parts[i].isEmpty ? placeholders[i] : parts[i]
+        }
+        return out
     }
 
     func matches(kind k: String?, name n: String?, namespace ns: String?) -> Bool {

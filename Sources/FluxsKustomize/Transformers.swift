@@ -64,9 +64,12 @@ enum Transformers {
         }
         if let ns = k["namespace"]?.string, !ns.isEmpty {
             namespace(ns, &res)
-            var seen: [String: Resource] = [:]
-            for r in res {
-                guard let first = seen.updateValue(r, forKey: r.id) else { continue }
+            // By position (a dictionary of Resource values copied each object).
+            var seen: [String: Int] = [:]
+            seen.reserveCapacity(res.count)
+            for (j, r) in res.enumerated() {
+                guard let earlier = seen.updateValue(j, forKey: r.id) else { continue }
+                let first = res[earlier]
                 let files = [first, r].compactMap { $0.origin?["path"]?.string }.map { Files.absolute($0, relativeTo: level.top) }
                 throw KustomizeError("namespace transformation produces ID conflict: \(r.id) twice" + (files.count == 2 ? " (\(files[0]) and \(files[1]))" : ""))
             }
@@ -176,34 +179,48 @@ enum Transformers {
     /// "default" get the namespace (setRoleBindingSubjects: defaultOnly); other subjects are left to name references.
     static func namespace(_ ns: String, _ res: inout [Resource]) {
         for i in res.indices {
+            // The object's kind, apiVersion, name and namespace are read once (each `res[i].kind` copied the Resource);
+            // only the fields below change them (a Namespace's name, an object's namespace, last).
+            let kind = res[i].kind, apiVersion = res[i].apiVersion, name = res[i].name, namespace = res[i].namespace
             // NamespaceTransformer.go: StorePreviousId for every object, before its namespace (or, for a Namespace,
             // its name) changes or not: cluster-scoped and unchanged objects then pass the name reference's
             // previous-name sieve too (an overlay's unrenamed ClusterRole beats a sibling's suffixed one).
-            res[i].remember()
-            if res[i].kind == "RoleBinding" || res[i].kind == "ClusterRoleBinding", var subjects = res[i].node["subjects"]?.array {
+            res[i].previous.append((namespace, name, kind))
+            if kind == "RoleBinding" || kind == "ClusterRoleBinding", var subjects = res[i].node["subjects"]?.array {
                 for j in subjects.indices where subjects[j]["name"]?.string == "default" {
                     subjects[j]["namespace"] = .string(ns)
                 }
                 res[i].node["subjects"] = .sequence(subjects)
             }
-            if res[i].kind == "APIService" && res[i].group == "apiregistration.k8s.io" {
+            if kind == "APIService" && Resource.splitAPIVersion(apiVersion).group == "apiregistration.k8s.io" {
                 res[i].node.set(["spec", "service", "namespace"], .string(ns))
             }
-            if res[i].kind == "CustomResourceDefinition", res[i].node.value(at: ["spec", "conversion", "webhook", "clientConfig", "service", "namespace"]) != nil {
+            if kind == "CustomResourceDefinition", res[i].node.value(at: ["spec", "conversion", "webhook", "clientConfig", "service", "namespace"]) != nil {
                 res[i].node.set(["spec", "conversion", "webhook", "clientConfig", "service", "namespace"], .string(ns))
             }
-            if res[i].kind == "Namespace" && res[i].apiVersion == "v1" {
-                if res[i].name != ns { res[i].name = ns }
+            if kind == "Namespace" && apiVersion == "v1" {
+                if name != ns { res[i].name = ns }
                 continue
             }
-            if isClusterScoped(res[i]) { continue }
-            if res[i].namespace != ns { res[i].namespace = ns }
+            if isClusterScoped(apiVersion: apiVersion, kind: kind) { continue }
+            if namespace != ns { res[i].namespace = ns }
         }
     }
 
     static func isClusterScoped(_ r: Resource) -> Bool {
-        clusterScopedTypes.contains(r.apiVersion + " " + r.kind)
+        isClusterScoped(apiVersion: r.apiVersion, kind: r.kind)
     }
+
+    /// clusterScopedTypes holds "apiVersion kind": a kind that is in none of its entries is namespaced without
+    /// joining the two (most objects).
+    static func isClusterScoped(apiVersion: String, kind: String) -> Bool {
+        clusterScopedKinds.contains(kind) && clusterScopedTypes.contains(apiVersion + " " + kind)
+    }
+
+    /// The kinds of clusterScopedTypes (the part after the space).
+    static let clusterScopedKinds: Set<String> = Set(clusterScopedTypes.compactMap { t in
+        t.firstIndex(of: " ").map { String(t[t.index(after: $0)...]) }
+    })
 
     /// The label and annotation transformers' failures (FieldSpec.notAMapping), found before anything changes: the
     /// first object in order, then its first field spec, as kustomize's walk meets them.

@@ -131,4 +131,34 @@ final class KustomizeFastPathTests: XCTestCase {
         let out = try oracle.build(files)
         XCTAssertEqual(out.components(separatedBy: "kind: ConfigMap").count, 71)
     }
+
+    /// Field spec paths split on bytes (ASCII) as on Characters: seeded paths of the characters the rules turn on
+    /// (`/`, a backslash, `[]`, CR LF, which is one Character), and a path with a non-ASCII byte goes to the loop.
+    func testFieldSpecPathsOnBytes() {
+        var rng = SeededRandom(seed: 20261203)
+        let alphabet = ["a", "b", "/", "\\", "[", "]", "[]", ".", "-", "\r", "\n", "\r\n", "~1", " "]
+        for _ in 0..<5000 {
+            let path = (0..<Int.random(in: 0...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }.joined()
+            XCTAssertNotNil(FieldSpec.asciiFields(path), path)
+            XCTAssertEqual(FieldSpec.split(path), FieldSpec.characterSplit(path), path.debugDescription)
+            XCTAssertEqual(FieldSpec.listFields(path), FieldSpec.characterListFields(path), path.debugDescription)
+        }
+        for path in ["metadata/annotations/é", "a\\\u{301}/b", "spec/ü[]"] {
+            XCTAssertNil(FieldSpec.asciiFields(path), path)
+        }
+    }
+
+    /// The cluster-scoped check that looks at the kind first is the "apiVersion kind" lookup, on every entry's
+    /// parts and seeded mixtures of them with names that are not there (spaces included).
+    func testClusterScopedKindFilter() {
+        let entries = clusterScopedTypes.map { $0.split(separator: " ", maxSplits: 1).map(String.init) }
+        let versions = entries.map { $0[0] } + ["", "v1 Namespace", "v2", "apps/v1", " v1"]
+        let kinds = entries.map { $0[1] } + ["", "ConfigMap", "Namespace x", " Namespace", "namespace", "Deployment"]
+        for e in entries { XCTAssertTrue(Transformers.isClusterScoped(apiVersion: e[0], kind: e[1]), "\(e)") }
+        var rng = SeededRandom(seed: 13)
+        for _ in 0..<5000 {
+            let av = versions.randomElement(using: &rng)!, kind = kinds.randomElement(using: &rng)!
+            XCTAssertEqual(Transformers.isClusterScoped(apiVersion: av, kind: kind), clusterScopedTypes.contains(av + " " + kind), "\(av) \(kind)")
+        }
+    }
 }

@@ -57,6 +57,8 @@ public struct FluxBuild {
             throw Failure("failed to decode Kubernetes apiVersion, kind and name from: \(text)" + (file.map { " (in \($0))" } ?? ""))
         }
         let vars = try substitutions()
+        let ownerLabels = ownerLabels()
+        let commonAnnotations = spec["commonMetadata"]?["annotations"]?.map?.entries ?? []
         for i in docs.indices {
             if let decryption {
                 do { docs[i] = try decryption.decrypt(docs[i]) } catch let e as KustomizationDecryption.Failure { throw Failure(e.description) }
@@ -66,7 +68,7 @@ public struct FluxBuild {
                     throw Failure("var substitution failed for '\(docs[i]["metadata"]?["name"]?.string ?? "")': \(e.description)")
                 }
             }
-            owner(&docs[i])
+            FluxBuild.owner(&docs[i], labels: ownerLabels, annotations: commonAnnotations)
             if maskSecrets { docs[i] = decryption?.mask(docs[i]) ?? Masking.mask(docs[i]) }
         }
         return docs
@@ -202,15 +204,38 @@ public struct FluxBuild {
     }
 
     func owner(_ o: inout Node) {
-        var labels = o["metadata"]?["labels"]?.map ?? Mapping()
-        for (k, v) in spec["commonMetadata"]?["labels"]?.map?.entries ?? [] { labels[k] = v }
-        labels["kustomize.toolkit.fluxcd.io/name"] = .string(name)
-        labels["kustomize.toolkit.fluxcd.io/namespace"] = .string(namespace)
-        o.set(["metadata", "labels"], .mapping(labels))
-        if let anns = spec["commonMetadata"]?["annotations"]?.map, !anns.isEmpty {
-            var a = o["metadata"]?["annotations"]?.map ?? Mapping()
-            for (k, v) in anns.entries { a[k] = v }
-            o.set(["metadata", "annotations"], .mapping(a))
+        FluxBuild.owner(&o, labels: ownerLabels(), annotations: spec["commonMetadata"]?["annotations"]?.map?.entries ?? [])
+    }
+
+    /// The labels every object gets, in the order they are set: spec.commonMetadata.labels, then the owner's name
+    /// and namespace (which win over a commonMetadata label of the same key).
+    func ownerLabels() -> [(key: String, value: Node)] {
+        var labels = spec["commonMetadata"]?["labels"]?.map?.entries ?? []
+        labels.append(("kustomize.toolkit.fluxcd.io/name", .string(name)))
+        labels.append(("kustomize.toolkit.fluxcd.io/namespace", .string(namespace)))
+        return labels
+    }
+
+    /// Sets `labels` on metadata.labels (and `annotations`, when there are any, on metadata.annotations): a
+    /// metadata or labels field that is not a mapping is replaced by one. Changed in place (the labels were
+    /// copied out, changed and set back along the path per object), the labels and annotations made once a build.
+    static func owner(_ o: inout Node, labels: [(key: String, value: Node)], annotations: [(key: String, value: Node)]) {
+        func setAll(_ field: String, _ pairs: [(key: String, value: Node)], in md: inout Mapping) {
+            md.update(field, insert: true) { v in
+                var m = v?.map ?? Mapping()
+                v = nil
+                for (k, val) in pairs { m[k] = val }
+                v = .mapping(m)
+            }
+        }
+        o.withMapping { root in
+            if root["metadata"]?.map == nil { root["metadata"] = .emptyMap }
+            root.withValue("metadata") { md in
+                md.withMapping { m in
+                    setAll("labels", labels, in: &m)
+                    if !annotations.isEmpty { setAll("annotations", annotations, in: &m) }
+                }
+            }
         }
     }
 }
