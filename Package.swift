@@ -24,10 +24,7 @@ let package = Package(
         .target(name: "FluxsKustomize", dependencies: ["FluxsYAML", "FluxsKube"]),
         .target(name: "FluxsAPI", dependencies: ["FluxsYAML", "FluxsKube"]),
         .target(name: "FluxsCore", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize", "CZlib", .product(name: "Crypto", package: "swift-crypto")]),
-        // A release binary carries the Swift runtime and Foundation (-static-stdlib): it starts ~8 ms sooner (no
-        // symbol binding across a dozen Swift libraries; docs/decisions.md) and runs where no Swift is installed.
-        .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize", "FluxsCore"],
-                          linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]),
+        .executableTarget(name: "fluxs", dependencies: ["FluxsYAML", "FluxsKube", "FluxsAPI", "FluxsGit", "FluxsKustomize", "FluxsCore"]),
 
         .target(name: "FluxsTestSupport", path: "Tests/FluxsTestSupport"),
         .testTarget(name: "FluxsYAMLTests", dependencies: ["FluxsYAML", "FluxsTestSupport"]),
