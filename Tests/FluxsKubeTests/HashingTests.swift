@@ -17,6 +17,8 @@ final class HashingTests: XCTestCase {
             let sha = try TestEnv.run("openssl", ["dgst", "-sha256", "-r", f.path])
             XCTAssertEqual(sha.status, 0, sha.stderr)
             XCTAssertEqual(Hashing.sha256Hex(data), String(sha.stdout.prefix(64)), "sha256 of \(size) bytes")
+            // The generic path (any sequence of bytes) gives the same as the array's buffer path.
+            XCTAssertEqual(Hashing.sha256Hex(data[...]), String(sha.stdout.prefix(64)), "sha256 of \(size) bytes as a slice")
             let mac = try TestEnv.run("openssl", ["dgst", "-sha256", "-mac", "HMAC", "-macopt", "hexkey:" + hexString(key), "-r", f.path])
             XCTAssertEqual(mac.status, 0, mac.stderr)
             XCTAssertEqual(hexString(Hashing.hmacSHA256(key: key, message: data)), String(mac.stdout.prefix(64)),
