@@ -406,19 +406,41 @@ public struct AppliedRecord: Sendable {
         let empty = AppliedRecord(fieldManager: fieldManager, force: force)
         var r = empty
         var manager: String?, forced: Bool?, key: String?, objects: [Object] = [], disabled: [String] = [], ended = false
-        for raw in bytes[lineHeader.count...].split(separator: 10, omittingEmptySubsequences: false) {
-            if ended { if raw.isEmpty { continue } else { return empty } }
-            let f = raw.split(separator: 9, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-            switch (f.first ?? "", f.count) {
-            case ("m", 2): manager = f[1]
-            case ("f", 2): forced = f[1] == "true" ? true : f[1] == "false" ? false : nil; if forced == nil { return empty }
-            case ("o", 5): r.entries[f[1]] = Entry(uid: f[2], resourceVersion: f[3], hash: f[4])
-            case ("k", 2): key = f[1]
-            case ("b", 5):
+        // Lines and their tab-separated fields are read as byte ranges; a String is made only of a field kept.
+        var f: [Range<Int>] = []
+        f.reserveCapacity(6)
+        func text(_ k: Int) -> String { String(decoding: bytes[f[k]], as: UTF8.self) }
+        func tag(_ t: StaticString) -> Bool {
+            let r = f[0]
+            return r.count == t.utf8CodeUnitCount && t.withUTF8Buffer { b in b.elementsEqual(bytes[r]) }
+        }
+        var start = lineHeader.count
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != 10 { end += 1 }
+            defer { start = end + 1 }
+            if ended { if end == start { continue } else { return empty } }
+            f.removeAll(keepingCapacity: true)
+            var from = start
+            for i in start..<end where bytes[i] == 9 {
+                f.append(from..<i)
+                from = i + 1
+                if f.count > 5 { return empty }
+            }
+            f.append(from..<end)
+            switch f.count {
+            case 1 where tag("end"): ended = true
+            case 2 where tag("m"): manager = text(1)
+            case 2 where tag("f"):
+                let v = text(1)
+                guard v == "true" || v == "false" else { return empty }
+                forced = v == "true"
+            case 2 where tag("k"): key = text(1)
+            case 2 where tag("d"): disabled.append(text(1))
+            case 5 where tag("o"): r.entries[text(1)] = Entry(uid: text(2), resourceVersion: text(3), hash: text(4))
+            case 5 where tag("b"):
                 guard !f[1].isEmpty, !f[2].isEmpty, !f[4].isEmpty else { return empty }
-                objects.append(Object(apiVersion: f[1], kind: f[2], namespace: f[3], name: f[4]))
-            case ("d", 2): disabled.append(f[1])
-            case ("end", 1): ended = true
+                objects.append(Object(apiVersion: text(1), kind: text(2), namespace: text(3), name: text(4)))
             default: return empty
             }
         }

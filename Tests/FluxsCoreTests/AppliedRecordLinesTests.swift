@@ -1,6 +1,7 @@
 import Foundation
 @testable import FluxsCore
 import FluxsKube
+import FluxsTestSupport
 import XCTest
 
 /// The record of what the last apply left (Sources/FluxsCore/Apply.swift AppliedRecord): written in lines, read back
@@ -76,5 +77,77 @@ final class AppliedRecordLinesTests: XCTestCase {
         let bytes = try XCTUnwrap(FileManager.default.contents(atPath: path))
         XCTAssertEqual(bytes.first, UInt8(ascii: "{"))
         assertSame(AppliedRecord.load(path, fieldManager: "manager\twith a tab", force: true), odd)
+    }
+
+    /// The reader as it was written first (split into lines and fields, every field a String): the oracle for the
+    /// byte-range reader.
+    static func reference(_ bytes: [UInt8], fieldManager: String, force: Bool) -> AppliedRecord {
+        let empty = AppliedRecord(fieldManager: fieldManager, force: force)
+        var r = empty
+        var manager: String?, forced: Bool?, key: String?, objects: [AppliedRecord.Object] = [], disabled: [String] = [], ended = false
+        for raw in bytes[AppliedRecord.lineHeader.count...].split(separator: 10, omittingEmptySubsequences: false) {
+            if ended { if raw.isEmpty { continue } else { return empty } }
+            let f = raw.split(separator: 9, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            switch (f.first ?? "", f.count) {
+            case ("m", 2): manager = f[1]
+            case ("f", 2): forced = f[1] == "true" ? true : f[1] == "false" ? false : nil; if forced == nil { return empty }
+            case ("o", 5): r.entries[f[1]] = .init(uid: f[2], resourceVersion: f[3], hash: f[4])
+            case ("k", 2): key = f[1]
+            case ("b", 5):
+                guard !f[1].isEmpty, !f[2].isEmpty, !f[4].isEmpty else { return empty }
+                objects.append(.init(apiVersion: f[1], kind: f[2], namespace: f[3], name: f[4]))
+            case ("d", 2): disabled.append(f[1])
+            case ("end", 1): ended = true
+            default: return empty
+            }
+        }
+        guard ended, manager == fieldManager, forced == force else { return empty }
+        if let key, !key.isEmpty, objects.allSatisfy({ r.entries[$0.subject] != nil }) {
+            r.build = .init(key: key, objects: objects, disabled: disabled)
+        }
+        return r
+    }
+
+    /// Seeded records written in lines, then cut, with bytes flipped, lines dropped, duplicated or swapped: the
+    /// reader gives what the reference reader gives, every time.
+    func testReaderAgreesWithTheReferenceOnMangledRecords() throws {
+        var rng = SeededRandom(seed: 1303)
+        let alphabet = Array("ab-/.:_Z09 ékfmobd".unicodeScalars).map(String.init)
+        func word(_ max: Int) -> String { (0..<Int.random(in: 0...max, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }.joined() }
+        var compared = 0
+        for _ in 0..<300 {
+            var r = AppliedRecord(fieldManager: Bool.random(using: &rng) ? "kustomize-controller" : word(4), force: Bool.random(using: &rng))
+            var objects: [AppliedRecord.Object] = []
+            for _ in 0..<Int.random(in: 0...6, using: &rng) {
+                let o = AppliedRecord.Object(apiVersion: word(3), kind: word(3), namespace: word(2), name: word(4))
+                r.entries[o.subject] = .init(uid: word(3), resourceVersion: word(2), hash: word(3))
+                objects.append(o)
+            }
+            if Bool.random(using: &rng) { r.build = .init(key: word(5), objects: objects, disabled: (0..<Int.random(in: 0...2, using: &rng)).map { _ in word(3) }) }
+            guard let written = r.lines() else { continue }   // a tab or a line break in a field: written as JSON
+            var variants: [[UInt8]] = [written]
+            for _ in 0..<8 {
+                var v = written
+                switch Int.random(in: 0..<5, using: &rng) {
+                case 0: v = Array(v.prefix(Int.random(in: AppliedRecord.lineHeader.count...v.count, using: &rng)))
+                case 1: let i = Int.random(in: AppliedRecord.lineHeader.count..<v.count, using: &rng); v[i] = [9, 10, 0x61, 0x20, 0][Int.random(in: 0..<5, using: &rng)]
+                case 2: var ls = v[AppliedRecord.lineHeader.count...].split(separator: 10, omittingEmptySubsequences: false)
+                        if !ls.isEmpty { ls.remove(at: Int.random(in: 0..<ls.count, using: &rng)) }
+                        v = AppliedRecord.lineHeader + Array(ls.joined(separator: [10]))
+                case 3: var ls = v[AppliedRecord.lineHeader.count...].split(separator: 10, omittingEmptySubsequences: false)
+                        if !ls.isEmpty { ls.insert(ls[Int.random(in: 0..<ls.count, using: &rng)], at: Int.random(in: 0...ls.count, using: &rng)) }
+                        v = AppliedRecord.lineHeader + Array(ls.joined(separator: [10]))
+                default: v += [[10], [10, 10], Array("x\n".utf8), Array("end".utf8)][Int.random(in: 0..<4, using: &rng)]
+                }
+                variants.append(v)
+            }
+            for v in variants {
+                for (manager, force) in [(r.fieldManager, r.force), ("kustomize-controller", true)] {
+                    assertSame(AppliedRecord.lines(v, fieldManager: manager, force: force), Self.reference(v, fieldManager: manager, force: force))
+                    compared += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(compared, 3000)
     }
 }
