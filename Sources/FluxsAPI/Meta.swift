@@ -126,10 +126,14 @@ public struct ResourceInventory: APIObject {
         @Field("Version of the object's API.", required: true) public var v: String = ""
         public init() {}
         public init(id: String, v: String) { self.id = id; self.v = v }
+        /// As Codable decodes one (NodeDecoder.inventory): its fields carry a decoded field's options.
+        init(decodedID id: String, v: String) { _id = Field(decoded: id); _v = Field(decoded: v) }
         public static func == (a: Self, b: Self) -> Bool { a.id == b.id && a.v == b.v }
     }
     @Field("The applied objects.", required: true) public var entries: [Entry] = []
     public init() {}
+    /// As Codable decodes one (NodeDecoder.inventory).
+    init(decodedEntries entries: [Entry]) { _entries = Field(decoded: entries) }
 
     /// The inventory as `APICoding.node` encodes it (`{"entries": [{"id", "v"}]}`), built directly: a status write
     /// of thousands of entries costs no JSONEncoder round trip.

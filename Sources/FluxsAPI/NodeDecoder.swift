@@ -16,7 +16,26 @@ struct NodeDecoder: Decoder {
 
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
         if T.self == Date.self || T.self == Data.self || T.self == URL.self || T.self == Decimal.self { throw Unsupported() }
+        if T.self == ResourceInventory.self, let inventory = Self.inventory(node) as? T { return inventory }
         return try T(from: self)
+    }
+
+    /// A status inventory read without a container per entry (~10 K instructions each through Codable; thousands
+    /// in every Kustomization read): only the exact shape, `{"entries": [{"id": string, "v": string}, ...]}` with
+    /// any other keys ignored as Codable ignores them; anything else (a missing or non-string field, a null) is
+    /// nil, and the Codable path decides.
+    static func inventory(_ node: Node) -> ResourceInventory? {
+        guard case .mapping(let m) = node, let list = m["entries"], case .sequence(let items) = list else { return nil }
+        var entries: [ResourceInventory.Entry] = []
+        entries.reserveCapacity(items.count)
+        for item in items {
+            guard case .mapping(let e) = item, let idNode = e["id"], let vNode = e["v"],
+                  case .scalar(let id) = idNode, case .scalar(let v) = vNode,
+                  let ids = JSON.stringValue(id), let vs = JSON.stringValue(v) else { return nil }
+            entries.append(ResourceInventory.Entry(decodedID: ids, v: vs))
+        }
+        // (A decoded field encodes as Codable decoded it: an empty list left out.)
+        return ResourceInventory(decodedEntries: entries)
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {

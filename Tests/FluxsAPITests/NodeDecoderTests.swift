@@ -60,6 +60,42 @@ final class NodeDecoderTests: XCTestCase {
         }
     }
 
+    /// The inventory's own reader (NodeDecoder.inventory) against JSONDecoder: seeded inventories, well-formed and
+    /// with odd scalars, nulls, missing and unknown keys in the entries.
+    func testInventoriesAgreeWithJSONDecoder() throws {
+        var rng = SeededRandom(seed: 1303)
+        var direct = 0
+        for n in 0..<400 {
+            var entries: [Node] = []
+            for i in 0..<Int.random(in: 0...30, using: &rng) {
+                var e = Mapping()
+                let odd = Int.random(in: 0..<(n % 2 == 0 ? 200 : 8), using: &rng)
+                e["id"] = odd == 0 ? oddScalar(&rng) : .string("ns_cm-\(i)__ConfigMap")
+                e["v"] = odd == 1 ? oddScalar(&rng) : "v1"
+                if odd == 2 { e["id"] = nil }
+                if odd == 3 { e["v"] = .null }
+                if odd == 4 { e["extra"] = "x" }
+                entries.append(odd == 5 ? oddScalar(&rng) : .mapping(e))
+            }
+            var inv = Mapping()
+            inv["entries"] = Int.random(in: 0..<40, using: &rng) == 0 ? .null : .sequence(entries)
+            if Int.random(in: 0..<10, using: &rng) == 0 { inv["unknown"] = "x" }
+            let node = Node.mapping(inv)
+            if NodeDecoder.inventory(node) != nil { direct += 1 }
+            let fast = Result { try APICoding.decode(ResourceInventory.self, from: node) }
+            let reference = Result { try APICoding.viaJSON(ResourceInventory.self, from: node) }
+            switch (fast, reference) {
+            case (.success(let a), .success(let b)):
+                XCTAssertEqual(a.entries, b.entries, "#\(n)")
+                XCTAssertEqual(try APICoding.node(a), try APICoding.node(b), "#\(n): encoded")
+            case (.failure(let a), .failure(let b)): XCTAssertEqual("\(a)", "\(b)", "#\(n)")
+            default: XCTFail("#\(n): one reading failed: \(fast) vs \(reference)")
+            }
+        }
+        XCTAssertGreaterThan(direct, 150, "the direct reader was used")
+        XCTAssertLessThan(direct, 390, "odd inventories were generated")
+    }
+
     func testGeneratedObjectsOfEveryKind() {
         var rng = SeededRandom(seed: 20261203)
         var decoded = 0, total = 0
