@@ -133,15 +133,24 @@ public enum Blocking {
 
     final class Box<T>: @unchecked Sendable { var result: Result<T, Error>? }
 
-    public static func run<T>(seconds: Double, _ body: @escaping () throws -> T) throws -> T {
+    /// Work started on a thread of its own, joined later (`result`).
+    final class Pending<T>: @unchecked Sendable {
+        let job: Job
+        let box: Box<T>
+        init(job: Job, box: Box<T>) { self.job = job; self.box = box }
+        /// The work's result once it finished, waiting at most `seconds`; nil when it did not finish by then (its
+        /// thread goes on alone and its result is dropped).
+        func result(within seconds: Double) -> Result<T, Error>? { job.wait(seconds) ? box.result : nil }
+    }
+
+    /// Starts `body` on a thread of its own (on this one, at once, when no thread can be started).
+    static func start<T>(_ body: @escaping () throws -> T) -> Pending<T> {
         let box = Box<T>()
         let job = Job { box.result = Result { try body() } }
         let ctx = Unmanaged.passRetained(job).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
             let j = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
-            // A server that closes the connection while libgit2 (or libssh2) writes must be an error, not the
-            // SIGPIPE that ends the process: blocked on this thread, the write fails with EPIPE instead.
             var pipe = sigset_t()
             sigemptyset(&pipe)
             sigaddset(&pipe, SIGPIPE)
@@ -150,12 +159,20 @@ public enum Blocking {
             j.finish()
             return nil
         }, ctx)
-        guard rc == 0 else {
+        if rc == 0 {
+            pthread_detach(thread)
+        } else {
             Unmanaged<Job>.fromOpaque(ctx).release()
-            return try body()
+            job.work()
+            job.finish()
         }
-        pthread_detach(thread)
-        guard job.wait(seconds), let r = box.result else { throw DeadlineExceeded() }
+        return Pending(job: job, box: box)
+    }
+
+    public static func run<T>(seconds: Double, _ body: @escaping () throws -> T) throws -> T {
+        // A server that closes the connection while libgit2 (or libssh2) writes must be an error, not the SIGPIPE
+        // that ends the process: blocked on the thread `start` makes, the write fails with EPIPE instead.
+        guard let r = start(body).result(within: seconds) else { throw DeadlineExceeded() }
         return try r.get()
     }
 }

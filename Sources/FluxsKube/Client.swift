@@ -97,9 +97,14 @@ public final class KubeClient {
 
     /// A client of its own (connection, credentials) for the same server and user, with the same deadline plus
     /// `grace`: for a thread that works next to this client's (KubeClient is not shared between threads).
-    public func sibling(grace: Double = 0) throws -> KubeClient {
-        let c = try KubeClient(config: config, timeout: timeout, userAgent: userAgent, exec: exec, log: log)
+    /// Where this client's `--verbose` request lines go (nil: not printed).
+    public var requestLog: ((String) -> Void)? { log }
+
+    /// Its `--verbose` request lines go to `log` when given; its rate limit is this one's (its own bucket).
+    public func sibling(grace: Double = 0, log other: ((String) -> Void)? = nil) throws -> KubeClient {
+        let c = try KubeClient(config: config, timeout: timeout, userAgent: userAgent, exec: exec, log: log == nil ? nil : other ?? log)
         c.deadline = deadline + grace
+        c.limiter = limiter.flatMap { RateLimiter(qps: $0.qps, burst: Int($0.burst)) }
         return c
     }
 

@@ -48,10 +48,13 @@ public struct KustomizationReconciler: OnDemandReconciler {
                 target = early
                 (changes, old) = try run.keep(unchanged, statusClient: kube)
             } else {
+                // The owner lists of what the last apply left, read while the build runs.
+                let ahead = recorded?.owned == nil ? early.flatMap { run.readAhead(recorded?.record, $0) } : nil
                 let objects = try run.build(artifact, in: workdir, kube)
                 target = try early ?? run.targetClient(kube)
+                let owned = recorded?.owned ?? ahead?.owned(within: run.deadline - monotonicSeconds())
                 // the record `recorded` read, when it was read for this target (one read of the file a run)
-                let applier = try run.validate(objects, target, owned: recorded?.owned, record: target === early ? recorded?.record : nil)
+                let applier = try run.validate(objects, target, owned: owned, record: target === early ? recorded?.record : nil)
                 (changes, old) = try run.apply(objects, applier, statusClient: kube, key: key)
             }
             let deleted = try run.prune(old, changes, target)
@@ -449,6 +452,41 @@ public struct OwnedObjects {
     }
 }
 
+/// Owner lists being read on another thread (KustomizationRun.readAhead). Its request lines are held until the
+/// lists are taken, so `--verbose` output keeps one order whatever the threads do.
+final class OwnedReadAhead {
+    final class Relay: @unchecked Sendable {
+        let out: ((String) -> Void)?
+        private var mutex = pthread_mutex_t()
+        private var held: [String] = []
+        private var holding = true
+        init(_ out: ((String) -> Void)?) { self.out = out; pthread_mutex_init(&mutex, nil) }
+        deinit { pthread_mutex_destroy(&mutex) }
+        func line(_ s: String) {
+            pthread_mutex_lock(&mutex)
+            if holding { held.append(s); pthread_mutex_unlock(&mutex) } else { pthread_mutex_unlock(&mutex); out?(s) }
+        }
+        func release() {
+            pthread_mutex_lock(&mutex)
+            holding = false
+            let lines = held
+            held = []
+            pthread_mutex_unlock(&mutex)
+            for l in lines { out?(l) }
+        }
+    }
+    let pending: Blocking.Pending<OwnedObjects>
+    let relay: Relay
+    init(pending: Blocking.Pending<OwnedObjects>, relay: Relay) { self.pending = pending; self.relay = relay }
+
+    /// The lists, once read (waiting at most `seconds`); nil when they were not read in time.
+    func owned(within seconds: Double) -> OwnedObjects? {
+        defer { relay.release() }
+        guard case .success(let o)? = pending.result(within: max(0, seconds)) else { return nil }
+        return o
+    }
+}
+
 /// One reconciliation of one Kustomization: what its phases share (the spec, the status being written, the
 /// deadline, the revision once known). The phases are KustomizationReconciler.reconcile's steps.
 final class KustomizationRun {
@@ -751,6 +789,29 @@ final class KustomizationRun {
         env.log("build skipped: key matches (revision \(revision), \(changes.count) objects as last applied)")
         for d in built.disabled { env.log("\(d) skipped (reconcile disabled)") }
         return (changes, owned, record)
+    }
+
+    /// The owner-label metadata lists of the kinds and namespaces the last apply from this machine left (its record's
+    /// build part), read on a thread of its own, with a client of its own, while this one builds: the server answers
+    /// the lists while fluxs builds instead of after (docs/decisions.md). Nil when the record names no objects or no
+    /// client can be made. A list that fails is left out (the apply's path lists it again and reports its error).
+    func readAhead(_ record: AppliedRecord?, _ target: KubeClient) -> OwnedReadAhead? {
+        guard let objects = record?.build?.objects, !objects.isEmpty else { return nil }
+        var groups: [(apiVersion: String, kind: String, namespace: String)] = []
+        var seen: Set<String> = []
+        for o in objects where seen.insert("\(o.apiVersion)\t\(o.kind)\t\(o.namespace)").inserted { groups.append((o.apiVersion, o.kind, o.namespace)) }
+        let relay = OwnedReadAhead.Relay(target.requestLog)
+        guard let sibling = try? target.sibling(log: relay.line) else { return nil }
+        let selector = KustomizationReconciler.ownerSelector(name: name, namespace: ns)
+        let pending = Blocking.start { () -> OwnedObjects in
+            var owned = OwnedObjects(kube: sibling, selector: selector, metadataOnly: true)
+            for g in groups {
+                guard let r = try? sibling.resource(apiVersion: g.apiVersion, kind: g.kind) else { continue }
+                _ = try? owned.get(r, namespace: r.namespaced ? g.namespace : nil, name: "")
+            }
+            return owned
+        }
+        return OwnedReadAhead(pending: pending, relay: relay)
     }
 
     /// The client the objects are applied with (spec.kubeConfig, spec.serviceAccountName, --default-service-account),
