@@ -35,6 +35,35 @@ public enum JSON {
         }
     }
 
+    /// The members of a top-level JSON object that come before its first member named `stop`, decoded as `decode`
+    /// decodes them (a later duplicate replaces an earlier one, in its place), without reading `stop`'s value or
+    /// anything after it: nil when the text is not an object, has no member `stop`, or is not valid JSON up to it.
+    /// For reading a list's metadata (its continue token) ahead of its items: kube-apiserver writes `kind`,
+    /// `apiVersion` and `metadata` before `items`.
+    public static func leadingMembers(bytes: [UInt8], before stop: String) -> Mapping? {
+        bytes.withUnsafeBufferPointer { buf -> Mapping? in
+            var p = JSONParser(buf: buf, file: nil)
+            p.skipSpace()
+            guard p.i < buf.count, buf[p.i] == UInt8(ascii: "{") else { return nil }
+            p.i += 1
+            var m = Mapping()
+            while true {
+                p.skipSpace()
+                guard p.i < buf.count, buf[p.i] == UInt8(ascii: "\""), let k = try? p.string() else { return nil }
+                if k == stop { return m }
+                p.skipSpace()
+                guard p.i < buf.count, buf[p.i] == UInt8(ascii: ":") else { return nil }
+                p.i += 1
+                p.skipSpace()
+                guard let v = try? p.value(depth: 1) else { return nil }
+                m[k] = v
+                p.skipSpace()
+                guard p.i < buf.count, buf[p.i] == UInt8(ascii: ",") else { return nil }
+                p.i += 1
+            }
+        }
+    }
+
     public static func encode(_ node: Node, options: Options = Options()) throws -> String {
         var w = JSONWriter(options: options)
         try w.write(node, level: 0)

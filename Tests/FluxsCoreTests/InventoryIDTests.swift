@@ -1,4 +1,6 @@
 @testable import FluxsCore
+import Foundation
+import FluxsTestSupport
 import FluxsYAML
 import XCTest
 
@@ -30,6 +32,21 @@ final class InventoryIDTests: XCTestCase {
             let e = KustomizationReconciler.entry(object(av, "K", "n", "ns"))
             XCTAssertEqual(e.v, v, av)
             XCTAssertEqual(e.id, "ns_n_\(group)_K", av)
+        }
+    }
+
+    /// Seeded names and namespaces (colons, non-ASCII, empty parts) give `<namespace>_<name>_<group>_<kind>` exactly.
+    func testGeneratedIDs() {
+        var rng = SeededRandom(seed: 7)
+        let parts = ["", "a", "web-1", "x:y", "::", "caf\u{e9}", "\u{1F600}", "a_b", "very-long-name-of-more-than-fifteen-bytes"]
+        for _ in 0..<300 {
+            let name = parts.randomElement(using: &rng)! + parts.randomElement(using: &rng)!
+            let ns = parts.randomElement(using: &rng)!
+            let av = ["v1", "apps/v1", "x.io/v1beta1", ""].randomElement(using: &rng)!
+            let kind = ["ConfigMap", "K", ""].randomElement(using: &rng)!
+            let group = av.contains("/") ? String(av.split(separator: "/")[0]) : ""
+            let want = "\(ns)_\(name.replacingOccurrences(of: ":", with: "__"))_\(group)_\(kind)"
+            XCTAssertEqual(KustomizationReconciler.entry(object(av, kind, name, ns)).id, want)
         }
     }
 }

@@ -88,6 +88,30 @@ final class OwnedObjectsTests: XCTestCase {
         XCTAssertEqual(requests().lists, 0)
     }
 
+    /// A metadata list of several pages (7 a page here): every owned object once, in the server's order, one request
+    /// a page (each page after the first asked for while the one before is decoded on another thread).
+    func testPagesJoinedInOrder() throws {
+        let kube = try client()
+        let ns = "op-\(UUID().uuidString.prefix(6).lowercased())"
+        _ = try kube.create(ResourceRef(group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false),
+                            namespace: nil, object: .map([("apiVersion", "v1"), ("kind", "Namespace"), ("metadata", .map([("name", .string(ns))]))]))
+        for i in 0..<40 { _ = try kube.create(ResourceRef.configMaps, namespace: ns, object: configMap(String(format: "cm-%02d", i), ns: ns, value: "v\(i)")) }
+        _ = try kube.create(ResourceRef.configMaps, namespace: ns, object: configMap("stranger", ns: ns, value: "s", owned: false))
+        let selector = KustomizationReconciler.ownerSelector(name: "app", namespace: "flux")
+        var owned = OwnedObjects(kube: kube, selector: selector, metadataOnly: true)
+        owned.pageSize = 7
+        lines = []
+        let items = try owned.listMetadata(ResourceRef.configMaps, namespace: ns)
+        XCTAssertEqual(items.compactMap { $0["metadata"]?["name"]?.string }, (0..<40).map { String(format: "cm-%02d", $0) })
+        XCTAssertEqual(items.first?["kind"]?.string, "ConfigMap")
+        XCTAssertEqual(items.first?["apiVersion"]?.string, "v1")
+        XCTAssertNil(items.first?["metadata"]?["managedFields"])
+        XCTAssertEqual(requests().lists, 6, "40 objects, 7 a page")
+        // Through get: the same, and the stranger is not there.
+        XCTAssertNotNil(try owned.get(ResourceRef.configMaps, namespace: ns, name: "cm-39"))
+        XCTAssertNil(try owned.get(ResourceRef.configMaps, namespace: ns, name: "stranger"))
+    }
+
     /// Only a plain equality selector is matched against a GET's labels; any other form is only listed.
     func testSelectorPairs() {
         XCTAssertEqual(OwnedObjects.labels(of: "a=b,c.io/d=e-f")?.map { "\($0.0)=\($0.1)" }, ["a=b", "c.io/d=e-f"])

@@ -279,7 +279,12 @@ public struct KustomizationReconciler: OnDemandReconciler {
         // (String.replacing is a regex-library walk: skipped for the names, nearly all, without a colon.)
         let name = plain.utf8.contains(UInt8(ascii: ":")) ? plain.replacing(":", with: "__") : plain
         let ns = o["metadata"]?["namespace"]?.string ?? ""
-        return ResourceInventory.Entry(id: "\(ns)_\(name)_\(group)_\(o["kind"]?.string ?? "")", v: version)
+        let kind = o["kind"]?.string ?? ""
+        // (Appended into one allocation: the interpolation cost ~4 K instructions an id, two ids an object a run.)
+        var id = String()
+        id.reserveCapacity(ns.utf8.count + name.utf8.count + group.utf8.count + kind.utf8.count + 3)
+        id.append(ns); id.append("_"); id.append(name); id.append("_"); id.append(group); id.append("_"); id.append(kind)
+        return ResourceInventory.Entry(id: id, v: version)
     }
 
     /// The inventory id of an object (`<namespace>_<name>_<group>_<kind>`).
@@ -420,35 +425,77 @@ public struct OwnedObjects {
     /// The server refused a metadata-only list (406 Not Acceptable): not asked again.
     var metadataRefused = false
 
+    /// Items a page of a metadata list asks for.
+    var pageSize = 500
+
     /// The owned objects' metadata, 500 a page (PartialObjectMetadataList): each item is the resource's apiVersion
     /// and kind with the object's metadata (labels, annotations, uid, resourceVersion; managedFields left out), none
     /// of its spec, data or status. A server that cannot answer so (406) is asked for the whole objects, of which the
-    /// same part is kept.
+    /// same part is kept. The next page is asked for as soon as a page's continue token is read (from the members
+    /// before its items), while that page is decoded on a thread of its own; a page whose items come first is
+    /// decoded before the next is asked for. The pages are joined in order; one that fails to decode, or whose
+    /// whole decode finds another continue token than the one read ahead, fails the list.
     mutating func listMetadata(_ r: ResourceRef, namespace: String?) throws -> [Node] {
-        var items: [Node] = []
+        typealias Page = (items: [Node], cont: String?)
+        // Each page's items (waiting for its decode when it runs on a thread) and the continue token it was read with.
+        var pages: [(take: () throws -> Page, cont: String?)] = []
         var cont: String? = nil
+        let server = kube.config.server
         while true {
-            var q: [(String, String)] = [("labelSelector", selector), ("limit", "500")]
+            var q: [(String, String)] = [("labelSelector", selector), ("limit", String(pageSize))]
             if let c = cont { q.append(("continue", c)) }
             let resp: HTTPResponse
             do { resp = try kube.call("GET", kube.path(r, namespace: namespace), query: q, accept: metadataRefused ? "application/json" : Self.metadataAccept) } catch let e as KubeError where e.code == 406 && !metadataRefused && cont == nil {
                 metadataRefused = true
                 continue
             }
-            // managedFields are left out: nothing reads them from a metadata list (whole objects are read for a
-            // comparison), and they are most of its bytes
-            let doc: Node
-            do { doc = try JSON.decode(bytes: resp.body, omitting: "managedFields") } catch {
-                throw KubeError(kind: .decode, message: "invalid JSON from the Kubernetes API at \(kube.config.server): \(error)")
+            let body = resp.body
+            if let head = JSON.leadingMembers(bytes: body, before: "items"), let next = head["metadata"]?["continue"]?.string, !next.isEmpty {
+                let pending = Blocking.start { try Self.decodePage(body, r, server: server) }
+                let wait = max(60, kube.remaining)
+                pages.append(({
+                    guard let answer = pending.result(within: wait) else {
+                        throw KubeError(kind: .decode, message: "decoding a \(r.kind) list from the Kubernetes API at \(server) did not finish")
+                    }
+                    return try answer.get()
+                }, next))
+                cont = next
+            } else {
+                // the last page (or one whose items come first): decoded here
+                let page = try Self.decodePage(body, r, server: server)
+                pages.append(({ page }, page.cont))
+                cont = page.cont
             }
-            // PartialObjectMetadata (or, from a server that ignored the conversion, whole objects): named here as
-            // the resource's objects.
-            for it in doc["items"]?.array ?? [] {
-                items.append(.map([("apiVersion", .string(r.apiVersion)), ("kind", .string(r.kind)), ("metadata", it["metadata"] ?? .emptyMap)]))
-            }
-            cont = doc["metadata"]?["continue"]?.string
-            if cont == nil || cont?.isEmpty == true { return items }
+            if cont == nil || cont?.isEmpty == true { break }
         }
+        var items: [Node] = []
+        for p in pages {
+            let page = try p.take()
+            guard page.cont == p.cont else {
+                throw KubeError(kind: .decode, message: "invalid \(r.kind) list from the Kubernetes API at \(server): two continue tokens in one page")
+            }
+            items.append(contentsOf: page.items)
+        }
+        return items
+    }
+
+    /// One page of a metadata list: its items named as the resource's objects, and its continue token.
+    static func decodePage(_ body: [UInt8], _ r: ResourceRef, server: String) throws -> (items: [Node], cont: String?) {
+        // managedFields are left out: nothing reads them from a metadata list (whole objects are read for a
+        // comparison), and they are most of its bytes
+        let doc: Node
+        do { doc = try JSON.decode(bytes: body, omitting: "managedFields") } catch {
+            throw KubeError(kind: .decode, message: "invalid JSON from the Kubernetes API at \(server): \(error)")
+        }
+        // PartialObjectMetadata (or, from a server that ignored the conversion, whole objects): named here as
+        // the resource's objects.
+        let list = doc["items"]?.array ?? []
+        var items: [Node] = []
+        items.reserveCapacity(list.count)
+        for it in list {
+            items.append(.map([("apiVersion", .string(r.apiVersion)), ("kind", .string(r.kind)), ("metadata", it["metadata"] ?? .emptyMap)]))
+        }
+        return (items, doc["metadata"]?["continue"]?.string)
     }
 }
 
