@@ -27,6 +27,16 @@ final class OwnedObjectsTests: XCTestCase {
         return .map([("apiVersion", "v1"), ("kind", "ConfigMap"), ("metadata", .map(meta)), ("data", .map([("value", .string(value))]))])
     }
 
+    /// A new namespace with 40 owned ConfigMaps (cm-00 ... cm-39, data.value "v<i>") and one that is not owned.
+    func populate(_ kube: KubeClient, prefix: String) throws -> String {
+        let ns = "\(prefix)-\(UUID().uuidString.prefix(6).lowercased())"
+        _ = try kube.create(ResourceRef(group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false),
+                            namespace: nil, object: .map([("apiVersion", "v1"), ("kind", "Namespace"), ("metadata", .map([("name", .string(ns))]))]))
+        for i in 0..<40 { _ = try kube.create(ResourceRef.configMaps, namespace: ns, object: configMap(String(format: "cm-%02d", i), ns: ns, value: "v\(i)")) }
+        _ = try kube.create(ResourceRef.configMaps, namespace: ns, object: configMap("stranger", ns: ns, value: "s", owned: false))
+        return ns
+    }
+
     /// Request lines since the last call: (LISTs of configmaps, GETs of one configmap).
     func requests() -> (lists: Int, gets: [String]) {
         defer { lines = [] }
@@ -37,11 +47,7 @@ final class OwnedObjectsTests: XCTestCase {
 
     func testFewReadByGETManyByListingWhole() throws {
         let kube = try client()
-        let ns = "oo-\(UUID().uuidString.prefix(6).lowercased())"
-        _ = try kube.create(ResourceRef(group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false),
-                            namespace: nil, object: .map([("apiVersion", "v1"), ("kind", "Namespace"), ("metadata", .map([("name", .string(ns))]))]))
-        for i in 0..<40 { _ = try kube.create(ResourceRef.configMaps, namespace: ns, object: configMap(String(format: "cm-%02d", i), ns: ns, value: "v\(i)")) }
-        _ = try kube.create(ResourceRef.configMaps, namespace: ns, object: configMap("stranger", ns: ns, value: "s", owned: false))
+        let ns = try populate(kube, prefix: "oo")
         let selector = KustomizationReconciler.ownerSelector(name: "app", namespace: "flux")
         var owned = OwnedObjects(kube: kube, selector: selector, metadataOnly: true)
         lines = []
@@ -92,11 +98,7 @@ final class OwnedObjectsTests: XCTestCase {
     /// a page (each page after the first asked for while the one before is decoded on another thread).
     func testPagesJoinedInOrder() throws {
         let kube = try client()
-        let ns = "op-\(UUID().uuidString.prefix(6).lowercased())"
-        _ = try kube.create(ResourceRef(group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false),
-                            namespace: nil, object: .map([("apiVersion", "v1"), ("kind", "Namespace"), ("metadata", .map([("name", .string(ns))]))]))
-        for i in 0..<40 { _ = try kube.create(ResourceRef.configMaps, namespace: ns, object: configMap(String(format: "cm-%02d", i), ns: ns, value: "v\(i)")) }
-        _ = try kube.create(ResourceRef.configMaps, namespace: ns, object: configMap("stranger", ns: ns, value: "s", owned: false))
+        let ns = try populate(kube, prefix: "op")
         let selector = KustomizationReconciler.ownerSelector(name: "app", namespace: "flux")
         var owned = OwnedObjects(kube: kube, selector: selector, metadataOnly: true)
         owned.pageSize = 7

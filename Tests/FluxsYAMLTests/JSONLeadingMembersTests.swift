@@ -8,25 +8,6 @@ import XCTest
 final class JSONLeadingMembersTests: XCTestCase {
     static let keys = ["kind", "apiVersion", "metadata", "items", "continue", "item", "x\"y", "\u{e9}"]
 
-    func value(_ rng: inout SeededRandom, depth: Int) -> Node {
-        switch Int.random(in: 0..<(depth > 3 ? 5 : 8), using: &rng) {
-        case 0: return .string(["", "abc", "q\"uote", "\u{1F600}", "line\nbreak"].randomElement(using: &rng)!)
-        case 1: return .int(Int.random(in: -1000...1000, using: &rng))
-        case 2: return .float(Double(Int.random(in: -1000...1000, using: &rng)) / 8)
-        case 3: return .bool(Bool.random(using: &rng))
-        case 4: return .null
-        case 5, 6:
-            var pairs: [(String, Node)] = []
-            for _ in 0..<Int.random(in: 0...3, using: &rng) {
-                let k = Self.keys.randomElement(using: &rng)!
-                if !pairs.contains(where: { $0.0 == k }) { pairs.append((k, value(&rng, depth: depth + 1))) }
-            }
-            return .map(pairs)
-        default:
-            return .sequence((0..<Int.random(in: 0...3, using: &rng)).map { _ in value(&rng, depth: depth + 1) })
-        }
-    }
-
     func testAgreesWithTheWholeDecode() throws {
         var rng = SeededRandom(seed: 41)
         var checked = 0, found = 0
@@ -34,7 +15,7 @@ final class JSONLeadingMembersTests: XCTestCase {
             // Members as written: keys may repeat (a later one replaces an earlier one, in its place).
             var written: [(String, Node)] = []
             for _ in 0..<Int.random(in: 0...6, using: &rng) {
-                written.append((Self.keys.randomElement(using: &rng)!, value(&rng, depth: 1)))
+                written.append((Self.keys.randomElement(using: &rng)!, JSONOmitTests.value(&rng, depth: 1, keys: Self.keys)))
             }
             var text = "{"
             for (i, (k, v)) in written.enumerated() {

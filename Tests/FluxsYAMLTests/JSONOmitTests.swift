@@ -8,9 +8,10 @@ final class JSONOmitTests: XCTestCase {
     static let keys = ["managedFields", "metadata", "name", "f:data", "a\u{e9}", "manager", "x\"y", "fieldsV1", "managedField"]
     static let strings = ["", "plain", "tab\there", "quote\"and\\slash", "\u{1F600} emoji", "line\nbreak", "<&>", "\u{0}nul"]
 
-    func value(_ rng: inout SeededRandom, depth: Int) -> Node {
+    /// A generated JSON value: mappings use `keys` (no key twice), strings `strings`.
+    static func value(_ rng: inout SeededRandom, depth: Int, keys: [String] = JSONOmitTests.keys, strings: [String] = JSONOmitTests.strings) -> Node {
         switch Int.random(in: 0..<(depth > 4 ? 5 : 8), using: &rng) {
-        case 0: return .string(Self.strings.randomElement(using: &rng)!)
+        case 0: return .string(strings.randomElement(using: &rng)!)
         case 1: return .int(Int.random(in: -1_000_000...1_000_000, using: &rng))
         case 2: return .float(Double(Int.random(in: -1000...1000, using: &rng)) / 8)
         case 3: return .bool(Bool.random(using: &rng))
@@ -18,12 +19,12 @@ final class JSONOmitTests: XCTestCase {
         case 5, 6:
             var pairs: [(String, Node)] = []
             for _ in 0..<Int.random(in: 0...4, using: &rng) {
-                let k = Self.keys.randomElement(using: &rng)!
-                if !pairs.contains(where: { $0.0 == k }) { pairs.append((k, value(&rng, depth: depth + 1))) }
+                let k = keys.randomElement(using: &rng)!
+                if !pairs.contains(where: { $0.0 == k }) { pairs.append((k, value(&rng, depth: depth + 1, keys: keys, strings: strings))) }
             }
             return .map(pairs)
         default:
-            return .sequence((0..<Int.random(in: 0...3, using: &rng)).map { _ in value(&rng, depth: depth + 1) })
+            return .sequence((0..<Int.random(in: 0...3, using: &rng)).map { _ in value(&rng, depth: depth + 1, keys: keys, strings: strings) })
         }
     }
 
@@ -46,7 +47,7 @@ final class JSONOmitTests: XCTestCase {
         var rng = SeededRandom(seed: 20261203)
         var corrupted = 0, failed = 0
         for n in 0..<3000 {
-            let doc = value(&rng, depth: 0)
+            let doc = Self.value(&rng, depth: 0)
             var bytes = try JSON.encodeBytes(doc, options: .init(indent: n % 3 == 0 ? "  " : ""))
             XCTAssertEqual(try JSON.decode(bytes: bytes, omitting: "managedFields"), without(try JSON.decode(bytes: bytes), "managedFields"), "case \(n)")
             // one byte changed, dropped or the text cut short: both decoders agree
