@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import FluxsYAML
 
 /// A Decoder that reads a value tree directly: APICoding.decode's fast path, instead of writing the tree as JSON and

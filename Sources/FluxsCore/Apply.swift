@@ -57,10 +57,18 @@ public enum ApplyOrder {
 }
 
 public func subject(of o: Node) -> String {
-    let kind = o["kind"]?.string ?? ""
-    let name = o["metadata"]?["name"]?.string ?? ""
-    if let ns = o["metadata"]?["namespace"]?.string, !ns.isEmpty { return "\(kind)/\(ns)/\(name)" }
-    return "\(kind)/\(name)"
+    // Appended, not interpolated: called several times for every object of every reconcile.
+    var s = o["kind"]?.string ?? ""
+    let meta = o["metadata"]
+    let name = meta?["name"]?.string ?? ""
+    if let ns = meta?["namespace"]?.string, !ns.isEmpty {
+        s.reserveCapacity(s.utf8.count + ns.utf8.count + name.utf8.count + 2)
+        s += "/"
+        s += ns
+    }
+    s += "/"
+    s += name
+    return s
 }
 
 /// Server-side apply of a set of objects in stages, reporting what changed.

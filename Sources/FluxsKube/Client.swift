@@ -419,6 +419,14 @@ public final class KubeClient {
         missingGroupVersions = []
     }
 
+    /// Takes what `other` (a sibling for the same server, its work finished) learnt from discovery and this client
+    /// has not asked yet: the group/versions are not asked twice.
+    public func adoptDiscovery(from other: KubeClient) {
+        guard other.config.server == config.server else { return }
+        for (k, v) in other.discovery where discovery[k] == nil { discovery[k] = v }
+        missingGroupVersions.formUnion(other.missingGroupVersions)
+    }
+
     /// The resources of one group/version; nil when the server does not serve it.
     public func resources(apiVersion: String) throws -> [ResourceRef]? {
         if let c = discovery[apiVersion] { return c }

@@ -40,6 +40,9 @@ class Store:
         self.cond = threading.Condition(self.lock)
         self.rv = 100
         self.objects = {}  # (group, plural, ns, name) -> obj
+        # the same objects by resource, as etcd keeps them under one key prefix per resource: a LIST reads its
+        # resource's objects alone, not every object of every kind
+        self.by_resource = collections.defaultdict(dict)  # (group, plural) -> {(group, plural, ns, name): obj}
         self.events = collections.deque(maxlen=history)  # (rv, type, (group, plural), ns, obj)
         self.data_dir = data_dir
         self.dirty = False
@@ -65,7 +68,9 @@ class Store:
         self.rv = d.get("rv", 100)
         self.ip_counter = d.get("ip_counter", 10)
         for o in d.get("objects", []):
-            self.objects[tuple(o["key"])] = o["obj"]
+            key = tuple(o["key"])
+            self.objects[key] = o["obj"]
+            self.by_resource[key[:2]][key] = o["obj"]
 
     def _flusher(self):
         while True:
@@ -128,8 +133,8 @@ class Store:
             if hit is not None and hit[0] == self.rv and hit[1] == ck:
                 found = hit[2]
             else:
-                found = [v for (g, p, n, _), v in self.objects.items()
-                         if g == group and p == plural and (ns is None or n == ns) and (match is None or match(v))]
+                found = [v for (_, _, n, _), v in self.by_resource.get((group, plural), {}).items()
+                         if (ns is None or n == ns) and (match is None or match(v))]
                 found.sort(key=lambda o: ((o["metadata"].get("namespace") or ""), o["metadata"]["name"]))
                 if match_key is not None:
                     self.matches = (self.rv, ck, found)
@@ -149,6 +154,7 @@ class Store:
             stored["metadata"]["resourceVersion"] = str(rv)
             key = (group, plural, stored["metadata"].get("namespace") or "", stored["metadata"]["name"])
             self.objects[key] = stored
+            self.by_resource[key[:2]][key] = stored
             self.events.append((rv, event_type, (group, plural), key[2], stored))
             self.dirty = True
             self.cond.notify_all()
@@ -160,6 +166,7 @@ class Store:
             obj = self.objects.pop(key, None)
             if obj is None:
                 return None
+            self.by_resource[key[:2]].pop(key, None)
             rv = self.next_rv()
             # the stored object is also an earlier event's: stamped on a copy of its top level and metadata
             obj = shallow(obj)

@@ -37,19 +37,26 @@ public struct KustomizationReconciler: OnDemandReconciler {
         do {
             try run.checkSpec()
             try run.dependencies(kube)
+            // The owner lists of what the last apply from this machine left, read from here on, while the artifact
+            // and the build key are read (and the build made): when the target client needs no request to make
+            // (no spec.kubeConfig), which the record is for is known now.
+            let first = run.spec.kubeConfig == nil ? try? run.targetClient(kube) : nil
+            let firstRecord = first.map { AppliedRecord.load(run.recordPath($0), fieldManager: Self.controller, force: true) }
+            let early0 = first.flatMap { run.readAhead(firstRecord, $0) }
+            defer { early0?.release() }
             let artifact = try run.artifact(kube)
             // Same build inputs as the last apply from this machine and every object as it left them: no build.
             // Anything else (or any error on the way, which the build's path then reports in its order) builds.
             let key = run.buildKey(artifact, kube)
-            let early = try? run.targetClient(kube)
-            let recorded = early.map { run.recorded(key, $0) }
+            let early = first ?? (try? run.targetClient(kube))
+            let recorded = early.map { t in t === first ? run.recorded(key, t, record: firstRecord, lists: early0) : run.recorded(key, t) }
             let target: KubeClient, changes: [ChangeSetEntry], old: ResourceInventory
             if let early, let unchanged = recorded?.changes {
                 target = early
                 (changes, old) = try run.keep(unchanged, statusClient: kube)
             } else {
                 // The owner lists of what the last apply left, read while the build runs.
-                let ahead = recorded?.owned == nil ? early.flatMap { run.readAhead(recorded?.record, $0) } : nil
+                let ahead = recorded?.owned == nil ? (early0 ?? early.flatMap { run.readAhead(recorded?.record, $0) }) : nil
                 let objects = try run.build(artifact, in: workdir, kube)
                 target = try early ?? run.targetClient(kube)
                 let owned = recorded?.owned ?? ahead?.owned(within: run.deadline - monotonicSeconds())
@@ -524,14 +531,23 @@ final class OwnedReadAhead {
     }
     let pending: Blocking.Pending<OwnedObjects>
     let relay: Relay
-    init(pending: Blocking.Pending<OwnedObjects>, relay: Relay) { self.pending = pending; self.relay = relay }
+    /// The client the lists are for and the one that read them.
+    let target: KubeClient, reader: KubeClient
+    init(pending: Blocking.Pending<OwnedObjects>, relay: Relay, target: KubeClient, reader: KubeClient) {
+        (self.pending, self.relay, self.target, self.reader) = (pending, relay, target, reader)
+    }
 
-    /// The lists, once read (waiting at most `seconds`); nil when they were not read in time.
+    /// The lists, once read (waiting at most `seconds`); nil when they were not read in time. The target client
+    /// takes the discovery the reader did meanwhile (its thread is done with it then).
     func owned(within seconds: Double) -> OwnedObjects? {
         defer { relay.release() }
         guard case .success(let o)? = pending.result(within: max(0, seconds)) else { return nil }
+        target.adoptDiscovery(from: reader)
         return o
     }
+
+    /// Lets the request lines out when the lists are not taken (a reconciliation that failed before).
+    func release() { relay.release() }
 }
 
 /// One reconciliation of one Kustomization: what its phases share (the spec, the status being written, the
@@ -819,10 +835,13 @@ final class KustomizationRun {
     /// The record of the last apply from this machine to `target` and, when its build key is `key` and every object it
     /// applied is still as it left them (uid and resourceVersion, from one owner-label LIST per kind and namespace),
     /// the change set: all unchanged. `owned` keeps the lists read on the way, for the build's path.
-    func recorded(_ key: String?, _ target: KubeClient) -> (changes: [ChangeSetEntry]?, owned: OwnedObjects?, record: AppliedRecord) {
-        let record = AppliedRecord.load(recordPath(target), fieldManager: Self.controller, force: true)
+    /// `record` is the record when it was read already, `lists` the owner lists being read ahead for it.
+    func recorded(_ key: String?, _ target: KubeClient, record known: AppliedRecord? = nil, lists: OwnedReadAhead? = nil)
+        -> (changes: [ChangeSetEntry]?, owned: OwnedObjects?, record: AppliedRecord) {
+        let record = known ?? AppliedRecord.load(recordPath(target), fieldManager: Self.controller, force: true)
         guard let key, let built = record.build, built.key == key else { return (nil, nil, record) }
-        var owned = OwnedObjects(kube: target, selector: KustomizationReconciler.ownerSelector(name: name, namespace: ns), metadataOnly: true)
+        var owned = lists?.owned(within: deadline - monotonicSeconds())
+            ?? OwnedObjects(kube: target, selector: KustomizationReconciler.ownerSelector(name: name, namespace: ns), metadataOnly: true)
         var changes: [ChangeSetEntry] = []
         for o in built.objects {
             guard let r = try? target.resource(apiVersion: o.apiVersion, kind: o.kind),
@@ -858,7 +877,7 @@ final class KustomizationRun {
             }
             return owned
         }
-        return OwnedReadAhead(pending: pending, relay: relay)
+        return OwnedReadAhead(pending: pending, relay: relay, target: target, reader: sibling)
     }
 
     /// The client the objects are applied with (spec.kubeConfig, spec.serviceAccountName, --default-service-account),
