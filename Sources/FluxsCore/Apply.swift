@@ -148,8 +148,10 @@ public final class Applier {
         }
         for e in out {
             let meta = e.object["metadata"]
+            // A skipped object is as the record says (its live hash carried over); any other's answer is whole.
+            let live = skipped.contains(e.subject) ? (record?.entries[e.subject]?.live ?? "") : AppliedRecord.hash(Self.comparable(e.object))
             next.entries[e.subject] = AppliedRecord.Entry(uid: meta?["uid"]?.string ?? "", resourceVersion: meta?["resourceVersion"]?.string ?? "",
-                                                          hash: hashes[e.subject] ?? AppliedRecord.hash(e.sent))
+                                                          hash: hashes[e.subject] ?? AppliedRecord.hash(e.sent), live: live)
         }
         if !dryRun { newRecord = next }
         bodies = [:]
@@ -165,6 +167,8 @@ public final class Applier {
         var name: String
         var dry: Node? = nil
         var live: Node? = nil
+        /// The record's hash of the live object, when `live` is its metadata alone (readLive).
+        var liveHash: String? = nil
     }
 
     /// Dry runs every object of a stage (those not dry-run already) before applying any, then applies the ones
@@ -201,7 +205,9 @@ public final class Applier {
         var out: [ChangeSetEntry] = []
         // Skipped objects are unchanged, as the server has them.
         var results: [Node] = plan.map { p in skipped.contains(p.subject) ? (p.live ?? p.object) : (p.dry ?? p.object) }
-        let actions = plan.map { p in skipped.contains(p.subject) && p.live != nil ? .unchanged : Self.action(dry: p.dry ?? p.object, live: p.live) }
+        let actions = plan.map { p in
+            skipped.contains(p.subject) && p.live != nil ? .unchanged : Self.action(dry: p.dry ?? p.object, live: p.live, liveHash: p.liveHash)
+        }
         if !dryRun {
             // The staged order holds between kinds: one kind is applied (its objects together) before the next starts.
             let changed = plan.indices.filter { actions[$0] != .unchanged }
@@ -247,18 +253,33 @@ public final class Applier {
             return
         }
         if owned == nil { owned = OwnedObjects(kube: kube, selector: selector) }
-        // An object whose dry run is compared with it is read whole; a skipped one is as the record says.
-        try owned!.readWhole(plan.indices.filter { !skipped.contains(plan[$0].subject) }.map { (plan[$0].ref, plan[$0].namespace, plan[$0].name) })
+        // An object whose dry run is compared with it is read whole, unless its uid and resourceVersion say it is
+        // still as the record's live hash describes it; a skipped one is as the record says.
+        var hashed: [Int: String] = [:]
+        if let record {
+            for i in plan.indices where !skipped.contains(plan[i].subject) {
+                guard let e = record.entries[plan[i].subject], !e.live.isEmpty, !e.uid.isEmpty, !e.resourceVersion.isEmpty,
+                      let meta = try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name)?["metadata"],
+                      meta["uid"]?.string == e.uid, meta["resourceVersion"]?.string == e.resourceVersion else { continue }
+                hashed[i] = e.live
+            }
+        }
+        try owned!.readWhole(plan.indices.filter { !skipped.contains(plan[$0].subject) && hashed[$0] == nil }.map { (plan[$0].ref, plan[$0].namespace, plan[$0].name) })
         for i in plan.indices {
-            plan[i].live = try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name, whole: !skipped.contains(plan[i].subject))
+            let whole = !skipped.contains(plan[i].subject) && hashed[i] == nil
+            plan[i].live = try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name, whole: whole)
+            plan[i].liveHash = hashed[i]
         }
     }
 
     /// created when the dry run has no resourceVersion (nothing is stored), unchanged when it equals the live object
     /// (managedFields times and the resourceVersion aside), configured otherwise.
-    static func action(dry: Node, live: Node?) -> ApplyAction {
+    /// With `liveHash` (the record's hash of the live object, which `live` is the metadata of), the dry run is
+    /// compared with that hash.
+    static func action(dry: Node, live: Node?, liveHash: String? = nil) -> ApplyAction {
         if (dry["metadata"]?["resourceVersion"]?.string ?? "").isEmpty { return .created }
         guard let live else { return .configured }
+        if let liveHash { return AppliedRecord.hash(comparable(dry)) == liveHash ? .unchanged : .configured }
         return comparable(dry) == comparable(live) ? .unchanged : .configured
     }
 
@@ -304,12 +325,18 @@ public final class Applier {
 /// found it unchanged) and the SHA-256 of the object as sent. The next apply skips the dry run of an object whose
 /// manifest hashes the same and whose live uid and resourceVersion (from the owner-label LIST) are still these: the
 /// API server changes the resourceVersion on every write, so the object is as fluxs left it and the same apply
-/// would change nothing. Kept on this machine (the storage path), never in the cluster; docs/decisions.md.
+/// would change nothing. An object whose manifest changed is dry-run, and its dry run compared with the hash of the
+/// object as fluxs left it (`live`) while the uid and resourceVersion say it is still that object: no GET of it.
+/// Kept on this machine (the storage path), never in the cluster; docs/decisions.md.
 public struct AppliedRecord: Sendable {
     public struct Entry: Sendable, Equatable {
         public var uid: String
         public var resourceVersion: String
         public var hash: String
+        /// The SHA-256 of the object as the server had it at that resourceVersion (`Applier.comparable`, encoded),
+        /// empty when unknown: while uid and resourceVersion are the same, a dry run is compared with this instead
+        /// of with the live object read whole (a GET).
+        public var live: String = ""
     }
     /// The field manager and force setting the entries were applied with: another pair makes another apply.
     public var fieldManager: String
@@ -377,7 +404,7 @@ public struct AppliedRecord: Sendable {
               doc["fieldManager"]?.string == fieldManager, doc["force"]?.bool == force else { return r }
         for (k, v) in doc["objects"]?.map?.entries ?? [] {
             guard let uid = v["uid"]?.string, let rv = v["resourceVersion"]?.string, let h = v["hash"]?.string else { continue }
-            r.entries[k] = Entry(uid: uid, resourceVersion: rv, hash: h)
+            r.entries[k] = Entry(uid: uid, resourceVersion: rv, hash: h, live: v["live"]?.string ?? "")
         }
         if let b = doc["build"], let key = b["key"]?.string, !key.isEmpty, let list = b["objects"]?.array, let disabled = b["disabled"]?.array {
             var objects: [Object] = []
@@ -446,6 +473,7 @@ public struct AppliedRecord: Sendable {
             case 2 where tag("k"): key = text(1)
             case 2 where tag("d"): disabled.append(text(1))
             case 5 where tag("o"): r.entries[text(1)] = Entry(uid: text(2), resourceVersion: text(3), hash: text(4))
+            case 6 where tag("o"): r.entries[text(1)] = Entry(uid: text(2), resourceVersion: text(3), hash: text(4), live: text(5))
             case 5 where tag("b"):
                 guard !f[1].isEmpty, !f[2].isEmpty, !f[4].isEmpty else { return empty }
                 objects.append(Object(apiVersion: text(1), kind: text(2), namespace: text(3), name: text(4)))
@@ -476,7 +504,7 @@ public struct AppliedRecord: Sendable {
         line("f", force ? "true" : "false")
         for k in entries.keys.sorted() {
             let e = entries[k]!
-            line("o", k, e.uid, e.resourceVersion, e.hash)
+            if e.live.isEmpty { line("o", k, e.uid, e.resourceVersion, e.hash) } else { line("o", k, e.uid, e.resourceVersion, e.hash, e.live) }
         }
         if let build {
             line("k", build.key)
@@ -510,7 +538,9 @@ public struct AppliedRecord: Sendable {
         for (n, k) in entries.keys.sorted().enumerated() {
             let e = entries[k]!
             if n > 0 { raw(",") }
-            str(k); raw(#":{"uid":"#); str(e.uid); raw(#","resourceVersion":"#); str(e.resourceVersion); raw(#","hash":"#); str(e.hash); raw("}")
+            str(k); raw(#":{"uid":"#); str(e.uid); raw(#","resourceVersion":"#); str(e.resourceVersion); raw(#","hash":"#); str(e.hash)
+            if !e.live.isEmpty { raw(#","live":"#); str(e.live) }
+            raw("}")
         }
         raw("}")
         if let build {

@@ -1,6 +1,7 @@
 import Foundation
 @testable import FluxsCore
 import FluxsKube
+import FluxsYAML
 import FluxsTestSupport
 import XCTest
 
@@ -18,7 +19,7 @@ final class AppliedRecordLinesTests: XCTestCase {
 
     func sample(manager: String = "kustomize-controller") -> AppliedRecord {
         var r = AppliedRecord(fieldManager: manager, force: true)
-        r.entries["ConfigMap/apps/a"] = .init(uid: "u1", resourceVersion: "11", hash: "h1")
+        r.entries["ConfigMap/apps/a"] = .init(uid: "u1", resourceVersion: "11", hash: "h1", live: "l1")
         r.entries["ClusterRole/system:view"] = .init(uid: "u2", resourceVersion: "12", hash: "h2")
         r.entries["Namespace/apps"] = .init(uid: "u3", resourceVersion: "", hash: "h3")
         r.build = .init(key: "k1", objects: [.init(apiVersion: "v1", kind: "Namespace", namespace: "", name: "apps"),
@@ -33,6 +34,26 @@ final class AppliedRecordLinesTests: XCTestCase {
         XCTAssertEqual(a.force, b.force, file: file, line: line)
         XCTAssertEqual(a.entries, b.entries, file: file, line: line)
         XCTAssertEqual(a.build, b.build, file: file, line: line)
+    }
+
+    /// A dry run compared with the record's hash of the live object decides as the comparison with the live object
+    /// itself would: resourceVersion and managedFields times aside, equal is unchanged, anything else configured.
+    func testDryRunAgainstTheLiveHash() throws {
+        func cm(_ value: String, rv: String, time: String) -> Node {
+            .map([("apiVersion", .string("v1")), ("kind", .string("ConfigMap")),
+                  ("metadata", .map([("name", .string("a")), ("namespace", .string("apps")), ("uid", .string("u1")), ("resourceVersion", .string(rv)),
+                                     ("managedFields", .sequence([.map([("manager", .string("kustomize-controller")), ("time", .string(time))])]))])),
+                  ("data", .map([("value", .string(value))]))])
+        }
+        let live = cm("v1", rv: "11", time: "2026-01-01T00:00:00Z")
+        let hash = AppliedRecord.hash(Applier.comparable(live))
+        let meta = Node.map([("apiVersion", .string("v1")), ("kind", .string("ConfigMap")), ("metadata", live["metadata"]!)])
+        for (dry, want) in [(cm("v1", rv: "11", time: "2026-02-02T00:00:00Z"), ApplyAction.unchanged),
+                            (cm("v2", rv: "11", time: "2026-01-01T00:00:00Z"), .configured),
+                            (cm("v1", rv: "", time: "2026-01-01T00:00:00Z"), .created)] {
+            XCTAssertEqual(Applier.action(dry: dry, live: meta, liveHash: hash), want)
+            XCTAssertEqual(Applier.action(dry: dry, live: live), want)
+        }
     }
 
     func testRoundTripInLines() throws {
@@ -63,7 +84,7 @@ final class AppliedRecordLinesTests: XCTestCase {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         XCTAssertTrue(AppliedRecord.load(path, fieldManager: "kustomize-controller", force: true).entries.isEmpty)
         // a build object without an entry: the entries stay, the build part does not
-        text = String(decoding: whole, as: UTF8.self).replacingOccurrences(of: "o\tConfigMap/apps/a\tu1\t11\th1\n", with: "")
+        text = String(decoding: whole, as: UTF8.self).replacingOccurrences(of: "o\tConfigMap/apps/a\tu1\t11\th1\tl1\n", with: "")
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         let partial = AppliedRecord.load(path, fieldManager: "kustomize-controller", force: true)
         XCTAssertEqual(partial.entries.count, 2)
@@ -92,6 +113,7 @@ final class AppliedRecordLinesTests: XCTestCase {
             case ("m", 2): manager = f[1]
             case ("f", 2): forced = f[1] == "true" ? true : f[1] == "false" ? false : nil; if forced == nil { return empty }
             case ("o", 5): r.entries[f[1]] = .init(uid: f[2], resourceVersion: f[3], hash: f[4])
+            case ("o", 6): r.entries[f[1]] = .init(uid: f[2], resourceVersion: f[3], hash: f[4], live: f[5])
             case ("k", 2): key = f[1]
             case ("b", 5):
                 guard !f[1].isEmpty, !f[2].isEmpty, !f[4].isEmpty else { return empty }

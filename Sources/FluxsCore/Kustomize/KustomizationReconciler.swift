@@ -329,7 +329,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
 /// (`whole`); Flux's own kinds are always listed whole, as `fluxs sync` follows the change set's Flux objects
 /// (their spec's dependencies).
 public struct OwnedObjects {
-    let kube: KubeClient
+    private(set) var kube: KubeClient
     let selector: String
     let metadataOnly: Bool
     var lists: [String: [String: Node]] = [:]
@@ -340,6 +340,14 @@ public struct OwnedObjects {
         self.kube = kube
         self.selector = selector
         self.metadataOnly = metadataOnly
+    }
+
+    /// The same lists, asking whatever else is asked through `other` (a client for the same server and identity:
+    /// the one whose connections are open).
+    func asking(_ other: KubeClient) -> OwnedObjects {
+        var o = self
+        o.kube = other
+        return o
     }
 
     /// The live object, nil when it does not exist or lacks the owner labels; its metadata only (with apiVersion and
@@ -543,7 +551,8 @@ final class OwnedReadAhead {
         defer { relay.release() }
         guard case .success(let o)? = pending.result(within: max(0, seconds)) else { return nil }
         target.adoptDiscovery(from: reader)
-        return o
+        // the whole objects read later (a GET each) go over the target's open connections, not new ones
+        return o.asking(target)
     }
 
     /// Lets the request lines out when the lists are not taken (a reconciliation that failed before).
