@@ -63,10 +63,14 @@ public struct KustomizationReconciler: OnDemandReconciler {
                 // the record `recorded` read, when it was read for this target (one read of the file a run)
                 let applier = try run.validate(objects, target, owned: owned, record: target === early ? recorded?.record : nil)
                 (changes, old) = try run.apply(objects, applier, statusClient: kube, key: key)
+                // its lists, dry runs and records, freed while the run goes on
+                Blocking.dispose(consume applier)
             }
             let deleted = try run.prune(old, changes, target)
             try run.health(changes, target)
-            return try run.succeed(artifact, changes: changes, deleted: deleted, kube)
+            let result = try run.succeed(artifact, changes: changes, deleted: deleted, kube)
+            Blocking.dispose((consume changes, consume old, consume recorded))
+            return result
         } catch let f as Failure {
             return try run.fail(f, kube)
         }
