@@ -549,11 +549,13 @@ final class OwnedReadAhead {
         (self.pending, self.relay, self.target, self.reader) = (pending, relay, target, reader)
     }
 
-    /// The lists, once read (waiting at most `seconds`); nil when they were not read in time. The target client
+    /// The lists, once read (waiting at most `seconds`, the run's time left, and half a second more: the reader's
+    /// requests end at the same deadline, so a list slower than the run is left out and the apply's path reports it
+    /// by name, whichever thread the machine ran first); nil when they were not read by then. The target client
     /// takes the discovery the reader did meanwhile (its thread is done with it then).
     func owned(within seconds: Double) -> OwnedObjects? {
         defer { relay.release() }
-        guard case .success(let o)? = pending.result(within: max(0, seconds)) else { return nil }
+        guard case .success(let o)? = pending.result(within: max(0, seconds) + 0.5) else { return nil }
         target.adoptDiscovery(from: reader)
         // the whole objects read later (a GET each) go over the target's open connections, not new ones
         return o.asking(target)
