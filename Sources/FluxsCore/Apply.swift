@@ -121,15 +121,34 @@ public final class Applier {
         // Whether an object is as the record says is in its metadata; the few compared with a dry run are read
         // whole later (readLive).
         if owned == nil { owned = OwnedObjects(kube: kube, selector: selector, metadataOnly: true) }
-        var out: Set<String> = []
+        // The objects still as the record says on the server; then their manifests hashed (on two threads when
+        // there are many: the hash is most of this function's time) and compared with the record's.
+        var current: [(object: Node, subject: String, hash: String)] = []
         for o in objects {
             let what = subject(of: o)
-            guard record.entries[what] != nil, let r = try? kube.resource(for: o), let name = o["metadata"]?["name"]?.string else { continue }
+            guard let e = record.entries[what], let r = try? kube.resource(for: o), let name = o["metadata"]?["name"]?.string else { continue }
             let live = try owned!.get(r, namespace: r.namespaced ? o["metadata"]?["namespace"]?.string : nil, name: name)
-            if record.matches(o, subject: what, live: live, hashes: &hashes) { out.insert(what) }
+            if record.isCurrent(e, live: live) { current.append((o, what, e.hash)) }
+        }
+        var out: Set<String> = []
+        for (c, h) in zip(current, Self.hashes(current.map(\.object))) {
+            hashes[c.subject] = h
+            if h == c.hash { out.insert(c.subject) }
         }
         skipped = out
         return out
+    }
+
+    /// AppliedRecord.hash of each object, in order; the second half on a thread of its own when there are many.
+    static func hashes(_ objects: [Node]) -> [String] {
+        guard objects.count >= 200 else { return objects.map(AppliedRecord.hash) }
+        let half = objects.count / 2
+        let rest = Array(objects[half...])
+        let other = Blocking.start { rest.map(AppliedRecord.hash) }
+        let first = objects[..<half].map(AppliedRecord.hash)
+        // the other half is pure work on values: it ends; the wait is bounded only so that it is not forever
+        guard case .success(let second)? = other.result(within: 3600) else { return first + rest.map(AppliedRecord.hash) }
+        return first + second
     }
 
     public func apply(_ objects: [Node]) throws -> [ChangeSetEntry] {
@@ -380,13 +399,10 @@ public struct AppliedRecord: Sendable {
         (try? JSON.encodeBytes(object)).map { Hashing.sha256Hex($0) } ?? ""
     }
 
-    /// The object is as the last apply left it; the manifest's hash, when computed, is kept in `hashes`.
-    func matches(_ object: Node, subject: String, live: Node?, hashes: inout [String: String]) -> Bool {
-        guard let e = entries[subject], let live, !e.resourceVersion.isEmpty,
-              live["metadata"]?["uid"]?.string == e.uid, live["metadata"]?["resourceVersion"]?.string == e.resourceVersion else { return false }
-        let h = Self.hash(object)
-        hashes[subject] = h
-        return h == e.hash
+    /// The live object (from the owner list) is still the one the entry describes: same uid and resourceVersion.
+    func isCurrent(_ e: Entry, live: Node?) -> Bool {
+        guard let live, !e.resourceVersion.isEmpty else { return false }
+        return live["metadata"]?["uid"]?.string == e.uid && live["metadata"]?["resourceVersion"]?.string == e.resourceVersion
     }
 
     /// The record file of a Kustomization on a server, under `root`.

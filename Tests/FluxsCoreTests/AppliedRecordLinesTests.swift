@@ -56,6 +56,16 @@ final class AppliedRecordLinesTests: XCTestCase {
         }
     }
 
+    /// The manifests' hashes, made on two threads when there are many, are each object's own, in order.
+    func testHashesOnTwoThreadsAreInOrder() {
+        for n in [0, 1, 199, 200, 1001] {
+            let objects: [Node] = (0..<n).map { i in
+                .map([("kind", .string("ConfigMap")), ("metadata", .map([("name", .string("cm-\(i)"))])), ("data", .map([("i", .string("\(i * 7)"))]))])
+            }
+            XCTAssertEqual(Applier.hashes(objects), objects.map(AppliedRecord.hash), "\(n) objects")
+        }
+    }
+
     func testRoundTripInLines() throws {
         let path = dir + "/r.json"
         sample().save(path)
