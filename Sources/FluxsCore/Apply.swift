@@ -131,7 +131,7 @@ public final class Applier {
             if record.isCurrent(e, live: live) { current.append((o, what, e.hash)) }
         }
         var out: Set<String> = []
-        for (c, h) in zip(current, Self.hashes(current.map(\.object))) {
+        for (c, h) in zip(current, Self.manifestHashes(current.map(\.object))) {
             hashes[c.subject] = h
             if h == c.hash { out.insert(c.subject) }
         }
@@ -140,7 +140,7 @@ public final class Applier {
     }
 
     /// AppliedRecord.hash of each object, in order; the second half on a thread of its own when there are many.
-    static func hashes(_ objects: [Node]) -> [String] {
+    static func manifestHashes(_ objects: [Node]) -> [String] {
         guard objects.count >= 200 else { return objects.map(AppliedRecord.hash) }
         let half = objects.count / 2
         let rest = Array(objects[half...])
@@ -165,14 +165,16 @@ public final class Applier {
             }
             out += entries
         }
-        for e in out {
-            let meta = e.object["metadata"]
-            // A skipped object is as the record says (its live hash carried over); any other's answer is whole.
-            let live = skipped.contains(e.subject) ? (record?.entries[e.subject]?.live ?? "") : AppliedRecord.hash(Self.comparable(e.object))
-            next.entries[e.subject] = AppliedRecord.Entry(uid: meta?["uid"]?.string ?? "", resourceVersion: meta?["resourceVersion"]?.string ?? "",
-                                                          hash: hashes[e.subject] ?? AppliedRecord.hash(e.sent), live: live)
+        if !dryRun {
+            for e in out {
+                let meta = e.object["metadata"]
+                // A skipped object is as the record says (its live hash carried over); any other's answer is whole.
+                let live = skipped.contains(e.subject) ? (record?.entries[e.subject]?.live ?? "") : AppliedRecord.hash(Self.comparable(e.object))
+                next.entries[e.subject] = AppliedRecord.Entry(uid: meta?["uid"]?.string ?? "", resourceVersion: meta?["resourceVersion"]?.string ?? "",
+                                                              hash: hashes[e.subject] ?? AppliedRecord.hash(e.sent), live: live)
+            }
+            newRecord = next
         }
-        if !dryRun { newRecord = next }
         bodies = [:]
         return out
     }
@@ -277,9 +279,8 @@ public final class Applier {
         var hashed: [Int: String] = [:]
         if let record {
             for i in plan.indices where !skipped.contains(plan[i].subject) {
-                guard let e = record.entries[plan[i].subject], !e.live.isEmpty, !e.uid.isEmpty, !e.resourceVersion.isEmpty,
-                      let meta = try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name)?["metadata"],
-                      meta["uid"]?.string == e.uid, meta["resourceVersion"]?.string == e.resourceVersion else { continue }
+                guard let e = record.entries[plan[i].subject], !e.live.isEmpty,
+                      record.isCurrent(e, live: try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name)) else { continue }
                 hashed[i] = e.live
             }
         }

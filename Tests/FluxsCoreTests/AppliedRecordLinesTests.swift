@@ -62,7 +62,7 @@ final class AppliedRecordLinesTests: XCTestCase {
             let objects: [Node] = (0..<n).map { i in
                 .map([("kind", .string("ConfigMap")), ("metadata", .map([("name", .string("cm-\(i)"))])), ("data", .map([("i", .string("\(i * 7)"))]))])
             }
-            XCTAssertEqual(Applier.hashes(objects), objects.map(AppliedRecord.hash), "\(n) objects")
+            XCTAssertEqual(Applier.manifestHashes(objects), objects.map(AppliedRecord.hash), "\(n) objects")
         }
     }
 

@@ -40,23 +40,23 @@ public struct KustomizationReconciler: OnDemandReconciler {
             // The owner lists of what the last apply from this machine left, read from here on, while the artifact
             // and the build key are read (and the build made): when the target client needs no request to make
             // (no spec.kubeConfig), which the record is for is known now.
-            let first = run.spec.kubeConfig == nil ? try? run.targetClient(kube) : nil
-            let firstRecord = first.map { AppliedRecord.load(run.recordPath($0), fieldManager: Self.controller, force: true) }
-            let early0 = first.flatMap { run.readAhead(firstRecord, $0) }
-            defer { early0?.release() }
+            let known = run.spec.kubeConfig == nil ? try? run.targetClient(kube) : nil
+            let knownRecord = known.map { AppliedRecord.load(run.recordPath($0), fieldManager: Self.controller, force: true) }
+            let listing = known.flatMap { run.readAhead(knownRecord, $0) }
+            defer { listing?.release() }
             let artifact = try run.artifact(kube)
             // Same build inputs as the last apply from this machine and every object as it left them: no build.
             // Anything else (or any error on the way, which the build's path then reports in its order) builds.
             let key = run.buildKey(artifact, kube)
-            let early = first ?? (try? run.targetClient(kube))
-            let recorded = early.map { t in t === first ? run.recorded(key, t, record: firstRecord, lists: early0) : run.recorded(key, t) }
+            let early = known ?? (try? run.targetClient(kube))
+            let recorded = early.map { run.recorded(key, $0, record: knownRecord, lists: listing) }
             let target: KubeClient, changes: [ChangeSetEntry], old: ResourceInventory
             if let early, let unchanged = recorded?.changes {
                 target = early
                 (changes, old) = try run.keep(unchanged, statusClient: kube)
             } else {
                 // The owner lists of what the last apply left, read while the build runs.
-                let ahead = recorded?.owned == nil ? (early0 ?? early.flatMap { run.readAhead(recorded?.record, $0) }) : nil
+                let ahead = recorded?.owned == nil ? (listing ?? early.flatMap { run.readAhead(recorded?.record, $0) }) : nil
                 let objects = try run.build(artifact, in: workdir, kube)
                 target = try early ?? run.targetClient(kube)
                 let owned = recorded?.owned ?? ahead?.owned(within: run.deadline - monotonicSeconds())
