@@ -116,8 +116,12 @@ public final class ObjectLease: @unchecked Sendable {
     }
 
     /// Takes the Lease, waiting while another process holds it until `deadline` (monotonic); `waiting` is told once
-    /// who holds it. Then renews it on a thread of its own until `release`.
-    public func acquire(deadline: Double, waiting: (String) -> Void) throws {
+    /// who holds it. Then renews it on a thread of its own until `release`. `free` is called each time the Lease was
+    /// read free, just before the write that takes it, which is conditional on that read (create, or update at its
+    /// resourceVersion): when that write succeeds, no other holder wrote the Lease after the read, so whatever
+    /// another holder did to the cluster was done before `free` was called. The write that follows the last call
+    /// is the one that succeeded.
+    public func acquire(deadline: Double, waiting: (String) -> Void, free: () -> Void = {}) throws {
         var announced = false
         while true {
             let live: Node?
@@ -133,6 +137,7 @@ public final class ObjectLease: @unchecked Sendable {
                                            ("labels", .map([("app.kubernetes.io/managed-by", "fluxs")]))])),
                         ("spec", record(acquire: now, transitions: 0)),
                     ])
+                    free()
                     held = try kube.create(Self.leases, namespace: namespace, object: lease)
                     startRenewing()
                     return
@@ -144,6 +149,7 @@ public final class ObjectLease: @unchecked Sendable {
                     let mine = s.holder == identity
                     let acquire = mine ? (live["spec"]?["acquireTime"]?.string ?? Clock.rfc3339Micro()) : Clock.rfc3339Micro()
                     next["spec"] = record(acquire: acquire, transitions: s.transitions + (mine ? 0 : 1))
+                    free()
                     held = try kube.update(Self.leases, namespace: namespace, object: next)
                     startRenewing()
                     return

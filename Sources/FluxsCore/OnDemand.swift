@@ -23,6 +23,9 @@ public struct ReconcileEnv {
     /// A Kustomization's change set and prune lines after a successful apply (sync counts them and follows the
     /// Flux objects in it).
     public var applied: ([ChangeSetEntry], [String]) -> Void = { _, _ in }
+    /// What `OnDemandReconciler.prepare` started for this run before the Lease was held; the reconciler takes it
+    /// when it is for the object as read under the Lease, and discards it otherwise.
+    public var prepared: PreparedWork?
 
     public init(kube: KubeClient, storage: Storage, log: @escaping (String) -> Void = { _ in }, progress: @escaping (String) -> Void = { _ in },
                 warn: @escaping (String) -> Void = { _ in }) {
@@ -34,6 +37,20 @@ public struct ReconcileEnv {
 public protocol OnDemandReconciler {
     /// Reconciles the object; returns it as it is after the status was written.
     func reconcile(_ object: Node, env: ReconcileEnv) throws -> Node
+    /// Reads the run will make, started from the object as read before the Lease was taken (`object`), at the moment
+    /// the Lease was seen free (ObjectLease.acquire's `free`): the server answers them while the Lease is taken and
+    /// the object read again. Nil when there is nothing to start. Never changes anything; prints nothing.
+    func prepare(_ object: Node, env: ReconcileEnv) -> PreparedWork?
+}
+
+extension OnDemandReconciler {
+    public func prepare(_ object: Node, env: ReconcileEnv) -> PreparedWork? { nil }
+}
+
+/// Reads started by `OnDemandReconciler.prepare`. `discard` lets go of them (their request lines are printed); it
+/// may be called more than once, also after the reconciler took them.
+public protocol PreparedWork: AnyObject {
+    func discard()
 }
 
 public enum OnDemand {
@@ -154,6 +171,13 @@ public enum Blocking {
         /// The work's result once it finished, waiting at most `seconds`; nil when it did not finish by then (its
         /// thread goes on alone and its result is dropped).
         func result(within seconds: Double) -> Result<T, Error>? { job.wait(seconds) ? box.result : nil }
+        /// `result`, handed over: the box no longer holds it, so what the caller does with it decides where it is
+        /// freed (the box itself may be freed last, on another thread).
+        func take(within seconds: Double) -> Result<T, Error>? {
+            guard job.wait(seconds) else { return nil }
+            defer { box.result = nil }
+            return box.result
+        }
     }
 
     /// Starts `body` on a thread of its own (on this one, at once, when no thread can be started).

@@ -571,12 +571,22 @@ public final class KubeClient {
                                    query: writeQuery(dryRun: dryRun, fieldManager: fieldManager), body: body, contentType: "application/json"))
     }
 
+    /// `metadataOnly`: the answer is asked for as a PartialObjectMetadata (kind, apiVersion and the whole metadata,
+    /// as kube-apiserver's transformResponseObject answers a write; a server that cannot answers the object).
     public func patch(_ r: ResourceRef, namespace: String?, name: String, type: PatchType, patch: Node, subresource: String? = nil,
-                      fieldManager: String? = nil, force: Bool? = nil, dryRun: Bool = false) throws -> Node {
+                      fieldManager: String? = nil, force: Bool? = nil, dryRun: Bool = false, metadataOnly: Bool = false) throws -> Node {
         let body = try JSON.encodeBytes(patch)
         return try decode(try call("PATCH", path(r, namespace: namespace, name: name, subresource: subresource),
                                    query: writeQuery(dryRun: dryRun, fieldManager: fieldManager, force: force),
-                                   body: body, contentType: type.rawValue))
+                                   body: body, contentType: type.rawValue, accept: metadataOnly ? Self.partialAccept : "application/json"))
+    }
+
+    /// client-go's metadata client's Accept for one object, with the object itself as the fallback.
+    public static let partialAccept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+
+    /// True when `answer` is a PartialObjectMetadata (not the object itself).
+    public static func isPartial(_ answer: Node) -> Bool {
+        answer["kind"]?.string == "PartialObjectMetadata" && answer["apiVersion"]?.string?.hasPrefix("meta.k8s.io/") == true
     }
 
     /// Server-side apply of a whole object (it must carry apiVersion, kind and metadata.name).

@@ -26,6 +26,18 @@ public enum MergePatch {
         return .map(out)
     }
 
+    /// The document `patch` makes of `target`, as an API server applies a merge patch (RFC 7386 MergePatch): a map
+    /// patch changes a map key by key (null removes the key, a map merges into a map, anything else replaces);
+    /// any other patch replaces the target whole. Nulls inside a value that replaces are removed too.
+    public static func apply(_ patch: Node, to target: Node) -> Node {
+        guard let p = patch.map else { return patch }
+        var out = target.map ?? Mapping()
+        for (k, v) in zip(p.keys, p.values) {
+            if v.isNull { out[k] = nil } else { out[k] = apply(v, to: out[k] ?? .null) }
+        }
+        return .mapping(out)
+    }
+
     /// True when the patch changes nothing (an empty map).
     public static func isEmpty(_ patch: Node) -> Bool { patch.map?.isEmpty == true }
 }

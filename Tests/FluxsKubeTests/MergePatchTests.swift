@@ -1,4 +1,5 @@
 import FluxsKube
+import FluxsTestSupport
 import FluxsYAML
 import XCTest
 
@@ -43,5 +44,55 @@ final class MergePatchTests: XCTestCase {
         XCTAssertEqual(MergePatch.diff(from: ["a": 1], to: "text"), "text")
         XCTAssertEqual(MergePatch.diff(from: ["a": ["b": 1]], to: ["a": [1, 2]]), ["a": [1, 2]])
         XCTAssertEqual(MergePatch.diff(from: ["a": [1, 2]], to: ["a": [1, 3]]), ["a": [1, 3]])
+    }
+
+    /// RFC 7386 appendix A: the target, the patch and the result of each example.
+    func testApplyGivesTheRFCExamplesResults() throws {
+        let cases: [(String, String, String)] = [
+            (#"{"a":"b"}"#, #"{"a":"c"}"#, #"{"a":"c"}"#),
+            (#"{"a":"b"}"#, #"{"b":"c"}"#, #"{"a":"b","b":"c"}"#),
+            (#"{"a":"b"}"#, #"{"a":null}"#, #"{}"#),
+            (#"{"a":"b","b":"c"}"#, #"{"a":null}"#, #"{"b":"c"}"#),
+            (#"{"a":["b"]}"#, #"{"a":"c"}"#, #"{"a":"c"}"#),
+            (#"{"a":"c"}"#, #"{"a":["b"]}"#, #"{"a":["b"]}"#),
+            (#"{"a":{"b":"c"}}"#, #"{"a":{"b":"d","c":null}}"#, #"{"a":{"b":"d"}}"#),
+            (#"{"a":[{"b":"c"}]}"#, #"{"a":[1]}"#, #"{"a":[1]}"#),
+            (#"["a","b"]"#, #"["c","d"]"#, #"["c","d"]"#),
+            (#"{"a":"b"}"#, #"["c"]"#, #"["c"]"#),
+            (#"{"a":"foo"}"#, #"null"#, #"null"#),
+            (#"{"a":"foo"}"#, #""bar""#, #""bar""#),
+            (#"{"e":null}"#, #"{"a":1}"#, #"{"e":null,"a":1}"#),
+            (#"[1,2]"#, #"{"a":"b","c":null}"#, #"{"a":"b"}"#),
+            (#"{}"#, #"{"a":{"bb":{"ccc":null}}}"#, #"{"a":{"bb":{}}}"#),
+        ]
+        for (target, patch, result) in cases {
+            let got = MergePatch.apply(try JSON.decode(patch), to: try JSON.decode(target))
+            XCTAssertEqual(got, try JSON.decode(result), "\(target) + \(patch)")
+        }
+    }
+
+    /// apply(diff(a, b), a) == b for generated documents (seeded): what a status write sends is what the server then
+    /// has, which the reconciler takes as the object without reading it back.
+    func testApplyOfDiffGivesTheSecondDocument() {
+        var rng = SeededRandom(seed: 7386)
+        func value(_ depth: Int) -> Node {
+            switch Int.random(in: 0..<(depth > 2 ? 4 : 6), using: &rng) {
+            case 0: return .string(["x", "y", "z"][Int.random(in: 0..<3, using: &rng)])
+            case 1: return .int(Int.random(in: 0..<3, using: &rng))
+            case 2: return .bool(Bool.random(using: &rng))
+            case 3: return .sequence((0..<Int.random(in: 0..<3, using: &rng)).map { _ in value(depth + 1) })
+            default: return doc(depth + 1)
+            }
+        }
+        func doc(_ depth: Int) -> Node {
+            var pairs: [(String, Node)] = []
+            for k in ["a", "b", "c", "d"] where Bool.random(using: &rng) { pairs.append((k, value(depth))) }
+            return .map(pairs)
+        }
+        for i in 0..<2000 {
+            let a = doc(0), b = doc(0)
+            XCTAssertEqual(MergePatch.apply(MergePatch.diff(from: a, to: b), to: a), b, "case \(i): \(a) -> \(b)")
+            XCTAssertEqual(MergePatch.apply(MergePatch.diff(from: a, to: a), to: a), a, "case \(i): \(a) unchanged")
+        }
     }
 }

@@ -137,4 +137,45 @@ final class LeaseTests: XCTestCase {
         XCTAssertEqual(try fx.jsonpath("configmap", "a", ".data.v", namespace: fx.apps), "3")
         XCTAssertEqual(try lease(".spec.holderIdentity"), "")
     }
+
+    /// What another holder did while this run waited for the Lease is what this run sees: the owner lists are read
+    /// only once the Lease was seen free (a ConfigMap changed meanwhile is applied again, not skipped as the last
+    /// apply from this machine left it), and the Kustomization read before the wait is not the one the run starts
+    /// from (the annotation, conditional on the resourceVersion read, is refused with 409 and sent again; the run
+    /// reconciles the object's new generation).
+    func testWhatChangedWhileTheLeaseWasHeldIsSeen() throws {
+        _ = try start(["a", "b"])
+        XCTAssertEqual(try fx.jsonpath("kustomization", "apps", ".status.observedGeneration", namespace: fx.ns), "1")
+        let noop = try fx.fluxs(["reconcile", "kustomization", "apps", "--verbose"])
+        XCTAssertEqual(noop.status, 0, noop.stderr)
+        XCTAssertTrue(noop.stderr.contains("build skipped: key matches"), noop.stderr)
+        try putLease(holder: "ci-runner-7_fluxs_4242_4026531836_1a2b3c4d", renewed: Date())
+        var env = ProcessInfo.processInfo.environment
+        env["FLUXS_STORAGE_PATH"] = fx.storage.path
+        let p = Process()
+        p.executableURL = TestEnv.fluxsBinary
+        p.arguments = ["reconcile", "kustomization", "apps", "--verbose", "--timeout=60s", "-n", fx.ns]
+        p.environment = env
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        // While it waits: the holder changes an object and the Kustomization, then lets go.
+        Thread.sleep(forTimeInterval: 1.5)
+        XCTAssertEqual(try fx.kubectl("patch", "configmap", "a", "-n", fx.apps, "--type=merge", "-p", #"{"data":{"v":"drift"}}"#).status, 0)
+        XCTAssertEqual(try fx.kubectl("patch", "kustomization", "apps", "-n", fx.ns, "--type=merge", "-p", #"{"spec":{"interval":"11m"}}"#).status, 0)
+        try putLease(holder: "", renewed: Date())
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let stderr = String(decoding: data, as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 0, stderr)
+        XCTAssertTrue(stderr.contains("◎ waiting for fluxs process 4242 on ci-runner-7"), stderr)
+        XCTAssertEqual(try fx.jsonpath("configmap", "a", ".data.v", namespace: fx.apps), "1", stderr)
+        XCTAssertFalse(stderr.contains("build skipped"), stderr)
+        XCTAssertTrue(stderr.contains("ConfigMap/\(fx.apps)/a configured"), stderr)
+        XCTAssertEqual(try fx.jsonpath("kustomization", "apps", ".status.observedGeneration", namespace: fx.ns), "2")
+        let annotations = stderr.split(separator: "\n").filter { $0.contains("PATCH ") && $0.contains("/kustomizations/apps ") }
+        XCTAssertEqual(annotations.map { $0.contains(" 409 ") }, [true, false], stderr)
+        XCTAssertEqual(try fx.ready("apps").reason, "ReconciliationSucceeded")
+    }
 }

@@ -168,12 +168,12 @@ final class ReconcileCostTests: XCTestCase {
     }
 
     /// The requests fluxs made since the simulator's request log was last emptied: method, path, body length.
-    func logged(_ body: () throws -> Void) throws -> [(method: String, path: String, bytes: Int)] {
+    func logged(_ body: () throws -> Void) throws -> [(method: String, path: String, bytes: Int, answered: Int)] {
         _ = try fx.sim("DELETE", "/__sim/requests")
         try body()
         return ((try fx.sim("GET", "/__sim/requests")["requests"] as? [[String: Any]]) ?? []).compactMap { e in
             guard (e["userAgent"] as? String ?? "").hasPrefix("fluxs") else { return nil }
-            return (e["method"] as? String ?? "", e["path"] as? String ?? "", e["requestBytes"] as? Int ?? 0)
+            return (e["method"] as? String ?? "", e["path"] as? String ?? "", e["requestBytes"] as? Int ?? 0, e["responseBytes"] as? Int ?? 0)
         }
     }
 
@@ -206,8 +206,15 @@ final class ReconcileCostTests: XCTestCase {
         // lastHandledReconcileAt and the conditions: far smaller than the inventory.
         XCTAssertLessThan(status.first?.bytes ?? 0, 2000, "\(status)")
         // Read once (GET) and annotated once (PATCH), no GET after the Lease.
-        XCTAssertEqual(noop.filter { $0.method == "GET" && path($0.path) == object }.count, 1, "\(noop)")
-        XCTAssertEqual(noop.filter { $0.method == "PATCH" && path($0.path) == object }.count, 1, "\(noop)")
+        let reads = noop.filter { $0.method == "GET" && path($0.path) == object }
+        let annotations = noop.filter { $0.method == "PATCH" && path($0.path) == object }
+        XCTAssertEqual(reads.count, 1, "\(noop)")
+        XCTAssertEqual(annotations.count, 1, "\(noop)")
+        // The inventory comes back once: the annotation and the status write, conditional on the resourceVersion
+        // read, are answered with the metadata alone.
+        XCTAssertGreaterThan(reads.first?.answered ?? 0, 40 * n, "\(reads)")
+        XCTAssertLessThan(annotations.first?.answered ?? .max, 3000, "\(annotations)")
+        XCTAssertLessThan(status.first?.answered ?? .max, 3000, "\(status)")
         XCTAssertLessThanOrEqual(noop.count, 1 + 13, "\(noop)")
         // What a user sees is whole: the inventory, Ready, the request handled.
         XCTAssertEqual(try fx.inventory("app"), before)

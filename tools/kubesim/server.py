@@ -332,14 +332,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self._headers_buffer.append(body)
         self.flush_headers()
-        self.record(code)
+        self.record(code, len(body))
 
-    def record(self, code):
+    def record(self, code, answered=0):
         agent = self.headers.get("User-Agent", "")
         with self.server.log_lock:
             self.server.log.append({"method": self.command, "path": self.path, "code": code,
                                     "userAgent": agent, "time": time.time(),
-                                    "requestBytes": int(self.headers.get("Content-Length") or 0)})
+                                    "requestBytes": int(self.headers.get("Content-Length") or 0), "responseBytes": answered})
             if not self.path.startswith("/__sim"):
                 self.server.counts[(agent.split("/")[0].split(" ")[0], self.command, "dryRun=All" in self.path)] += 1
 
@@ -834,6 +834,8 @@ class Handler(BaseHTTPRequestHandler):
         # response to leave.
         with api.lock:
             answer = self.write(api, rt, verb, ns, name, sub, params, raw, user, manager)
+        if partial:
+            answer = partial_answer(partial, answer)
         self.send_json(*answer)
 
     def write(self, api, rt, verb, ns, name, sub, params, raw, user, manager):
@@ -1014,6 +1016,24 @@ def partial_metadata_target(accept):
     if clauses and not plain and any("as=" in c for c in clauses):
         raise ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf", {})
     return None
+
+
+def partial_answer(partial, answer):
+    """A write's answer as kube-apiserver's transformResponseObject makes it for an Accept asking for metadata (the
+    PATCH, PUT, POST and DELETE handlers end with it, after the write): a Status as it is, an object as a
+    PartialObjectMetadata of its whole metadata; PartialObjectMetadataList for one object is 406 (the write stays)."""
+    code, o = answer[0], answer[1]
+    if not isinstance(o, dict) or o.get("kind") == "Status":
+        return answer
+    kind, version = partial
+    if isinstance(o.get("items"), list):   # a deletecollection's list
+        if kind != "PartialObjectMetadataList":
+            raise ApiError(406, "NotAcceptable", "you requested PartialObjectMetadata, but the requested object is a list (*unstructured.UnstructuredList)", {})
+        return (code, {"kind": kind, "apiVersion": version, "metadata": o.get("metadata", {}),
+                       "items": [{"kind": "PartialObjectMetadata", "apiVersion": version, "metadata": it.get("metadata", {})} for it in o["items"]]}) + tuple(answer[2:])
+    if kind != "PartialObjectMetadata":
+        raise ApiError(406, "NotAcceptable", "you requested PartialObjectMetadataList, but the requested object is not a list (*unstructured.Unstructured)", {})
+    return (code, {"kind": kind, "apiVersion": version, "metadata": o.get("metadata", {})}) + tuple(answer[2:])
 
 
 def scale_of(rt, o):

@@ -40,9 +40,18 @@ public struct KustomizationReconciler: OnDemandReconciler {
             // The owner lists of what the last apply from this machine left, read from here on, while the artifact
             // and the build key are read (and the build made): when the target client needs no request to make
             // (no spec.kubeConfig), which the record is for is known now.
-            let known = run.spec.kubeConfig == nil ? try? run.targetClient(kube) : nil
-            let knownRecord = known.map { AppliedRecord.load(run.recordPath($0), fieldManager: Self.controller, force: true) }
-            let listing = known.flatMap { run.readAhead(knownRecord, $0) }
+            // Started before the Lease was held (prepare) when they are for this record, else now.
+            let candidate = run.spec.kubeConfig == nil ? try? run.targetClient(kube) : nil
+            let prepared = env.prepared as? PreparedOwnerLists
+            let known: KubeClient?, knownRecord: AppliedRecord?, listing: OwnedReadAhead?
+            if let candidate, let prepared, prepared.path == run.recordPath(candidate) {
+                (known, knownRecord, listing) = (prepared.target, prepared.record, prepared.lists)
+            } else {
+                prepared?.discard()
+                known = candidate
+                knownRecord = known.map { AppliedRecord.load(run.recordPath($0), fieldManager: Self.controller, force: true) }
+                listing = known.flatMap { run.readAhead(knownRecord, $0) }
+            }
             defer { listing?.release() }
             let artifact = try run.artifact(kube)
             // Same build inputs as the last apply from this machine and every object as it left them: no build.
@@ -74,6 +83,51 @@ public struct KustomizationReconciler: OnDemandReconciler {
         } catch let f as Failure {
             return try run.fail(f, kube)
         }
+    }
+
+    /// The owner lists of what the last apply from this machine left (its record), started from the object as read
+    /// before the Lease was held, at the moment the Lease was seen free: they are answered while the Lease is taken,
+    /// the object annotated and the source read. Only for a target client that needs no request (no
+    /// spec.kubeConfig); `reconcile` takes them when the object under the Lease names the same record (the same
+    /// server, identity, namespace and name). Anything that fails here leaves it to `reconcile`.
+    public func prepare(_ object: Node, env: ReconcileEnv) -> PreparedWork? {
+        guard object["spec"]?["kubeConfig"] == nil || object["spec"]?["kubeConfig"]?.isNull == true,
+              let ns = object["metadata"]?["namespace"]?.string, let name = object["metadata"]?["name"]?.string,
+              let target = try? Self.targetClient(for: object, kube: env.kube, defaultServiceAccount: env.defaultServiceAccount) else { return nil }
+        let path = Self.recordPath(root: env.storage.root, target, namespace: ns, name: name)
+        let record = AppliedRecord.load(path, fieldManager: Self.controller, force: true)
+        guard let lists = Self.readAhead(record, target, name: name, namespace: ns) else { return nil }
+        return PreparedOwnerLists(path: path, record: record, target: target, lists: lists)
+    }
+
+    /// Where the record of the last apply of a Kustomization through `target` from this machine is kept.
+    static func recordPath(root: String, _ target: KubeClient, namespace: String, name: String) -> String {
+        let who = target.config.impersonateUser.map { "\n" + $0 } ?? ""
+        return AppliedRecord.path(root: root, server: target.config.server + who, namespace: namespace, name: name)
+    }
+
+    /// The owner-label metadata lists of the kinds and namespaces the last apply from this machine left (its record's
+    /// build part), read on a thread of its own, with a client of its own, while this one goes on: the server
+    /// answers the lists while fluxs builds instead of after (docs/decisions.md). Nil when the record names no
+    /// objects or no client can be made. A list that fails is left out (the apply's path lists it again and reports
+    /// its error).
+    static func readAhead(_ record: AppliedRecord?, _ target: KubeClient, name: String, namespace ns: String) -> OwnedReadAhead? {
+        guard let objects = record?.build?.objects, !objects.isEmpty else { return nil }
+        var groups: [(apiVersion: String, kind: String, namespace: String)] = []
+        var seen: Set<String> = []
+        for o in objects where seen.insert("\(o.apiVersion)\t\(o.kind)\t\(o.namespace)").inserted { groups.append((o.apiVersion, o.kind, o.namespace)) }
+        let relay = OwnedReadAhead.Relay(target.requestLog)
+        guard let sibling = try? target.sibling(log: relay.line) else { return nil }
+        let selector = ownerSelector(name: name, namespace: ns)
+        let pending = Blocking.start { () -> OwnedObjects in
+            var owned = OwnedObjects(kube: sibling, selector: selector, metadataOnly: true)
+            for g in groups {
+                guard let r = try? sibling.resource(apiVersion: g.apiVersion, kind: g.kind) else { continue }
+                _ = try? owned.get(r, namespace: r.namespaced ? g.namespace : nil, name: "")
+            }
+            return owned
+        }
+        return OwnedReadAhead(pending: pending, relay: relay, target: target, reader: sibling)
     }
 
     // MARK: steps
@@ -555,7 +609,7 @@ final class OwnedReadAhead {
     /// takes the discovery the reader did meanwhile (its thread is done with it then).
     func owned(within seconds: Double) -> OwnedObjects? {
         defer { relay.release() }
-        guard case .success(let o)? = pending.result(within: max(0, seconds) + 0.5) else { return nil }
+        guard case .success(let o)? = pending.take(within: max(0, seconds) + 0.5) else { return nil }
         target.adoptDiscovery(from: reader)
         // the whole objects read later (a GET each) go over the target's open connections, not new ones
         return o.asking(target)
@@ -563,6 +617,18 @@ final class OwnedReadAhead {
 
     /// Lets the request lines out when the lists are not taken (a reconciliation that failed before).
     func release() { relay.release() }
+}
+
+/// The owner lists KustomizationReconciler.prepare started before the Lease was held, with the record they are for.
+final class PreparedOwnerLists: PreparedWork {
+    let path: String
+    let record: AppliedRecord
+    let target: KubeClient
+    let lists: OwnedReadAhead
+    init(path: String, record: AppliedRecord, target: KubeClient, lists: OwnedReadAhead) {
+        (self.path, self.record, self.target, self.lists) = (path, record, target, lists)
+    }
+    func discard() { lists.release() }
 }
 
 /// One reconciliation of one Kustomization: what its phases share (the spec, the status being written, the
@@ -667,7 +733,17 @@ final class KustomizationRun {
             var body: Node = ["status": changed]
             if !version.isEmpty { body["metadata"] = ["resourceVersion": .string(version)] }
             do {
-                let out = try kube.patch(Self.ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status", fieldManager: Self.controller)
+                // Conditional on `version`, at which the object was `current`: the answer's metadata and the status
+                // patched here are the object whole, so the answer need only be the metadata (the inventory of a
+                // large Kustomization is not sent back).
+                let answer = try kube.patch(Self.ref, namespace: ns, name: name, type: .merge, patch: body, subresource: "status",
+                                            fieldManager: Self.controller, metadataOnly: !version.isEmpty)
+                var out = answer
+                if KubeClient.isPartial(answer) {
+                    out = current
+                    out["metadata"] = answer["metadata"]
+                    out["status"] = MergePatch.apply(changed, to: current["status"] ?? .null)
+                }
                 version = out["metadata"]?["resourceVersion"]?.string ?? ""
                 current = out
                 written = target
@@ -872,27 +948,9 @@ final class KustomizationRun {
         return (changes, owned, record)
     }
 
-    /// The owner-label metadata lists of the kinds and namespaces the last apply from this machine left (its record's
-    /// build part), read on a thread of its own, with a client of its own, while this one builds: the server answers
-    /// the lists while fluxs builds instead of after (docs/decisions.md). Nil when the record names no objects or no
-    /// client can be made. A list that fails is left out (the apply's path lists it again and reports its error).
+    /// KustomizationReconciler.readAhead for this Kustomization.
     func readAhead(_ record: AppliedRecord?, _ target: KubeClient) -> OwnedReadAhead? {
-        guard let objects = record?.build?.objects, !objects.isEmpty else { return nil }
-        var groups: [(apiVersion: String, kind: String, namespace: String)] = []
-        var seen: Set<String> = []
-        for o in objects where seen.insert("\(o.apiVersion)\t\(o.kind)\t\(o.namespace)").inserted { groups.append((o.apiVersion, o.kind, o.namespace)) }
-        let relay = OwnedReadAhead.Relay(target.requestLog)
-        guard let sibling = try? target.sibling(log: relay.line) else { return nil }
-        let selector = KustomizationReconciler.ownerSelector(name: name, namespace: ns)
-        let pending = Blocking.start { () -> OwnedObjects in
-            var owned = OwnedObjects(kube: sibling, selector: selector, metadataOnly: true)
-            for g in groups {
-                guard let r = try? sibling.resource(apiVersion: g.apiVersion, kind: g.kind) else { continue }
-                _ = try? owned.get(r, namespace: r.namespaced ? g.namespace : nil, name: "")
-            }
-            return owned
-        }
-        return OwnedReadAhead(pending: pending, relay: relay, target: target, reader: sibling)
+        KustomizationReconciler.readAhead(record, target, name: name, namespace: ns)
     }
 
     /// The client the objects are applied with (spec.kubeConfig, spec.serviceAccountName, --default-service-account),
@@ -923,8 +981,7 @@ final class KustomizationRun {
     }
 
     func recordPath(_ target: KubeClient) -> String {
-        let who = target.config.impersonateUser.map { "\n" + $0 } ?? ""
-        return AppliedRecord.path(root: env.storage.root, server: target.config.server + who, namespace: ns, name: name)
+        KustomizationReconciler.recordPath(root: env.storage.root, target, namespace: ns, name: name)
     }
 
     /// Applies in stages. Write-ahead inventory (through `statusClient`): objects this revision adds are recorded

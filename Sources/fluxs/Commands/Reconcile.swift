@@ -44,20 +44,31 @@ enum Reconciliation {
     /// once the Lease is held (a GET, or the reconcile command's annotation, whose answer is the object): the run
     /// starts from what the previous holder left (its inventory), and the object is read once, not before and after
     /// the Lease.
+    /// `early`: the object as read before the Lease was taken, from which the reconciler may start its reads
+    /// (`OnDemandReconciler.prepare`) once the Lease is seen free.
     static func runLocal(_ inv: Invocation, _ r: OnDemandReconciler, kind: String, namespace ns: String, name: String,
-                         read: (KubeClient) throws -> Node) throws -> Node {
+                         early: Node? = nil, read: (KubeClient) throws -> Node) throws -> Node {
         let kube = try inv.kube()
+        var env = ReconcileEnv(kube: kube, storage: storage(inv),
+                               log: { line in if inv.verbose { inv.out.stderr(line) } },
+                               progress: { _ in }, warn: { inv.out.warning($0) })
+        env.defaultServiceAccount = inv.flags.string("default-service-account")
         let lease = ObjectLease(kube: kube, kind: kind, namespace: ns, name: name)
-        do { try lease.acquire(deadline: monotonicSeconds() + kube.remaining, waiting: { inv.out.waiting($0) }) } catch let e as ObjectLease.Held {
+        var prepared: PreparedWork?
+        defer { prepared?.discard() }
+        do {
+            try lease.acquire(deadline: monotonicSeconds() + kube.remaining, waiting: { inv.out.waiting($0) }, free: { [env] in
+                // started anew at each attempt: what is kept was started after the read the taking write succeeded on
+                prepared?.discard()
+                prepared = early.flatMap { r.prepare($0, env: env) }
+            })
+        } catch let e as ObjectLease.Held {
             throw CLIError(e.description)
         }
         defer { lease.release() }
         let current = try read(kube)
-        var env = ReconcileEnv(kube: kube, storage: storage(inv),
-                               log: { line in if inv.verbose { inv.out.stderr(line) } },
-                               progress: { _ in }, warn: { inv.out.warning($0) })
         env.checkLease = { try lease.check($0) }
-        env.defaultServiceAccount = inv.flags.string("default-service-account")
+        env.prepared = prepared
         do { return try r.reconcile(current, env: env) } catch let e as ObjectLease.Held { throw CLIError(e.description) }
     }
 
@@ -137,6 +148,25 @@ enum ReconcileCommand {
         try reconcile(inv, sa, kube, name: srcName, ns: srcNS)
     }
 
+    /// Writes the annotations and returns the object as the server then has it. The patch is conditional on the
+    /// resourceVersion `read` was read at and asks for the answer's metadata alone: when it succeeds, the object was
+    /// `read` until this write, and `read` with the answer's metadata is the object whole (a large inventory is not
+    /// sent back). When the object changed since (409), the patch is sent unconditionally and answered whole.
+    static func annotate(_ kube: KubeClient, _ a: KindAdapter, _ read: Node, _ annotations: [(String, Node)]) throws -> Node {
+        let name = read["metadata"]?["name"]?.string ?? "", ns = read["metadata"]?["namespace"]?.string
+        if let rv = read["metadata"]?["resourceVersion"]?.string, !rv.isEmpty {
+            do {
+                let meta = try kube.patch(a.resource, namespace: ns, name: name, type: .merge,
+                                          patch: ["metadata": ["resourceVersion": .string(rv), "annotations": .map(annotations)]], metadataOnly: true)
+                guard KubeClient.isPartial(meta) else { return meta }   // a server that answers the object itself
+                var whole = read
+                whole["metadata"] = meta["metadata"]
+                return whole
+            } catch let e as KubeError where e.kind == .conflict {}
+        }
+        return try kube.patch(a.resource, namespace: ns, name: name, type: .merge, patch: ["metadata": ["annotations": .map(annotations)]])
+    }
+
     static func reconcile(_ inv: Invocation, _ a: KindAdapter, _ kube: KubeClient, name: String, ns: String) throws {
         let object = try GetCommand.getObject(kube, a, namespace: ns, name: name)
         if a.isStatic(object) {
@@ -158,8 +188,7 @@ enum ReconcileCommand {
             if inv.flags.bool("reset") { annotations.append(("reconcile.fluxcd.io/resetAt", .string(stamp))) }
         }
         func annotate(_ kube: KubeClient) throws -> Node {
-            let annotated = try kube.patch(a.resource, namespace: ns, name: name, type: .merge,
-                                           patch: ["metadata": ["annotations": .map(annotations)]])
+            let annotated = try Self.annotate(kube, a, object, annotations)
             inv.out.success("\(a.kind.kind) annotated")
             inv.out.waiting("waiting for \(a.kind.kind) reconciliation")
             return annotated
@@ -169,7 +198,7 @@ enum ReconcileCommand {
         switch mode {
         case .local(let r):
             // Annotated once the Lease is held: the annotation's answer is the object the run starts from.
-            done = try Reconciliation.runLocal(inv, r, kind: a.kind.kind, namespace: ns, name: name, read: annotate)
+            done = try Reconciliation.runLocal(inv, r, kind: a.kind.kind, namespace: ns, name: name, early: object, read: annotate)
         default:
             _ = try annotate(kube)
             done = try ObjectCommands.poll(kube) { () throws -> Node? in

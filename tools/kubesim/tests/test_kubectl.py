@@ -141,6 +141,42 @@ class KubesimTest(unittest.TestCase):
         code, doc = get(base, "application/json;as=Nope;g=meta.k8s.io;v=v1,application/json")
         self.assertEqual((code, doc["kind"]), (200, "ConfigMapList"))
 
+    def test_write_answers_as_metadata(self):
+        # kube-apiserver's PATCH, PUT, POST and DELETE handlers end with transformResponseObject: an Accept asking for
+        # PartialObjectMetadata gets the written object's whole metadata; the object-as-list conversion is 406, after
+        # the write (handlers/patch.go, handlers/response.go).
+        ctx = ssl.create_default_context(cafile=os.environ["FLUXS_TEST_KUBE_CA"])
+        one = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+
+        def call(method, path, body, ctype, accept):
+            req = urllib.request.Request(os.environ["FLUXS_TEST_KUBE_SERVER"] + path, method=method, data=json.dumps(body).encode())
+            req.add_header("Authorization", "Bearer " + os.environ["FLUXS_TEST_KUBE_ADMIN_TOKEN"])
+            req.add_header("Accept", accept)
+            req.add_header("Content-Type", ctype)
+            try:
+                with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+        base = "/api/v1/namespaces/%s/configmaps" % self.ns
+        code, made = call("POST", base, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w"}, "data": {"k": "v"}},
+                          "application/json", one)
+        self.assertEqual((code, made["kind"], made["apiVersion"], set(made)), (201, "PartialObjectMetadata", "meta.k8s.io/v1", {"kind", "apiVersion", "metadata"}), made)
+        code, patched = call("PATCH", base + "/w", {"metadata": {"annotations": {"a": "1"}, "resourceVersion": made["metadata"]["resourceVersion"]}},
+                             "application/merge-patch+json", one)
+        self.assertEqual((code, patched["kind"], patched["metadata"]["annotations"]), (200, "PartialObjectMetadata", {"a": "1"}), patched)
+        live = json.loads(kubectl("get", "cm", "w", "-n", self.ns, "-o", "json", "--show-managed-fields").stdout)
+        self.assertEqual(patched["metadata"], live["metadata"])
+        self.assertEqual(live["data"], {"k": "v"})
+        # a stale resourceVersion in the patch is a conflict, as without the Accept
+        code, err = call("PATCH", base + "/w", {"metadata": {"annotations": {"a": "2"}, "resourceVersion": made["metadata"]["resourceVersion"]}},
+                         "application/merge-patch+json", one)
+        self.assertEqual((code, err["reason"]), (409, "Conflict"), err)
+        code, err = call("PATCH", base + "/w", {"data": {"k": "w"}}, "application/merge-patch+json",
+                         "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")
+        self.assertEqual((code, err["reason"]), (406, "NotAcceptable"), err)
+        self.assertEqual(json.loads(kubectl("get", "cm", "w", "-n", self.ns, "-o", "json").stdout)["data"], {"k": "w"})
+
     def test_dry_run_create_persists_nothing(self):
         out = kubectl("create", "--dry-run=server", "-o", "json", "-f", "-", stdin=self.cm("dry")).stdout
         self.assertEqual(json.loads(out)["metadata"]["name"], "dry")
