@@ -21,4 +21,9 @@ static inline CURLcode fluxs_curl_getinfo_string(CURL *h, CURLINFO i, char **v) 
 
 static inline CURLMcode fluxs_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 static inline CURLSHcode fluxs_curl_share_setopt_long(CURLSH *s, CURLSHoption o, long v) { return curl_share_setopt(s, o, v); }
+static inline CURLSHcode fluxs_curl_share_setopt_pointer(CURLSH *s, CURLSHoption o, void *v) { return curl_share_setopt(s, o, v); }
+typedef void (*fluxs_curl_lock_cb)(CURL *h, curl_lock_data d, curl_lock_access a, void *userptr);
+typedef void (*fluxs_curl_unlock_cb)(CURL *h, curl_lock_data d, void *userptr);
+static inline CURLSHcode fluxs_curl_share_setopt_lockcb(CURLSH *s, fluxs_curl_lock_cb cb) { return curl_share_setopt(s, CURLSHOPT_LOCKFUNC, cb); }
+static inline CURLSHcode fluxs_curl_share_setopt_unlockcb(CURLSH *s, fluxs_curl_unlock_cb cb) { return curl_share_setopt(s, CURLSHOPT_UNLOCKFUNC, cb); }
 static inline CURLcode fluxs_curl_msg_result(const CURLMsg *m) { return m->data.result; }

@@ -46,6 +46,33 @@ public enum ApplyOrder {
         return (a["metadata"]?["name"]?.string ?? "") < (b["metadata"]?["name"]?.string ?? "")
     }
 
+    /// `less`'s fields of one object, compared in its order.
+    struct Key: Comparable {
+        let rank: Int
+        let group: String, kind: String, namespace: String, name: String
+        init(_ o: Node) {
+            kind = o["kind"]?.string ?? ""
+            rank = ApplyOrder.rank(kind)
+            group = ApplyOrder.group(o)
+            namespace = o["metadata"]?["namespace"]?.string ?? ""
+            name = o["metadata"]?["name"]?.string ?? ""
+        }
+        static func < (a: Key, b: Key) -> Bool {
+            if a.rank != b.rank { return a.rank < b.rank }
+            if a.group != b.group { return a.group < b.group }
+            if a.kind != b.kind { return a.kind < b.kind }
+            if a.namespace != b.namespace { return a.namespace < b.namespace }
+            return a.name < b.name
+        }
+    }
+
+    /// `objects` in `less`'s order, each object's key read once (sorting with `less` looks the kind up in `first`
+    /// and splits the apiVersion twice a comparison: ~20,000 times for 1,000 objects).
+    public static func sorted(_ objects: [Node]) -> [Node] {
+        let keys = objects.map(Key.init)
+        return objects.indices.sorted { keys[$0] < keys[$1] }.map { objects[$0] }
+    }
+
     public static func isClusterDefinition(_ o: Node) -> Bool {
         let k = o["kind"]?.string ?? ""
         let g = group(o)
@@ -154,9 +181,9 @@ public final class Applier {
     public func apply(_ objects: [Node]) throws -> [ChangeSetEntry] {
         var next = AppliedRecord(fieldManager: fieldManager, force: force)
         var out: [ChangeSetEntry] = []
-        let clusterDefs = objects.filter(ApplyOrder.isClusterDefinition).sorted(by: ApplyOrder.less)
-        let classDefs = objects.filter { !ApplyOrder.isClusterDefinition($0) && ApplyOrder.isClassDefinition($0) }.sorted(by: ApplyOrder.less)
-        let rest = objects.filter { !ApplyOrder.isClusterDefinition($0) && !ApplyOrder.isClassDefinition($0) }.sorted(by: ApplyOrder.less)
+        let clusterDefs = ApplyOrder.sorted(objects.filter(ApplyOrder.isClusterDefinition))
+        let classDefs = ApplyOrder.sorted(objects.filter { !ApplyOrder.isClusterDefinition($0) && ApplyOrder.isClassDefinition($0) })
+        let rest = ApplyOrder.sorted(objects.filter { !ApplyOrder.isClusterDefinition($0) && !ApplyOrder.isClassDefinition($0) })
         for (stage, wait) in [(clusterDefs, true), (classDefs, false), (rest, false)] where !stage.isEmpty {
             let entries = try applyStage(stage)
             if wait && !dryRun {
@@ -509,23 +536,37 @@ public struct AppliedRecord: Sendable {
         var out = Self.lineHeader
         out.reserveCapacity(64 + entries.count * 160 + (build?.objects.count ?? 0) * 64)
         var clean = true
-        func line(_ fields: String...) {
-            for (i, f) in fields.enumerated() {
-                if f.utf8.contains(9) || f.utf8.contains(10) { clean = false }
-                if i > 0 { out.append(9) }
-                out.append(contentsOf: f.utf8)
+        // A field's bytes are scanned for a tab or line break as they are copied, in one pass over its contiguous
+        // UTF-8 (String.utf8.contains, twice a field, was a third of writing a 1,000-entry record).
+        func field(_ f: String) {
+            out.append(9)
+            var f = f
+            f.withUTF8 { b in
+                for c in b where c == 9 || c == 10 { clean = false; break }
+                out.append(contentsOf: b)
             }
+        }
+        func line(_ tag: StaticString, _ fields: String...) {
+            tag.withUTF8Buffer { out.append(contentsOf: $0) }
+            for f in fields { field(f) }
             out.append(10)
         }
         line("m", fieldManager)
         line("f", force ? "true" : "false")
         for k in entries.keys.sorted() {
             let e = entries[k]!
-            if e.live.isEmpty { line("o", k, e.uid, e.resourceVersion, e.hash) } else { line("o", k, e.uid, e.resourceVersion, e.hash, e.live) }
+            out.append(UInt8(ascii: "o"))
+            field(k); field(e.uid); field(e.resourceVersion); field(e.hash)
+            if !e.live.isEmpty { field(e.live) }
+            out.append(10)
         }
         if let build {
             line("k", build.key)
-            for o in build.objects { line("b", o.apiVersion, o.kind, o.namespace, o.name) }
+            for o in build.objects {
+                out.append(UInt8(ascii: "b"))
+                field(o.apiVersion); field(o.kind); field(o.namespace); field(o.name)
+                out.append(10)
+            }
             for d in build.disabled { line("d", d) }
         }
         line("end")

@@ -78,11 +78,16 @@ public final class KubeClient {
         m?.share = share
         return m
     }()
-    /// TLS sessions shared by this client's connections (the one for single calls and callAll's).
-    let share = HTTPShare()
+    /// TLS sessions shared by this client's connections (the one for single calls and callAll's) and its siblings'.
+    let share: HTTPShare?
 
-    public init(config: RESTConfig, timeout: Double, userAgent: String = "fluxs", exec: ExecPluginRunner,
-                log: ((String) -> Void)? = nil) throws {
+    public convenience init(config: RESTConfig, timeout: Double, userAgent: String = "fluxs", exec: ExecPluginRunner,
+                            log: ((String) -> Void)? = nil) throws {
+        try self.init(config: config, timeout: timeout, userAgent: userAgent, exec: exec, log: log, share: HTTPShare())
+    }
+
+    init(config: RESTConfig, timeout: Double, userAgent: String, exec: ExecPluginRunner, log: ((String) -> Void)?, share: HTTPShare?) throws {
+        self.share = share
         self.config = config
         self.timeout = timeout
         self.deadline = monotonicSeconds() + timeout
@@ -102,7 +107,8 @@ public final class KubeClient {
 
     /// Its `--verbose` request lines go to `log` when given; its rate limit is this one's (its own bucket).
     public func sibling(grace: Double = 0, log other: ((String) -> Void)? = nil) throws -> KubeClient {
-        let c = try KubeClient(config: config, timeout: timeout, userAgent: userAgent, exec: exec, log: log == nil ? nil : other ?? log)
+        // the same server and TLS settings: its first connection resumes this one's TLS session
+        let c = try KubeClient(config: config, timeout: timeout, userAgent: userAgent, exec: exec, log: log == nil ? nil : other ?? log, share: share)
         c.deadline = deadline + grace
         c.limiter = limiter.flatMap { RateLimiter(qps: $0.qps, burst: Int($0.burst)) }
         return c

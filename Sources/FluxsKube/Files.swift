@@ -100,16 +100,7 @@ public enum Files {
         let tmp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw Failure(path: tmp, errno: errno, op: "create") }
-        var ok = true
-        bytes.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 { if errno == EINTR { continue }; ok = false; break }
-                off += n
-            }
-        }
-        let e = errno
+        let (ok, e) = writeAll(fd, bytes)
         fchmod(fd, mode)
         if ok { fsync(fd) }
         close(fd)
@@ -119,6 +110,33 @@ public enum Files {
             unlink(tmp)
             throw Failure(path: path, errno: e2, op: "rename")
         }
+    }
+
+    /// Writes a file of a scratch directory this process made and removes (an artifact's files for one build): in
+    /// place, neither synced nor renamed, since no reader outlives a crash there. A symlink in its place is refused
+    /// (O_NOFOLLOW); an existing file is replaced (a later archive entry of the same path wins).
+    public static func writeScratch(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw Failure(path: path, errno: errno, op: "create") }
+        let (ok, e) = writeAll(fd, bytes)
+        fchmod(fd, mode)
+        close(fd)
+        guard ok else { throw Failure(path: path, errno: e, op: "write") }
+    }
+
+    /// Writes all of `bytes` to `fd` (EINTR retried); false and the errno when a write failed.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> (Bool, Int32) {
+        var ok = true
+        var e: Int32 = 0
+        bytes.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 { if errno == EINTR { continue }; ok = false; e = errno; break }
+                off += n
+            }
+        }
+        return (ok, e)
     }
 
     public static func remove(_ path: String) { unlink(path) }

@@ -1,4 +1,7 @@
 internal import CCurl
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One HTTP request.
 public struct HTTPRequest: Sendable {
@@ -84,25 +87,43 @@ private let curlGlobalInit: Bool = {
     curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 }()
 
-/// TLS sessions (and DNS answers) shared by the easy handles of one KubeClient (a libcurl share object): a connection
-/// after the first resumes the first one's TLS session, an abbreviated handshake without the certificate chain sent,
-/// parsed and verified again and without the server's signature. A full handshake cost the client ~10 M instructions
-/// here (most of it OpenSSL 3 decoding certificates and keys), and the server a signature: a reconcile opens up to
-/// nine connections. Sessions are matched by host, port and TLS settings (libcurl's own rule), so another server, CA
-/// or client certificate never resumes one. No lock callbacks: used by the handles of one thread (KubeClient is not
-/// shared between threads).
-final class HTTPShare {
+/// TLS sessions (and DNS answers) shared by the easy handles of one KubeClient and its siblings (a libcurl share
+/// object): a connection after the first resumes the first one's TLS session, an abbreviated handshake without the
+/// certificate chain sent, parsed and verified again and without the server's signature. A full handshake cost the
+/// client ~10 M instructions here (most of it OpenSSL 3 decoding certificates and keys), and the server a signature:
+/// a reconcile opens up to nine connections. Sessions are matched by host, port and TLS settings (libcurl's own
+/// rule), so another server, CA or client certificate never resumes one. Siblings work on other threads: each kind
+/// of shared data has a mutex of its own, taken in libcurl's lock callbacks.
+final class HTTPShare: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
+    /// One mutex per curl_lock_data value (CURL_LOCK_DATA_LAST of them), handed to the callbacks as their userptr.
+    private let mutexes: UnsafeMutablePointer<pthread_mutex_t>
+    private static let kinds = Int(CURL_LOCK_DATA_LAST.rawValue)
 
     init?() {
         _ = curlGlobalInit
         guard let h = curl_share_init() else { return nil }
         handle = h
+        mutexes = .allocate(capacity: Self.kinds)
+        for i in 0..<Self.kinds { pthread_mutex_init(mutexes + i, nil) }
+        _ = fluxs_curl_share_setopt_pointer(h, CURLSHOPT_USERDATA, UnsafeMutableRawPointer(mutexes))
+        _ = fluxs_curl_share_setopt_lockcb(h) { _, data, _, user in
+            guard let m = user?.assumingMemoryBound(to: pthread_mutex_t.self), Int(data.rawValue) < HTTPShare.kinds else { return }
+            pthread_mutex_lock(m + Int(data.rawValue))
+        }
+        _ = fluxs_curl_share_setopt_unlockcb(h) { _, data, user in
+            guard let m = user?.assumingMemoryBound(to: pthread_mutex_t.self), Int(data.rawValue) < HTTPShare.kinds else { return }
+            pthread_mutex_unlock(m + Int(data.rawValue))
+        }
         _ = fluxs_curl_share_setopt_long(h, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_SSL_SESSION.rawValue))
         _ = fluxs_curl_share_setopt_long(h, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_DNS.rawValue))
     }
 
-    deinit { curl_share_cleanup(handle) }
+    deinit {
+        curl_share_cleanup(handle)
+        for i in 0..<Self.kinds { pthread_mutex_destroy(mutexes + i) }
+        mutexes.deallocate()
+    }
 }
 
 /// Owns one libcurl easy handle. Reusing it for several requests reuses the
@@ -291,6 +312,12 @@ public final class HTTPClient: @unchecked Sendable {
                 if !f(Array(bytes)) { c.stopped = true; return 0 }
             } else {
                 if c.body.count + count > c.maxBody { c.overflow = "body exceeds \(HTTPLimits.describe(c.maxBody))"; return 0 }
+                // Room for the whole body at the first piece when its length is said (a list page of a few hundred
+                // KB grew by doubling otherwise: each step a new buffer, copied and faulted in); decompressed bodies
+                // may still grow past it.
+                if c.body.isEmpty, let said = c.headers["content-length"].flatMap({ Int($0) }), said > count {
+                    c.body.reserveCapacity(min(said, c.maxBody))
+                }
                 c.body.append(contentsOf: bytes)
             }
             return count

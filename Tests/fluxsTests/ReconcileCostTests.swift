@@ -216,6 +216,13 @@ final class ReconcileCostTests: XCTestCase {
         XCTAssertLessThan(annotations.first?.answered ?? .max, 3000, "\(annotations)")
         XCTAssertLessThan(status.first?.answered ?? .max, 3000, "\(status)")
         XCTAssertLessThanOrEqual(noop.count, 1 + 13, "\(noop)")
+        // Two connections (the run's and the owner lists' thread): one full TLS handshake, the other resumed.
+        var resumed: [Int: Bool] = [:]
+        for e in (try fx.sim("GET", "/__sim/requests")["requests"] as? [[String: Any]]) ?? [] where (e["userAgent"] as? String ?? "").hasPrefix("fluxs") {
+            resumed[e["connection"] as? Int ?? 0] = e["tlsResumed"] as? Bool ?? false
+        }
+        XCTAssertEqual(resumed.count, 2, "\(resumed)")
+        XCTAssertEqual(resumed.values.filter { $0 }.count, 1, "\(resumed)")
         // What a user sees is whole: the inventory, Ready, the request handled.
         XCTAssertEqual(try fx.inventory("app"), before)
         XCTAssertEqual(try fx.ready("app").reason, "ReconciliationSucceeded")

@@ -6,6 +6,7 @@ import collections
 import email.parser
 import hashlib
 import http.client
+import itertools
 import json
 import re
 import socket
@@ -47,6 +48,9 @@ class Server(ThreadingHTTPServer):
         # Every answered request, by user agent product, method and dry run (GET /__sim/counts): the log keeps only
         # the last 2000, the counts keep all.
         self.counts = collections.Counter()
+        # Connections by arrival (each request's log entry names its connection and whether its TLS session was
+        # resumed): what a client's handshakes cost is counted, not timed.
+        self.connections = itertools.count(1)
         # KUBESIM_PROFILE=FILE (__main__): each connection's thread runs under cProfile (CPU time); the profiles are merged
         # into FILE when the simulator stops.
         self.profiles = None
@@ -240,12 +244,15 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing ------------------------------------------------------------------
     def setup(self):
         super().setup()
+        self.connection_no = next(self.server.connections)
+        self.tls_resumed = None
         if isinstance(self.connection, ssl.SSLSocket):
             try:
                 self.connection.do_handshake()
             except (ssl.SSLError, OSError):
                 self.close_connection = True
                 raise
+            self.tls_resumed = self.connection.session_reused
 
     def handle(self):
         prof = self.server.profiler() if self.server.profiles is not None else None
@@ -339,7 +346,8 @@ class Handler(BaseHTTPRequestHandler):
         with self.server.log_lock:
             self.server.log.append({"method": self.command, "path": self.path, "code": code,
                                     "userAgent": agent, "time": time.time(),
-                                    "requestBytes": int(self.headers.get("Content-Length") or 0), "responseBytes": answered})
+                                    "requestBytes": int(self.headers.get("Content-Length") or 0), "responseBytes": answered,
+                                    "connection": getattr(self, "connection_no", 0), "tlsResumed": getattr(self, "tls_resumed", None)})
             if not self.path.startswith("/__sim"):
                 self.server.counts[(agent.split("/")[0].split(" ")[0], self.command, "dryRun=All" in self.path)] += 1
 

@@ -133,9 +133,14 @@ public struct KustomizationReconciler: OnDemandReconciler {
     // MARK: steps
 
     /// Writes an artifact's files under `dir` (0700 directories, 0600 files); paths may not leave it. Stops at the
-    /// deadline (`limit` says which one).
+    /// deadline (`limit` says which one). `dir` is made here and must not exist (a scratch directory of this
+    /// process, removed by the caller): nothing in it was put there by anyone else, so its files are written in
+    /// place, unsynced (Files.writeScratch).
     func extract(_ bytes: [UInt8], into dir: String, deadline: Double, limit: String) throws {
-        try Files.makeDirectories(dir, mode: 0o700)
+        try Files.makeDirectories(Files.dirname(dir), mode: 0o700)
+        guard mkdir(dir, 0o700) == 0 else {
+            throw Failure(reason: "ArtifactFailed", message: "failed to extract artifact: cannot create the scratch directory \(dir): \(String(cString: strerror(errno)))")
+        }
         do {
             try Tar.forEach(gzip: bytes, deadline: deadline) { e in
                 let parts = e.path.split(separator: "/")
@@ -147,7 +152,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
                 case .directory: try Files.makeDirectories(path, mode: 0o700)
                 case .file:
                     try Files.makeDirectories(Files.dirname(path), mode: 0o700)
-                    try Files.writeAtomically(path, e.data, mode: 0o600)
+                    try Files.writeScratch(path, e.data, mode: 0o600)
                 }
             }
         } catch let f as Failure { throw f } catch {
