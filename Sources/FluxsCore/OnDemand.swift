@@ -11,6 +11,9 @@ public struct ReconcileEnv {
     public var storage: Storage
     /// Detail lines for --verbose (never secrets).
     public var log: (String) -> Void
+    /// Whether `log` shows its lines: false when it drops them, so a line for each object is not made (a
+    /// 1,000-object no-op made 1,000 change-set lines for nothing).
+    public var logs = true
     /// Progress of long steps (a terminal shows it; scripts do not get it).
     public var progress: (String) -> Void
     /// Problems that do not fail the reconciliation (a notification that could not be sent).

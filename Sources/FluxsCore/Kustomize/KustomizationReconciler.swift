@@ -436,7 +436,21 @@ public struct OwnedObjects {
         return lists[key]?[name]
     }
 
-    static func key(_ r: ResourceRef, _ namespace: String?) -> String { "\(r.apiVersion)/\(r.resource)/\(namespace ?? "")" }
+    static func key(_ r: ResourceRef, _ namespace: String?) -> String {
+        // appended, not interpolated: asked for each object looked up
+        var k = r.apiVersion
+        k += "/"
+        k += r.resource
+        k += "/"
+        k += namespace ?? ""
+        return k
+    }
+
+    /// The live objects of one kind and namespace by name (listed when first asked for), each as `get` answers it.
+    public mutating func objects(_ r: ResourceRef, namespace: String?) throws -> [String: Node] {
+        _ = try get(r, namespace: namespace, name: "")
+        return lists[Self.key(r, namespace)] ?? [:]
+    }
 
     /// In a metadata list: the names whose whole object readWhole put in place of their metadata.
     var fetched: [String: Set<String>] = [:]
@@ -939,14 +953,24 @@ final class KustomizationRun {
         var owned = lists?.owned(within: deadline - monotonicSeconds())
             ?? OwnedObjects(kube: target, selector: KustomizationReconciler.ownerSelector(name: name, namespace: ns), metadataOnly: true)
         var changes: [ChangeSetEntry] = []
+        changes.reserveCapacity(built.objects.count)
+        // The objects of one kind and namespace, by name: resolved and looked up once for a run of such objects
+        // (the build's order keeps them together), not once an object.
+        var group: (apiVersion: String, kind: String, namespace: String)?
+        var byName: [String: Node] = [:]
         for o in built.objects {
-            guard let r = try? target.resource(apiVersion: o.apiVersion, kind: o.kind),
-                  let live = try? owned.get(r, namespace: r.namespaced ? o.namespace : nil, name: o.name),
-                  let e = record.entries[o.subject], !e.uid.isEmpty, !e.resourceVersion.isEmpty,
+            if group?.apiVersion != o.apiVersion || group?.kind != o.kind || group?.namespace != o.namespace {
+                guard let r = try? target.resource(apiVersion: o.apiVersion, kind: o.kind),
+                      let objects = try? owned.objects(r, namespace: r.namespaced ? o.namespace : nil) else { return (nil, owned, record) }
+                group = (o.apiVersion, o.kind, o.namespace)
+                byName = objects
+            }
+            let subject = o.subject
+            guard let live = byName[o.name], let e = record.entries[subject], !e.uid.isEmpty, !e.resourceVersion.isEmpty,
                   live["metadata"]?["uid"]?.string == e.uid, live["metadata"]?["resourceVersion"]?.string == e.resourceVersion else {
                 return (nil, owned, record)
             }
-            changes.append(ChangeSetEntry(subject: o.subject, action: .unchanged, object: live, sent: o.node))
+            changes.append(ChangeSetEntry(subject: subject, action: .unchanged, object: live, sent: o.node))
         }
         env.log("build skipped: key matches (revision \(revision), \(changes.count) objects as last applied)")
         for d in built.disabled { env.log("\(d) skipped (reconcile disabled)") }
@@ -1000,7 +1024,7 @@ final class KustomizationRun {
             status.inventory = KustomizationReconciler.union(old, applier.attempted.map(KustomizationReconciler.entry))
             throw Failure(reason: "ReconciliationFailed", message: "\(error)")
         }
-        for c in changes { env.log(c.line) }
+        if env.logs { for c in changes { env.log(c.line) } }
         if var record = applier.newRecord {
             // The build key, with what it built (in apply order), unless the build read something the key did not.
             if let key, !unkeyedRead {
@@ -1015,7 +1039,7 @@ final class KustomizationRun {
     /// applied and the record stays as it is.
     func keep(_ changes: [ChangeSetEntry], statusClient kube: KubeClient) throws -> ([ChangeSetEntry], ResourceInventory) {
         let old = try writeAhead(changes.map(\.sent), kube)
-        for c in changes { env.log(c.line) }
+        if env.logs { for c in changes { env.log(c.line) } }
         return (changes, old)
     }
 

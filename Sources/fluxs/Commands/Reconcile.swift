@@ -53,6 +53,7 @@ enum Reconciliation {
                                log: { line in if inv.verbose { inv.out.stderr(line) } },
                                progress: { _ in }, warn: { inv.out.warning($0) })
         env.defaultServiceAccount = inv.flags.string("default-service-account")
+        env.logs = inv.verbose
         let lease = ObjectLease(kube: kube, kind: kind, namespace: ns, name: name)
         var prepared: PreparedWork?
         defer { prepared?.discard() }

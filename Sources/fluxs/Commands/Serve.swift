@@ -309,9 +309,10 @@ final class ReceiverServer: @unchecked Sendable {
                     log { $0.failure("\(label) not found") }
                     return
                 }
-                let env = ReconcileEnv(kube: kube, storage: Reconciliation.storage(inv),
+                var env = ReconcileEnv(kube: kube, storage: Reconciliation.storage(inv),
                                        log: { [self] line in if inv.verbose { log { $0.stderr(line) } } },
                                        warn: { [self] w in log { $0.warning(w) } })
+                env.logs = inv.verbose
                 let done = try r.reconcile(live, env: env)
                 if let m = Reconciliation.failure(done) {
                     log { $0.failure("\(label) reconciliation failed: \(m)") }

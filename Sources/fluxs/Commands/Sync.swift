@@ -303,6 +303,7 @@ enum SyncCommand {
                                         log: { [verbose, out, lock] l in if verbose { lock.with { out.stderr(l) } } },
                                         warn: { [out, lock] w in lock.with { out.warning(w) } })
                 renv.checkLease = { try lease.check($0) }
+                renv.logs = verbose
                 renv.applied = { changes, deleted in box.changes = changes; box.deleted = deleted }
                 do { done = try r.reconcile(current, env: renv) } catch let e as ObjectLease.Held { return SyncRun(outcome: .failed, message: e.description) }
                 run.created = box.changes.filter { $0.action == .created }.count
