@@ -36,11 +36,27 @@ public struct FieldOptions: Sendable {
 
 /// A field of an API object. The declaration carries its schema facts, so the
 /// CRD is generated from the same Swift type that code reads and writes.
+/// `Value` is unconstrained in the declaration, APIValue in every extension: the runtime then makes the metadata of
+/// each Field<V> without checking a requirement, which is a search of every protocol conformance the binary holds
+/// (~75 K instructions each, ~10 M for the first decode of a Kustomization in a process; docs/decisions.md).
 @propertyWrapper
-public struct Field<Value: APIValue>: Codable, Sendable {
+public struct Field<Value> {
     public var wrappedValue: Value
     public let options: FieldOptions
+}
 
+extension Field: Sendable where Value: Sendable {}
+
+extension Field: Codable where Value: APIValue {
+    public init(from decoder: Decoder) throws {
+        wrappedValue = try Value(from: decoder)
+        options = FieldOptions()
+    }
+
+    public func encode(to encoder: Encoder) throws { try wrappedValue.encode(to: encoder) }
+}
+
+extension Field where Value: APIValue {
     public init(wrappedValue: Value, _ description: String = "", required: Bool = false, omitEmpty: Bool = true,
                 default defaultValue: Node? = nil, enum enumValues: [String]? = nil, pattern: String? = nil,
                 format: String? = nil, minimum: Int? = nil, maximum: Int? = nil, minLength: Int? = nil,
@@ -58,13 +74,6 @@ public struct Field<Value: APIValue>: Codable, Sendable {
         wrappedValue = decoded
         options = FieldOptions()
     }
-
-    public init(from decoder: Decoder) throws {
-        wrappedValue = try Value(from: decoder)
-        options = FieldOptions()
-    }
-
-    public func encode(to encoder: Encoder) throws { try wrappedValue.encode(to: encoder) }
 
     /// The field's schema: its value type's schema refined by the declaration.
     var schema: Schema {
@@ -98,20 +107,20 @@ protocol AnyField {
     var isRequired: Bool { get }
 }
 
-extension Field: AnyField {
+extension Field: AnyField where Value: APIValue {
     var fieldSchema: Schema { schema }
     var isRequired: Bool { options.required }
 }
 
 extension KeyedEncodingContainer {
-    public mutating func encode<V>(_ field: Field<V>, forKey key: Key) throws {
+    public mutating func encode<V: APIValue>(_ field: Field<V>, forKey key: Key) throws {
         if field.options.omitEmpty && field.wrappedValue.isEmptyValue { return }
         try encode(field.wrappedValue, forKey: key)
     }
 }
 
 extension KeyedDecodingContainer {
-    public func decode<V>(_ type: Field<V>.Type, forKey key: Key) throws -> Field<V> {
+    public func decode<V: APIValue>(_ type: Field<V>.Type, forKey key: Key) throws -> Field<V> {
         if let v = try decodeIfPresent(V.self, forKey: key) { return Field(decoded: v) }
         return Field(decoded: V.zero)
     }

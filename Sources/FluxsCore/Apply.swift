@@ -154,8 +154,8 @@ public final class Applier {
         for o in objects {
             let what = subject(of: o)
             guard let e = record.entries[what], let r = try? kube.resource(for: o), let name = o["metadata"]?["name"]?.string else { continue }
-            let live = try owned!.get(r, namespace: r.namespaced ? o["metadata"]?["namespace"]?.string : nil, name: name)
-            if record.isCurrent(e, live: live) { current.append((o, what, e.hash)) }
+            let live = try owned!.listed(r, namespace: r.namespaced ? o["metadata"]?["namespace"]?.string : nil, name: name)
+            if record.isCurrent(e, live) { current.append((o, what, e.hash)) }
         }
         var out: Set<String> = []
         for (c, h) in zip(current, Self.manifestHashes(current.map(\.object))) {
@@ -307,14 +307,16 @@ public final class Applier {
         if let record {
             for i in plan.indices where !skipped.contains(plan[i].subject) {
                 guard let e = record.entries[plan[i].subject], !e.live.isEmpty,
-                      record.isCurrent(e, live: try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name)) else { continue }
+                      record.isCurrent(e, try owned!.listed(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name)) else { continue }
                 hashed[i] = e.live
             }
         }
         try owned!.readWhole(plan.indices.filter { !skipped.contains(plan[$0].subject) && hashed[$0] == nil }.map { (plan[$0].ref, plan[$0].namespace, plan[$0].name) })
         for i in plan.indices {
             let whole = !skipped.contains(plan[i].subject) && hashed[i] == nil
-            plan[i].live = try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name, whole: whole)
+            // Compared whole with its dry run, or (skipped, or compared by the record's hash) its identity alone.
+            plan[i].live = whole ? try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name, whole: true)
+                : try owned!.listed(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name)?.stub(name: plan[i].name, namespace: plan[i].namespace)
             plan[i].liveHash = hashed[i]
         }
     }
@@ -427,10 +429,13 @@ public struct AppliedRecord: Sendable {
         (try? JSON.encodeBytes(object)).map { Hashing.sha256Hex($0) } ?? ""
     }
 
-    /// The live object (from the owner list) is still the one the entry describes: same uid and resourceVersion.
-    func isCurrent(_ e: Entry, live: Node?) -> Bool {
-        guard let live, !e.resourceVersion.isEmpty else { return false }
-        return live["metadata"]?["uid"]?.string == e.uid && live["metadata"]?["resourceVersion"]?.string == e.resourceVersion
+    /// The live object (from the owner list) is still the one the entry describes: same uid and resourceVersion
+    /// (an entry without them describes nothing).
+    func isCurrent(_ e: Entry, live: Node?) -> Bool { isCurrent(e, live.map(Listed.node)) }
+
+    func isCurrent(_ e: Entry, _ live: Listed?) -> Bool {
+        guard let live, !e.uid.isEmpty, !e.resourceVersion.isEmpty else { return false }
+        return live.uid == e.uid && live.resourceVersion == e.resourceVersion
     }
 
     /// The record file of a Kustomization on a server, under `root`.

@@ -64,6 +64,40 @@ public enum JSON {
         }
     }
 
+    /// One element of a list's `items` as `scanList` read it: where its text is, and the string members of its
+    /// `metadata` that were asked for (nil where a member is missing or not a string).
+    public struct ListItem: Sendable {
+        public let range: Range<Int>
+        public let fields: [String?]
+    }
+
+    /// A list (`{"kind": ..., "metadata": ..., "items": [...]}`) read for its items' identities, without building
+    /// their trees: the members other than `items` decoded as `decode` decodes them, and for each element of
+    /// `items` its byte range and the string members of its `metadata` named in `fields`. The whole text is checked
+    /// as `decode` checks it (the same errors, the depth limit at the same depths, nothing after the top-level
+    /// value), `omitting` is left out as `decode` leaves it out, and of duplicate members the last counts, as it does
+    /// in `decode`'s tree (keys compared as Strings, as its mappings compare them). Nil when the text is not an
+    /// object or its last `items` member is not an array: then only a whole decode says what it holds.
+    /// `JSON.decode(bytes: Array(bytes[item.range]), omitting:)` is the item's tree, as the whole decode has it.
+    public static func scanList(bytes: [UInt8], fields: [String], omitting: String?) throws -> (members: Mapping, items: [ListItem])? {
+        try bytes.withUnsafeBufferPointer { buf in
+            var p = JSONParser(buf: buf, file: nil)
+            p.omit = omitting.map { Array($0.utf8) }
+            p.skipSpace()
+            guard p.i < buf.count, buf[p.i] == UInt8(ascii: "{") else {
+                // its errors, as decode's
+                _ = try p.value(depth: 0)
+                p.skipSpace()
+                if p.i != buf.count { throw p.error("invalid character after top-level value") }
+                return nil
+            }
+            let out = try p.scanList(fields: fields)
+            p.skipSpace()
+            if p.i != buf.count { throw p.error("invalid character after top-level value") }
+            return out
+        }
+    }
+
     public static func encode(_ node: Node, options: Options = Options()) throws -> String {
         var w = JSONWriter(options: options)
         try w.write(node, level: 0)
@@ -204,6 +238,168 @@ struct JSONParser {
             try literal("null"); return .null
         default:
             return try number()
+        }
+    }
+
+    /// A member name as the scan reads it: the range of its text when that has no escape (then the text is its
+    /// UTF-8, and no String is made), else the String string() makes of it.
+    enum Key { case raw(Range<Int>), decoded(String) }
+
+    mutating func key() throws -> Key {
+        let open = i
+        var k = i + 1
+        while k < buf.count {
+            let c = buf[k]
+            if c == UInt8(ascii: "\"") { i = k + 1; return .raw(open + 1..<k) }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            k += 1
+        }
+        return .decoded(try string())
+    }
+
+    func text(_ k: Key) -> String {
+        switch k {
+        case .raw(let r): return String(decoding: UnsafeBufferPointer(rebasing: buf[r]), as: UTF8.self)
+        case .decoded(let s): return s
+        }
+    }
+
+    /// Whether the member is `name` as a decoded tree's mappings tell keys apart (Mapping.position: the same UTF-8
+    /// length, then String ==). Of the same length, equal bytes are equal; unequal ASCII ones are not (a non-ASCII
+    /// character canonically equivalent to an ASCII one is longer); anything else is compared as Strings.
+    func keyIs(_ k: Key, _ name: String) -> Bool {
+        switch k {
+        case .raw(let r):
+            guard r.count == name.utf8.count else { return false }
+            if buf[r].elementsEqual(name.utf8) { return true }
+            if name.utf8.allSatisfy({ $0 < 0x80 }) && buf[r].allSatisfy({ $0 < 0x80 }) { return false }
+            return text(k) == name
+        case .decoded(let s): return s.utf8.count == name.utf8.count && s == name
+        }
+    }
+
+    /// Whether the member is the one left out (compared by its UTF-8, as value(depth:) compares it).
+    func isOmitted(_ k: Key) -> Bool {
+        guard let o = omit else { return false }
+        switch k {
+        case .raw(let r): return r.count == o.count && buf[r].elementsEqual(o)
+        case .decoded(let s): return s.utf8.count == o.count && s.utf8.elementsEqual(o)
+        }
+    }
+
+    /// JSON.scanList from the top-level object's opening brace: value(depth: 0)'s reading of it, with `items`
+    /// scanned instead of built.
+    mutating func scanList(fields: [String]) throws -> (members: Mapping, items: [JSON.ListItem])? {
+        i += 1
+        var m = Mapping()
+        // none (no member `items`), the last one's elements, or nil when the last one is not an array
+        var items: [JSON.ListItem]? = []
+        skipSpace()
+        if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return (m, []) }
+        while true {
+            skipSpace()
+            guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw error("looking for beginning of object key string") }
+            let k = try key()
+            let left = isOmitted(k)
+            skipSpace()
+            guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw error("after object key") }
+            i += 1
+            skipSpace()
+            if left {
+                try skip(depth: 1)
+            } else if keyIs(k, "items") {
+                if i < buf.count && buf[i] == UInt8(ascii: "[") { items = try scanItems(fields: fields) } else { try skip(depth: 1); items = nil }
+            } else {
+                m[text(k)] = try value(depth: 1)
+            }
+            skipSpace()
+            guard i < buf.count else { throw error("unexpected end of JSON input") }
+            if buf[i] == UInt8(ascii: ",") { i += 1; continue }
+            if buf[i] == UInt8(ascii: "}") {
+                i += 1
+                return items.map { (m, $0) }
+            }
+            throw error("after object key:value pair")
+        }
+    }
+
+    /// The `items` array (value(depth: 1) of it): each element's range and its metadata's fields.
+    mutating func scanItems(fields: [String]) throws -> [JSON.ListItem] {
+        if 1 >= TreeBuilder.maxDepth { throw error("exceeded max depth of \(TreeBuilder.maxDepth)") }
+        i += 1
+        var out: [JSON.ListItem] = []
+        skipSpace()
+        if i < buf.count && buf[i] == UInt8(ascii: "]") { i += 1; return out }
+        while true {
+            skipSpace()
+            let start = i
+            let found = try scanItem(fields: fields)
+            out.append(JSON.ListItem(range: start..<i, fields: found))
+            skipSpace()
+            guard i < buf.count else { throw error("unexpected end of JSON input") }
+            if buf[i] == UInt8(ascii: ",") { i += 1; continue }
+            if buf[i] == UInt8(ascii: "]") { i += 1; return out }
+            throw error("after array element")
+        }
+    }
+
+    /// One element of `items` (value(depth: 2)): its last `metadata` member's fields, all nil when it has none or
+    /// is not an object.
+    mutating func scanItem(fields: [String]) throws -> [String?] {
+        var found = [String?](repeating: nil, count: fields.count)
+        guard i < buf.count, buf[i] == UInt8(ascii: "{") else { try skip(depth: 2); return found }
+        if 2 >= TreeBuilder.maxDepth { throw error("exceeded max depth of \(TreeBuilder.maxDepth)") }
+        i += 1
+        skipSpace()
+        if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return found }
+        while true {
+            skipSpace()
+            guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw error("looking for beginning of object key string") }
+            let k = try key()
+            let left = isOmitted(k)
+            skipSpace()
+            guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw error("after object key") }
+            i += 1
+            skipSpace()
+            if !left && keyIs(k, "metadata") {
+                if i < buf.count && buf[i] == UInt8(ascii: "{") { found = try scanFields(fields) } else { try skip(depth: 3); found = [String?](repeating: nil, count: fields.count) }
+            } else {
+                try skip(depth: 3)
+            }
+            skipSpace()
+            guard i < buf.count else { throw error("unexpected end of JSON input") }
+            if buf[i] == UInt8(ascii: ",") { i += 1; continue }
+            if buf[i] == UInt8(ascii: "}") { i += 1; return found }
+            throw error("after object key:value pair")
+        }
+    }
+
+    /// An item's metadata object (value(depth: 3)): the last string value of each member named in `fields`.
+    mutating func scanFields(_ fields: [String]) throws -> [String?] {
+        if 3 >= TreeBuilder.maxDepth { throw error("exceeded max depth of \(TreeBuilder.maxDepth)") }
+        var found = [String?](repeating: nil, count: fields.count)
+        i += 1
+        skipSpace()
+        if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return found }
+        while true {
+            skipSpace()
+            guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw error("looking for beginning of object key string") }
+            let k = try key()
+            let left = isOmitted(k)
+            skipSpace()
+            guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw error("after object key") }
+            i += 1
+            skipSpace()
+            if !left, let f = fields.firstIndex(where: { keyIs(k, $0) }) {
+                if i < buf.count && buf[i] == UInt8(ascii: "\"") { found[f] = try string() } else { try skip(depth: 4); found[f] = nil }
+            } else {
+                try skip(depth: 4)
+            }
+            skipSpace()
+            guard i < buf.count else { throw error("unexpected end of JSON input") }
+            if buf[i] == UInt8(ascii: ",") { i += 1; continue }
+            if buf[i] == UInt8(ascii: "}") { i += 1; return found }
+            throw error("after object key:value pair")
         }
     }
 

@@ -103,11 +103,18 @@ final class OwnedObjectsTests: XCTestCase {
         var owned = OwnedObjects(kube: kube, selector: selector, metadataOnly: true)
         owned.pageSize = 7
         lines = []
-        let items = try owned.listMetadata(ResourceRef.configMaps, namespace: ns)
-        XCTAssertEqual(items.compactMap { $0["metadata"]?["name"]?.string }, (0..<40).map { String(format: "cm-%02d", $0) })
+        let listed = try owned.listMetadata(ResourceRef.configMaps, namespace: ns)
+        XCTAssertEqual(listed.map(\.name), (0..<40).map { String(format: "cm-%02d", $0) })
+        // Read for their identities (no tree built), each decoded when asked for whole as the page's decode has it.
+        let items = try listed.map { try $0.listed.node(server: kube.config.server) }
+        XCTAssertEqual(items.compactMap { $0["metadata"]?["name"]?.string }, listed.map(\.name))
+        XCTAssertEqual(listed.map(\.listed.uid), items.map { $0["metadata"]?["uid"]?.string })
+        XCTAssertEqual(listed.map(\.listed.resourceVersion), items.map { $0["metadata"]?["resourceVersion"]?.string })
+        XCTAssertTrue(listed.allSatisfy { if case .item = $0.listed { return true } else { return false } })
         XCTAssertEqual(items.first?["kind"]?.string, "ConfigMap")
         XCTAssertEqual(items.first?["apiVersion"]?.string, "v1")
         XCTAssertNil(items.first?["metadata"]?["managedFields"])
+        XCTAssertNotNil(items.first?["metadata"]?["labels"])
         XCTAssertEqual(requests().lists, 6, "40 objects, 7 a page")
         // Through get: the same, and the stranger is not there.
         XCTAssertNotNil(try owned.get(ResourceRef.configMaps, namespace: ns, name: "cm-39"))

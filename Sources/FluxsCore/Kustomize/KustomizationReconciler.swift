@@ -391,11 +391,78 @@ public struct KustomizationReconciler: OnDemandReconciler {
 /// is as the last apply left it, pruning and the inventory read) until a caller asks for the whole objects
 /// (`whole`); Flux's own kinds are always listed whole, as `fluxs sync` follows the change set's Flux objects
 /// (their spec's dependencies).
+/// An owned object as its list holds it: decoded, or an item of a metadata list page still as the page's text,
+/// with the uid and resourceVersion read from it (JSON.scanList), decoded when first asked for whole. Telling a
+/// thousand objects from the last apply's record needs their identities only: no tree is built for them.
+public enum Listed {
+    case node(Node)
+    case item(ListedItem)
+
+    public var uid: String? {
+        switch self {
+        case .node(let n): return n["metadata"]?["uid"]?.string
+        case .item(let it): return it.uid
+        }
+    }
+
+    public var resourceVersion: String? {
+        switch self {
+        case .node(let n): return n["metadata"]?["resourceVersion"]?.string
+        case .item(let it): return it.resourceVersion
+        }
+    }
+
+    /// The object as its list answered it (an item decoded now, as a whole decode of its page has it).
+    func node(server: String) throws -> Node {
+        switch self {
+        case .node(let n): return n
+        case .item(let it): return try it.decoded(server: server)
+        }
+    }
+
+    /// What a change set keeps of an object its record says is unchanged: the object decoded, or, for an item not
+    /// decoded, its apiVersion, kind and identity (name, namespace, uid, resourceVersion).
+    func stub(name: String, namespace: String?) -> Node {
+        switch self {
+        case .node(let n): return n
+        case .item(let it):
+            var meta: [(String, Node)] = [("name", .string(name))]
+            if let namespace, !namespace.isEmpty { meta.append(("namespace", .string(namespace))) }
+            if let u = it.uid { meta.append(("uid", .string(u))) }
+            if let v = it.resourceVersion { meta.append(("resourceVersion", .string(v))) }
+            return .map([("apiVersion", .string(it.page.apiVersion)), ("kind", .string(it.page.kind)), ("metadata", .map(meta))])
+        }
+    }
+}
+
+/// One item of a metadata list page, not decoded yet.
+public struct ListedItem {
+    let page: ListPage
+    let range: Range<Int>
+    let uid: String?, resourceVersion: String?
+
+    /// The item as decodePage's whole decode had it: the resource's apiVersion and kind with the item's metadata.
+    func decoded(server: String) throws -> Node {
+        let it: Node
+        do { it = try JSON.decode(bytes: Array(page.bytes[range]), omitting: "managedFields") } catch {
+            throw KubeError(kind: .decode, message: "invalid JSON from the Kubernetes API at \(server): \(error)")
+        }
+        return .map([("apiVersion", .string(page.apiVersion)), ("kind", .string(page.kind)), ("metadata", it["metadata"] ?? .emptyMap)])
+    }
+}
+
+/// A metadata list page's text, kept while some of its items are not decoded, and the resource its items are of.
+final class ListPage: @unchecked Sendable {
+    let bytes: [UInt8]
+    let apiVersion: String, kind: String
+    init(_ bytes: [UInt8], apiVersion: String, kind: String) { (self.bytes, self.apiVersion, self.kind) = (bytes, apiVersion, kind) }
+}
+
 public struct OwnedObjects {
     private(set) var kube: KubeClient
     let selector: String
     let metadataOnly: Bool
-    var lists: [String: [String: Node]] = [:]
+    var lists: [String: [String: Listed]] = [:]
     /// Keys whose list holds metadata only.
     var partial: Set<String> = []
 
@@ -421,19 +488,32 @@ public struct OwnedObjects {
         // by listing whole, unless readWhole read it already.
         if lists[key] == nil || (whole && partial.contains(key) && lists[key]?[name] != nil && fetched[key]?.contains(name) != true) {
             let meta = metadataOnly && !whole && !r.group.hasSuffix(".toolkit.fluxcd.io")
-            let items: [Node]
+            let items: [(name: String, listed: Listed)]
             do {
-                items = try meta ? listMetadata(r, namespace: namespace) : kube.list(r, namespace: namespace, labelSelector: selector).items
+                items = try meta ? listMetadata(r, namespace: namespace)
+                    : kube.list(r, namespace: namespace, labelSelector: selector).items.compactMap { it in it["metadata"]?["name"]?.string.map { ($0, .node(it)) } }
             } catch let e as KubeError {
                 throw e.naming("\(r.kind) list\(namespace.map { " in namespace \($0)" } ?? "") failed")
             }
-            var byName: [String: Node] = [:]
-            for it in items { if let n = it["metadata"]?["name"]?.string { byName[n] = it } }
+            var byName: [String: Listed] = [:]
+            byName.reserveCapacity(items.count)
+            for it in items { byName[it.name] = it.listed }
             lists[key] = byName
             fetched[key] = nil
             if meta { partial.insert(key) } else { partial.remove(key) }
         }
-        return lists[key]?[name]
+        guard let entry = lists[key]?[name] else { return nil }
+        if case .node(let n) = entry { return n }
+        let n = try entry.node(server: kube.config.server)
+        lists[key]?[name] = .node(n)
+        return n
+    }
+
+    /// The live object as its list holds it (not decoded when its list left it as text), nil when it does not exist
+    /// or lacks the owner labels: for telling whether it is as a record says (`Listed.uid`, `.resourceVersion`).
+    public mutating func listed(_ r: ResourceRef, namespace: String?, name: String) throws -> Listed? {
+        _ = try get(r, namespace: namespace, name: "")
+        return lists[Self.key(r, namespace)]?[name]
     }
 
     static func key(_ r: ResourceRef, _ namespace: String?) -> String {
@@ -446,8 +526,8 @@ public struct OwnedObjects {
         return k
     }
 
-    /// The live objects of one kind and namespace by name (listed when first asked for), each as `get` answers it.
-    public mutating func objects(_ r: ResourceRef, namespace: String?) throws -> [String: Node] {
+    /// The live objects of one kind and namespace by name (listed when first asked for), as `listed` gives them.
+    public mutating func objects(_ r: ResourceRef, namespace: String?) throws -> [String: Listed] {
         _ = try get(r, namespace: namespace, name: "")
         return lists[Self.key(r, namespace)] ?? [:]
     }
@@ -483,7 +563,7 @@ public struct OwnedObjects {
             case .success(let o?):
                 let labels = o["metadata"]?["labels"]
                 if wantedLabels.allSatisfy({ labels?[$0.0]?.string == $0.1 }) {
-                    lists[key]?[g.name] = o
+                    lists[key]?[g.name] = .node(o)
                     fetched[key, default: []].insert(g.name)
                 } else {
                     lists[key]?.removeValue(forKey: g.name)
@@ -527,8 +607,8 @@ public struct OwnedObjects {
     /// before its items), while that page is decoded on a thread of its own; a page whose items come first is
     /// decoded before the next is asked for. The pages are joined in order; one that fails to decode, or whose
     /// whole decode finds another continue token than the one read ahead, fails the list.
-    mutating func listMetadata(_ r: ResourceRef, namespace: String?) throws -> [Node] {
-        typealias Page = (items: [Node], cont: String?)
+    mutating func listMetadata(_ r: ResourceRef, namespace: String?) throws -> [(name: String, listed: Listed)] {
+        typealias Page = (items: [(name: String, listed: Listed)], cont: String?)
         // Each page's items (waiting for its decode when it runs on a thread) and the continue token it was read with.
         var pages: [(take: () throws -> Page, cont: String?)] = []
         var cont: String? = nil
@@ -560,7 +640,7 @@ public struct OwnedObjects {
             }
             if cont == nil || cont?.isEmpty == true { break }
         }
-        var items: [Node] = []
+        var items: [(name: String, listed: Listed)] = []
         for p in pages {
             let page = try p.take()
             guard page.cont == p.cont else {
@@ -571,10 +651,26 @@ public struct OwnedObjects {
         return items
     }
 
-    /// One page of a metadata list: its items named as the resource's objects, and its continue token.
-    static func decodePage(_ body: [UInt8], _ r: ResourceRef, server: String) throws -> (items: [Node], cont: String?) {
+    /// One page of a metadata list: its items (by name) as the resource's objects, and its continue token. Read for
+    /// the items' names, uids and resourceVersions (JSON.scanList: checked as a whole decode checks it, no tree
+    /// built), each item decoded when first asked for whole; a page that is not a list's shape is decoded whole.
+    static func decodePage(_ body: [UInt8], _ r: ResourceRef, server: String) throws -> (items: [(name: String, listed: Listed)], cont: String?) {
         // managedFields are left out: nothing reads them from a metadata list (whole objects are read for a
         // comparison), and they are most of its bytes
+        let scan: (members: Mapping, items: [JSON.ListItem])?
+        do { scan = try JSON.scanList(bytes: body, fields: ["name", "uid", "resourceVersion"], omitting: "managedFields") } catch {
+            throw KubeError(kind: .decode, message: "invalid JSON from the Kubernetes API at \(server): \(error)")
+        }
+        if let scan {
+            let page = ListPage(body, apiVersion: r.apiVersion, kind: r.kind)
+            var items: [(name: String, listed: Listed)] = []
+            items.reserveCapacity(scan.items.count)
+            for it in scan.items {
+                guard let name = it.fields[0] else { continue }
+                items.append((name, .item(ListedItem(page: page, range: it.range, uid: it.fields[1], resourceVersion: it.fields[2]))))
+            }
+            return (items, scan.members["metadata"]?["continue"]?.string)
+        }
         let doc: Node
         do { doc = try JSON.decode(bytes: body, omitting: "managedFields") } catch {
             throw KubeError(kind: .decode, message: "invalid JSON from the Kubernetes API at \(server): \(error)")
@@ -582,10 +678,10 @@ public struct OwnedObjects {
         // PartialObjectMetadata (or, from a server that ignored the conversion, whole objects): named here as
         // the resource's objects.
         let list = doc["items"]?.array ?? []
-        var items: [Node] = []
-        items.reserveCapacity(list.count)
+        var items: [(name: String, listed: Listed)] = []
         for it in list {
-            items.append(.map([("apiVersion", .string(r.apiVersion)), ("kind", .string(r.kind)), ("metadata", it["metadata"] ?? .emptyMap)]))
+            guard let name = it["metadata"]?["name"]?.string else { continue }
+            items.append((name, .node(.map([("apiVersion", .string(r.apiVersion)), ("kind", .string(r.kind)), ("metadata", it["metadata"] ?? .emptyMap)]))))
         }
         return (items, doc["metadata"]?["continue"]?.string)
     }
@@ -957,7 +1053,7 @@ final class KustomizationRun {
         // The objects of one kind and namespace, by name: resolved and looked up once for a run of such objects
         // (the build's order keeps them together), not once an object.
         var group: (apiVersion: String, kind: String, namespace: String)?
-        var byName: [String: Node] = [:]
+        var byName: [String: Listed] = [:]
         for o in built.objects {
             if group?.apiVersion != o.apiVersion || group?.kind != o.kind || group?.namespace != o.namespace {
                 guard let r = try? target.resource(apiVersion: o.apiVersion, kind: o.kind),
@@ -966,11 +1062,10 @@ final class KustomizationRun {
                 byName = objects
             }
             let subject = o.subject
-            guard let live = byName[o.name], let e = record.entries[subject], !e.uid.isEmpty, !e.resourceVersion.isEmpty,
-                  live["metadata"]?["uid"]?.string == e.uid, live["metadata"]?["resourceVersion"]?.string == e.resourceVersion else {
+            guard let live = byName[o.name], let e = record.entries[subject], record.isCurrent(e, live) else {
                 return (nil, owned, record)
             }
-            changes.append(ChangeSetEntry(subject: subject, action: .unchanged, object: live, sent: o.node))
+            changes.append(ChangeSetEntry(subject: subject, action: .unchanged, object: live.stub(name: o.name, namespace: o.namespace), sent: o.node))
         }
         env.log("build skipped: key matches (revision \(revision), \(changes.count) objects as last applied)")
         for d in built.disabled { env.log("\(d) skipped (reconcile disabled)") }
