@@ -1,3 +1,4 @@
+import FluxsAPI
 import FluxsKube
 import FluxsYAML
 
@@ -12,6 +13,8 @@ public struct ChangeSetEntry: Sendable {
     public var object: Node
     /// The object as it was sent (the manifest), for the applied record.
     public var sent: Node = .null
+    /// Its inventory entry, when it was known without reading `object` (an object as the last apply left it).
+    public var entry: ResourceInventory.Entry? = nil
     public var line: String { "\(subject) \(action.rawValue)" }
 }
 
@@ -405,7 +408,14 @@ public struct AppliedRecord: Sendable {
     /// Where an object of the build is: enough to list it, and its inventory entry.
     public struct Object: Sendable, Equatable {
         public var apiVersion: String, kind: String, namespace: String, name: String
-        public var subject: String { namespace.isEmpty ? "\(kind)/\(name)" : "\(kind)/\(namespace)/\(name)" }
+        /// subject(of: node), appended as that appends it.
+        public var subject: String {
+            var s = kind
+            if !namespace.isEmpty { s += "/"; s += namespace }
+            s += "/"
+            s += name
+            return s
+        }
         public var node: Node {
             var meta: [(String, Node)] = [("name", .string(name))]
             if !namespace.isEmpty { meta.append(("namespace", .string(namespace))) }

@@ -333,7 +333,12 @@ public struct KustomizationReconciler: OnDemandReconciler {
 
     /// `<namespace>_<name>_<group>_<kind>` (":" in RBAC names written as "__"), version apart.
     static func entry(_ o: Node) -> ResourceInventory.Entry {
-        let av = o["apiVersion"]?.string ?? ""
+        entry(apiVersion: o["apiVersion"]?.string ?? "", kind: o["kind"]?.string ?? "",
+              namespace: o["metadata"]?["namespace"]?.string ?? "", name: o["metadata"]?["name"]?.string ?? "")
+    }
+
+    /// The inventory entry of an object of that apiVersion, kind, namespace and name (`entry(_:)` of its manifest).
+    static func entry(apiVersion av: String, kind: String, namespace ns: String, name plain: String) -> ResourceInventory.Entry {
         // (Split at the first "/" by its UTF-8 offset: String.contains(String) is Foundation's range(of:), ~3 K
         // instructions a call, and this runs for every object of every reconcile.)
         let group: String, version: String
@@ -345,11 +350,8 @@ public struct KustomizationReconciler: OnDemandReconciler {
             group = ""
             version = av
         }
-        let plain = o["metadata"]?["name"]?.string ?? ""
         // (String.replacing is a regex-library walk: skipped for the names, nearly all, without a colon.)
         let name = plain.utf8.contains(UInt8(ascii: ":")) ? plain.replacing(":", with: "__") : plain
-        let ns = o["metadata"]?["namespace"]?.string ?? ""
-        let kind = o["kind"]?.string ?? ""
         // (Appended into one allocation: the interpolation cost ~4 K instructions an id, two ids an object a run.)
         var id = String()
         id.reserveCapacity(ns.utf8.count + name.utf8.count + group.utf8.count + kind.utf8.count + 3)
@@ -1065,7 +1067,10 @@ final class KustomizationRun {
             guard let live = byName[o.name], let e = record.entries[subject], record.isCurrent(e, live) else {
                 return (nil, owned, record)
             }
-            changes.append(ChangeSetEntry(subject: subject, action: .unchanged, object: live.stub(name: o.name, namespace: o.namespace), sent: o.node))
+            // Nothing is sent for it: its identity stands for the manifest too, its inventory entry is the record's.
+            let stub = live.stub(name: o.name, namespace: o.namespace)
+            changes.append(ChangeSetEntry(subject: subject, action: .unchanged, object: stub, sent: stub,
+                                          entry: KustomizationReconciler.entry(apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name)))
         }
         env.log("build skipped: key matches (revision \(revision), \(changes.count) objects as last applied)")
         for d in built.disabled { env.log("\(d) skipped (reconcile disabled)") }
@@ -1112,7 +1117,7 @@ final class KustomizationRun {
     /// before they are applied, so a run that is killed part-way leaves nothing untracked (an entry whose object was
     /// never created is pruned as a no-op). Returns the change set and the previous inventory.
     func apply(_ objects: [Node], _ applier: Applier, statusClient kube: KubeClient, key: String?) throws -> ([ChangeSetEntry], ResourceInventory) {
-        let old = try writeAhead(objects, kube)
+        let old = try writeAhead(objects.map(KustomizationReconciler.entry), kube)
         let changes: [ChangeSetEntry]
         do { changes = try applier.apply(objects) } catch {
             // Part-way: keep what was there and every object an apply was sent for.
@@ -1133,17 +1138,17 @@ final class KustomizationRun {
     /// The apply phase of a run that needs no build (`recorded`): the objects are as the record says, so nothing is
     /// applied and the record stays as it is.
     func keep(_ changes: [ChangeSetEntry], statusClient kube: KubeClient) throws -> ([ChangeSetEntry], ResourceInventory) {
-        let old = try writeAhead(changes.map(\.sent), kube)
+        let old = try writeAhead(changes.map { $0.entry ?? KustomizationReconciler.entry($0.sent) }, kube)
         if env.logs { for c in changes { env.log(c.line) } }
         return (changes, old)
     }
 
     /// The write-ahead inventory: the objects this revision adds are recorded before anything is applied. Returns
     /// the previous inventory.
-    func writeAhead(_ objects: [Node], _ kube: KubeClient) throws -> ResourceInventory {
+    func writeAhead(_ entries: [ResourceInventory.Entry], _ kube: KubeClient) throws -> ResourceInventory {
         try env.checkLease("applying")
         let old = status.inventory ?? ResourceInventory()
-        let planned = KustomizationReconciler.union(old, objects.map(KustomizationReconciler.entry))
+        let planned = KustomizationReconciler.union(old, entries)
         if planned.entries.count > old.entries.count {
             status.inventory = planned
             do { _ = try write(kube, final: false) } catch let e as KubeError { throw Failure(reason: "ReconciliationFailed", message: e.message) }
@@ -1155,7 +1160,7 @@ final class KustomizationRun {
     /// deletes of all of them succeeded. Returns the change-set lines of the deletions.
     func prune(_ old: ResourceInventory, _ changes: [ChangeSetEntry], _ target: KubeClient) throws -> [String] {
         var inventory = ResourceInventory()
-        inventory.entries = changes.map { KustomizationReconciler.entry($0.object) }
+        inventory.entries = changes.map { $0.entry ?? KustomizationReconciler.entry($0.object) }
         var deleted: [String] = []
         if spec.prune {
             try env.checkLease("pruning")
