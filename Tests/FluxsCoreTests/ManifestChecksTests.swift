@@ -14,7 +14,7 @@ final class ManifestChecksTests: XCTestCase {
 
     func testNameRulesAgreeWithApimachinerysExpressions() {
         var g = SeededRandom(seed: 22)
-        let alphabet = Array("abz09-._AZ/%")
+        let alphabet = Array("abz09-._AZ/%é")
         let label = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
         let key = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
         var checked = 0
