@@ -6,7 +6,7 @@ import FluxsKube
 
 /// Entry point: parse the command line against the command table, run the
 /// handler, print errors as one `✗` line, exit with the handler's status.
-func runMain() -> Int32 {
+func runMain(_ keeper: Keeper) -> Int32 {
     let signals = SignalCleanup.install()
     let env = Subprocess.environment()
     let out = Output(env: env)
@@ -56,7 +56,7 @@ func runMain() -> Int32 {
         out.write(Help.render(parsed.path))
         return 0
     }
-    let inv = Invocation(parsed: parsed, env: env, out: out)
+    let inv = Invocation(parsed: parsed, env: env, out: out, keeper: keeper)
     inv.signals = signals
     do {
         if parsed.path.count < 2 || parsed.path[1].name != "create" {
@@ -83,7 +83,12 @@ func directiveName(_ d: Int) -> String {
 }
 
 // Every file and connection is closed and every temporary directory removed by now; the C libraries' exit handlers
-// (OpenSSL, GnuTLS, libgit2 freeing their globals) are skipped: ~0.5 ms of every run (docs/decisions.md).
-let status = runMain()
-fflush(nil)
-_exit(status)
+// (OpenSSL, GnuTLS, libgit2 freeing their globals) are skipped: ~0.5 ms of every run (docs/decisions.md). What the
+// command kept (Keeper) is not freed either: `keeper` lives until _exit.
+func main() -> Never {
+    let keeper = Keeper()
+    let status = runMain(keeper)
+    fflush(nil)
+    withExtendedLifetime(keeper) { _exit(status) }
+}
+main()

@@ -30,6 +30,8 @@ public struct KustomizationReconciler: OnDemandReconciler {
     /// in the status as kustomize-controller records it; API errors on the Flux objects themselves are thrown.
     public func reconcile(_ object: Node, env: ReconcileEnv) throws -> Node {
         let run = try KustomizationRun(object, env: env)
+        // its trees (the object, the status and its inventory), whichever way the run ends
+        defer { env.keep(run) }
         let kube = env.kube
         // The artifact's files, until the reconciliation ends (signals remove it too).
         let workdir = tempPath("ks")
@@ -72,13 +74,13 @@ public struct KustomizationReconciler: OnDemandReconciler {
                 // the record `recorded` read, when it was read for this target (one read of the file a run)
                 let applier = try run.validate(objects, target, owned: owned, record: target === early ? recorded?.record : nil)
                 (changes, old) = try run.apply(objects, applier, statusClient: kube, key: key)
-                // its lists, dry runs and records, freed while the run goes on
-                Blocking.dispose(consume applier)
+                // its lists, dry runs and records, and the build's objects: not taken apart here
+                env.keep((consume applier, consume objects, owned as Any))
             }
             let deleted = try run.prune(old, changes, target)
             try run.health(changes, target)
             let result = try run.succeed(artifact, changes: changes, deleted: deleted, kube)
-            Blocking.dispose((consume changes, consume old, consume recorded))
+            env.keep((consume changes, consume old, consume recorded))
             return result
         } catch let f as Failure {
             return try run.fail(f, kube)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import FluxsCore
 import FluxsKube
 import FluxsYAML
@@ -11,12 +14,19 @@ final class Invocation {
     private var client: KubeClient?
     /// The thread that ends fluxs on SIGINT/SIGTERM; a long-running command takes it over to stop gracefully.
     var signals: SignalCleanup.SignalWaiter?
+    /// What the command hands over to be kept until the process ends (main's Keeper, which main never lets go of:
+    /// fluxs ends with _exit), so that large trees are not taken apart just before it exits.
+    let keeper: Keeper
 
-    init(parsed: Parsed, env: [String: String], out: Output) {
+    init(parsed: Parsed, env: [String: String], out: Output, keeper: Keeper = Keeper()) {
         self.parsed = parsed
         self.env = env
         self.out = out
+        self.keeper = keeper
     }
+
+    /// Keeps `value` until the process exits (Keeper).
+    func keepUntilExit(_ value: Any) { keeper.keep(value) }
 
     var flags: FlagValues { parsed.flags }
     var args: [String] { parsed.args }
@@ -106,4 +116,19 @@ func isDNSLabel(_ s: String) -> Bool {
     func alnum(_ c: UInt8) -> Bool { (c >= 97 && c <= 122) || (c >= 48 && c <= 57) }
     guard alnum(u.first!), alnum(u.last!) else { return false }
     return u.allSatisfy { alnum($0) || $0 == 45 }
+}
+
+/// Values kept alive until the process exits: main makes one and ends with _exit while holding it, so what is kept
+/// is never freed (a one-shot command's trees cost more to take apart than the rest of its ending). A long-running
+/// command (serve) does not use it.
+final class Keeper: @unchecked Sendable {
+    private var values: [Any] = []
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func keep(_ value: Any) {
+        pthread_mutex_lock(&mutex)
+        values.append(value)
+        pthread_mutex_unlock(&mutex)
+    }
 }

@@ -54,6 +54,7 @@ enum Reconciliation {
                                progress: { _ in }, warn: { inv.out.warning($0) })
         env.defaultServiceAccount = inv.flags.string("default-service-account")
         env.logs = inv.verbose
+        env.keep = { [inv] in inv.keepUntilExit($0) }
         let lease = ObjectLease(kube: kube, kind: kind, namespace: ns, name: name)
         var prepared: PreparedWork?
         defer { prepared?.discard() }
@@ -70,7 +71,12 @@ enum Reconciliation {
         let current = try read(kube)
         env.checkLease = { try lease.check($0) }
         env.prepared = prepared
-        do { return try r.reconcile(current, env: env) } catch let e as ObjectLease.Held { throw CLIError(e.description) }
+        defer { inv.keepUntilExit((current, early as Any)) }
+        do {
+            let done = try r.reconcile(current, env: env)
+            inv.keepUntilExit(done)
+            return done
+        } catch let e as ObjectLease.Held { throw CLIError(e.description) }
     }
 
     /// runLocal with the object read by a GET once the Lease is held.
