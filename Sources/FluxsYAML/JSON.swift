@@ -287,15 +287,12 @@ struct JSONParser {
         }
     }
 
-    /// JSON.scanList from the top-level object's opening brace: value(depth: 0)'s reading of it, with `items`
-    /// scanned instead of built.
-    mutating func scanList(fields: [String]) throws -> (members: Mapping, items: [JSON.ListItem])? {
+    /// An object's members, from its opening brace, as value(depth:) reads them: `member` is given each key,
+    /// whether it is the one left out, and the parser at the member's value, which it reads whole.
+    mutating func scanObject(_ member: (inout JSONParser, Key, Bool) throws -> Void) throws {
         i += 1
-        var m = Mapping()
-        // none (no member `items`), the last one's elements, or nil when the last one is not an array
-        var items: [JSON.ListItem]? = []
         skipSpace()
-        if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return (m, []) }
+        if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return }
         while true {
             skipSpace()
             guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw error("looking for beginning of object key string") }
@@ -305,22 +302,34 @@ struct JSONParser {
             guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw error("after object key") }
             i += 1
             skipSpace()
-            if left {
-                try skip(depth: 1)
-            } else if keyIs(k, "items") {
-                if i < buf.count && buf[i] == UInt8(ascii: "[") { items = try scanItems(fields: fields) } else { try skip(depth: 1); items = nil }
-            } else {
-                m[text(k)] = try value(depth: 1)
-            }
+            try member(&self, k, left)
             skipSpace()
             guard i < buf.count else { throw error("unexpected end of JSON input") }
             if buf[i] == UInt8(ascii: ",") { i += 1; continue }
-            if buf[i] == UInt8(ascii: "}") {
-                i += 1
-                return items.map { (m, $0) }
-            }
+            if buf[i] == UInt8(ascii: "}") { i += 1; return }
             throw error("after object key:value pair")
         }
+    }
+
+    /// Whether the next byte is `c`.
+    func at(_ c: UInt8) -> Bool { i < buf.count && buf[i] == c }
+
+    /// JSON.scanList from the top-level object's opening brace: value(depth: 0)'s reading of it, with `items`
+    /// scanned instead of built.
+    mutating func scanList(fields: [String]) throws -> (members: Mapping, items: [JSON.ListItem])? {
+        var m = Mapping()
+        // none (no member `items`), the last one's elements, or nil when the last one is not an array
+        var items: [JSON.ListItem]? = []
+        try scanObject { p, k, left in
+            if left {
+                try p.skip(depth: 1)
+            } else if p.keyIs(k, "items") {
+                if p.at(UInt8(ascii: "[")) { items = try p.scanItems(fields: fields) } else { try p.skip(depth: 1); items = nil }
+            } else {
+                m[p.text(k)] = try p.value(depth: 1)
+            }
+        }
+        return items.map { (m, $0) }
     }
 
     /// The `items` array (value(depth: 1) of it): each element's range and its metadata's fields.
@@ -329,7 +338,7 @@ struct JSONParser {
         i += 1
         var out: [JSON.ListItem] = []
         skipSpace()
-        if i < buf.count && buf[i] == UInt8(ascii: "]") { i += 1; return out }
+        if at(UInt8(ascii: "]")) { i += 1; return out }
         while true {
             skipSpace()
             let start = i
@@ -346,61 +355,32 @@ struct JSONParser {
     /// One element of `items` (value(depth: 2)): its last `metadata` member's fields, all nil when it has none or
     /// is not an object.
     mutating func scanItem(fields: [String]) throws -> [String?] {
-        var found = [String?](repeating: nil, count: fields.count)
-        guard i < buf.count, buf[i] == UInt8(ascii: "{") else { try skip(depth: 2); return found }
+        let none = [String?](repeating: nil, count: fields.count)
+        guard at(UInt8(ascii: "{")) else { try skip(depth: 2); return none }
         if 2 >= TreeBuilder.maxDepth { throw error("exceeded max depth of \(TreeBuilder.maxDepth)") }
-        i += 1
-        skipSpace()
-        if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return found }
-        while true {
-            skipSpace()
-            guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw error("looking for beginning of object key string") }
-            let k = try key()
-            let left = isOmitted(k)
-            skipSpace()
-            guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw error("after object key") }
-            i += 1
-            skipSpace()
-            if !left && keyIs(k, "metadata") {
-                if i < buf.count && buf[i] == UInt8(ascii: "{") { found = try scanFields(fields) } else { try skip(depth: 3); found = [String?](repeating: nil, count: fields.count) }
+        var found = none
+        try scanObject { p, k, left in
+            if !left && p.keyIs(k, "metadata") {
+                if p.at(UInt8(ascii: "{")) { found = try p.scanFields(fields) } else { try p.skip(depth: 3); found = none }
             } else {
-                try skip(depth: 3)
+                try p.skip(depth: 3)
             }
-            skipSpace()
-            guard i < buf.count else { throw error("unexpected end of JSON input") }
-            if buf[i] == UInt8(ascii: ",") { i += 1; continue }
-            if buf[i] == UInt8(ascii: "}") { i += 1; return found }
-            throw error("after object key:value pair")
         }
+        return found
     }
 
     /// An item's metadata object (value(depth: 3)): the last string value of each member named in `fields`.
     mutating func scanFields(_ fields: [String]) throws -> [String?] {
         if 3 >= TreeBuilder.maxDepth { throw error("exceeded max depth of \(TreeBuilder.maxDepth)") }
         var found = [String?](repeating: nil, count: fields.count)
-        i += 1
-        skipSpace()
-        if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return found }
-        while true {
-            skipSpace()
-            guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw error("looking for beginning of object key string") }
-            let k = try key()
-            let left = isOmitted(k)
-            skipSpace()
-            guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw error("after object key") }
-            i += 1
-            skipSpace()
-            if !left, let f = fields.firstIndex(where: { keyIs(k, $0) }) {
-                if i < buf.count && buf[i] == UInt8(ascii: "\"") { found[f] = try string() } else { try skip(depth: 4); found[f] = nil }
+        try scanObject { p, k, left in
+            if !left, let f = fields.firstIndex(where: { p.keyIs(k, $0) }) {
+                if p.at(UInt8(ascii: "\"")) { found[f] = try p.string() } else { try p.skip(depth: 4); found[f] = nil }
             } else {
-                try skip(depth: 4)
+                try p.skip(depth: 4)
             }
-            skipSpace()
-            guard i < buf.count else { throw error("unexpected end of JSON input") }
-            if buf[i] == UInt8(ascii: ",") { i += 1; continue }
-            if buf[i] == UInt8(ascii: "}") { i += 1; return found }
-            throw error("after object key:value pair")
         }
+        return found
     }
 
     /// What value(depth:) reads, with the same checks and errors, building nothing.

@@ -27,12 +27,14 @@ def kubectl(*args, stdin=None, check=True, timeout=30):
     return p
 
 
-def api(method, path, body=None, token=None, content_type="application/json"):
+def api(method, path, body=None, token=None, content_type="application/json", accept=None):
     ctx = ssl.create_default_context(cafile=os.environ["FLUXS_TEST_KUBE_CA"])
     req = urllib.request.Request(os.environ["FLUXS_TEST_KUBE_SERVER"] + path, method=method,
                                  data=json.dumps(body).encode() if body is not None else None)
     req.add_header("Authorization", "Bearer " + (token or os.environ["FLUXS_TEST_KUBE_ADMIN_TOKEN"]))
     req.add_header("Content-Type", content_type)
+    if accept:
+        req.add_header("Accept", accept)
     try:
         with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
             return r.status, json.loads(r.read() or b"null"), dict(r.headers)
@@ -98,17 +100,9 @@ class KubesimTest(unittest.TestCase):
         for n in ("a", "b", "c"):
             kubectl("apply", "--server-side", "-f", "-", stdin=self.cm(n, data={"big": n * 100}, labels={"group": "x" if n != "c" else "y"}))
         full = json.loads(kubectl("get", "cm", "-n", self.ns, "-l", "group=x", "-o", "json", "--show-managed-fields").stdout)["items"]
-        ctx = ssl.create_default_context(cafile=os.environ["FLUXS_TEST_KUBE_CA"])
 
         def get(path, accept):
-            req = urllib.request.Request(os.environ["FLUXS_TEST_KUBE_SERVER"] + path)
-            req.add_header("Authorization", "Bearer " + os.environ["FLUXS_TEST_KUBE_ADMIN_TOKEN"])
-            req.add_header("Accept", accept)
-            try:
-                with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
-                    return r.status, json.loads(r.read())
-            except urllib.error.HTTPError as e:
-                return e.code, json.loads(e.read())
+            return api("GET", path, accept=accept)[:2]
         meta = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
         base = "/api/v1/namespaces/%s/configmaps" % self.ns
         code, doc = get(base + "?labelSelector=group%3Dx", "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1," + meta)
@@ -145,19 +139,10 @@ class KubesimTest(unittest.TestCase):
         # kube-apiserver's PATCH, PUT, POST and DELETE handlers end with transformResponseObject: an Accept asking for
         # PartialObjectMetadata gets the written object's whole metadata; the object-as-list conversion is 406, after
         # the write (handlers/patch.go, handlers/response.go).
-        ctx = ssl.create_default_context(cafile=os.environ["FLUXS_TEST_KUBE_CA"])
         one = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 
         def call(method, path, body, ctype, accept):
-            req = urllib.request.Request(os.environ["FLUXS_TEST_KUBE_SERVER"] + path, method=method, data=json.dumps(body).encode())
-            req.add_header("Authorization", "Bearer " + os.environ["FLUXS_TEST_KUBE_ADMIN_TOKEN"])
-            req.add_header("Accept", accept)
-            req.add_header("Content-Type", ctype)
-            try:
-                with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
-                    return r.status, json.loads(r.read())
-            except urllib.error.HTTPError as e:
-                return e.code, json.loads(e.read())
+            return api(method, path, body, content_type=ctype, accept=accept)[:2]
         base = "/api/v1/namespaces/%s/configmaps" % self.ns
         code, made = call("POST", base, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w"}, "data": {"k": "v"}},
                           "application/json", one)
