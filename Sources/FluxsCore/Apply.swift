@@ -416,11 +416,6 @@ public struct AppliedRecord: Sendable {
             s += name
             return s
         }
-        public var node: Node {
-            var meta: [(String, Node)] = [("name", .string(name))]
-            if !namespace.isEmpty { meta.append(("namespace", .string(namespace))) }
-            return .map([("apiVersion", .string(apiVersion)), ("kind", .string(kind)), ("metadata", .map(meta))])
-        }
         public init(apiVersion: String, kind: String, namespace: String, name: String) {
             (self.apiVersion, self.kind, self.namespace, self.name) = (apiVersion, kind, namespace, name)
         }
@@ -441,8 +436,6 @@ public struct AppliedRecord: Sendable {
 
     /// The live object (from the owner list) is still the one the entry describes: same uid and resourceVersion
     /// (an entry without them describes nothing).
-    func isCurrent(_ e: Entry, live: Node?) -> Bool { isCurrent(e, live.map(Listed.node)) }
-
     func isCurrent(_ e: Entry, _ live: Listed?) -> Bool {
         guard let live, !e.uid.isEmpty, !e.resourceVersion.isEmpty else { return false }
         return live.uid == e.uid && live.resourceVersion == e.resourceVersion

@@ -390,11 +390,6 @@ public struct KustomizationReconciler: OnDemandReconciler {
     }
 }
 
-/// The objects of a Kustomization (its owner labels), listed once per kind and namespace when first asked for.
-/// With `metadataOnly`, a list is of the objects' metadata (`listMetadata`: what telling whether an object
-/// is as the last apply left it, pruning and the inventory read) until a caller asks for the whole objects
-/// (`whole`); Flux's own kinds are always listed whole, as `fluxs sync` follows the change set's Flux objects
-/// (their spec's dependencies).
 /// An owned object as its list holds it: decoded, or an item of a metadata list page still as the page's text,
 /// with the uid and resourceVersion read from it (JSON.scanList), decoded when first asked for whole. Telling a
 /// thousand objects from the last apply's record needs their identities only: no tree is built for them.
@@ -451,7 +446,7 @@ public struct ListedItem {
         do { it = try JSON.decode(bytes: Array(page.bytes[range]), omitting: "managedFields") } catch {
             throw KubeError(kind: .decode, message: "invalid JSON from the Kubernetes API at \(server): \(error)")
         }
-        return .map([("apiVersion", .string(page.apiVersion)), ("kind", .string(page.kind)), ("metadata", it["metadata"] ?? .emptyMap)])
+        return ListPage.object(it, apiVersion: page.apiVersion, kind: page.kind)
     }
 }
 
@@ -460,8 +455,20 @@ final class ListPage: @unchecked Sendable {
     let bytes: [UInt8]
     let apiVersion: String, kind: String
     init(_ bytes: [UInt8], apiVersion: String, kind: String) { (self.bytes, self.apiVersion, self.kind) = (bytes, apiVersion, kind) }
+
+    /// An item of a metadata list (a PartialObjectMetadata, or a whole object from a server that ignored the
+    /// conversion) named as the resource's object: its apiVersion and kind with the item's metadata.
+    static func object(_ item: Node, apiVersion: String, kind: String) -> Node {
+        .map([("apiVersion", .string(apiVersion)), ("kind", .string(kind)), ("metadata", item["metadata"] ?? .emptyMap)])
+    }
 }
 
+
+/// The objects of a Kustomization (its owner labels), listed once per kind and namespace when first asked for.
+/// With `metadataOnly`, a list is of the objects' metadata (`listMetadata`: what telling whether an object
+/// is as the last apply left it, pruning and the inventory read) until a caller asks for the whole objects
+/// (`whole`); Flux's own kinds are always listed whole, as `fluxs sync` follows the change set's Flux objects
+/// (their spec's dependencies).
 public struct OwnedObjects {
     private(set) var kube: KubeClient
     let selector: String
@@ -516,8 +523,7 @@ public struct OwnedObjects {
     /// The live object as its list holds it (not decoded when its list left it as text), nil when it does not exist
     /// or lacks the owner labels: for telling whether it is as a record says (`Listed.uid`, `.resourceVersion`).
     public mutating func listed(_ r: ResourceRef, namespace: String?, name: String) throws -> Listed? {
-        _ = try get(r, namespace: namespace, name: "")
-        return lists[Self.key(r, namespace)]?[name]
+        try objects(r, namespace: namespace)[name]
     }
 
     static func key(_ r: ResourceRef, _ namespace: String?) -> String {
@@ -679,13 +685,11 @@ public struct OwnedObjects {
         do { doc = try JSON.decode(bytes: body, omitting: "managedFields") } catch {
             throw KubeError(kind: .decode, message: "invalid JSON from the Kubernetes API at \(server): \(error)")
         }
-        // PartialObjectMetadata (or, from a server that ignored the conversion, whole objects): named here as
-        // the resource's objects.
         let list = doc["items"]?.array ?? []
         var items: [(name: String, listed: Listed)] = []
         for it in list {
             guard let name = it["metadata"]?["name"]?.string else { continue }
-            items.append((name, .node(.map([("apiVersion", .string(r.apiVersion)), ("kind", .string(r.kind)), ("metadata", it["metadata"] ?? .emptyMap)]))))
+            items.append((name, .node(ListPage.object(it, apiVersion: r.apiVersion, kind: r.kind))))
         }
         return (items, doc["metadata"]?["continue"]?.string)
     }
