@@ -1,4 +1,7 @@
 internal import CYAML
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A YAML or JSON syntax error, with the position libyaml reports (1-based).
 public struct YAMLError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -313,8 +316,80 @@ public enum YAML {
     }
 
     public static func parseAll(bytes: [UInt8], file: String? = nil) throws -> [Node] {
+        // A large stream is parsed a run of documents a thread when every part parses: the documents are the
+        // same (docs/decisions.md, "A long YAML stream on two cores"). A part that fails, or a stream that is not
+        // split, is parsed whole: its error is libyaml's for the whole stream, with its line.
+        if let parts = documentRuns(bytes) {
+            let parsed = Parallel.map(parts.count, minimum: 2) { i in
+                Result { () throws -> [Node] in
+                    var builder = TreeBuilder(parser: try LibYAMLParser(Array(bytes[parts[i]]), file: file))
+                    return try builder.documents()
+                }
+            }
+            var docs: [Node] = [], whole = true
+            for p in parsed {
+                guard case .success(let d) = p else { whole = false; break }
+                docs += d
+            }
+            if whole { return docs }
+        }
+        return try parseWhole(bytes: bytes, file: file)
+    }
+
+    /// Every document of a stream, parsed by one libyaml parser.
+    static func parseWhole(bytes: [UInt8], file: String?) throws -> [Node] {
         var builder = TreeBuilder(parser: try LibYAMLParser(bytes, file: file))
         return try builder.documents()
+    }
+
+    /// Streams this large and larger are split (parseAll) when the machine has more than one processor.
+    static let splitFrom = 64 * 1024
+
+    /// Consecutive byte ranges covering a large stream, each starting at a document marker (but the first): a line
+    /// that begins with `---` followed by a space, a tab, a line break or the end. libyaml starts a document at every
+    /// such line (its scanner checks for the marker at column 0 before anything else, in any context), and all its
+    /// parser's state is reset there but the directives; TreeBuilder resets its anchors, counts and depth. A line
+    /// of the kind inside a quoted scalar or a flow collection is an error either way ("found unexpected document
+    /// indicator", a missing `]`), so the part it ends fails and the stream is parsed whole. Not split (nil): a
+    /// stream with a line starting with `%` (a directive belongs to the document after it, in the part before),
+    /// with a NUL byte, smaller than `splitFrom`, or on one processor. Markers after other line breaks (CR alone,
+    /// NEL, LS, PS) are not split at, which only keeps two documents in one part.
+    static func documentRuns(_ b: [UInt8]) -> [Range<Int>]? {
+        let cpus = Parallel.processors
+        guard b.count >= splitFrom, cpus > 1 else { return nil }
+        var markers: [Int] = []
+        let ok = b.withUnsafeBufferPointer { p -> Bool in
+            let n = p.count
+            guard let base = p.baseAddress, memchr(base, 0, n) == nil else { return false }
+            var i = 0
+            while i < n {
+                // `i` starts a line
+                if p[i] == UInt8(ascii: "%") { return false }
+                if i > 0 && i + 3 <= n && p[i] == UInt8(ascii: "-") && p[i + 1] == UInt8(ascii: "-") && p[i + 2] == UInt8(ascii: "-") {
+                    let next = i + 3 < n ? p[i + 3] : UInt8(ascii: "\n")
+                    if next == UInt8(ascii: " ") || next == UInt8(ascii: "\t") || next == UInt8(ascii: "\r") || next == UInt8(ascii: "\n") {
+                        markers.append(i)
+                    }
+                }
+                guard let nl = memchr(base + i, Int32(UInt8(ascii: "\n")), n - i) else { break }
+                i = base.distance(to: nl.assumingMemoryBound(to: UInt8.self)) + 1
+            }
+            return true
+        }
+        guard ok, !markers.isEmpty else { return nil }
+        // About two parts a processor, of about equal size, each from a marker to the next part's.
+        let wanted = min(markers.count + 1, cpus * 2)
+        var runs: [Range<Int>] = []
+        var start = 0, m = 0
+        for k in 1..<wanted {
+            let target = b.count * k / wanted
+            while m < markers.count && (markers[m] <= start || markers[m] < target) { m += 1 }
+            guard m < markers.count else { break }
+            runs.append(start..<markers[m])
+            start = markers[m]
+        }
+        runs.append(start..<b.count)
+        return runs.count > 1 ? runs : nil
     }
 
     /// The non-empty documents of a stream.
