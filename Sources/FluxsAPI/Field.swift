@@ -42,7 +42,18 @@ public struct FieldOptions: Sendable {
 @propertyWrapper
 public struct Field<Value> {
     public var wrappedValue: Value
-    public let options: FieldOptions
+    /// The declaration's options, held by reference: a copy of a field (API values are copied a lot: an inventory
+    /// entry is copied several times a run, for each of thousands of objects) is its value and one retain, not a
+    /// retain of each of the options' ~15 members.
+    private let held: FieldOptionsBox
+    public var options: FieldOptions { held.options }
+}
+
+/// A field's options, shared by the copies of the field (and by every decoded field: FieldOptionsBox.decoded).
+final class FieldOptionsBox: Sendable {
+    let options: FieldOptions
+    init(_ options: FieldOptions) { self.options = options }
+    static let decoded = FieldOptionsBox(FieldOptions())
 }
 
 extension Field: Sendable where Value: Sendable {}
@@ -50,7 +61,7 @@ extension Field: Sendable where Value: Sendable {}
 extension Field: Codable where Value: APIValue {
     public init(from decoder: Decoder) throws {
         wrappedValue = try Value(from: decoder)
-        options = FieldOptions()
+        held = .decoded
     }
 
     public func encode(to encoder: Encoder) throws { try wrappedValue.encode(to: encoder) }
@@ -63,16 +74,16 @@ extension Field where Value: APIValue {
                 maxLength: Int? = nil, minItems: Int? = nil, maxItems: Int? = nil, listType: String? = nil,
                 listMapKeys: [String]? = nil, mapType: String? = nil, itemEnum: [String]? = nil) {
         self.wrappedValue = wrappedValue
-        options = FieldOptions(description: description, required: required, omitEmpty: omitEmpty && !required,
-                               defaultValue: defaultValue, enumValues: enumValues, pattern: pattern, format: format,
-                               minimum: minimum, maximum: maximum, minLength: minLength, maxLength: maxLength,
-                               maxItems: maxItems, minItems: minItems, listType: listType, listMapKeys: listMapKeys,
-                               mapType: mapType, itemEnum: itemEnum)
+        held = FieldOptionsBox(FieldOptions(description: description, required: required, omitEmpty: omitEmpty && !required,
+                                            defaultValue: defaultValue, enumValues: enumValues, pattern: pattern, format: format,
+                                            minimum: minimum, maximum: maximum, minLength: minLength, maxLength: maxLength,
+                                            maxItems: maxItems, minItems: minItems, listType: listType, listMapKeys: listMapKeys,
+                                            mapType: mapType, itemEnum: itemEnum))
     }
 
     init(decoded: Value) {
         wrappedValue = decoded
-        options = FieldOptions()
+        held = .decoded
     }
 
     /// The field's schema: its value type's schema refined by the declaration.
