@@ -10,12 +10,52 @@ public enum ApplyAction: String, Sendable {
 public struct ChangeSetEntry: Sendable {
     public var subject: String
     public var action: ApplyAction
-    public var object: Node
-    /// The object as it was sent (the manifest), for the applied record.
-    public var sent: Node = .null
+    /// The object as the server answered it; for an object known unchanged from its owner list and the applied
+    /// record, its identity alone (`Listed.stub`: apiVersion, kind, name, namespace, uid, resourceVersion).
+    public var object: Node { held.object }
+    /// The object as it was sent (the manifest), for the applied record; for one known unchanged without its
+    /// manifest (a run that needed no build), the same identity.
+    public var sent: Node { held.sent }
+    /// The uid and resourceVersion of `object` (read without building a stub).
+    public var identity: (uid: String?, resourceVersion: String?) {
+        switch held {
+        case .nodes(let o, _): let m = o["metadata"]; return (m?["uid"]?.string, m?["resourceVersion"]?.string)
+        case .listed(let l, _, _, _): return (l.uid, l.resourceVersion)
+        }
+    }
     /// Its inventory entry, when it was known without reading `object` (an object as the last apply left it).
     public var entry: ResourceInventory.Entry? = nil
     public var line: String { "\(subject) \(action.rawValue)" }
+
+    /// The objects, or the owner list's item they are the identity of: a no-op of thousands of objects reads few
+    /// of them (health checks, a change set that is not all unchanged), so each stub is built when read.
+    private let held: Held
+    private enum Held: Sendable {
+        case nodes(object: Node, sent: Node)
+        case listed(Listed, name: String, namespace: String?, sent: Node?)
+
+        var object: Node {
+            switch self {
+            case .nodes(let o, _): return o
+            case .listed(let l, let name, let ns, _): return l.stub(name: name, namespace: ns)
+            }
+        }
+        var sent: Node {
+            switch self {
+            case .nodes(_, let s): return s
+            case .listed(_, _, _, let s): return s ?? object
+            }
+        }
+    }
+
+    public init(subject: String, action: ApplyAction, object: Node, sent: Node = .null, entry: ResourceInventory.Entry? = nil) {
+        (self.subject, self.action, self.held, self.entry) = (subject, action, .nodes(object: object, sent: sent), entry)
+    }
+
+    /// An object the applied record says is unchanged, as its owner list has it; `sent` its manifest when it was built.
+    init(unchanged subject: String, listed: Listed, name: String, namespace: String?, sent: Node? = nil, entry: ResourceInventory.Entry? = nil) {
+        (self.subject, self.action, self.held, self.entry) = (subject, .unchanged, .listed(listed, name: name, namespace: namespace, sent: sent), entry)
+    }
 }
 
 /// The order in which objects are applied (kustomize-controller's staged apply, reference §7.9).
@@ -87,18 +127,12 @@ public enum ApplyOrder {
 }
 
 public func subject(of o: Node) -> String {
-    // Appended, not interpolated: called several times for every object of every reconcile.
-    var s = o["kind"]?.string ?? ""
+    // One allocation, not interpolated: called several times for every object of every reconcile.
+    let kind = o["kind"]?.string ?? ""
     let meta = o["metadata"]
     let name = meta?["name"]?.string ?? ""
-    if let ns = meta?["namespace"]?.string, !ns.isEmpty {
-        s.reserveCapacity(s.utf8.count + ns.utf8.count + name.utf8.count + 2)
-        s += "/"
-        s += ns
-    }
-    s += "/"
-    s += name
-    return s
+    if let ns = meta?["namespace"]?.string, !ns.isEmpty { return String.concat(kind, "/", ns, "/", name) }
+    return String.concat(kind, "/", name)
 }
 
 /// Server-side apply of a set of objects in stages, reporting what changed.
@@ -184,9 +218,10 @@ public final class Applier {
     public func apply(_ objects: [Node]) throws -> [ChangeSetEntry] {
         var next = AppliedRecord(fieldManager: fieldManager, force: force)
         var out: [ChangeSetEntry] = []
-        let clusterDefs = ApplyOrder.sorted(objects.filter(ApplyOrder.isClusterDefinition))
-        let classDefs = ApplyOrder.sorted(objects.filter { !ApplyOrder.isClusterDefinition($0) && ApplyOrder.isClassDefinition($0) })
-        let rest = ApplyOrder.sorted(objects.filter { !ApplyOrder.isClusterDefinition($0) && !ApplyOrder.isClassDefinition($0) })
+        // (Each object's stage decided once: the kind and group are looked up once an object, not five times.)
+        var staged: [[Node]] = [[], [], []]
+        for o in objects { staged[ApplyOrder.isClusterDefinition(o) ? 0 : ApplyOrder.isClassDefinition(o) ? 1 : 2].append(o) }
+        let clusterDefs = ApplyOrder.sorted(staged[0]), classDefs = ApplyOrder.sorted(staged[1]), rest = ApplyOrder.sorted(staged[2])
         for (stage, wait) in [(clusterDefs, true), (classDefs, false), (rest, false)] where !stage.isEmpty {
             let entries = try applyStage(stage)
             if wait && !dryRun {
@@ -197,10 +232,10 @@ public final class Applier {
         }
         if !dryRun {
             for e in out {
-                let meta = e.object["metadata"]
+                let id = e.identity
                 // A skipped object is as the record says (its live hash carried over); any other's answer is whole.
                 let live = skipped.contains(e.subject) ? (record?.entries[e.subject]?.live ?? "") : AppliedRecord.hash(Self.comparable(e.object))
-                next.entries[e.subject] = AppliedRecord.Entry(uid: meta?["uid"]?.string ?? "", resourceVersion: meta?["resourceVersion"]?.string ?? "",
+                next.entries[e.subject] = AppliedRecord.Entry(uid: id.uid ?? "", resourceVersion: id.resourceVersion ?? "",
                                                               hash: hashes[e.subject] ?? AppliedRecord.hash(e.sent), live: live)
             }
             newRecord = next
@@ -218,6 +253,8 @@ public final class Applier {
         var name: String
         var dry: Node? = nil
         var live: Node? = nil
+        /// A skipped object as its owner list has it (readLive), in place of `live`.
+        var listed: Listed? = nil
         /// The record's hash of the live object, when `live` is its metadata alone (readLive).
         var liveHash: String? = nil
     }
@@ -257,7 +294,7 @@ public final class Applier {
         // Skipped objects are unchanged, as the server has them.
         var results: [Node] = plan.map { p in skipped.contains(p.subject) ? (p.live ?? p.object) : (p.dry ?? p.object) }
         let actions = plan.map { p in
-            skipped.contains(p.subject) && p.live != nil ? .unchanged : Self.action(dry: p.dry ?? p.object, live: p.live, liveHash: p.liveHash)
+            skipped.contains(p.subject) && (p.live != nil || p.listed != nil) ? .unchanged : Self.action(dry: p.dry ?? p.object, live: p.live, liveHash: p.liveHash)
         }
         if !dryRun {
             // The staged order holds between kinds: one kind is applied (its objects together) before the next starts.
@@ -285,7 +322,14 @@ public final class Applier {
                 start = end
             }
         }
-        for (i, p) in plan.enumerated() { out.append(ChangeSetEntry(subject: p.subject, action: actions[i], object: results[i], sent: p.object)) }
+        for (i, p) in plan.enumerated() {
+            if let l = p.listed, actions[i] == .unchanged {
+                out.append(ChangeSetEntry(unchanged: p.subject, listed: l, name: p.name, namespace: p.namespace, sent: p.object,
+                                          entry: l.entry(name: p.name, namespace: p.namespace)))
+            } else {
+                out.append(ChangeSetEntry(subject: p.subject, action: actions[i], object: results[i], sent: p.object))
+            }
+        }
         return out
     }
 
@@ -316,10 +360,13 @@ public final class Applier {
         }
         try owned!.readWhole(plan.indices.filter { !skipped.contains(plan[$0].subject) && hashed[$0] == nil }.map { (plan[$0].ref, plan[$0].namespace, plan[$0].name) })
         for i in plan.indices {
-            let whole = !skipped.contains(plan[i].subject) && hashed[i] == nil
+            let skip = skipped.contains(plan[i].subject)
             // Compared whole with its dry run, or (skipped, or compared by the record's hash) its identity alone.
-            plan[i].live = whole ? try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name, whole: true)
-                : try owned!.listed(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name)?.stub(name: plan[i].name, namespace: plan[i].namespace)
+            if !skip && hashed[i] == nil {
+                plan[i].live = try owned!.get(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name, whole: true)
+            } else if let l = try owned!.listed(plan[i].ref, namespace: plan[i].namespace, name: plan[i].name) {
+                if skip { plan[i].listed = l } else { plan[i].live = l.stub(name: plan[i].name, namespace: plan[i].namespace) }
+            }
             plan[i].liveHash = hashed[i]
         }
     }
@@ -407,17 +454,13 @@ public struct AppliedRecord: Sendable {
 
     /// Where an object of the build is: enough to list it, and its inventory entry.
     public struct Object: Sendable, Equatable {
-        public var apiVersion: String, kind: String, namespace: String, name: String
-        /// subject(of: node), appended as that appends it.
-        public var subject: String {
-            var s = kind
-            if !namespace.isEmpty { s += "/"; s += namespace }
-            s += "/"
-            s += name
-            return s
-        }
+        public let apiVersion: String, kind: String, namespace: String, name: String
+        /// subject(of: node), made once: a record's objects are looked up by it when it is loaded and again when a
+        /// run needs no build.
+        public let subject: String
         public init(apiVersion: String, kind: String, namespace: String, name: String) {
             (self.apiVersion, self.kind, self.namespace, self.name) = (apiVersion, kind, namespace, name)
+            subject = namespace.isEmpty ? String.concat(kind, "/", name) : String.concat(kind, "/", namespace, "/", name)
         }
         public init(_ o: Node) {
             self.init(apiVersion: o["apiVersion"]?.string ?? "", kind: o["kind"]?.string ?? "",

@@ -49,15 +49,9 @@ public struct Resource: Sendable {
     /// conflict check makes every object's id.)
     var id: String {
         let (group, version) = Resource.splitAPIVersion(apiVersion)
-        let parts = [kind, version, group, name, namespace]
-        let placeholders = ["[noKind]", "[noVer]", "[noGrp]", "[noName]", "[noNs]"]
-        var out = ""
-        out.reserveCapacity(parts.reduce(4) { $0 + max($1.utf8.count, 8) })
-        for i in parts.indices {
-            if i > 0 { out += i == 3 ? "/" : "." }
-            out += parts[i].isEmpty ? placeholders[i] : parts[i]
-        }
-        return out
+        func or(_ part: String, _ placeholder: String) -> String { part.isEmpty ? placeholder : part }
+        return String.concat(or(kind, "[noKind]"), ".", or(version, "[noVer]"), ".", or(group, "[noGrp]"), "/",
+                             or(name, "[noName]"), ".", or(namespace, "[noNs]"))
     }
 
     func matches(kind k: String?, name n: String?, namespace ns: String?) -> Bool {

@@ -32,6 +32,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
         let run = try KustomizationRun(object, env: env)
         // its trees (the object, the status and its inventory), whichever way the run ends
         defer { env.keep(run) }
+        defer { run.recordSaved() }
         let kube = env.kube
         // The artifact's files, until the reconciliation ends (signals remove it too).
         let workdir = tempPath("ks")
@@ -45,20 +46,21 @@ public struct KustomizationReconciler: OnDemandReconciler {
             // Started before the Lease was held (prepare) when they are for this record, else now.
             let candidate = run.spec.kubeConfig == nil ? try? run.targetClient(kube) : nil
             let prepared = env.prepared as? PreparedOwnerLists
-            let known: KubeClient?, knownRecord: AppliedRecord?, listing: OwnedReadAhead?
+            // The record is read on the lists' thread too, while the source is read.
+            let known: KubeClient?, listing: OwnedReadAhead?
             if let candidate, let prepared, prepared.path == run.recordPath(candidate) {
-                (known, knownRecord, listing) = (prepared.target, prepared.record, prepared.lists)
+                (known, listing) = (prepared.target, prepared.lists)
             } else {
                 prepared?.discard()
                 known = candidate
-                knownRecord = known.map { AppliedRecord.load(run.recordPath($0), fieldManager: Self.controller, force: true) }
-                listing = known.flatMap { run.readAhead(knownRecord, $0) }
+                listing = known.flatMap { Self.readAhead(loading: run.recordPath($0), $0, name: run.name, namespace: run.ns) }
             }
             defer { listing?.release() }
             let artifact = try run.artifact(kube)
             // Same build inputs as the last apply from this machine and every object as it left them: no build.
             // Anything else (or any error on the way, which the build's path then reports in its order) builds.
             let key = run.buildKey(artifact, kube)
+            let knownRecord = listing?.record(within: run.deadline - monotonicSeconds())
             let early = known ?? (try? run.targetClient(kube))
             let recorded = early.map { run.recorded(key, $0, record: knownRecord, lists: listing) }
             let target: KubeClient, changes: [ChangeSetEntry], old: ResourceInventory
@@ -97,9 +99,8 @@ public struct KustomizationReconciler: OnDemandReconciler {
               let ns = object["metadata"]?["namespace"]?.string, let name = object["metadata"]?["name"]?.string,
               let target = try? Self.targetClient(for: object, kube: env.kube, defaultServiceAccount: env.defaultServiceAccount) else { return nil }
         let path = Self.recordPath(root: env.storage.root, target, namespace: ns, name: name)
-        let record = AppliedRecord.load(path, fieldManager: Self.controller, force: true)
-        guard let lists = Self.readAhead(record, target, name: name, namespace: ns) else { return nil }
-        return PreparedOwnerLists(path: path, record: record, target: target, lists: lists)
+        guard let lists = Self.readAhead(loading: path, target, name: name, namespace: ns) else { return nil }
+        return PreparedOwnerLists(path: path, target: target, lists: lists)
     }
 
     /// Where the record of the last apply of a Kustomization through `target` from this machine is kept.
@@ -114,22 +115,39 @@ public struct KustomizationReconciler: OnDemandReconciler {
     /// objects or no client can be made. A list that fails is left out (the apply's path lists it again and reports
     /// its error).
     static func readAhead(_ record: AppliedRecord?, _ target: KubeClient, name: String, namespace ns: String) -> OwnedReadAhead? {
-        guard let objects = record?.build?.objects, !objects.isEmpty else { return nil }
-        var groups: [(apiVersion: String, kind: String, namespace: String)] = []
-        var seen: Set<String> = []
-        for o in objects where seen.insert("\(o.apiVersion)\t\(o.kind)\t\(o.namespace)").inserted { groups.append((o.apiVersion, o.kind, o.namespace)) }
+        guard let record, record.build?.objects.isEmpty == false else { return nil }
         let relay = OwnedReadAhead.Relay(target.requestLog)
         guard let sibling = try? target.sibling(log: relay.line) else { return nil }
         let selector = ownerSelector(name: name, namespace: ns)
-        let pending = Blocking.start { () -> OwnedObjects in
-            var owned = OwnedObjects(kube: sibling, selector: selector, metadataOnly: true)
-            for g in groups {
-                guard let r = try? sibling.resource(apiVersion: g.apiVersion, kind: g.kind) else { continue }
-                _ = try? owned.get(r, namespace: r.namespaced ? g.namespace : nil, name: "")
-            }
-            return owned
-        }
+        let pending = Blocking.start { listOwned(record, sibling, selector: selector) }
         return OwnedReadAhead(pending: pending, relay: relay, target: target, reader: sibling)
+    }
+
+    /// readAhead of the record in `path`, itself read on a thread of its own (a 1,000-object record is ~3 ms to
+    /// read: the caller takes its Lease and writes its annotation meanwhile); the lists start once it is read.
+    /// Nil only when no client can be made; a record that names no objects lists nothing.
+    static func readAhead(loading path: String, _ target: KubeClient, name: String, namespace ns: String) -> OwnedReadAhead? {
+        let relay = OwnedReadAhead.Relay(target.requestLog)
+        guard let sibling = try? target.sibling(log: relay.line) else { return nil }
+        let selector = ownerSelector(name: name, namespace: ns)
+        let loading = Blocking.start { AppliedRecord.load(path, fieldManager: controller, force: true) }
+        let pending = Blocking.start { () -> OwnedObjects in
+            // the record is pure work on a file: it ends; the wait is bounded only so that it is not forever
+            guard case .success(let record)? = loading.result(within: 3600) else { return OwnedObjects(kube: sibling, selector: selector, metadataOnly: true) }
+            return listOwned(record, sibling, selector: selector)
+        }
+        return OwnedReadAhead(pending: pending, relay: relay, target: target, reader: sibling, record: loading)
+    }
+
+    /// The metadata lists of the kinds and namespaces of a record's build part, through `reader`.
+    static func listOwned(_ record: AppliedRecord, _ reader: KubeClient, selector: String) -> OwnedObjects {
+        var owned = OwnedObjects(kube: reader, selector: selector, metadataOnly: true)
+        var seen: Set<String> = []
+        for o in record.build?.objects ?? [] where seen.insert(String.concat(o.apiVersion, "\t", o.kind, "\t", o.namespace)).inserted {
+            guard let r = try? reader.resource(apiVersion: o.apiVersion, kind: o.kind) else { continue }
+            _ = try? owned.get(r, namespace: r.namespaced ? o.namespace : nil, name: "")
+        }
+        return owned
     }
 
     // MARK: steps
@@ -173,41 +191,43 @@ public struct KustomizationReconciler: OnDemandReconciler {
     func validate(_ objects: [Node], kube: KubeClient, skip: Set<String> = []) throws -> (dryRuns: [String: Node], bodies: [String: [UInt8]]) {
         var dryRuns: [String: Node] = [:]
         var bodies: [String: [UInt8]] = [:]
-        var checked: [Node] = []
+        var checked: [Node] = [], checkedIDs: [String] = []
         var seen = Set<String>()
-        for o in objects {
-            let id = subject(of: o)
-            if seen.contains(id) { throw Failure(reason: "ReconciliationFailed", message: "\(id) appears twice in the build") }
-            seen.insert(id)
+        // each object's subject made once (it names the object in the set, the skip list and the answers)
+        let ids = objects.map { subject(of: $0) }
+        for id in ids where !seen.insert(id).inserted {
+            throw Failure(reason: "ReconciliationFailed", message: "\(id) appears twice in the build")
         }
         let newKinds = Set(objects.filter { $0["kind"]?.string == "CustomResourceDefinition" }.compactMap { $0["spec"]?["names"]?["kind"]?.string })
         let newNamespaces = Set(objects.filter { $0["kind"]?.string == "Namespace" }.compactMap { $0["metadata"]?["name"]?.string })
-        for o in objects {
+        for (o, id) in zip(objects, ids) {
             let kind = o["kind"]?.string ?? ""
             if newKinds.contains(kind) { continue }
             let r: ResourceRef
             do { r = try kube.resource(for: o) } catch let e as KubeError {
-                throw Failure(reason: "ReconciliationFailed", message: "\(subject(of: o)): \(e.message)")
+                throw Failure(reason: "ReconciliationFailed", message: "\(id): \(e.message)")
             }
             let objNS = o["metadata"]?["namespace"]?.string ?? ""
             if r.namespaced && objNS.isEmpty {
                 throw Failure(reason: "ReconciliationFailed",
-                              message: "\(subject(of: o)) is namespaced but has no namespace: set metadata.namespace or spec.targetNamespace")
+                              message: "\(id) is namespaced but has no namespace: set metadata.namespace or spec.targetNamespace")
             }
             if r.namespaced && newNamespaces.contains(objNS) { continue }
-            if skip.contains(subject(of: o)) { continue }
+            if skip.contains(id) { continue }
             checked.append(o)
+            checkedIDs.append(id)
         }
         // Sent together; the first failure in the build's order is the one reported.
         let sent = checked.map { try? KubeClient.applyBody($0) }
-        for (k, (o, result)) in zip(checked, kube.applyAll(checked, fieldManager: Self.controller, force: true, dryRun: true, bodies: sent)).enumerated() {
+        for (k, result) in kube.applyAll(checked, fieldManager: Self.controller, force: true, dryRun: true, bodies: sent).enumerated() {
+            let id = checkedIDs[k]
             switch result {
             case .success(let d):
-                dryRuns[subject(of: o)] = d
-                bodies[subject(of: o)] = sent[k]
+                dryRuns[id] = d
+                bodies[id] = sent[k]
             case .failure(let e as KubeError):
                 let reason = e.reason.isEmpty ? "" : " (\(e.reason))"
-                throw Failure(reason: "ReconciliationFailed", message: "\(subject(of: o)) dry-run failed\(reason): \(e.message)")
+                throw Failure(reason: "ReconciliationFailed", message: "\(id) dry-run failed\(reason): \(e.message)")
             case .failure(let e): throw e
             }
         }
@@ -327,10 +347,20 @@ public struct KustomizationReconciler: OnDemandReconciler {
 
     /// `a` followed by the entries of `b` it lacks (ids compared without version).
     static func union(_ a: ResourceInventory, _ b: [ResourceInventory.Entry]) -> ResourceInventory {
+        // (The same ids in the same order, a run that changes no object's identity: nothing to add, no set built.)
+        if sameIDs(a.entries, b) { return a }
         var out = a
         var seen = Set(a.entries.map(\.id))
         for e in b where !seen.contains(e.id) { out.entries.append(e); seen.insert(e.id) }
         return out
+    }
+
+    /// Whether `a` and `b` hold the same ids in the same order.
+    static func sameIDs(_ a: [ResourceInventory.Entry], _ b: [ResourceInventory.Entry]) -> Bool {
+        // (By index: zip's elements are copies, and an Entry's copy is a few hundred instructions.)
+        guard a.count == b.count else { return false }
+        for i in a.indices where a[i].id != b[i].id { return false }
+        return true
     }
 
     /// `<namespace>_<name>_<group>_<kind>` (":" in RBAC names written as "__"), version apart.
@@ -354,11 +384,8 @@ public struct KustomizationReconciler: OnDemandReconciler {
         }
         // (String.replacing is a regex-library walk: skipped for the names, nearly all, without a colon.)
         let name = plain.utf8.contains(UInt8(ascii: ":")) ? plain.replacing(":", with: "__") : plain
-        // (Appended into one allocation: the interpolation cost ~4 K instructions an id, two ids an object a run.)
-        var id = String()
-        id.reserveCapacity(ns.utf8.count + name.utf8.count + group.utf8.count + kind.utf8.count + 3)
-        id.append(ns); id.append("_"); id.append(name); id.append("_"); id.append(group); id.append("_"); id.append(kind)
-        return ResourceInventory.Entry(id: id, v: version)
+        // (One allocation: interpolated, an id cost ~4 K instructions, appended ~2.5 K; two ids an object a run.)
+        return ResourceInventory.Entry(id: String.concat(ns, "_", name, "_", group, "_", kind), v: version)
     }
 
     /// The inventory id of an object (`<namespace>_<name>_<group>_<kind>`).
@@ -393,7 +420,7 @@ public struct KustomizationReconciler: OnDemandReconciler {
 /// An owned object as its list holds it: decoded, or an item of a metadata list page still as the page's text,
 /// with the uid and resourceVersion read from it (JSON.scanList), decoded when first asked for whole. Telling a
 /// thousand objects from the last apply's record needs their identities only: no tree is built for them.
-public enum Listed {
+public enum Listed: Sendable {
     case node(Node)
     case item(ListedItem)
 
@@ -419,6 +446,14 @@ public enum Listed {
         }
     }
 
+    /// The inventory entry of `stub(name:namespace:)`, without building it.
+    func entry(name: String, namespace: String?) -> ResourceInventory.Entry {
+        switch self {
+        case .node(let n): return KustomizationReconciler.entry(n)
+        case .item(let it): return KustomizationReconciler.entry(apiVersion: it.page.apiVersion, kind: it.page.kind, namespace: namespace ?? "", name: name)
+        }
+    }
+
     /// What a change set keeps of an object its record says is unchanged: the object decoded, or, for an item not
     /// decoded, its apiVersion, kind and identity (name, namespace, uid, resourceVersion).
     func stub(name: String, namespace: String?) -> Node {
@@ -435,7 +470,7 @@ public enum Listed {
 }
 
 /// One item of a metadata list page, not decoded yet.
-public struct ListedItem {
+public struct ListedItem: Sendable {
     let page: ListPage
     let range: Range<Int>
     let uid: String?, resourceVersion: String?
@@ -527,13 +562,8 @@ public struct OwnedObjects {
     }
 
     static func key(_ r: ResourceRef, _ namespace: String?) -> String {
-        // appended, not interpolated: asked for each object looked up
-        var k = r.apiVersion
-        k += "/"
-        k += r.resource
-        k += "/"
-        k += namespace ?? ""
-        return k
+        // one allocation, not interpolated: asked for each object looked up
+        String.concat(r.apiVersion, "/", r.resource, "/", namespace ?? "")
     }
 
     /// The live objects of one kind and namespace by name (listed when first asked for), as `listed` gives them.
@@ -722,8 +752,17 @@ final class OwnedReadAhead {
     let relay: Relay
     /// The client the lists are for and the one that read them.
     let target: KubeClient, reader: KubeClient
-    init(pending: Blocking.Pending<OwnedObjects>, relay: Relay, target: KubeClient, reader: KubeClient) {
-        (self.pending, self.relay, self.target, self.reader) = (pending, relay, target, reader)
+    /// The record the lists are of, when it is read on a thread too (readAhead(loading:)).
+    let loading: Blocking.Pending<AppliedRecord>?
+    init(pending: Blocking.Pending<OwnedObjects>, relay: Relay, target: KubeClient, reader: KubeClient,
+         record loading: Blocking.Pending<AppliedRecord>? = nil) {
+        (self.pending, self.relay, self.target, self.reader, self.loading) = (pending, relay, target, reader, loading)
+    }
+
+    /// The record the lists are of, once read (nil when it was not read on a thread, or not by the deadline).
+    func record(within seconds: Double) -> AppliedRecord? {
+        guard case .success(let r)? = loading?.result(within: max(0, seconds) + 0.5) else { return nil }
+        return r
     }
 
     /// The lists, once read (waiting at most `seconds`, the run's time left, and half a second more: the reader's
@@ -745,11 +784,11 @@ final class OwnedReadAhead {
 /// The owner lists KustomizationReconciler.prepare started before the Lease was held, with the record they are for.
 final class PreparedOwnerLists: PreparedWork {
     let path: String
-    let record: AppliedRecord
     let target: KubeClient
+    /// The record is read with them (OwnedReadAhead.record).
     let lists: OwnedReadAhead
-    init(path: String, record: AppliedRecord, target: KubeClient, lists: OwnedReadAhead) {
-        (self.path, self.record, self.target, self.lists) = (path, record, target, lists)
+    init(path: String, target: KubeClient, lists: OwnedReadAhead) {
+        (self.path, self.target, self.lists) = (path, target, lists)
     }
     func discard() { lists.release() }
 }
@@ -790,6 +829,16 @@ final class KustomizationRun {
     var substituteData: [String: [String: String]?] = [:]
     /// The build asked for substitution data the key did not read: no key is recorded.
     var unkeyedRead = false
+    /// The applied record being written (apply), waited for by `recordSaved` at the end of the run.
+    var saving: Blocking.Pending<Void>?
+
+    /// Waits for the record `apply` is writing: a run returns with its record on disk (the next run, in this
+    /// process or another, reads it).
+    func recordSaved() {
+        // writing a file ends; the wait is bounded only so that it is not forever
+        _ = saving?.result(within: 3600)
+        saving = nil
+    }
     /// Subjects of the build left alone (reconcile: disabled).
     var disabled: [String] = []
     static let ref = FluxKinds.kustomization.resource
@@ -1074,8 +1123,7 @@ final class KustomizationRun {
                 return (nil, owned, record)
             }
             // Nothing is sent for it: its identity stands for the manifest too, its inventory entry is the record's.
-            let stub = live.stub(name: o.name, namespace: o.namespace)
-            changes.append(ChangeSetEntry(subject: subject, action: .unchanged, object: stub, sent: stub,
+            changes.append(ChangeSetEntry(unchanged: subject, listed: live, name: o.name, namespace: o.namespace,
                                           entry: KustomizationReconciler.entry(apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name)))
         }
         env.log("build skipped: key matches (revision \(revision), \(changes.count) objects as last applied)")
@@ -1131,12 +1179,20 @@ final class KustomizationRun {
             throw Failure(reason: "ReconciliationFailed", message: "\(error)")
         }
         if env.logs { for c in changes { env.log(c.line) } }
-        if var record = applier.newRecord {
+        if let next = applier.newRecord {
             // The build key, with what it built (in apply order), unless the build read something the key did not.
-            if let key, !unkeyedRead {
-                record.build = AppliedRecord.Built(key: key, objects: changes.map { AppliedRecord.Object($0.sent) }, disabled: disabled)
+            // Written on a thread of its own while the run prunes, checks and writes the status (its lines and the
+            // file's fsync were ~4 ms of a 1,000-object run's main thread); `reconcile` waits for it before it
+            // returns. A run that ends before it is written leaves the previous record, which the objects'
+            // resourceVersions (changed by this apply) make count for nothing (docs/decisions.md).
+            let built = unkeyedRead ? nil : key, disabled = self.disabled, path = recordPath(applier.kube)
+            saving = Blocking.start {
+                var record = next
+                if let built {
+                    record.build = AppliedRecord.Built(key: built, objects: changes.map { AppliedRecord.Object($0.sent) }, disabled: disabled)
+                }
+                record.save(path)
             }
-            record.save(recordPath(applier.kube))
         }
         return (changes, old)
     }
@@ -1168,8 +1224,9 @@ final class KustomizationRun {
         var inventory = ResourceInventory()
         inventory.entries = changes.map { $0.entry ?? KustomizationReconciler.entry($0.object) }
         var deleted: [String] = []
-        if spec.prune {
-            try env.checkLease("pruning")
+        if spec.prune { try env.checkLease("pruning") }
+        // (Every old entry is kept when the ids are the old ones in order: nothing to prune, no set built.)
+        if spec.prune && !KustomizationReconciler.sameIDs(old.entries, inventory.entries) {
             let keep = Set(inventory.entries.map(\.id))
             // Whether an entry is still this Kustomization's and may be pruned is in its metadata.
             var owned = OwnedObjects(kube: target, selector: KustomizationReconciler.ownerSelector(name: name, namespace: ns), metadataOnly: true)
