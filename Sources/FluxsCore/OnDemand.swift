@@ -136,7 +136,9 @@ public enum Blocking {
         func finish() {
             pthread_mutex_lock(&mutex)
             done = true
-            pthread_cond_signal(&cond)
+            // every waiter (a result may be waited for on two threads: the applied record by the list reader and
+            // by the reconcile)
+            pthread_cond_broadcast(&cond)
             pthread_mutex_unlock(&mutex)
         }
         /// Waits until done or `seconds` pass; true when done.
