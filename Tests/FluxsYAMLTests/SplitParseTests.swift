@@ -1,3 +1,4 @@
+import FluxsTestSupport
 import XCTest
 @testable import FluxsYAML
 
@@ -7,13 +8,7 @@ import XCTest
 /// another document's anchor, empty documents, and lines that only look like markers. The documents must be equal,
 /// or both parses fail with the same error (file, line, column and message).
 final class SplitParseTests: XCTestCase {
-    struct Gen {
-        var state: UInt64
-        mutating func next(_ n: Int) -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Int((state >> 33) % UInt64(n))
-        }
-    }
+    typealias Gen = SeededRandom
 
     /// A document; `hostile` picks one that fails (a marker inside a scalar or a flow collection, an alias to
     /// another document's anchor).
@@ -79,7 +74,7 @@ final class SplitParseTests: XCTestCase {
         var rng = SystemRandomNumberGenerator()
         let seed = UInt64.random(in: 1...UInt64.max, using: &rng)
         print("split parse seed \(seed)")
-        var g = Gen(state: seed)
+        var g = Gen(seed: seed)
         var split = 0, failed = 0
         for _ in 0..<120 {
             let bytes = Self.stream(&g, size: YAML.splitFrom + g.next(YAML.splitFrom))
@@ -116,4 +111,9 @@ final class SplitParseTests: XCTestCase {
         XCTAssertNil(YAML.documentRuns(Array(bytes.prefix(YAML.splitFrom - 1))))
         XCTAssertEqual(try YAML.parseAll(bytes: bytes), try YAML.parseWhole(bytes: bytes, file: nil))
     }
+}
+
+extension SeededRandom {
+    /// 0..<n.
+    mutating func next(_ n: Int) -> Int { Int.random(in: 0..<n, using: &self) }
 }
