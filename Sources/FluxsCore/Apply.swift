@@ -130,9 +130,12 @@ public func subject(of o: Node) -> String {
     // One allocation, not interpolated: called several times for every object of every reconcile.
     let kind = o["kind"]?.string ?? ""
     let meta = o["metadata"]
-    let name = meta?["name"]?.string ?? ""
-    if let ns = meta?["namespace"]?.string, !ns.isEmpty { return String.concat(kind, "/", ns, "/", name) }
-    return String.concat(kind, "/", name)
+    return subject(kind: kind, namespace: meta?["namespace"]?.string ?? "", name: meta?["name"]?.string ?? "")
+}
+
+/// `Kind/namespace/name`, or `Kind/name` without a namespace, in one allocation.
+func subject(kind: String, namespace: String, name: String) -> String {
+    namespace.isEmpty ? String.concat(kind, "/", name) : String.concat(kind, "/", namespace, "/", name)
 }
 
 /// Server-side apply of a set of objects in stages, reporting what changed.
@@ -291,10 +294,11 @@ public final class Applier {
             }
         }
         var out: [ChangeSetEntry] = []
-        // Skipped objects are unchanged, as the server has them.
-        var results: [Node] = plan.map { p in skipped.contains(p.subject) ? (p.live ?? p.object) : (p.dry ?? p.object) }
+        // Skipped objects are unchanged, as their owner list has them (their entries are made from `listed` below;
+        // a skipped object has no dry run, so its result here is its manifest).
+        var results: [Node] = plan.map { p in p.dry ?? p.object }
         let actions = plan.map { p in
-            skipped.contains(p.subject) && (p.live != nil || p.listed != nil) ? .unchanged : Self.action(dry: p.dry ?? p.object, live: p.live, liveHash: p.liveHash)
+            skipped.contains(p.subject) && p.listed != nil ? .unchanged : Self.action(dry: p.dry ?? p.object, live: p.live, liveHash: p.liveHash)
         }
         if !dryRun {
             // The staged order holds between kinds: one kind is applied (its objects together) before the next starts.
@@ -460,7 +464,7 @@ public struct AppliedRecord: Sendable {
         public let subject: String
         public init(apiVersion: String, kind: String, namespace: String, name: String) {
             (self.apiVersion, self.kind, self.namespace, self.name) = (apiVersion, kind, namespace, name)
-            subject = namespace.isEmpty ? String.concat(kind, "/", name) : String.concat(kind, "/", namespace, "/", name)
+            subject = FluxsCore.subject(kind: kind, namespace: namespace, name: name)
         }
         public init(_ o: Node) {
             self.init(apiVersion: o["apiVersion"]?.string ?? "", kind: o["kind"]?.string ?? "",

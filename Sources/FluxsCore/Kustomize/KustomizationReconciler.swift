@@ -498,7 +498,6 @@ final class ListPage: @unchecked Sendable {
     }
 }
 
-
 /// The objects of a Kustomization (its owner labels), listed once per kind and namespace when first asked for.
 /// With `metadataOnly`, a list is of the objects' metadata (`listMetadata`: what telling whether an object
 /// is as the last apply left it, pruning and the inventory read) until a caller asks for the whole objects
